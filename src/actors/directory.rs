@@ -1,0 +1,179 @@
+//! The chain's directory: creates stores (and their ledger actors) and registers members,
+//! keeping phone numbers unique across the chain. One actor, so two registrations of one
+//! phone are serialized without a lock.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::{Actor, Context, Handler, Message};
+
+use super::pending::Pending;
+use super::registry::Registry;
+use super::{ActorError, Durable, WriteResult};
+use crate::domain::idempotency::{judge, Outcome, Replay, Request};
+use crate::domain::ids::{IdempotencyKey, MemberId, Name, Phone, StoreId, STORE_ID_MAX};
+use crate::domain::ledger::Account;
+use crate::domain::member::{Member, Store};
+use crate::storage::codec::{self, AccountRec, IdemRec, MemberRec, StoreRec};
+use crate::storage::{keys, JournalLog, StorageError, Write};
+
+#[derive(Debug, Message)]
+#[rtype(result = "WriteResult")]
+pub struct CreateStore {
+    pub key: IdempotencyKey,
+    pub name: Name,
+    pub time_zone: chrono_tz::Tz,
+}
+
+#[derive(Debug, Message)]
+#[rtype(result = "WriteResult")]
+pub struct RegisterMember {
+    pub key: IdempotencyKey,
+    pub phone: Phone,
+    pub name: Name,
+    pub home: StoreId,
+}
+
+pub struct Directory {
+    registry: Arc<Registry>,
+    log: JournalLog,
+    last_store: u32,
+    /// Highest member sequence issued per store, loaded from disk on first use.
+    last_member: HashMap<StoreId, u32>,
+    phones: Pending<Phone, MemberId>,
+    idem: Pending<IdempotencyKey, (Request, Outcome)>,
+}
+
+impl Actor for Directory {
+    type Context = Context<Self>;
+}
+
+impl Directory {
+    pub fn new(registry: Arc<Registry>, last_store: u32) -> Directory {
+        let log = registry.journal.log();
+        Directory {
+            registry,
+            log,
+            last_store,
+            last_member: HashMap::new(),
+            phones: Pending::default(),
+            idem: Pending::default(),
+        }
+    }
+
+    /// Common prologue of every write: prune what is durable, then judge the key.
+    fn replay(&mut self, key: &IdempotencyKey, request: &Request) -> Result<Option<Durable<Outcome>>, ActorError> {
+        let durable = self.log.durable();
+        self.idem.prune(durable);
+        self.phones.prune(durable);
+        let (stored, seq) = match self.idem.get(key) {
+            Some((seq, (r, o))) => (Some((r.clone(), o.clone())), seq),
+            None => (self.registry.storage.idempotency(key)?, 0),
+        };
+        match judge(stored.as_ref().map(|(r, o)| (r, o)), request) {
+            Replay::Fresh => Ok(None),
+            Replay::Repeat(value) => Ok(Some(Durable {
+                value,
+                ticket: self.log.ticket(seq),
+            })),
+            Replay::Conflict => Err(ActorError::IdempotencyConflict),
+        }
+    }
+
+    fn commit(&mut self, key: IdempotencyKey, request: Request, outcome: Outcome, mut writes: Vec<Write>) -> Durable<Outcome> {
+        let now = self.registry.clock.now();
+        writes.push(Write::put_idem(
+            keys::idem(&key),
+            codec::encode(&IdemRec::new(now, &request, &outcome)),
+        ));
+        let ticket = self.log.submit(writes);
+        self.idem.insert(ticket.seq(), key, (request, outcome.clone()));
+        Durable { value: outcome, ticket }
+    }
+
+    fn phone_owner(&self, phone: &Phone) -> Result<Option<MemberId>, StorageError> {
+        if let Some((_, id)) = self.phones.get(phone) {
+            return Ok(Some(*id));
+        }
+        self.registry.storage.member_by_phone(phone)
+    }
+
+    fn next_member(&mut self, home: StoreId) -> Result<Option<MemberId>, StorageError> {
+        let last = match self.last_member.get(&home) {
+            Some(n) => *n,
+            None => self.registry.storage.last_member_seq(home)?,
+        };
+        let Some(next) = last.checked_add(1) else {
+            return Ok(None);
+        };
+        self.last_member.insert(home, next);
+        Ok(Some(MemberId::new(home, next)))
+    }
+}
+
+impl Handler<CreateStore> for Directory {
+    type Result = WriteResult;
+
+    fn handle(&mut self, msg: CreateStore, _ctx: &mut Context<Self>) -> WriteResult {
+        let request = Request::CreateStore {
+            name: msg.name.clone(),
+            time_zone: msg.time_zone,
+        };
+        if let Some(answer) = self.replay(&msg.key, &request)? {
+            return Ok(answer);
+        }
+        if self.last_store >= STORE_ID_MAX {
+            return Err(ActorError::Exhausted("store ids"));
+        }
+        let id = StoreId::new(self.last_store + 1).expect("bounded by STORE_ID_MAX");
+        let store = Store {
+            id,
+            name: msg.name,
+            time_zone: msg.time_zone,
+            created_at: self.registry.clock.now(),
+        };
+        let writes = vec![Write::put(keys::store(id), codec::encode(&StoreRec::from(&store)))];
+        let answer = self.commit(msg.key, request, Outcome::StoreCreated(store), writes);
+        // Safe before durability: anything routed to the new actor is journaled after this.
+        self.registry.start_store(id, Vec::new());
+        self.last_store = id.get();
+        Ok(answer)
+    }
+}
+
+impl Handler<RegisterMember> for Directory {
+    type Result = WriteResult;
+
+    fn handle(&mut self, msg: RegisterMember, _ctx: &mut Context<Self>) -> WriteResult {
+        let request = Request::RegisterMember {
+            phone: msg.phone.clone(),
+            name: msg.name.clone(),
+            home: msg.home,
+        };
+        if let Some(answer) = self.replay(&msg.key, &request)? {
+            return Ok(answer);
+        }
+        if !self.registry.has_store(msg.home) {
+            return Err(ActorError::StoreNotFound(msg.home.get()));
+        }
+        if let Some(owner) = self.phone_owner(&msg.phone)? {
+            return Ok(self.commit(msg.key, request, Outcome::PhoneTaken(owner), Vec::new()));
+        }
+        let id = self
+            .next_member(msg.home)?
+            .ok_or(ActorError::Exhausted("member ids of this store"))?;
+        let member = Member {
+            id,
+            phone: msg.phone,
+            name: msg.name,
+            created_at: self.registry.clock.now(),
+        };
+        let writes = vec![
+            Write::put(keys::member(id), codec::encode(&MemberRec::from(&member))),
+            Write::put(keys::phone(&member.phone), id.get().to_be_bytes().to_vec()),
+            Write::put(keys::account(id), codec::encode(&AccountRec::from(&Account::open(id)))),
+        ];
+        self.phones.insert(self.log.next_seq(), member.phone.clone(), id);
+        Ok(self.commit(msg.key, request, Outcome::MemberRegistered(member), writes))
+    }
+}

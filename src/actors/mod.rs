@@ -1,0 +1,46 @@
+//! Actors wire the pure domain to storage. Each owns its state outright; concurrency comes
+//! from many actors on a few arbiter threads, never from locks.
+//!
+//! - [`store_ledger::StoreLedger`]: one per store; the accounts of members homed there.
+//! - [`directory::Directory`]: one per chain; store creation and member registration
+//!   (the chain-wide unique phone number).
+//! - [`registry::Registry`]: the address book the API routes by; written only when a store
+//!   is created.
+
+pub mod directory;
+pub mod pending;
+pub mod registry;
+pub mod store_ledger;
+
+use crate::domain::idempotency::Outcome;
+use crate::storage::{StorageError, Ticket};
+
+/// Depth of every actor's mailbox. A full mailbox makes senders wait; the API gives up after
+/// [`crate::api::ACTOR_REPLY_TIMEOUT`] and answers 503.
+pub const MAILBOX_CAPACITY: usize = 4_096;
+
+/// An answer that must not reach the client before `ticket` completes.
+#[derive(Debug)]
+pub struct Durable<T> {
+    pub value: T,
+    pub ticket: Ticket,
+}
+
+pub type WriteResult = Result<Durable<Outcome>, ActorError>;
+
+/// Why an actor refused a write without recording anything.
+#[derive(Debug, thiserror::Error)]
+pub enum ActorError {
+    #[error("member {0} not found")]
+    MemberNotFound(u64),
+    #[error("store {0} not found")]
+    StoreNotFound(u32),
+    #[error("entry {1} of member {0} not found")]
+    EntryNotFound(u64, u64),
+    #[error("this idempotency key was already used for a different request")]
+    IdempotencyConflict,
+    #[error("{0} are exhausted")]
+    Exhausted(&'static str),
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+}

@@ -1,0 +1,63 @@
+//! Routing: store id to the address of its ledger actor, and the arbiters actors run on.
+//! A lock-free skip list: read by every request, written once per store creation.
+
+use std::sync::Arc;
+
+use actix::{Actor, Addr, ArbiterHandle};
+use crossbeam_skiplist::SkipMap;
+
+use super::store_ledger::StoreLedger;
+use crate::clock::Clock;
+use crate::domain::ids::StoreId;
+use crate::domain::ledger::StoreAccountKind;
+use crate::domain::money::Money;
+use crate::storage::{Journal, Storage};
+
+pub struct Registry {
+    stores: SkipMap<StoreId, Addr<StoreLedger>>,
+    arbiters: Vec<ArbiterHandle>,
+    pub storage: Storage,
+    pub journal: Journal,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Registry {
+    pub fn new(arbiters: Vec<ArbiterHandle>, storage: Storage, journal: Journal, clock: Arc<dyn Clock>) -> Arc<Registry> {
+        assert!(!arbiters.is_empty());
+        Arc::new(Registry {
+            stores: SkipMap::new(),
+            arbiters,
+            storage,
+            journal,
+            clock,
+        })
+    }
+
+    pub fn store(&self, id: StoreId) -> Option<Addr<StoreLedger>> {
+        self.stores.get(&id).map(|e| e.value().clone())
+    }
+
+    pub fn has_store(&self, id: StoreId) -> bool {
+        self.stores.contains_key(&id)
+    }
+
+    pub fn store_count(&self) -> usize {
+        self.stores.len()
+    }
+
+    /// Starts the ledger actor of `store` with its store-side `book` and makes it routable.
+    pub fn start_store(self: &Arc<Self>, store: StoreId, book: Vec<((StoreId, StoreAccountKind), Money)>) {
+        debug_assert!(!self.has_store(store));
+        let arbiter = &self.arbiters[store.get() as usize % self.arbiters.len()];
+        let registry = self.clone();
+        let addr = StoreLedger::start_in_arbiter(arbiter, move |ctx| {
+            ctx.set_mailbox_capacity(super::MAILBOX_CAPACITY);
+            StoreLedger::new(store, registry, book)
+        });
+        self.stores.insert(store, addr);
+    }
+
+    pub fn arbiter(&self, n: usize) -> &ArbiterHandle {
+        &self.arbiters[n % self.arbiters.len()]
+    }
+}

@@ -1,0 +1,149 @@
+//! Every error a client can see, and the one place that maps it to a status and JSON body.
+
+use std::convert::Infallible;
+
+use serde::Serialize;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Rejection, Reply};
+
+use crate::actors::ActorError;
+use crate::domain::ids::IdError;
+use crate::domain::ledger::LedgerError;
+use crate::domain::money::MoneyError;
+use crate::storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("request body does not match the expected shape: {0}")]
+    InvalidBody(String),
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
+    #[error("the Idempotency-Key header is required on every write")]
+    IdempotencyKeyRequired,
+    #[error("{0}")]
+    InvalidIdempotencyKey(IdError),
+    #[error("{0}")]
+    InvalidAmount(MoneyError),
+    #[error("{0}")]
+    InvalidField(IdError),
+    #[error("unknown time zone {0:?}: use an IANA name such as Asia/Shanghai")]
+    InvalidTimeZone(String),
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("phone number already belongs to member {0}")]
+    PhoneTaken(u64),
+    #[error("this idempotency key was already used for a different request")]
+    IdempotencyConflict,
+    #[error("{0}")]
+    Ledger(LedgerError),
+    #[error("{0} are exhausted")]
+    Exhausted(&'static str),
+    #[error("the server is busy; retry with the same Idempotency-Key")]
+    Overloaded,
+    #[error("internal storage error")]
+    Storage(#[from] StorageError),
+    #[error("the server is shutting down")]
+    Unavailable,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        use ApiError::*;
+        match self {
+            MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
+            InvalidBody(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
+            UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            IdempotencyKeyRequired => (StatusCode::BAD_REQUEST, "idempotency_key_required"),
+            InvalidIdempotencyKey(_) => (StatusCode::BAD_REQUEST, "invalid_idempotency_key"),
+            InvalidAmount(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount"),
+            InvalidField(IdError::BadPhone) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_phone"),
+            InvalidField(IdError::BadName(_)) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_name"),
+            InvalidField(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_id"),
+            InvalidTimeZone(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_time_zone"),
+            InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
+            NotFound(what) if what.starts_with("member") => (StatusCode::NOT_FOUND, "member_not_found"),
+            NotFound(what) if what.starts_with("store") => (StatusCode::NOT_FOUND, "store_not_found"),
+            NotFound(what) if what.starts_with("entry") => (StatusCode::NOT_FOUND, "entry_not_found"),
+            NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            PhoneTaken(_) => (StatusCode::CONFLICT, "phone_taken"),
+            IdempotencyConflict => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
+            Ledger(LedgerError::InsufficientBalance { .. }) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_balance")
+            }
+            Ledger(LedgerError::NotADeduction(_)) => (StatusCode::UNPROCESSABLE_ENTITY, "not_a_deduction"),
+            Ledger(LedgerError::RefundExceedsDeduction { .. }) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "refund_exceeds_deduction")
+            }
+            Ledger(LedgerError::Overflow) => (StatusCode::UNPROCESSABLE_ENTITY, "amount_overflow"),
+            Exhausted(_) => (StatusCode::UNPROCESSABLE_ENTITY, "ids_exhausted"),
+            Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
+            Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        }
+    }
+}
+
+impl From<ActorError> for ApiError {
+    fn from(e: ActorError) -> Self {
+        match e {
+            ActorError::MemberNotFound(id) => ApiError::NotFound(format!("member {id}")),
+            ActorError::StoreNotFound(id) => ApiError::NotFound(format!("store {id}")),
+            ActorError::EntryNotFound(m, s) => ApiError::NotFound(format!("entry {s} of member {m}")),
+            ActorError::IdempotencyConflict => ApiError::IdempotencyConflict,
+            ActorError::Exhausted(what) => ApiError::Exhausted(what),
+            ActorError::Storage(e) => ApiError::Storage(e),
+        }
+    }
+}
+
+pub fn error_response(status: StatusCode, code: &str, message: String) -> Response {
+    let mut res = warp::reply::with_status(warp::reply::json(&ErrorBody { code, message }), status).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        res.headers_mut()
+            .insert("retry-after", warp::http::HeaderValue::from_static("1"));
+    }
+    res
+}
+
+impl Reply for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        error_response(status, code, self.to_string())
+    }
+}
+
+/// Maps warp's own rejections (no route, wrong method, body limits) to the same JSON shape.
+pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
+    use warp::reject::{LengthRequired, MethodNotAllowed, PayloadTooLarge};
+    let (status, code, message) = if rejection.is_not_found() {
+        (StatusCode::NOT_FOUND, "not_found", "no such route".to_owned())
+    } else if rejection.find::<PayloadTooLarge>().is_some() {
+        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "request body is too large".to_owned())
+    } else if rejection.find::<LengthRequired>().is_some() {
+        (StatusCode::LENGTH_REQUIRED, "length_required", "a Content-Length header is required".to_owned())
+    } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
+        (StatusCode::BAD_REQUEST, "invalid_query", "invalid query string".to_owned())
+    } else if rejection.find::<MethodNotAllowed>().is_some() {
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route".to_owned())
+    } else if rejection.find::<warp::reject::InvalidHeader>().is_some() {
+        (StatusCode::BAD_REQUEST, "invalid_header", "a request header is invalid".to_owned())
+    } else {
+        tracing::warn!(?rejection, "unhandled rejection");
+        (StatusCode::BAD_REQUEST, "bad_request", "the request could not be understood".to_owned())
+    };
+    Ok(error_response(status, code, message))
+}

@@ -1,0 +1,271 @@
+//! Request handlers: parse and validate, send one message, wait for durability, render.
+
+use std::sync::Arc;
+
+use actix::dev::ToEnvelope;
+use actix::{Actor, Addr, Handler, Message};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use warp::http::StatusCode;
+use warp::reply::{self, Response};
+use warp::Reply;
+
+use super::dto::*;
+use super::error::ApiError;
+use super::{ApiState, ACTOR_REPLY_TIMEOUT};
+use crate::actors::directory::{CreateStore, RegisterMember};
+use crate::actors::store_ledger::ApplyLedger;
+use crate::actors::WriteResult;
+use crate::domain::idempotency::Outcome;
+use crate::domain::ids::{EntrySeq, IdempotencyKey, MemberId, Name, Phone, StoreId};
+use crate::domain::ledger::LedgerCommand;
+use crate::domain::money::Amount;
+
+type ApiResult = Result<Response, ApiError>;
+
+fn respond(result: ApiResult) -> Response {
+    result.unwrap_or_else(Reply::into_response)
+}
+
+fn json_status<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
+    reply::with_status(reply::json(body), status).into_response()
+}
+
+fn idempotency_key(header: Option<String>) -> Result<IdempotencyKey, ApiError> {
+    let raw = header.ok_or(ApiError::IdempotencyKeyRequired)?;
+    IdempotencyKey::new(&raw).map_err(ApiError::InvalidIdempotencyKey)
+}
+
+fn parse_json<T: DeserializeOwned>(content_type: Option<String>, body: &Bytes) -> Result<T, ApiError> {
+    let is_json = content_type
+        .as_deref()
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => ApiError::InvalidBody(e.to_string()),
+            _ => ApiError::MalformedJson(e.to_string()),
+        }
+    })
+}
+
+fn amount(minor: i64) -> Result<Amount, ApiError> {
+    Amount::new(minor).map_err(ApiError::InvalidAmount)
+}
+
+fn member_id(raw: u64) -> Result<MemberId, ApiError> {
+    MemberId::parse(raw).map_err(|_| ApiError::NotFound(format!("member {raw}")))
+}
+
+fn store_id(raw: u64) -> Result<StoreId, ApiError> {
+    StoreId::from_u64(raw).map_err(|_| ApiError::NotFound(format!("store {raw}")))
+}
+
+/// Sends a write to its actor and waits until the journal has made its effect durable.
+async fn write<A, M>(addr: &Addr<A>, msg: M) -> Result<Outcome, ApiError>
+where
+    A: Actor + Handler<M>,
+    A::Context: ToEnvelope<A, M>,
+    M: Message<Result = WriteResult> + Send + 'static,
+{
+    let reply = tokio::time::timeout(ACTOR_REPLY_TIMEOUT, addr.send(msg))
+        .await
+        .map_err(|_| ApiError::Overloaded)?
+        .map_err(|_| ApiError::Unavailable)?;
+    let durable = reply?;
+    durable.ticket.durable().await.map_err(|_| ApiError::Unavailable)?;
+    Ok(durable.value)
+}
+
+fn outcome_response(outcome: Outcome) -> ApiResult {
+    match outcome {
+        Outcome::Posted(e) => Ok(json_status(StatusCode::CREATED, &EntryDto::from(&e))),
+        Outcome::Rejected(e) => Err(ApiError::Ledger(e)),
+        Outcome::MemberRegistered(m) => Ok(json_status(StatusCode::CREATED, &MemberDto::from(&m))),
+        Outcome::PhoneTaken(id) => Err(ApiError::PhoneTaken(id.get())),
+        Outcome::StoreCreated(s) => Ok(json_status(StatusCode::CREATED, &StoreDto::from(&s))),
+    }
+}
+
+pub async fn healthz() -> Response {
+    json_status(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+}
+
+pub async fn create_store(state: Arc<ApiState>, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+    respond(
+        async {
+            let key = idempotency_key(key)?;
+            let body: CreateStoreBody = parse_json(ct, &body)?;
+            let name = Name::new(&body.name, "store name").map_err(ApiError::InvalidField)?;
+            let tz_name = body.time_zone.as_deref().unwrap_or(&state.default_time_zone);
+            let time_zone = tz_name
+                .parse()
+                .map_err(|_| ApiError::InvalidTimeZone(tz_name.chars().take(64).collect()))?;
+            let msg = CreateStore { key, name, time_zone };
+            outcome_response(write(&state.directory, msg).await?)
+        }
+        .await,
+    )
+}
+
+pub async fn get_store(state: Arc<ApiState>, raw: u64) -> Response {
+    respond((|| {
+        let id = store_id(raw)?;
+        let store = state
+            .storage()
+            .store(id)?
+            .ok_or_else(|| ApiError::NotFound(format!("store {raw}")))?;
+        Ok(json_status(StatusCode::OK, &StoreDto::from(&store)))
+    })())
+}
+
+pub async fn list_stores(state: Arc<ApiState>) -> Response {
+    respond((|| {
+        let stores: Vec<StoreDto> = state.storage().stores()?.iter().map(StoreDto::from).collect();
+        Ok(json_status(StatusCode::OK, &serde_json::json!({ "stores": stores })))
+    })())
+}
+
+pub async fn register_member(state: Arc<ApiState>, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+    respond(
+        async {
+            let key = idempotency_key(key)?;
+            let body: RegisterMemberBody = parse_json(ct, &body)?;
+            let msg = RegisterMember {
+                key,
+                phone: Phone::new(&body.phone).map_err(ApiError::InvalidField)?,
+                name: Name::new(&body.name, "member name").map_err(ApiError::InvalidField)?,
+                home: store_id(body.home_store_id)?,
+            };
+            outcome_response(write(&state.directory, msg).await?)
+        }
+        .await,
+    )
+}
+
+pub async fn get_member(state: Arc<ApiState>, raw: u64) -> Response {
+    respond((|| {
+        let id = member_id(raw)?;
+        let member = state
+            .storage()
+            .member(id)?
+            .ok_or_else(|| ApiError::NotFound(format!("member {raw}")))?;
+        Ok(json_status(StatusCode::OK, &MemberDto::from(&member)))
+    })())
+}
+
+pub async fn find_member(state: Arc<ApiState>, query: PhoneQuery) -> Response {
+    respond((|| {
+        let phone = Phone::new(&query.phone).map_err(ApiError::InvalidField)?;
+        let storage = state.storage();
+        let member = storage
+            .member_by_phone(&phone)?
+            .map(|id| storage.member(id))
+            .transpose()?
+            .flatten()
+            .ok_or_else(|| ApiError::NotFound("member with this phone".into()))?;
+        Ok(json_status(StatusCode::OK, &MemberDto::from(&member)))
+    })())
+}
+
+/// Which ledger operation a POST on a member's sub-resource means.
+#[derive(Debug, Clone, Copy)]
+pub enum LedgerRoute {
+    Recharge,
+    Deduct,
+    Refund,
+}
+
+pub async fn ledger_write(
+    route: LedgerRoute,
+    state: Arc<ApiState>,
+    raw: u64,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
+    respond(
+        async {
+            let key = idempotency_key(key)?;
+            let member = member_id(raw)?;
+            let command = match route {
+                LedgerRoute::Recharge | LedgerRoute::Deduct => {
+                    let body: MoneyBody = parse_json(ct, &body)?;
+                    let amount = amount(body.amount)?;
+                    let store = store_id(body.store_id)?;
+                    if matches!(route, LedgerRoute::Recharge) {
+                        LedgerCommand::Recharge { member, store, amount }
+                    } else {
+                        LedgerCommand::Deduct { member, store, amount }
+                    }
+                }
+                LedgerRoute::Refund => {
+                    let body: RefundBody = parse_json(ct, &body)?;
+                    LedgerCommand::Refund {
+                        member,
+                        deduction: EntrySeq(body.deduction_seq),
+                        amount: body.amount.map(amount).transpose()?,
+                    }
+                }
+            };
+            let addr = state
+                .registry
+                .store(member.home_store())
+                .ok_or_else(|| ApiError::NotFound(format!("member {raw}")))?;
+            outcome_response(write(&addr, ApplyLedger { key, command }).await?)
+        }
+        .await,
+    )
+}
+
+pub async fn balance(state: Arc<ApiState>, raw: u64) -> Response {
+    respond((|| {
+        let id = member_id(raw)?;
+        let account = state
+            .storage()
+            .account(id)?
+            .ok_or_else(|| ApiError::NotFound(format!("member {raw}")))?;
+        Ok(json_status(StatusCode::OK, &BalanceDto::from(&account)))
+    })())
+}
+
+pub async fn entries(state: Arc<ApiState>, raw: u64, query: PageQuery) -> Response {
+    respond((|| {
+        let id = member_id(raw)?;
+        let limit = query.limit.unwrap_or(super::PAGE_SIZE_DEFAULT);
+        if limit == 0 || limit > state.page_size_max {
+            return Err(ApiError::InvalidQuery(format!(
+                "limit must be between 1 and {}",
+                state.page_size_max
+            )));
+        }
+        let storage = state.storage();
+        if storage.account(id)?.is_none() {
+            return Err(ApiError::NotFound(format!("member {raw}")));
+        }
+        let entries = storage.entries_page(id, query.before.map(EntrySeq), limit)?;
+        let next_before = match entries.last() {
+            Some(last) if entries.len() == limit && last.seq.0 > 1 => Some(last.seq.0),
+            _ => None,
+        };
+        let page = EntriesPage {
+            entries: entries.iter().map(EntryDto::from).collect(),
+            next_before,
+        };
+        Ok(json_status(StatusCode::OK, &page))
+    })())
+}
+
+pub async fn trial_balance(state: Arc<ApiState>) -> Response {
+    let storage = state.storage().clone();
+    let result = tokio::task::spawn_blocking(move || storage.trial_balance())
+        .await
+        .map_err(|_| ApiError::Unavailable)
+        .and_then(|r| r.map_err(ApiError::from))
+        .map(|tb| json_status(StatusCode::OK, &TrialBalanceDto::from(&tb)));
+    respond(result)
+}

@@ -1,0 +1,18 @@
+//! Time comes in through this trait so that tests can move it without sleeping.
+
+use chrono::Utc;
+
+use crate::domain::ledger::Timestamp;
+
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Timestamp;
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Utc::now()
+    }
+}

@@ -1,0 +1,128 @@
+//! Configuration: `config/*.toml` as written, then validated into [`Config`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub const IDEMPOTENCY_RETENTION_HOURS_MIN: u64 = 24;
+pub const BODY_BYTES_MAX_LIMIT: u64 = 16 * 1024 * 1024;
+pub const PAGE_SIZE_MAX_LIMIT: usize = 10_000;
+pub const THREADS_MAX: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("parsing {path}: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    server: RawServer,
+    limits: RawLimits,
+    ledger: RawLedger,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: String,
+    data_dir: PathBuf,
+    http_threads: usize,
+    actor_threads: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    body_bytes_max: u64,
+    page_size_max: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLedger {
+    idempotency_retention_hours: u64,
+    default_time_zone: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub http_threads: usize,
+    pub actor_threads: usize,
+    pub body_bytes_max: u64,
+    pub page_size_max: usize,
+    pub idempotency_retention: Duration,
+    pub default_time_zone: chrono_tz::Tz,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let raw: RawConfig = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::validate(raw)
+    }
+
+    fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        let listen = match raw.server.listen.parse() {
+            Ok(a) => a,
+            Err(_) => return bad(format!("server.listen {:?} is not host:port", raw.server.listen)),
+        };
+        for (name, n) in [("http_threads", raw.server.http_threads), ("actor_threads", raw.server.actor_threads)] {
+            if n == 0 || n > THREADS_MAX {
+                return bad(format!("server.{name} must be 1..={THREADS_MAX}"));
+            }
+        }
+        if raw.limits.body_bytes_max == 0 || raw.limits.body_bytes_max > BODY_BYTES_MAX_LIMIT {
+            return bad(format!("limits.body_bytes_max must be 1..={BODY_BYTES_MAX_LIMIT}"));
+        }
+        if raw.limits.page_size_max == 0 || raw.limits.page_size_max > PAGE_SIZE_MAX_LIMIT {
+            return bad(format!("limits.page_size_max must be 1..={PAGE_SIZE_MAX_LIMIT}"));
+        }
+        if raw.ledger.idempotency_retention_hours < IDEMPOTENCY_RETENTION_HOURS_MIN {
+            return bad(format!(
+                "ledger.idempotency_retention_hours must be at least {IDEMPOTENCY_RETENTION_HOURS_MIN}"
+            ));
+        }
+        let Ok(default_time_zone) = raw.ledger.default_time_zone.parse() else {
+            return bad(format!("ledger.default_time_zone {:?} is not an IANA zone", raw.ledger.default_time_zone));
+        };
+        Ok(Config {
+            listen,
+            data_dir: raw.server.data_dir,
+            http_threads: raw.server.http_threads,
+            actor_threads: raw.server.actor_threads,
+            body_bytes_max: raw.limits.body_bytes_max,
+            page_size_max: raw.limits.page_size_max,
+            idempotency_retention: Duration::from_secs(raw.ledger.idempotency_retention_hours * 3600),
+            default_time_zone,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.idempotency_retention, Duration::from_secs(24 * 3600));
+    }
+}

@@ -1,0 +1,65 @@
+//! Idempotent writes: what a write asked for, what it answered, and how a retry is judged.
+
+use super::ids::{MemberId, Name, Phone, StoreId};
+use super::ledger::{Entry, LedgerCommand, LedgerError};
+use super::member::{Member, Store};
+
+/// Every write the server accepts, as it is remembered under its idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Ledger(LedgerCommand),
+    RegisterMember { phone: Phone, name: Name, home: StoreId },
+    CreateStore { name: Name, time_zone: chrono_tz::Tz },
+}
+
+/// The first answer to a write. Business rejections are answers too: a retry of a deduction
+/// refused for insufficient balance is refused again, even after a recharge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Posted(Entry),
+    Rejected(LedgerError),
+    MemberRegistered(Member),
+    PhoneTaken(MemberId),
+    StoreCreated(Store),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replay {
+    /// The key is new: apply the request.
+    Fresh,
+    /// The same request came before: answer what was answered then, change nothing.
+    Repeat(Outcome),
+    /// The key was used for a different request: refuse, change nothing.
+    Conflict,
+}
+
+pub fn judge(stored: Option<(&Request, &Outcome)>, incoming: &Request) -> Replay {
+    match stored {
+        None => Replay::Fresh,
+        Some((req, outcome)) if req == incoming => Replay::Repeat(outcome.clone()),
+        Some(_) => Replay::Conflict,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::money::Amount;
+
+    #[test]
+    fn same_request_repeats_other_request_conflicts() {
+        let member = MemberId::new(StoreId::new(1).unwrap(), 1);
+        let store = StoreId::new(1).unwrap();
+        let ded = |n| {
+            Request::Ledger(LedgerCommand::Deduct {
+                member,
+                store,
+                amount: Amount::new(n).unwrap(),
+            })
+        };
+        let outcome = Outcome::PhoneTaken(member);
+        assert_eq!(judge(None, &ded(5)), Replay::Fresh);
+        assert_eq!(judge(Some((&ded(5), &outcome)), &ded(5)), Replay::Repeat(outcome.clone()));
+        assert_eq!(judge(Some((&ded(5), &outcome)), &ded(6)), Replay::Conflict);
+    }
+}

@@ -1,0 +1,7 @@
+//! The pure domain: rules and types, with no actix, warp, RocksDB, tokio or system clock.
+
+pub mod idempotency;
+pub mod ids;
+pub mod ledger;
+pub mod member;
+pub mod money;

@@ -1,0 +1,86 @@
+//! Start-up and shut-down: open storage, start the journal and the actors, recover every
+//! store, then serve HTTP until told to stop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix::{Actor, Arbiter, ArbiterHandle, System};
+
+use crate::actors::directory::Directory;
+use crate::actors::registry::Registry;
+use crate::api::{self, ApiState};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::storage::{Journal, Storage, StorageError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    #[error("binding {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("starting threads: {0}")]
+    Threads(String),
+}
+
+/// Starts `n` actix arbiters on a system thread of their own and returns their handles.
+fn start_arbiters(n: usize) -> Result<Vec<ArbiterHandle>, StartError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("actors".into())
+        .spawn(move || {
+            let system = System::new();
+            let arbiters: Vec<Arbiter> = system.block_on(async { (0..n).map(|_| Arbiter::new()).collect() });
+            let handles = arbiters.iter().map(Arbiter::handle).collect::<Vec<_>>();
+            if tx.send(handles).is_err() {
+                return;
+            }
+            let _ = system.run();
+            drop(arbiters);
+        })
+        .map_err(|e| StartError::Threads(e.to_string()))?;
+    rx.recv().map_err(|e| StartError::Threads(e.to_string()))
+}
+
+/// Everything but the HTTP listener: storage, journal, actors, recovered state.
+pub fn start_core(config: &Config, clock: Arc<dyn Clock>) -> Result<Arc<ApiState>, StartError> {
+    let storage = Storage::open(&config.data_dir, config.idempotency_retention)?;
+    let journal = Journal::start(storage.db());
+    let arbiters = start_arbiters(config.actor_threads)?;
+    let registry = Registry::new(arbiters, storage.clone(), journal, clock);
+    let stores = storage.stores()?;
+    let last_store = stores.last().map_or(0, |s| s.id.get());
+    for store in &stores {
+        registry.start_store(store.id, storage.book(store.id)?);
+    }
+    tracing::info!(stores = stores.len(), "recovered");
+    let dir_registry = registry.clone();
+    let directory = Directory::start_in_arbiter(registry.arbiter(0), move |ctx| {
+        ctx.set_mailbox_capacity(crate::actors::MAILBOX_CAPACITY);
+        Directory::new(dir_registry, last_store)
+    });
+    Ok(Arc::new(ApiState {
+        registry,
+        directory,
+        body_bytes_max: config.body_bytes_max,
+        page_size_max: config.page_size_max,
+        default_time_zone: config.default_time_zone.name().to_owned(),
+    }))
+}
+
+/// Runs the server until `shutdown` completes. Prints `listening on ADDR` once bound, which
+/// is how tests that ask for port 0 learn the port.
+pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+    let state = start_core(&config, Arc::new(SystemClock))?;
+    let routes = api::routes(state);
+    let (addr, server) = warp::serve(routes)
+        .try_bind_with_graceful_shutdown(config.listen, shutdown)
+        .map_err(|e| StartError::Bind {
+            addr: config.listen,
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    println!("listening on {addr}");
+    tracing::info!(%addr, "listening");
+    server.await;
+    Ok(())
+}

@@ -1,0 +1,421 @@
+//! Stored values: one format-version byte, then bincode 2 (serde mode) of a flat record.
+//! Records mirror the domain types field by field; converting back re-validates, so a
+//! corrupt or foreign value is an error, never a domain object that breaks an invariant.
+
+use chrono::DateTime;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::domain::idempotency::{Outcome, Request};
+use crate::domain::ids::{EntrySeq, IdError, MemberId, Name, Phone, StoreId};
+use crate::domain::ledger::{Account, Entry, EntryKind, LedgerCommand, LedgerError, Timestamp};
+use crate::domain::member::{Member, Store};
+use crate::domain::money::{Amount, Money, MoneyError};
+
+/// Bumped whenever a record's encoding changes; decoders dispatch on it.
+pub const FORMAT_VERSION: u8 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("empty value")]
+    Empty,
+    #[error("unknown format version {0}")]
+    Version(u8),
+    #[error("bincode: {0}")]
+    Bincode(String),
+    #[error("invalid stored value: {0}")]
+    Invalid(String),
+}
+
+impl From<IdError> for CodecError {
+    fn from(e: IdError) -> Self {
+        CodecError::Invalid(e.to_string())
+    }
+}
+
+impl From<MoneyError> for CodecError {
+    fn from(e: MoneyError) -> Self {
+        CodecError::Invalid(e.to_string())
+    }
+}
+
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = vec![FORMAT_VERSION];
+    // Encoding plain structs into a Vec cannot fail.
+    let body = bincode::serde::encode_to_vec(value, bincode::config::standard())
+        .expect("bincode encoding of a plain record into memory");
+    out.extend_from_slice(&body);
+    out
+}
+
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let (&version, body) = bytes.split_first().ok_or(CodecError::Empty)?;
+    if version != FORMAT_VERSION {
+        return Err(CodecError::Version(version));
+    }
+    let (value, used) = bincode::serde::decode_from_slice(body, bincode::config::standard())
+        .map_err(|e| CodecError::Bincode(e.to_string()))?;
+    if used != body.len() {
+        return Err(CodecError::Invalid("trailing bytes".into()));
+    }
+    Ok(value)
+}
+
+fn ts(micros: i64) -> Result<Timestamp, CodecError> {
+    DateTime::from_timestamp_micros(micros).ok_or_else(|| CodecError::Invalid("timestamp".into()))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoreRec {
+    pub id: u32,
+    pub name: String,
+    pub time_zone: String,
+    pub created_at_us: i64,
+}
+
+impl From<&Store> for StoreRec {
+    fn from(s: &Store) -> Self {
+        StoreRec {
+            id: s.id.get(),
+            name: s.name.as_str().to_owned(),
+            time_zone: s.time_zone.name().to_owned(),
+            created_at_us: s.created_at.timestamp_micros(),
+        }
+    }
+}
+
+impl TryFrom<StoreRec> for Store {
+    type Error = CodecError;
+    fn try_from(r: StoreRec) -> Result<Self, CodecError> {
+        Ok(Store {
+            id: StoreId::new(r.id)?,
+            name: Name::new(&r.name, "store name")?,
+            time_zone: r
+                .time_zone
+                .parse()
+                .map_err(|_| CodecError::Invalid("time zone".into()))?,
+            created_at: ts(r.created_at_us)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemberRec {
+    pub id: u64,
+    pub phone: String,
+    pub name: String,
+    pub created_at_us: i64,
+}
+
+impl From<&Member> for MemberRec {
+    fn from(m: &Member) -> Self {
+        MemberRec {
+            id: m.id.get(),
+            phone: m.phone.as_str().to_owned(),
+            name: m.name.as_str().to_owned(),
+            created_at_us: m.created_at.timestamp_micros(),
+        }
+    }
+}
+
+impl TryFrom<MemberRec> for Member {
+    type Error = CodecError;
+    fn try_from(r: MemberRec) -> Result<Self, CodecError> {
+        Ok(Member {
+            id: MemberId::parse(r.id)?,
+            phone: Phone::new(&r.phone)?,
+            name: Name::new(&r.name, "member name")?,
+            created_at: ts(r.created_at_us)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountRec {
+    pub member: u64,
+    pub balance: i64,
+    pub last_entry: u64,
+}
+
+impl From<&Account> for AccountRec {
+    fn from(a: &Account) -> Self {
+        AccountRec {
+            member: a.member.get(),
+            balance: a.balance.minor(),
+            last_entry: a.last_entry.0,
+        }
+    }
+}
+
+impl TryFrom<AccountRec> for Account {
+    type Error = CodecError;
+    fn try_from(r: AccountRec) -> Result<Self, CodecError> {
+        if r.balance < 0 {
+            return Err(CodecError::Invalid("negative member balance".into()));
+        }
+        Ok(Account {
+            member: MemberId::parse(r.member)?,
+            balance: Money::from_minor(r.balance),
+            last_entry: EntrySeq(r.last_entry),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum EntryKindRec {
+    Recharge,
+    Deduction { refunded: i64 },
+    Refund { of: u64 },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EntryRec {
+    pub member: u64,
+    pub seq: u64,
+    pub kind: EntryKindRec,
+    pub store: u32,
+    pub amount: i64,
+    pub balance_after: i64,
+    pub at_us: i64,
+}
+
+impl From<&Entry> for EntryRec {
+    fn from(e: &Entry) -> Self {
+        EntryRec {
+            member: e.member.get(),
+            seq: e.seq.0,
+            kind: match e.kind {
+                EntryKind::Recharge => EntryKindRec::Recharge,
+                EntryKind::Deduction { refunded } => EntryKindRec::Deduction {
+                    refunded: refunded.minor(),
+                },
+                EntryKind::Refund { of } => EntryKindRec::Refund { of: of.0 },
+            },
+            store: e.store.get(),
+            amount: e.amount.minor(),
+            balance_after: e.balance_after.minor(),
+            at_us: e.at.timestamp_micros(),
+        }
+    }
+}
+
+impl TryFrom<EntryRec> for Entry {
+    type Error = CodecError;
+    fn try_from(r: EntryRec) -> Result<Self, CodecError> {
+        Ok(Entry {
+            member: MemberId::parse(r.member)?,
+            seq: EntrySeq(r.seq),
+            kind: match r.kind {
+                EntryKindRec::Recharge => EntryKind::Recharge,
+                EntryKindRec::Deduction { refunded } => EntryKind::Deduction {
+                    refunded: Money::from_minor(refunded),
+                },
+                EntryKindRec::Refund { of } => EntryKind::Refund { of: EntrySeq(of) },
+            },
+            store: StoreId::new(r.store)?,
+            amount: Amount::new(r.amount)?,
+            balance_after: Money::from_minor(r.balance_after),
+            at: ts(r.at_us)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum RequestRec {
+    Recharge { member: u64, store: u32, amount: i64 },
+    Deduct { member: u64, store: u32, amount: i64 },
+    Refund { member: u64, deduction: u64, amount: Option<i64> },
+    RegisterMember { phone: String, name: String, home: u32 },
+    CreateStore { name: String, time_zone: String },
+}
+
+impl From<&Request> for RequestRec {
+    fn from(r: &Request) -> Self {
+        match r {
+            Request::Ledger(LedgerCommand::Recharge { member, store, amount }) => RequestRec::Recharge {
+                member: member.get(),
+                store: store.get(),
+                amount: amount.minor(),
+            },
+            Request::Ledger(LedgerCommand::Deduct { member, store, amount }) => RequestRec::Deduct {
+                member: member.get(),
+                store: store.get(),
+                amount: amount.minor(),
+            },
+            Request::Ledger(LedgerCommand::Refund { member, deduction, amount }) => RequestRec::Refund {
+                member: member.get(),
+                deduction: deduction.0,
+                amount: amount.map(Amount::minor),
+            },
+            Request::RegisterMember { phone, name, home } => RequestRec::RegisterMember {
+                phone: phone.as_str().to_owned(),
+                name: name.as_str().to_owned(),
+                home: home.get(),
+            },
+            Request::CreateStore { name, time_zone } => RequestRec::CreateStore {
+                name: name.as_str().to_owned(),
+                time_zone: time_zone.name().to_owned(),
+            },
+        }
+    }
+}
+
+impl TryFrom<RequestRec> for Request {
+    type Error = CodecError;
+    fn try_from(r: RequestRec) -> Result<Self, CodecError> {
+        Ok(match r {
+            RequestRec::Recharge { member, store, amount } => Request::Ledger(LedgerCommand::Recharge {
+                member: MemberId::parse(member)?,
+                store: StoreId::new(store)?,
+                amount: Amount::new(amount)?,
+            }),
+            RequestRec::Deduct { member, store, amount } => Request::Ledger(LedgerCommand::Deduct {
+                member: MemberId::parse(member)?,
+                store: StoreId::new(store)?,
+                amount: Amount::new(amount)?,
+            }),
+            RequestRec::Refund { member, deduction, amount } => Request::Ledger(LedgerCommand::Refund {
+                member: MemberId::parse(member)?,
+                deduction: EntrySeq(deduction),
+                amount: amount.map(Amount::new).transpose()?,
+            }),
+            RequestRec::RegisterMember { phone, name, home } => Request::RegisterMember {
+                phone: Phone::new(&phone)?,
+                name: Name::new(&name, "member name")?,
+                home: StoreId::new(home)?,
+            },
+            RequestRec::CreateStore { name, time_zone } => Request::CreateStore {
+                name: Name::new(&name, "store name")?,
+                time_zone: time_zone
+                    .parse()
+                    .map_err(|_| CodecError::Invalid("time zone".into()))?,
+            },
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum RejectionRec {
+    InsufficientBalance { balance: i64, requested: i64 },
+    NotADeduction { seq: u64 },
+    RefundExceedsDeduction { remaining: i64, requested: Option<i64> },
+    Overflow,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum OutcomeRec {
+    Posted(EntryRec),
+    Rejected(RejectionRec),
+    MemberRegistered(MemberRec),
+    PhoneTaken(u64),
+    StoreCreated(StoreRec),
+}
+
+impl From<&Outcome> for OutcomeRec {
+    fn from(o: &Outcome) -> Self {
+        match o {
+            Outcome::Posted(e) => OutcomeRec::Posted(e.into()),
+            Outcome::Rejected(err) => OutcomeRec::Rejected(match *err {
+                LedgerError::InsufficientBalance { balance, requested } => RejectionRec::InsufficientBalance {
+                    balance: balance.minor(),
+                    requested: requested.minor(),
+                },
+                LedgerError::NotADeduction(seq) => RejectionRec::NotADeduction { seq: seq.0 },
+                LedgerError::RefundExceedsDeduction { remaining, requested } => {
+                    RejectionRec::RefundExceedsDeduction {
+                        remaining: remaining.minor(),
+                        requested: requested.map(Amount::minor),
+                    }
+                }
+                LedgerError::Overflow => RejectionRec::Overflow,
+            }),
+            Outcome::MemberRegistered(m) => OutcomeRec::MemberRegistered(m.into()),
+            Outcome::PhoneTaken(id) => OutcomeRec::PhoneTaken(id.get()),
+            Outcome::StoreCreated(s) => OutcomeRec::StoreCreated(s.into()),
+        }
+    }
+}
+
+impl TryFrom<OutcomeRec> for Outcome {
+    type Error = CodecError;
+    fn try_from(r: OutcomeRec) -> Result<Self, CodecError> {
+        Ok(match r {
+            OutcomeRec::Posted(e) => Outcome::Posted(e.try_into()?),
+            OutcomeRec::Rejected(rej) => Outcome::Rejected(match rej {
+                RejectionRec::InsufficientBalance { balance, requested } => LedgerError::InsufficientBalance {
+                    balance: Money::from_minor(balance),
+                    requested: Amount::new(requested)?,
+                },
+                RejectionRec::NotADeduction { seq } => LedgerError::NotADeduction(EntrySeq(seq)),
+                RejectionRec::RefundExceedsDeduction { remaining, requested } => {
+                    LedgerError::RefundExceedsDeduction {
+                        remaining: Money::from_minor(remaining),
+                        requested: requested.map(Amount::new).transpose()?,
+                    }
+                }
+                RejectionRec::Overflow => LedgerError::Overflow,
+            }),
+            OutcomeRec::MemberRegistered(m) => Outcome::MemberRegistered(m.try_into()?),
+            OutcomeRec::PhoneTaken(id) => Outcome::PhoneTaken(MemberId::parse(id)?),
+            OutcomeRec::StoreCreated(s) => Outcome::StoreCreated(s.try_into()?),
+        })
+    }
+}
+
+/// What an idempotency key remembers: when, what was asked, what was answered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdemRec {
+    pub at_us: i64,
+    pub request: RequestRec,
+    pub outcome: OutcomeRec,
+}
+
+impl IdemRec {
+    pub fn new(at: Timestamp, request: &Request, outcome: &Outcome) -> IdemRec {
+        IdemRec {
+            at_us: at.timestamp_micros(),
+            request: request.into(),
+            outcome: outcome.into(),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<(Request, Outcome), CodecError> {
+        Ok((self.request.try_into()?, self.outcome.try_into()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_round_trips_through_bytes() {
+        let e = Entry {
+            member: MemberId::new(StoreId::new(3).unwrap(), 9),
+            seq: EntrySeq(4),
+            kind: EntryKind::Deduction {
+                refunded: Money::from_minor(7),
+            },
+            store: StoreId::new(5).unwrap(),
+            amount: Amount::new(100).unwrap(),
+            balance_after: Money::from_minor(12),
+            at: DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
+        };
+        let bytes = encode(&EntryRec::from(&e));
+        assert_eq!(bytes[0], FORMAT_VERSION);
+        let back: Entry = decode::<EntryRec>(&bytes).unwrap().try_into().unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn rejects_unknown_version_and_garbage() {
+        let mut bytes = encode(&AccountRec {
+            member: 1 << 32 | 1,
+            balance: 5,
+            last_entry: 1,
+        });
+        bytes[0] = 99;
+        assert!(matches!(decode::<AccountRec>(&bytes), Err(CodecError::Version(99))));
+        assert!(decode::<AccountRec>(&[]).is_err());
+        assert!(decode::<AccountRec>(&[FORMAT_VERSION, 0xff]).is_err());
+    }
+}

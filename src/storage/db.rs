@@ -1,0 +1,249 @@
+//! Opening RocksDB, and every read of durable state: recovery at start-up, lazy loads by
+//! actors, and the reads the API serves straight from disk (history, audit).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rocksdb::compaction_filter::Decision;
+use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, DB};
+
+use super::codec::{self, AccountRec, CodecError, EntryRec, IdemRec, MemberRec, StoreRec};
+use super::keys::{self, CF_IDEM};
+use crate::domain::idempotency::{Outcome, Request};
+use crate::domain::ids::{EntrySeq, IdempotencyKey, MemberId, Phone, StoreId};
+use crate::domain::ledger::{Account, Entry, StoreAccountKind};
+use crate::domain::member::{Member, Store};
+use crate::domain::money::Money;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("rocksdb: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    #[error("corrupt value under key {key:?}: {source}")]
+    Corrupt { key: Vec<u8>, source: CodecError },
+}
+
+/// Read access to the durable state. All writes go through the journal.
+#[derive(Clone)]
+pub struct Storage {
+    db: Arc<DB>,
+}
+
+fn decode_at<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StorageError> {
+    codec::decode(bytes).map_err(|source| StorageError::Corrupt {
+        key: key.to_vec(),
+        source,
+    })
+}
+
+fn corrupt(key: &[u8], source: CodecError) -> StorageError {
+    StorageError::Corrupt {
+        key: key.to_vec(),
+        source,
+    }
+}
+
+impl Storage {
+    /// Opens (or creates) the database. Idempotency records older than `idem_retention`
+    /// are dropped lazily, by a compaction filter, so they live at least that long.
+    pub fn open(path: &Path, idem_retention: Duration) -> Result<Storage, StorageError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_max_background_jobs(2);
+        let mut idem_opts = Options::default();
+        let retention_us = i64::try_from(idem_retention.as_micros()).unwrap_or(i64::MAX);
+        idem_opts.set_compaction_filter("idem_retention", move |_level: u32, _key: &[u8], value: &[u8]| {
+            let now_us = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_micros() as i64)
+                .unwrap_or(0);
+            match codec::decode::<IdemRec>(value) {
+                Ok(rec) if now_us.saturating_sub(rec.at_us) > retention_us => Decision::Remove,
+                _ => Decision::Keep,
+            }
+        });
+        let cfs = vec![
+            ColumnFamilyDescriptor::new(rocksdb::DEFAULT_COLUMN_FAMILY_NAME, Options::default()),
+            ColumnFamilyDescriptor::new(CF_IDEM, idem_opts),
+        ];
+        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        Ok(Storage { db: Arc::new(db) })
+    }
+
+    pub fn db(&self) -> Arc<DB> {
+        self.db.clone()
+    }
+
+    fn get_rec<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StorageError> {
+        match self.db.get_pinned(key)? {
+            Some(bytes) => decode_at(key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub fn store(&self, id: StoreId) -> Result<Option<Store>, StorageError> {
+        let key = keys::store(id);
+        self.get_rec::<StoreRec>(&key)?
+            .map(|r| r.try_into().map_err(|e| corrupt(&key, e)))
+            .transpose()
+    }
+
+    /// Every store, in id order.
+    pub fn stores(&self) -> Result<Vec<Store>, StorageError> {
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator([keys::TAG_STORE]) {
+            let (key, value) = item?;
+            if key.first() != Some(&keys::TAG_STORE) {
+                break;
+            }
+            let rec: StoreRec = decode_at(&key, &value)?;
+            out.push(rec.try_into().map_err(|e| corrupt(&key, e))?);
+        }
+        Ok(out)
+    }
+
+    pub fn member(&self, id: MemberId) -> Result<Option<Member>, StorageError> {
+        let key = keys::member(id);
+        self.get_rec::<MemberRec>(&key)?
+            .map(|r| r.try_into().map_err(|e| corrupt(&key, e)))
+            .transpose()
+    }
+
+    pub fn member_by_phone(&self, phone: &Phone) -> Result<Option<MemberId>, StorageError> {
+        let key = keys::phone(phone);
+        match self.db.get_pinned(&key)? {
+            None => Ok(None),
+            Some(bytes) => {
+                let raw: [u8; 8] = bytes
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| corrupt(&key, CodecError::Invalid("phone index".into())))?;
+                MemberId::parse(u64::from_be_bytes(raw))
+                    .map(Some)
+                    .map_err(|e| corrupt(&key, e.into()))
+            }
+        }
+    }
+
+    /// The highest member sequence issued at `store`, 0 if none.
+    pub fn last_member_seq(&self, store: StoreId) -> Result<u32, StorageError> {
+        let upper = keys::member_upper_bound(store);
+        let mut it = self.db.iterator(IteratorMode::From(&upper, Direction::Reverse));
+        match it.next().transpose()? {
+            Some((key, _)) if key.len() == 9 && key[0] == keys::TAG_MEMBER && key.as_ref() < upper.as_slice() => {
+                let raw = u64::from_be_bytes(key[1..9].try_into().expect("length checked"));
+                let id = MemberId::parse(raw).map_err(|e| corrupt(&key, e.into()))?;
+                Ok(if id.home_store() == store { id.seq() } else { 0 })
+            }
+            _ => Ok(0),
+        }
+    }
+
+    pub fn account(&self, id: MemberId) -> Result<Option<Account>, StorageError> {
+        let key = keys::account(id);
+        self.get_rec::<AccountRec>(&key)?
+            .map(|r| r.try_into().map_err(|e| corrupt(&key, e)))
+            .transpose()
+    }
+
+    pub fn entry(&self, member: MemberId, seq: EntrySeq) -> Result<Option<Entry>, StorageError> {
+        let key = keys::entry(member, seq);
+        self.get_rec::<EntryRec>(&key)?
+            .map(|r| r.try_into().map_err(|e| corrupt(&key, e)))
+            .transpose()
+    }
+
+    /// A page of a member's entries, newest first, strictly older than `before`.
+    pub fn entries_page(&self, member: MemberId, before: Option<EntrySeq>, limit: usize) -> Result<Vec<Entry>, StorageError> {
+        let prefix = keys::entry_prefix(member);
+        let start = match before {
+            Some(EntrySeq(0)) => return Ok(Vec::new()),
+            Some(EntrySeq(s)) => keys::entry(member, EntrySeq(s - 1)),
+            None => keys::entry(member, EntrySeq(u64::MAX)),
+        };
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for item in self.db.iterator(IteratorMode::From(&start, Direction::Reverse)) {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) || out.len() >= limit {
+                break;
+            }
+            let rec: EntryRec = decode_at(&key, &value)?;
+            out.push(rec.try_into().map_err(|e| corrupt(&key, e))?);
+        }
+        Ok(out)
+    }
+
+    /// The store-side balances held by `home`'s actor.
+    pub fn book(&self, home: StoreId) -> Result<Vec<((StoreId, StoreAccountKind), Money)>, StorageError> {
+        let prefix = keys::book_prefix(home);
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator(&prefix) {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let (_, store, kind) = keys::parse_book(&key)
+                .ok_or_else(|| corrupt(&key, CodecError::Invalid("book key".into())))?;
+            let balance: i64 = decode_at(&key, &value)?;
+            out.push(((store, kind), Money::from_minor(balance)));
+        }
+        Ok(out)
+    }
+
+    pub fn idempotency(&self, key: &IdempotencyKey) -> Result<Option<(Request, Outcome)>, StorageError> {
+        let cf = self.db.cf_handle(CF_IDEM).expect("idem column family exists once opened");
+        let k = keys::idem(key);
+        match self.db.get_pinned_cf(cf, &k)? {
+            None => Ok(None),
+            Some(bytes) => {
+                let rec: IdemRec = decode_at(&k, &bytes)?;
+                rec.into_domain().map(Some).map_err(|e| corrupt(&k, e))
+            }
+        }
+    }
+
+    /// Audit: every member balance and every store-side balance on disk, summed.
+    pub fn trial_balance(&self) -> Result<TrialBalance, StorageError> {
+        let mut tb = TrialBalance::default();
+        for item in self.db.prefix_iterator([keys::TAG_ACCOUNT]) {
+            let (key, value) = item?;
+            if key.first() != Some(&keys::TAG_ACCOUNT) {
+                break;
+            }
+            let rec: AccountRec = decode_at(&key, &value)?;
+            tb.members = tb.members.saturating_add(i128::from(rec.balance));
+            tb.member_accounts += 1;
+        }
+        for item in self.db.prefix_iterator([keys::TAG_BOOK]) {
+            let (key, value) = item?;
+            if key.first() != Some(&keys::TAG_BOOK) {
+                break;
+            }
+            let (_, _, kind) = keys::parse_book(&key)
+                .ok_or_else(|| corrupt(&key, CodecError::Invalid("book key".into())))?;
+            let balance: i64 = decode_at(&key, &value)?;
+            match kind {
+                StoreAccountKind::Cash => tb.store_cash += i128::from(balance),
+                StoreAccountKind::Revenue => tb.store_revenue += i128::from(balance),
+            }
+        }
+        Ok(tb)
+    }
+}
+
+/// Sums over the whole ledger; `members + store_cash + store_revenue` is always zero.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrialBalance {
+    pub member_accounts: u64,
+    pub members: i128,
+    pub store_cash: i128,
+    pub store_revenue: i128,
+}
+
+impl TrialBalance {
+    pub fn sum(&self) -> i128 {
+        self.members + self.store_cash + self.store_revenue
+    }
+}

@@ -1,0 +1,246 @@
+//! The group-commit journal: the only writer to RocksDB.
+//!
+//! Actors hand their writes to one journal thread through a bounded crossbeam channel. The
+//! thread drains everything pending, writes it as one `WriteBatch` with `sync = true`, and
+//! only then advances each origin's durable watermark. A reply to a client waits on a
+//! [`Ticket`] for that watermark, so nothing is acknowledged, and nothing is read from an
+//! actor's memory, before it is on disk. A failed write aborts the process: memory that
+//! disagrees with disk must not go on serving.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use rocksdb::{WriteBatch, WriteOptions, DB};
+use tokio::sync::watch;
+
+use super::keys::CF_IDEM;
+
+/// Submissions a journal batch may hold before it is written; more wait for the next sync.
+pub const BATCH_SUBMISSIONS_MAX: usize = 8_192;
+/// Depth of the channel into the journal thread. A full channel blocks the submitting actor,
+/// which fills its mailbox, which makes the API answer 503: backpressure all the way out.
+pub const QUEUE_SUBMISSIONS_MAX: usize = 16_384;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cf {
+    Default,
+    Idem,
+}
+
+/// One key's new value (or deletion).
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub cf: Cf,
+    pub key: Vec<u8>,
+    pub value: Option<Vec<u8>>,
+}
+
+impl Write {
+    pub fn put(key: Vec<u8>, value: Vec<u8>) -> Write {
+        Write {
+            cf: Cf::Default,
+            key,
+            value: Some(value),
+        }
+    }
+
+    pub fn put_idem(key: Vec<u8>, value: Vec<u8>) -> Write {
+        Write {
+            cf: Cf::Idem,
+            key,
+            value: Some(value),
+        }
+    }
+}
+
+struct Submission {
+    origin: Arc<watch::Sender<u64>>,
+    seq: u64,
+    writes: Vec<Write>,
+}
+
+/// Counters the journal thread keeps for metrics and benchmarks.
+#[derive(Debug, Default)]
+pub struct JournalStats {
+    pub batches: AtomicU64,
+    pub submissions: AtomicU64,
+    pub sync_us_total: AtomicU64,
+    pub sync_us_last: AtomicU64,
+}
+
+/// A cloneable handle to the journal thread.
+#[derive(Clone)]
+pub struct Journal {
+    tx: Sender<Submission>,
+    stats: Arc<JournalStats>,
+}
+
+impl Journal {
+    /// Starts the journal thread over `db`. The thread ends when every handle is dropped.
+    pub fn start(db: Arc<DB>) -> Journal {
+        let (tx, rx) = crossbeam_channel::bounded(QUEUE_SUBMISSIONS_MAX);
+        let stats = Arc::new(JournalStats::default());
+        let thread_stats = stats.clone();
+        thread::Builder::new()
+            .name("journal".into())
+            .spawn(move || run(db, rx, thread_stats))
+            .expect("spawning the journal thread");
+        Journal { tx, stats }
+    }
+
+    pub fn stats(&self) -> &JournalStats {
+        &self.stats
+    }
+
+    /// A new origin: one per actor, with its own sequence and durable watermark.
+    pub fn log(&self) -> JournalLog {
+        let (tx, _) = watch::channel(0);
+        JournalLog {
+            journal: self.clone(),
+            origin: Arc::new(tx),
+            next_seq: 1,
+        }
+    }
+
+    pub fn queue_depth(&self) -> usize {
+        self.tx.len()
+    }
+}
+
+/// An actor's own view of the journal. Submissions from one origin become durable in order.
+pub struct JournalLog {
+    journal: Journal,
+    origin: Arc<watch::Sender<u64>>,
+    next_seq: u64,
+}
+
+impl JournalLog {
+    /// Queues `writes` to be committed atomically and returns the ticket that completes
+    /// when they are durable. Blocks the calling actor while the journal queue is full.
+    pub fn submit(&mut self, writes: Vec<Write>) -> Ticket {
+        debug_assert!(!writes.is_empty());
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let sub = Submission {
+            origin: self.origin.clone(),
+            seq,
+            writes,
+        };
+        let sub = match self.journal.tx.try_send(sub) {
+            Ok(()) => return self.ticket(seq),
+            Err(TrySendError::Full(sub)) => sub,
+            Err(TrySendError::Disconnected(_)) => fail_stop("journal thread is gone"),
+        };
+        tracing::warn!("journal queue full: actor waits for the disk");
+        if self.journal.tx.send(sub).is_err() {
+            fail_stop("journal thread is gone");
+        }
+        self.ticket(seq)
+    }
+
+    /// A ticket for everything this origin has submitted so far; already complete when the
+    /// origin has nothing in flight.
+    pub fn ticket_for_latest(&self) -> Ticket {
+        self.ticket(self.next_seq - 1)
+    }
+
+    /// The sequence the next submission will get.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Highest sequence of this origin that is known to be on disk.
+    pub fn durable(&self) -> u64 {
+        *self.origin.borrow()
+    }
+
+    /// A ticket for submission `seq` of this origin; 0 means "already durable".
+    pub fn ticket(&self, seq: u64) -> Ticket {
+        Ticket {
+            rx: self.origin.subscribe(),
+            seq,
+        }
+    }
+}
+
+/// Completes once a submission is durable.
+#[derive(Debug)]
+pub struct Ticket {
+    rx: watch::Receiver<u64>,
+    seq: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the journal stopped before the write was durable")]
+pub struct JournalStopped;
+
+impl Ticket {
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    pub async fn durable(mut self) -> Result<(), JournalStopped> {
+        let seq = self.seq;
+        self.rx.wait_for(|d| *d >= seq).await.map(|_| ()).map_err(|_| JournalStopped)
+    }
+}
+
+fn fail_stop(why: &str) -> ! {
+    tracing::error!("fail-stop: {why}");
+    eprintln!("fail-stop: {why}");
+    std::process::abort();
+}
+
+fn run(db: Arc<DB>, rx: Receiver<Submission>, stats: Arc<JournalStats>) {
+    let Some(idem_cf) = db.cf_handle(CF_IDEM) else {
+        fail_stop("column family `idem` is missing")
+    };
+    let mut opts = WriteOptions::default();
+    opts.set_sync(true);
+    let mut pending: Vec<Submission> = Vec::with_capacity(BATCH_SUBMISSIONS_MAX);
+    let mut watermarks: HashMap<*const watch::Sender<u64>, (Arc<watch::Sender<u64>>, u64)> = HashMap::new();
+    while let Ok(first) = rx.recv() {
+        pending.push(first);
+        while pending.len() < BATCH_SUBMISSIONS_MAX {
+            match rx.try_recv() {
+                Ok(sub) => pending.push(sub),
+                Err(_) => break,
+            }
+        }
+        let mut batch = WriteBatch::default();
+        for sub in &pending {
+            for w in &sub.writes {
+                match (w.cf, &w.value) {
+                    (Cf::Default, Some(v)) => batch.put(&w.key, v),
+                    (Cf::Default, None) => batch.delete(&w.key),
+                    (Cf::Idem, Some(v)) => batch.put_cf(idem_cf, &w.key, v),
+                    (Cf::Idem, None) => batch.delete_cf(idem_cf, &w.key),
+                }
+            }
+        }
+        let started = Instant::now();
+        if let Err(e) = db.write_opt(batch, &opts) {
+            fail_stop(&format!("RocksDB write failed: {e}"));
+        }
+        let sync_us = started.elapsed().as_micros() as u64;
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.submissions.fetch_add(pending.len() as u64, Ordering::Relaxed);
+        stats.sync_us_total.fetch_add(sync_us, Ordering::Relaxed);
+        stats.sync_us_last.store(sync_us, Ordering::Relaxed);
+
+        for sub in pending.drain(..) {
+            let slot = watermarks
+                .entry(Arc::as_ptr(&sub.origin))
+                .or_insert_with(|| (sub.origin.clone(), 0));
+            debug_assert!(sub.seq > slot.1, "an origin's submissions arrive in order");
+            slot.1 = sub.seq;
+        }
+        for (_, (origin, seq)) in watermarks.drain() {
+            origin.send_replace(seq);
+        }
+    }
+}

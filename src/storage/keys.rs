@@ -1,0 +1,136 @@
+//! Key layout. One tag byte, then big-endian ids so that RocksDB's byte order is id order
+//! and a member's entries are contiguous, oldest first.
+//!
+//! | tag | key                                  | value          | column family |
+//! |-----|--------------------------------------|----------------|---------------|
+//! | `S` | store id (4)                         | StoreRec       | default       |
+//! | `M` | member id (8)                        | MemberRec      | default       |
+//! | `P` | normalised phone                     | member id (8)  | default       |
+//! | `A` | member id (8)                        | AccountRec     | default       |
+//! | `E` | member id (8), entry seq (8)         | EntryRec       | default       |
+//! | `B` | home store (4), store (4), kind (1)  | balance i64    | default       |
+//! | `I` | idempotency key                      | IdemRec        | `idem`        |
+
+use crate::domain::ids::{EntrySeq, IdempotencyKey, MemberId, Phone, StoreId};
+use crate::domain::ledger::StoreAccountKind;
+
+pub const CF_IDEM: &str = "idem";
+
+pub const TAG_STORE: u8 = b'S';
+pub const TAG_MEMBER: u8 = b'M';
+pub const TAG_PHONE: u8 = b'P';
+pub const TAG_ACCOUNT: u8 = b'A';
+pub const TAG_ENTRY: u8 = b'E';
+pub const TAG_BOOK: u8 = b'B';
+pub const TAG_IDEM: u8 = b'I';
+
+pub fn store(id: StoreId) -> Vec<u8> {
+    let mut k = vec![TAG_STORE];
+    k.extend_from_slice(&id.get().to_be_bytes());
+    k
+}
+
+pub fn member(id: MemberId) -> Vec<u8> {
+    let mut k = vec![TAG_MEMBER];
+    k.extend_from_slice(&id.get().to_be_bytes());
+    k
+}
+
+/// The first member key past every member of `store`: members of one store are contiguous.
+pub fn member_upper_bound(store: StoreId) -> Vec<u8> {
+    let mut k = vec![TAG_MEMBER];
+    k.extend_from_slice(&((u64::from(store.get()) + 1) << 32).to_be_bytes());
+    k
+}
+
+pub fn phone(phone: &Phone) -> Vec<u8> {
+    let mut k = vec![TAG_PHONE];
+    k.extend_from_slice(phone.as_str().as_bytes());
+    k
+}
+
+pub fn account(id: MemberId) -> Vec<u8> {
+    let mut k = vec![TAG_ACCOUNT];
+    k.extend_from_slice(&id.get().to_be_bytes());
+    k
+}
+
+pub fn entry(id: MemberId, seq: EntrySeq) -> Vec<u8> {
+    let mut k = entry_prefix(id);
+    k.extend_from_slice(&seq.0.to_be_bytes());
+    k
+}
+
+pub fn entry_prefix(id: MemberId) -> Vec<u8> {
+    let mut k = vec![TAG_ENTRY];
+    k.extend_from_slice(&id.get().to_be_bytes());
+    k
+}
+
+pub fn entry_seq_of(key: &[u8]) -> Option<EntrySeq> {
+    let tail: [u8; 8] = key.get(9..17)?.try_into().ok()?;
+    Some(EntrySeq(u64::from_be_bytes(tail)))
+}
+
+fn kind_byte(kind: StoreAccountKind) -> u8 {
+    match kind {
+        StoreAccountKind::Cash => b'c',
+        StoreAccountKind::Revenue => b'r',
+    }
+}
+
+pub fn book(home: StoreId, store: StoreId, kind: StoreAccountKind) -> Vec<u8> {
+    let mut k = book_prefix(home);
+    k.extend_from_slice(&store.get().to_be_bytes());
+    k.push(kind_byte(kind));
+    k
+}
+
+pub fn book_prefix(home: StoreId) -> Vec<u8> {
+    let mut k = vec![TAG_BOOK];
+    k.extend_from_slice(&home.get().to_be_bytes());
+    k
+}
+
+/// Splits a `B` key into (home, store, kind).
+pub fn parse_book(key: &[u8]) -> Option<(StoreId, StoreId, StoreAccountKind)> {
+    if key.len() != 10 || key[0] != TAG_BOOK {
+        return None;
+    }
+    let home = StoreId::new(u32::from_be_bytes(key[1..5].try_into().ok()?)).ok()?;
+    let store = StoreId::new(u32::from_be_bytes(key[5..9].try_into().ok()?)).ok()?;
+    let kind = match key[9] {
+        b'c' => StoreAccountKind::Cash,
+        b'r' => StoreAccountKind::Revenue,
+        _ => return None,
+    };
+    Some((home, store, kind))
+}
+
+pub fn idem(key: &IdempotencyKey) -> Vec<u8> {
+    let mut k = vec![TAG_IDEM];
+    k.extend_from_slice(key.as_str().as_bytes());
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn book_key_round_trips() {
+        let a = StoreId::new(7).unwrap();
+        let b = StoreId::new(9).unwrap();
+        let k = book(a, b, StoreAccountKind::Revenue);
+        assert_eq!(parse_book(&k), Some((a, b, StoreAccountKind::Revenue)));
+    }
+
+    #[test]
+    fn entries_sort_by_seq_within_a_member() {
+        let m = MemberId::new(StoreId::new(1).unwrap(), 1);
+        assert!(entry(m, EntrySeq(2)) < entry(m, EntrySeq(256)));
+        assert_eq!(entry_seq_of(&entry(m, EntrySeq(300))), Some(EntrySeq(300)));
+        let next = MemberId::new(StoreId::new(1).unwrap(), 2);
+        assert!(entry(m, EntrySeq(u64::MAX)) < entry_prefix(next));
+    }
+}

@@ -1,0 +1,10 @@
+//! Durable state: the RocksDB key layout, the versioned value codec, the group-commit
+//! journal (the only writer) and the read side used by recovery and by durable reads.
+
+pub mod codec;
+pub mod db;
+pub mod journal;
+pub mod keys;
+
+pub use db::{Storage, StorageError};
+pub use journal::{Journal, JournalLog, Ticket, Write};

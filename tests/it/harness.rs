@@ -1,0 +1,178 @@
+//! Starting, killing and talking to the real server.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+
+pub struct Server {
+    child: Option<Child>,
+    pub base: String,
+    pub client: Client,
+}
+
+fn config_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml")
+}
+
+impl Server {
+    /// Starts the server on a free loopback port over the database in `data_dir`.
+    pub fn start(data_dir: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chainstore"))
+            .arg("--config")
+            .arg(config_path())
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn server");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .expect("read server stdout");
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                break addr.to_owned();
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child: Some(child),
+            base: format!("http://{addr}"),
+            client: Client::new(),
+        }
+    }
+
+    /// SIGKILL: no shutdown hooks, no flush; what is on disk is all there is.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .post(self.url(path))
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let res = self.client.get(self.url(path)).send().await.expect("send");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn create_store(&self, name: &str) -> u64 {
+        let (status, body) = self
+            .post("/v1/stores", &format!("store-{name}"), json!({"name": name}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_u64().expect("store id")
+    }
+
+    pub async fn register(&self, phone: &str, home: u64) -> u64 {
+        let (status, body) = self
+            .post(
+                "/v1/members",
+                &format!("member-{phone}"),
+                json!({"phone": phone, "name": "Member", "home_store_id": home}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_u64().expect("member id")
+    }
+
+    pub async fn recharge(&self, member: u64, store: u64, amount: i64, key: &str) -> (StatusCode, Value) {
+        self.post(
+            &format!("/v1/members/{member}/recharges"),
+            key,
+            json!({"amount": amount, "store_id": store}),
+        )
+        .await
+    }
+
+    pub async fn deduct(&self, member: u64, store: u64, amount: i64, key: &str) -> (StatusCode, Value) {
+        self.post(
+            &format!("/v1/members/{member}/deductions"),
+            key,
+            json!({"amount": amount, "store_id": store}),
+        )
+        .await
+    }
+
+    pub async fn balance(&self, member: u64) -> i64 {
+        let (status, body) = self.get(&format!("/v1/members/{member}/balance")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["balance"].as_i64().expect("balance")
+    }
+
+    /// Every entry of a member, newest first, following the pages.
+    pub async fn all_entries(&self, member: u64) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut before: Option<u64> = None;
+        loop {
+            let path = match before {
+                Some(b) => format!("/v1/members/{member}/entries?limit=200&before={b}"),
+                None => format!("/v1/members/{member}/entries?limit=200"),
+            };
+            let (status, body) = self.get(&path).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            out.extend(body["entries"].as_array().expect("entries").iter().cloned());
+            match body["next_before"].as_u64() {
+                Some(b) => before = Some(b),
+                None => return out,
+            }
+        }
+    }
+
+    /// The ledger-wide invariant, checked after every scenario.
+    pub async fn assert_ledger_sums_to_zero(&self) {
+        let (status, body) = self.get("/v1/ledger/trial-balance").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["sum"].as_i64(), Some(0), "trial balance: {body}");
+    }
+
+    /// Balance equals recharges - deductions + refunds over the whole history.
+    pub async fn assert_balance_matches_entries(&self, member: u64) {
+        let entries = self.all_entries(member).await;
+        let sum: i64 = entries
+            .iter()
+            .map(|e| {
+                let amount = e["amount"].as_i64().expect("amount");
+                if e["kind"] == "deduction" {
+                    -amount
+                } else {
+                    amount
+                }
+            })
+            .sum();
+        assert_eq!(self.balance(member).await, sum);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

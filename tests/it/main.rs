@@ -1,0 +1,8 @@
+//! Integration tests: the real server binary on a loopback port with a temporary RocksDB.
+//! One test binary with modules keeps link time down.
+
+mod bad_input;
+mod crash;
+mod harness;
+mod idempotency;
+mod ledger;
