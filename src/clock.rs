@@ -1,6 +1,6 @@
 //! Time comes in through this trait so that tests can move it without sleeping.
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 
 use crate::domain::ledger::Timestamp;
 
@@ -12,7 +12,8 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    /// Microsecond precision: what the journal stores, so a replay renders identically.
     fn now(&self) -> Timestamp {
-        Utc::now()
+        Utc::now().trunc_subsecs(6)
     }
 }

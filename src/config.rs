@@ -14,9 +14,15 @@ pub const THREADS_MAX: usize = 64;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("reading {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("parsing {path}: {source}")]
-    Parse { path: PathBuf, source: toml::de::Error },
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
     #[error("invalid configuration: {0}")]
     Invalid(String),
 }
@@ -81,18 +87,30 @@ impl Config {
         let bad = |m: String| Err(ConfigError::Invalid(m));
         let listen = match raw.server.listen.parse() {
             Ok(a) => a,
-            Err(_) => return bad(format!("server.listen {:?} is not host:port", raw.server.listen)),
+            Err(_) => {
+                return bad(format!(
+                    "server.listen {:?} is not host:port",
+                    raw.server.listen
+                ))
+            }
         };
-        for (name, n) in [("http_threads", raw.server.http_threads), ("actor_threads", raw.server.actor_threads)] {
+        for (name, n) in [
+            ("http_threads", raw.server.http_threads),
+            ("actor_threads", raw.server.actor_threads),
+        ] {
             if n == 0 || n > THREADS_MAX {
                 return bad(format!("server.{name} must be 1..={THREADS_MAX}"));
             }
         }
         if raw.limits.body_bytes_max == 0 || raw.limits.body_bytes_max > BODY_BYTES_MAX_LIMIT {
-            return bad(format!("limits.body_bytes_max must be 1..={BODY_BYTES_MAX_LIMIT}"));
+            return bad(format!(
+                "limits.body_bytes_max must be 1..={BODY_BYTES_MAX_LIMIT}"
+            ));
         }
         if raw.limits.page_size_max == 0 || raw.limits.page_size_max > PAGE_SIZE_MAX_LIMIT {
-            return bad(format!("limits.page_size_max must be 1..={PAGE_SIZE_MAX_LIMIT}"));
+            return bad(format!(
+                "limits.page_size_max must be 1..={PAGE_SIZE_MAX_LIMIT}"
+            ));
         }
         if raw.ledger.idempotency_retention_hours < IDEMPOTENCY_RETENTION_HOURS_MIN {
             return bad(format!(
@@ -100,7 +118,10 @@ impl Config {
             ));
         }
         let Ok(default_time_zone) = raw.ledger.default_time_zone.parse() else {
-            return bad(format!("ledger.default_time_zone {:?} is not an IANA zone", raw.ledger.default_time_zone));
+            return bad(format!(
+                "ledger.default_time_zone {:?} is not an IANA zone",
+                raw.ledger.default_time_zone
+            ));
         };
         Ok(Config {
             listen,
@@ -109,7 +130,9 @@ impl Config {
             actor_threads: raw.server.actor_threads,
             body_bytes_max: raw.limits.body_bytes_max,
             page_size_max: raw.limits.page_size_max,
-            idempotency_retention: Duration::from_secs(raw.ledger.idempotency_retention_hours * 3600),
+            idempotency_retention: Duration::from_secs(
+                raw.ledger.idempotency_retention_hours * 3600,
+            ),
             default_time_zone,
         })
     }

@@ -18,7 +18,10 @@ pub enum StartError {
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
     #[error("binding {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("starting threads: {0}")]
     Threads(String),
 }
@@ -30,7 +33,8 @@ fn start_arbiters(n: usize) -> Result<Vec<ArbiterHandle>, StartError> {
         .name("actors".into())
         .spawn(move || {
             let system = System::new();
-            let arbiters: Vec<Arbiter> = system.block_on(async { (0..n).map(|_| Arbiter::new()).collect() });
+            let arbiters: Vec<Arbiter> =
+                system.block_on(async { (0..n).map(|_| Arbiter::new()).collect() });
             let handles = arbiters.iter().map(Arbiter::handle).collect::<Vec<_>>();
             if tx.send(handles).is_err() {
                 return;
@@ -70,7 +74,10 @@ pub fn start_core(config: &Config, clock: Arc<dyn Clock>) -> Result<Arc<ApiState
 
 /// Runs the server until `shutdown` completes. Prints `listening on ADDR` once bound, which
 /// is how tests that ask for port 0 learn the port.
-pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+pub async fn serve(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
     let state = start_core(&config, Arc::new(SystemClock))?;
     let routes = api::routes(state);
     let (addr, server) = warp::serve(routes)

@@ -62,7 +62,11 @@ impl Directory {
     }
 
     /// Common prologue of every write: prune what is durable, then judge the key.
-    fn replay(&mut self, key: &IdempotencyKey, request: &Request) -> Result<Option<Durable<Outcome>>, ActorError> {
+    fn replay(
+        &mut self,
+        key: &IdempotencyKey,
+        request: &Request,
+    ) -> Result<Option<Durable<Outcome>>, ActorError> {
         let durable = self.log.durable();
         self.idem.prune(durable);
         self.phones.prune(durable);
@@ -80,15 +84,25 @@ impl Directory {
         }
     }
 
-    fn commit(&mut self, key: IdempotencyKey, request: Request, outcome: Outcome, mut writes: Vec<Write>) -> Durable<Outcome> {
+    fn commit(
+        &mut self,
+        key: IdempotencyKey,
+        request: Request,
+        outcome: Outcome,
+        mut writes: Vec<Write>,
+    ) -> Durable<Outcome> {
         let now = self.registry.clock.now();
         writes.push(Write::put_idem(
             keys::idem(&key),
             codec::encode(&IdemRec::new(now, &request, &outcome)),
         ));
         let ticket = self.log.submit(writes);
-        self.idem.insert(ticket.seq(), key, (request, outcome.clone()));
-        Durable { value: outcome, ticket }
+        self.idem
+            .insert(ticket.seq(), key, (request, outcome.clone()));
+        Durable {
+            value: outcome,
+            ticket,
+        }
     }
 
     fn phone_owner(&self, phone: &Phone) -> Result<Option<MemberId>, StorageError> {
@@ -132,7 +146,10 @@ impl Handler<CreateStore> for Directory {
             time_zone: msg.time_zone,
             created_at: self.registry.clock.now(),
         };
-        let writes = vec![Write::put(keys::store(id), codec::encode(&StoreRec::from(&store)))];
+        let writes = vec![Write::put(
+            keys::store(id),
+            codec::encode(&StoreRec::from(&store)),
+        )];
         let answer = self.commit(msg.key, request, Outcome::StoreCreated(store), writes);
         // Safe before durability: anything routed to the new actor is journaled after this.
         self.registry.start_store(id, Vec::new());
@@ -171,9 +188,13 @@ impl Handler<RegisterMember> for Directory {
         let writes = vec![
             Write::put(keys::member(id), codec::encode(&MemberRec::from(&member))),
             Write::put(keys::phone(&member.phone), id.get().to_be_bytes().to_vec()),
-            Write::put(keys::account(id), codec::encode(&AccountRec::from(&Account::open(id)))),
+            Write::put(
+                keys::account(id),
+                codec::encode(&AccountRec::from(&Account::open(id))),
+            ),
         ];
-        self.phones.insert(self.log.next_seq(), member.phone.clone(), id);
+        self.phones
+            .insert(self.log.next_seq(), member.phone.clone(), id);
         Ok(self.commit(msg.key, request, Outcome::MemberRegistered(member), writes))
     }
 }

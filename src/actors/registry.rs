@@ -9,7 +9,7 @@ use crossbeam_skiplist::SkipMap;
 use super::store_ledger::StoreLedger;
 use crate::clock::Clock;
 use crate::domain::ids::StoreId;
-use crate::domain::ledger::StoreAccountKind;
+use crate::domain::ledger::StoreAccount;
 use crate::domain::money::Money;
 use crate::storage::{Journal, Storage};
 
@@ -22,7 +22,12 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(arbiters: Vec<ArbiterHandle>, storage: Storage, journal: Journal, clock: Arc<dyn Clock>) -> Arc<Registry> {
+    pub fn new(
+        arbiters: Vec<ArbiterHandle>,
+        storage: Storage,
+        journal: Journal,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<Registry> {
         assert!(!arbiters.is_empty());
         Arc::new(Registry {
             stores: SkipMap::new(),
@@ -46,7 +51,7 @@ impl Registry {
     }
 
     /// Starts the ledger actor of `store` with its store-side `book` and makes it routable.
-    pub fn start_store(self: &Arc<Self>, store: StoreId, book: Vec<((StoreId, StoreAccountKind), Money)>) {
+    pub fn start_store(self: &Arc<Self>, store: StoreId, book: Vec<(StoreAccount, Money)>) {
         debug_assert!(!self.has_store(store));
         let arbiter = &self.arbiters[store.get() as usize % self.arbiters.len()];
         let registry = self.clone();

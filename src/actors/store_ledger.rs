@@ -11,7 +11,7 @@ use super::registry::Registry;
 use super::{ActorError, Durable, WriteResult};
 use crate::domain::idempotency::{judge, Outcome, Replay, Request};
 use crate::domain::ids::{EntrySeq, IdempotencyKey, MemberId, StoreId};
-use crate::domain::ledger::{self, Account, Entry, LedgerCommand, StoreAccountKind, StoreBook};
+use crate::domain::ledger::{self, Account, Entry, LedgerCommand, StoreAccount, StoreBook};
 use crate::domain::money::Money;
 use crate::storage::codec::{self, AccountRec, EntryRec, IdemRec};
 use crate::storage::{keys, JournalLog, Write};
@@ -41,7 +41,11 @@ impl Actor for StoreLedger {
 }
 
 impl StoreLedger {
-    pub fn new(home: StoreId, registry: Arc<Registry>, book: Vec<((StoreId, StoreAccountKind), Money)>) -> StoreLedger {
+    pub fn new(
+        home: StoreId,
+        registry: Arc<Registry>,
+        book: Vec<(StoreAccount, Money)>,
+    ) -> StoreLedger {
         let log = registry.journal.log();
         StoreLedger {
             home,
@@ -72,7 +76,11 @@ impl StoreLedger {
         Ok(self.registry.storage.entry(member, seq)?)
     }
 
-    fn replay(&self, key: &IdempotencyKey, request: &Request) -> Result<Option<Durable<Outcome>>, ActorError> {
+    fn replay(
+        &self,
+        key: &IdempotencyKey,
+        request: &Request,
+    ) -> Result<Option<Durable<Outcome>>, ActorError> {
         let (stored, seq) = match self.idem.get(key) {
             Some((seq, (r, o))) => (Some((r.clone(), o.clone())), seq),
             None => (self.registry.storage.idempotency(key)?, 0),
@@ -107,7 +115,8 @@ impl Handler<ApplyLedger> for StoreLedger {
             .ok_or(ActorError::MemberNotFound(member.get()))?;
         let now = self.registry.clock.now();
         let posted = match msg.command {
-            LedgerCommand::Recharge { store, amount, .. } | LedgerCommand::Deduct { store, amount, .. } => {
+            LedgerCommand::Recharge { store, amount, .. }
+            | LedgerCommand::Deduct { store, amount, .. } => {
                 if !self.registry.has_store(store) {
                     return Err(ActorError::StoreNotFound(store.get()));
                 }
@@ -117,7 +126,9 @@ impl Handler<ApplyLedger> for StoreLedger {
                     ledger::deduct(&account, store, amount, now)
                 }
             }
-            LedgerCommand::Refund { deduction, amount, .. } => {
+            LedgerCommand::Refund {
+                deduction, amount, ..
+            } => {
                 let target = self
                     .deduction(member, deduction)?
                     .ok_or(ActorError::EntryNotFound(member.get(), deduction.0))?;
@@ -126,28 +137,46 @@ impl Handler<ApplyLedger> for StoreLedger {
         };
 
         let mut writes = Vec::with_capacity(5);
-        let outcome = match posted.and_then(|p| self.book.apply(&p.entry.transfer()).map(|b| (p, b))) {
-            Ok((p, ((store, kind), balance))) => {
-                writes.push(Write::put(keys::account(member), codec::encode(&AccountRec::from(&p.account))));
-                writes.push(Write::put(keys::entry(member, p.entry.seq), codec::encode(&EntryRec::from(&p.entry))));
-                writes.push(Write::put(keys::book(self.home, store, kind), codec::encode(&balance.minor())));
-                if let Some(d) = &p.updated_deduction {
-                    writes.push(Write::put(keys::entry(member, d.seq), codec::encode(&EntryRec::from(d))));
+        let outcome =
+            match posted.and_then(|p| self.book.apply(&p.entry.transfer()).map(|b| (p, b))) {
+                Ok((p, ((store, kind), balance))) => {
+                    writes.push(Write::put(
+                        keys::account(member),
+                        codec::encode(&AccountRec::from(&p.account)),
+                    ));
+                    writes.push(Write::put(
+                        keys::entry(member, p.entry.seq),
+                        codec::encode(&EntryRec::from(&p.entry)),
+                    ));
+                    writes.push(Write::put(
+                        keys::book(self.home, store, kind),
+                        codec::encode(&balance.minor()),
+                    ));
+                    if let Some(d) = &p.updated_deduction {
+                        writes.push(Write::put(
+                            keys::entry(member, d.seq),
+                            codec::encode(&EntryRec::from(d)),
+                        ));
+                    }
+                    self.accounts.insert(member, p.account);
+                    if let Some(d) = p.updated_deduction {
+                        self.deductions
+                            .insert(self.log.next_seq(), (member, d.seq), d);
+                    }
+                    Outcome::Posted(p.entry)
                 }
-                self.accounts.insert(member, p.account);
-                if let Some(d) = p.updated_deduction {
-                    self.deductions.insert(self.log.next_seq(), (member, d.seq), d);
-                }
-                Outcome::Posted(p.entry)
-            }
-            Err(rejection) => Outcome::Rejected(rejection),
-        };
+                Err(rejection) => Outcome::Rejected(rejection),
+            };
         writes.push(Write::put_idem(
             keys::idem(&msg.key),
             codec::encode(&IdemRec::new(now, &request, &outcome)),
         ));
         let ticket = self.log.submit(writes);
-        self.idem.insert(ticket.seq(), msg.key, (request, outcome.clone()));
-        Ok(Durable { value: outcome, ticket })
+        self.idem
+            .insert(ticket.seq(), msg.key, (request, outcome.clone()));
+        Ok(Durable {
+            value: outcome,
+            ticket,
+        })
     }
 }

@@ -72,16 +72,24 @@ impl ApiError {
             InvalidField(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_id"),
             InvalidTimeZone(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_time_zone"),
             InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
-            NotFound(what) if what.starts_with("member") => (StatusCode::NOT_FOUND, "member_not_found"),
-            NotFound(what) if what.starts_with("store") => (StatusCode::NOT_FOUND, "store_not_found"),
-            NotFound(what) if what.starts_with("entry") => (StatusCode::NOT_FOUND, "entry_not_found"),
+            NotFound(what) if what.starts_with("member") => {
+                (StatusCode::NOT_FOUND, "member_not_found")
+            }
+            NotFound(what) if what.starts_with("store") => {
+                (StatusCode::NOT_FOUND, "store_not_found")
+            }
+            NotFound(what) if what.starts_with("entry") => {
+                (StatusCode::NOT_FOUND, "entry_not_found")
+            }
             NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             PhoneTaken(_) => (StatusCode::CONFLICT, "phone_taken"),
             IdempotencyConflict => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
             Ledger(LedgerError::InsufficientBalance { .. }) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_balance")
             }
-            Ledger(LedgerError::NotADeduction(_)) => (StatusCode::UNPROCESSABLE_ENTITY, "not_a_deduction"),
+            Ledger(LedgerError::NotADeduction(_)) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "not_a_deduction")
+            }
             Ledger(LedgerError::RefundExceedsDeduction { .. }) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "refund_exceeds_deduction")
             }
@@ -99,7 +107,9 @@ impl From<ActorError> for ApiError {
         match e {
             ActorError::MemberNotFound(id) => ApiError::NotFound(format!("member {id}")),
             ActorError::StoreNotFound(id) => ApiError::NotFound(format!("store {id}")),
-            ActorError::EntryNotFound(m, s) => ApiError::NotFound(format!("entry {s} of member {m}")),
+            ActorError::EntryNotFound(m, s) => {
+                ApiError::NotFound(format!("entry {s} of member {m}"))
+            }
             ActorError::IdempotencyConflict => ApiError::IdempotencyConflict,
             ActorError::Exhausted(what) => ApiError::Exhausted(what),
             ActorError::Storage(e) => ApiError::Storage(e),
@@ -108,10 +118,17 @@ impl From<ActorError> for ApiError {
 }
 
 pub fn error_response(status: StatusCode, code: &str, message: String) -> Response {
-    let mut res = warp::reply::with_status(warp::reply::json(&ErrorBody { code, message }), status).into_response();
+    let mut res = warp::reply::with_status(warp::reply::json(&ErrorBody { code, message }), status)
+        .into_response();
     if status == StatusCode::SERVICE_UNAVAILABLE {
         res.headers_mut()
             .insert("retry-after", warp::http::HeaderValue::from_static("1"));
+    }
+    // The body was refused unread, so the connection can't carry another request: say so,
+    // or the client reuses it and its next request dies with a broken pipe.
+    if status == StatusCode::PAYLOAD_TOO_LARGE || status == StatusCode::LENGTH_REQUIRED {
+        res.headers_mut()
+            .insert("connection", warp::http::HeaderValue::from_static("close"));
     }
     res
 }
@@ -130,20 +147,48 @@ impl Reply for ApiError {
 pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     use warp::reject::{LengthRequired, MethodNotAllowed, PayloadTooLarge};
     let (status, code, message) = if rejection.is_not_found() {
-        (StatusCode::NOT_FOUND, "not_found", "no such route".to_owned())
+        (
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such route".to_owned(),
+        )
     } else if rejection.find::<PayloadTooLarge>().is_some() {
-        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "request body is too large".to_owned())
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "request body is too large".to_owned(),
+        )
     } else if rejection.find::<LengthRequired>().is_some() {
-        (StatusCode::LENGTH_REQUIRED, "length_required", "a Content-Length header is required".to_owned())
+        (
+            StatusCode::LENGTH_REQUIRED,
+            "length_required",
+            "a Content-Length header is required".to_owned(),
+        )
     } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
-        (StatusCode::BAD_REQUEST, "invalid_query", "invalid query string".to_owned())
+        (
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "invalid query string".to_owned(),
+        )
     } else if rejection.find::<MethodNotAllowed>().is_some() {
-        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route".to_owned())
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed on this route".to_owned(),
+        )
     } else if rejection.find::<warp::reject::InvalidHeader>().is_some() {
-        (StatusCode::BAD_REQUEST, "invalid_header", "a request header is invalid".to_owned())
+        (
+            StatusCode::BAD_REQUEST,
+            "invalid_header",
+            "a request header is invalid".to_owned(),
+        )
     } else {
         tracing::warn!(?rejection, "unhandled rejection");
-        (StatusCode::BAD_REQUEST, "bad_request", "the request could not be understood".to_owned())
+        (
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the request could not be understood".to_owned(),
+        )
     };
     Ok(error_response(status, code, message))
 }

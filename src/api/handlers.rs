@@ -36,7 +36,10 @@ fn idempotency_key(header: Option<String>) -> Result<IdempotencyKey, ApiError> {
     IdempotencyKey::new(&raw).map_err(ApiError::InvalidIdempotencyKey)
 }
 
-fn parse_json<T: DeserializeOwned>(content_type: Option<String>, body: &Bytes) -> Result<T, ApiError> {
+fn parse_json<T: DeserializeOwned>(
+    content_type: Option<String>,
+    body: &Bytes,
+) -> Result<T, ApiError> {
     let is_json = content_type
         .as_deref()
         .and_then(|ct| ct.split(';').next())
@@ -77,7 +80,11 @@ where
         .map_err(|_| ApiError::Overloaded)?
         .map_err(|_| ApiError::Unavailable)?;
     let durable = reply?;
-    durable.ticket.durable().await.map_err(|_| ApiError::Unavailable)?;
+    durable
+        .ticket
+        .durable()
+        .await
+        .map_err(|_| ApiError::Unavailable)?;
     Ok(durable.value)
 }
 
@@ -95,17 +102,29 @@ pub async fn healthz() -> Response {
     json_status(StatusCode::OK, &serde_json::json!({"status": "ok"}))
 }
 
-pub async fn create_store(state: Arc<ApiState>, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+pub async fn create_store(
+    state: Arc<ApiState>,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
     respond(
         async {
             let key = idempotency_key(key)?;
             let body: CreateStoreBody = parse_json(ct, &body)?;
             let name = Name::new(&body.name, "store name").map_err(ApiError::InvalidField)?;
-            let tz_name = body.time_zone.as_deref().unwrap_or(&state.default_time_zone);
+            let tz_name = body
+                .time_zone
+                .as_deref()
+                .unwrap_or(&state.default_time_zone);
             let time_zone = tz_name
                 .parse()
                 .map_err(|_| ApiError::InvalidTimeZone(tz_name.chars().take(64).collect()))?;
-            let msg = CreateStore { key, name, time_zone };
+            let msg = CreateStore {
+                key,
+                name,
+                time_zone,
+            };
             outcome_response(write(&state.directory, msg).await?)
         }
         .await,
@@ -125,12 +144,25 @@ pub async fn get_store(state: Arc<ApiState>, raw: u64) -> Response {
 
 pub async fn list_stores(state: Arc<ApiState>) -> Response {
     respond((|| {
-        let stores: Vec<StoreDto> = state.storage().stores()?.iter().map(StoreDto::from).collect();
-        Ok(json_status(StatusCode::OK, &serde_json::json!({ "stores": stores })))
+        let stores: Vec<StoreDto> = state
+            .storage()
+            .stores()?
+            .iter()
+            .map(StoreDto::from)
+            .collect();
+        Ok(json_status(
+            StatusCode::OK,
+            &serde_json::json!({ "stores": stores }),
+        ))
     })())
 }
 
-pub async fn register_member(state: Arc<ApiState>, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+pub async fn register_member(
+    state: Arc<ApiState>,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
     respond(
         async {
             let key = idempotency_key(key)?;
@@ -198,9 +230,17 @@ pub async fn ledger_write(
                     let amount = amount(body.amount)?;
                     let store = store_id(body.store_id)?;
                     if matches!(route, LedgerRoute::Recharge) {
-                        LedgerCommand::Recharge { member, store, amount }
+                        LedgerCommand::Recharge {
+                            member,
+                            store,
+                            amount,
+                        }
                     } else {
-                        LedgerCommand::Deduct { member, store, amount }
+                        LedgerCommand::Deduct {
+                            member,
+                            store,
+                            amount,
+                        }
                     }
                 }
                 LedgerRoute::Refund => {

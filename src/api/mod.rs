@@ -37,7 +37,8 @@ impl ApiState {
     }
 }
 
-/// All routes, with errors (including warp's own rejections) rendered as JSON.
+/// All routes, with every error (ours and warp's) rendered as JSON. Each route matches its
+/// path before its method, so an unknown path is 404 and a wrong method on a known one is 405.
 pub fn routes(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
     let limit = state.body_bytes_max;
     let st = warp::any().map(move || state.clone());
@@ -48,59 +49,61 @@ pub fn routes(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
             .and(warp::body::bytes())
     };
 
-    let healthz = warp::get().and(warp::path!("healthz")).then(handlers::healthz);
-    let create_store = warp::post()
-        .and(warp::path!("v1" / "stores"))
+    let healthz = warp::path!("healthz")
+        .and(warp::get())
+        .then(handlers::healthz);
+    let create_store = warp::path!("v1" / "stores")
+        .and(warp::post())
         .and(st.clone())
         .and(key())
         .and(body())
         .then(handlers::create_store);
-    let list_stores = warp::get()
-        .and(warp::path!("v1" / "stores"))
+    let list_stores = warp::path!("v1" / "stores")
+        .and(warp::get())
         .and(st.clone())
         .then(handlers::list_stores);
-    let get_store = warp::get()
-        .and(warp::path!("v1" / "stores" / u64))
+    let get_store = warp::path!("v1" / "stores" / u64)
+        .and(warp::get())
         .and(st.clone())
         .then(|id, s| handlers::get_store(s, id));
-    let register = warp::post()
-        .and(warp::path!("v1" / "members"))
+    let register = warp::path!("v1" / "members")
+        .and(warp::post())
         .and(st.clone())
         .and(key())
         .and(body())
         .then(handlers::register_member);
-    let find_member = warp::get()
-        .and(warp::path!("v1" / "members"))
+    let find_member = warp::path!("v1" / "members")
+        .and(warp::get())
         .and(st.clone())
         .and(warp::query::<dto::PhoneQuery>())
         .then(handlers::find_member);
-    let get_member = warp::get()
-        .and(warp::path!("v1" / "members" / u64))
+    let get_member = warp::path!("v1" / "members" / u64)
+        .and(warp::get())
         .and(st.clone())
         .then(|id, s| handlers::get_member(s, id));
     let ledger = |segment: &'static str, route: LedgerRoute| {
-        warp::post()
-            .and(warp::path("v1"))
+        warp::path("v1")
             .and(warp::path("members"))
             .and(warp::path::param::<u64>())
             .and(warp::path(segment))
             .and(warp::path::end())
+            .and(warp::post())
             .and(st.clone())
             .and(key())
             .and(body())
             .then(move |id, s, k, ct, b| handlers::ledger_write(route, s, id, k, ct, b))
     };
-    let balance = warp::get()
-        .and(warp::path!("v1" / "members" / u64 / "balance"))
+    let balance = warp::path!("v1" / "members" / u64 / "balance")
+        .and(warp::get())
         .and(st.clone())
         .then(|id, s| handlers::balance(s, id));
-    let entries = warp::get()
-        .and(warp::path!("v1" / "members" / u64 / "entries"))
+    let entries = warp::path!("v1" / "members" / u64 / "entries")
+        .and(warp::get())
         .and(st.clone())
         .and(warp::query::<dto::PageQuery>())
         .then(|id, s, q| handlers::entries(s, id, q));
-    let trial = warp::get()
-        .and(warp::path!("v1" / "ledger" / "trial-balance"))
+    let trial = warp::path!("v1" / "ledger" / "trial-balance")
+        .and(warp::get())
         .and(st.clone())
         .then(handlers::trial_balance);
 

@@ -8,8 +8,15 @@ use super::member::{Member, Store};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     Ledger(LedgerCommand),
-    RegisterMember { phone: Phone, name: Name, home: StoreId },
-    CreateStore { name: Name, time_zone: chrono_tz::Tz },
+    RegisterMember {
+        phone: Phone,
+        name: Name,
+        home: StoreId,
+    },
+    CreateStore {
+        name: Name,
+        time_zone: chrono_tz::Tz,
+    },
 }
 
 /// The first answer to a write. Business rejections are answers too: a retry of a deduction
@@ -59,7 +66,10 @@ mod tests {
         };
         let outcome = Outcome::PhoneTaken(member);
         assert_eq!(judge(None, &ded(5)), Replay::Fresh);
-        assert_eq!(judge(Some((&ded(5), &outcome)), &ded(5)), Replay::Repeat(outcome.clone()));
+        assert_eq!(
+            judge(Some((&ded(5), &outcome)), &ded(5)),
+            Replay::Repeat(outcome.clone())
+        );
         assert_eq!(judge(Some((&ded(5), &outcome)), &ded(6)), Replay::Conflict);
     }
 }

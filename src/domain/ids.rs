@@ -18,7 +18,9 @@ pub enum IdError {
     BadMemberId,
     #[error("idempotency key must be 1 to {IDEMPOTENCY_KEY_LEN_MAX} visible ASCII characters")]
     BadIdempotencyKey,
-    #[error("phone must be {PHONE_LEN_MIN} to {PHONE_LEN_MAX} digits, optionally starting with '+'")]
+    #[error(
+        "phone must be {PHONE_LEN_MIN} to {PHONE_LEN_MAX} digits, optionally starting with '+'"
+    )]
     BadPhone,
     #[error("{0} must be 1 to {NAME_LEN_MAX} characters without control characters")]
     BadName(&'static str),

@@ -22,6 +22,9 @@ pub enum StoreAccountKind {
     Revenue,
 }
 
+/// A store-side account: which store, and which of its accounts.
+pub type StoreAccount = (StoreId, StoreAccountKind);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AccountRef {
     Member(MemberId),
@@ -58,8 +61,12 @@ impl Account {
 pub enum EntryKind {
     Recharge,
     /// `refunded` grows with each refund of this deduction and never exceeds its amount.
-    Deduction { refunded: Money },
-    Refund { of: EntrySeq },
+    Deduction {
+        refunded: Money,
+    },
+    Refund {
+        of: EntrySeq,
+    },
 }
 
 /// One line of a member's transaction history (消费记录).
@@ -79,13 +86,18 @@ impl Entry {
     pub fn transfer(&self) -> Transfer {
         let member = AccountRef::Member(self.member);
         let (from, to) = match self.kind {
-            EntryKind::Recharge => (AccountRef::Store(self.store, StoreAccountKind::Cash), member),
-            EntryKind::Deduction { .. } => {
-                (member, AccountRef::Store(self.store, StoreAccountKind::Revenue))
-            }
-            EntryKind::Refund { .. } => {
-                (AccountRef::Store(self.store, StoreAccountKind::Revenue), member)
-            }
+            EntryKind::Recharge => (
+                AccountRef::Store(self.store, StoreAccountKind::Cash),
+                member,
+            ),
+            EntryKind::Deduction { .. } => (
+                member,
+                AccountRef::Store(self.store, StoreAccountKind::Revenue),
+            ),
+            EntryKind::Refund { .. } => (
+                AccountRef::Store(self.store, StoreAccountKind::Revenue),
+                member,
+            ),
         };
         Transfer {
             from,
@@ -132,7 +144,10 @@ pub enum LedgerError {
     #[error("entry {0:?} is not a deduction")]
     NotADeduction(EntrySeq),
     #[error("refund exceeds the {remaining} still refundable on this deduction")]
-    RefundExceedsDeduction { remaining: Money, requested: Option<Amount> },
+    RefundExceedsDeduction {
+        remaining: Money,
+        requested: Option<Amount>,
+    },
     #[error("balance would overflow")]
     Overflow,
 }
@@ -161,8 +176,18 @@ fn next_entry(account: &Account) -> Result<EntrySeq, LedgerError> {
         .ok_or(LedgerError::Overflow)
 }
 
-fn post(account: &Account, kind: EntryKind, store: StoreId, amount: Amount, balance: Money, at: Timestamp) -> Result<Posted, LedgerError> {
-    assert!(!balance.is_negative(), "member balance must never go negative");
+fn post(
+    account: &Account,
+    kind: EntryKind,
+    store: StoreId,
+    amount: Amount,
+    balance: Money,
+    at: Timestamp,
+) -> Result<Posted, LedgerError> {
+    assert!(
+        !balance.is_negative(),
+        "member balance must never go negative"
+    );
     let seq = next_entry(account)?;
     let entry = Entry {
         member: account.member,
@@ -184,12 +209,22 @@ fn post(account: &Account, kind: EntryKind, store: StoreId, amount: Amount, bala
     })
 }
 
-pub fn recharge(account: &Account, store: StoreId, amount: Amount, at: Timestamp) -> Result<Posted, LedgerError> {
+pub fn recharge(
+    account: &Account,
+    store: StoreId,
+    amount: Amount,
+    at: Timestamp,
+) -> Result<Posted, LedgerError> {
     let balance = account.balance.checked_add(amount.money())?;
     post(account, EntryKind::Recharge, store, amount, balance, at)
 }
 
-pub fn deduct(account: &Account, store: StoreId, amount: Amount, at: Timestamp) -> Result<Posted, LedgerError> {
+pub fn deduct(
+    account: &Account,
+    store: StoreId,
+    amount: Amount,
+    at: Timestamp,
+) -> Result<Posted, LedgerError> {
     let balance = account.balance.checked_sub(amount.money())?;
     if balance.is_negative() {
         return Err(LedgerError::InsufficientBalance {
@@ -211,7 +246,12 @@ pub fn deduct(account: &Account, store: StoreId, amount: Amount, at: Timestamp) 
 
 /// Refunds part or all of `deduction` back to the member's stored value, at the store where
 /// the value was spent. The total refunded never exceeds what was deducted.
-pub fn refund(account: &Account, deduction: &Entry, amount: Option<Amount>, at: Timestamp) -> Result<Posted, LedgerError> {
+pub fn refund(
+    account: &Account,
+    deduction: &Entry,
+    amount: Option<Amount>,
+    at: Timestamp,
+) -> Result<Posted, LedgerError> {
     debug_assert_eq!(deduction.member, account.member);
     let EntryKind::Deduction { refunded } = deduction.kind else {
         return Err(LedgerError::NotADeduction(deduction.seq));
@@ -237,7 +277,10 @@ pub fn refund(account: &Account, deduction: &Entry, amount: Option<Amount>, at: 
         at,
     )?;
     let refunded = refunded.checked_add(amount.money())?;
-    assert!(refunded <= deduction.amount.money(), "refunded more than deducted");
+    assert!(
+        refunded <= deduction.amount.money(),
+        "refunded more than deducted"
+    );
     posted.updated_deduction = Some(Entry {
         kind: EntryKind::Deduction { refunded },
         ..*deduction
@@ -249,25 +292,30 @@ pub fn refund(account: &Account, deduction: &Entry, amount: Option<Amount>, at: 
 /// that its members' entries touched.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreBook {
-    balances: HashMap<(StoreId, StoreAccountKind), Money>,
+    balances: HashMap<StoreAccount, Money>,
 }
 
 impl StoreBook {
-    pub fn from_balances(balances: impl IntoIterator<Item = ((StoreId, StoreAccountKind), Money)>) -> StoreBook {
+    pub fn from_balances(balances: impl IntoIterator<Item = (StoreAccount, Money)>) -> StoreBook {
         StoreBook {
             balances: balances.into_iter().collect(),
         }
     }
 
     pub fn balance(&self, store: StoreId, kind: StoreAccountKind) -> Money {
-        self.balances.get(&(store, kind)).copied().unwrap_or(Money::ZERO)
+        self.balances
+            .get(&(store, kind))
+            .copied()
+            .unwrap_or(Money::ZERO)
     }
 
     /// Applies the store side of `transfer` and returns the store account it changed with its
     /// new balance. The member side is carried by [`Posted::account`].
-    pub fn apply(&mut self, transfer: &Transfer) -> Result<((StoreId, StoreAccountKind), Money), LedgerError> {
+    pub fn apply(&mut self, transfer: &Transfer) -> Result<(StoreAccount, Money), LedgerError> {
         let (key, delta) = match (transfer.from, transfer.to) {
-            (AccountRef::Store(s, k), AccountRef::Member(_)) => ((s, k), Money::ZERO.checked_sub(transfer.amount.money())?),
+            (AccountRef::Store(s, k), AccountRef::Member(_)) => {
+                ((s, k), Money::ZERO.checked_sub(transfer.amount.money())?)
+            }
             (AccountRef::Member(_), AccountRef::Store(s, k)) => ((s, k), transfer.amount.money()),
             _ => unreachable!("every ledger transfer is between a member and a store account"),
         };
@@ -276,7 +324,7 @@ impl StoreBook {
         Ok((key, new))
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&(StoreId, StoreAccountKind), &Money)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&StoreAccount, &Money)> {
         self.balances.iter()
     }
 }

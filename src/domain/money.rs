@@ -31,11 +31,17 @@ impl Money {
     }
 
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
-        self.0.checked_add(other.0).map(Money).ok_or(MoneyError::Overflow)
+        self.0
+            .checked_add(other.0)
+            .map(Money)
+            .ok_or(MoneyError::Overflow)
     }
 
     pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
-        self.0.checked_sub(other.0).map(Money).ok_or(MoneyError::Overflow)
+        self.0
+            .checked_sub(other.0)
+            .map(Money)
+            .ok_or(MoneyError::Overflow)
     }
 
     pub fn is_negative(self) -> bool {

@@ -221,27 +221,58 @@ impl TryFrom<EntryRec> for Entry {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum RequestRec {
-    Recharge { member: u64, store: u32, amount: i64 },
-    Deduct { member: u64, store: u32, amount: i64 },
-    Refund { member: u64, deduction: u64, amount: Option<i64> },
-    RegisterMember { phone: String, name: String, home: u32 },
-    CreateStore { name: String, time_zone: String },
+    Recharge {
+        member: u64,
+        store: u32,
+        amount: i64,
+    },
+    Deduct {
+        member: u64,
+        store: u32,
+        amount: i64,
+    },
+    Refund {
+        member: u64,
+        deduction: u64,
+        amount: Option<i64>,
+    },
+    RegisterMember {
+        phone: String,
+        name: String,
+        home: u32,
+    },
+    CreateStore {
+        name: String,
+        time_zone: String,
+    },
 }
 
 impl From<&Request> for RequestRec {
     fn from(r: &Request) -> Self {
         match r {
-            Request::Ledger(LedgerCommand::Recharge { member, store, amount }) => RequestRec::Recharge {
+            Request::Ledger(LedgerCommand::Recharge {
+                member,
+                store,
+                amount,
+            }) => RequestRec::Recharge {
                 member: member.get(),
                 store: store.get(),
                 amount: amount.minor(),
             },
-            Request::Ledger(LedgerCommand::Deduct { member, store, amount }) => RequestRec::Deduct {
+            Request::Ledger(LedgerCommand::Deduct {
+                member,
+                store,
+                amount,
+            }) => RequestRec::Deduct {
                 member: member.get(),
                 store: store.get(),
                 amount: amount.minor(),
             },
-            Request::Ledger(LedgerCommand::Refund { member, deduction, amount }) => RequestRec::Refund {
+            Request::Ledger(LedgerCommand::Refund {
+                member,
+                deduction,
+                amount,
+            }) => RequestRec::Refund {
                 member: member.get(),
                 deduction: deduction.0,
                 amount: amount.map(Amount::minor),
@@ -263,17 +294,29 @@ impl TryFrom<RequestRec> for Request {
     type Error = CodecError;
     fn try_from(r: RequestRec) -> Result<Self, CodecError> {
         Ok(match r {
-            RequestRec::Recharge { member, store, amount } => Request::Ledger(LedgerCommand::Recharge {
+            RequestRec::Recharge {
+                member,
+                store,
+                amount,
+            } => Request::Ledger(LedgerCommand::Recharge {
                 member: MemberId::parse(member)?,
                 store: StoreId::new(store)?,
                 amount: Amount::new(amount)?,
             }),
-            RequestRec::Deduct { member, store, amount } => Request::Ledger(LedgerCommand::Deduct {
+            RequestRec::Deduct {
+                member,
+                store,
+                amount,
+            } => Request::Ledger(LedgerCommand::Deduct {
                 member: MemberId::parse(member)?,
                 store: StoreId::new(store)?,
                 amount: Amount::new(amount)?,
             }),
-            RequestRec::Refund { member, deduction, amount } => Request::Ledger(LedgerCommand::Refund {
+            RequestRec::Refund {
+                member,
+                deduction,
+                amount,
+            } => Request::Ledger(LedgerCommand::Refund {
                 member: MemberId::parse(member)?,
                 deduction: EntrySeq(deduction),
                 amount: amount.map(Amount::new).transpose()?,
@@ -295,9 +338,17 @@ impl TryFrom<RequestRec> for Request {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum RejectionRec {
-    InsufficientBalance { balance: i64, requested: i64 },
-    NotADeduction { seq: u64 },
-    RefundExceedsDeduction { remaining: i64, requested: Option<i64> },
+    InsufficientBalance {
+        balance: i64,
+        requested: i64,
+    },
+    NotADeduction {
+        seq: u64,
+    },
+    RefundExceedsDeduction {
+        remaining: i64,
+        requested: Option<i64>,
+    },
     Overflow,
 }
 
@@ -315,17 +366,20 @@ impl From<&Outcome> for OutcomeRec {
         match o {
             Outcome::Posted(e) => OutcomeRec::Posted(e.into()),
             Outcome::Rejected(err) => OutcomeRec::Rejected(match *err {
-                LedgerError::InsufficientBalance { balance, requested } => RejectionRec::InsufficientBalance {
-                    balance: balance.minor(),
-                    requested: requested.minor(),
-                },
-                LedgerError::NotADeduction(seq) => RejectionRec::NotADeduction { seq: seq.0 },
-                LedgerError::RefundExceedsDeduction { remaining, requested } => {
-                    RejectionRec::RefundExceedsDeduction {
-                        remaining: remaining.minor(),
-                        requested: requested.map(Amount::minor),
+                LedgerError::InsufficientBalance { balance, requested } => {
+                    RejectionRec::InsufficientBalance {
+                        balance: balance.minor(),
+                        requested: requested.minor(),
                     }
                 }
+                LedgerError::NotADeduction(seq) => RejectionRec::NotADeduction { seq: seq.0 },
+                LedgerError::RefundExceedsDeduction {
+                    remaining,
+                    requested,
+                } => RejectionRec::RefundExceedsDeduction {
+                    remaining: remaining.minor(),
+                    requested: requested.map(Amount::minor),
+                },
                 LedgerError::Overflow => RejectionRec::Overflow,
             }),
             Outcome::MemberRegistered(m) => OutcomeRec::MemberRegistered(m.into()),
@@ -341,17 +395,20 @@ impl TryFrom<OutcomeRec> for Outcome {
         Ok(match r {
             OutcomeRec::Posted(e) => Outcome::Posted(e.try_into()?),
             OutcomeRec::Rejected(rej) => Outcome::Rejected(match rej {
-                RejectionRec::InsufficientBalance { balance, requested } => LedgerError::InsufficientBalance {
-                    balance: Money::from_minor(balance),
-                    requested: Amount::new(requested)?,
-                },
-                RejectionRec::NotADeduction { seq } => LedgerError::NotADeduction(EntrySeq(seq)),
-                RejectionRec::RefundExceedsDeduction { remaining, requested } => {
-                    LedgerError::RefundExceedsDeduction {
-                        remaining: Money::from_minor(remaining),
-                        requested: requested.map(Amount::new).transpose()?,
+                RejectionRec::InsufficientBalance { balance, requested } => {
+                    LedgerError::InsufficientBalance {
+                        balance: Money::from_minor(balance),
+                        requested: Amount::new(requested)?,
                     }
                 }
+                RejectionRec::NotADeduction { seq } => LedgerError::NotADeduction(EntrySeq(seq)),
+                RejectionRec::RefundExceedsDeduction {
+                    remaining,
+                    requested,
+                } => LedgerError::RefundExceedsDeduction {
+                    remaining: Money::from_minor(remaining),
+                    requested: requested.map(Amount::new).transpose()?,
+                },
                 RejectionRec::Overflow => LedgerError::Overflow,
             }),
             OutcomeRec::MemberRegistered(m) => Outcome::MemberRegistered(m.try_into()?),
@@ -414,7 +471,10 @@ mod tests {
             last_entry: 1,
         });
         bytes[0] = 99;
-        assert!(matches!(decode::<AccountRec>(&bytes), Err(CodecError::Version(99))));
+        assert!(matches!(
+            decode::<AccountRec>(&bytes),
+            Err(CodecError::Version(99))
+        ));
         assert!(decode::<AccountRec>(&[]).is_err());
         assert!(decode::<AccountRec>(&[FORMAT_VERSION, 0xff]).is_err());
     }

@@ -12,7 +12,7 @@ use super::codec::{self, AccountRec, CodecError, EntryRec, IdemRec, MemberRec, S
 use super::keys::{self, CF_IDEM};
 use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::{EntrySeq, IdempotencyKey, MemberId, Phone, StoreId};
-use crate::domain::ledger::{Account, Entry, StoreAccountKind};
+use crate::domain::ledger::{Account, Entry, StoreAccount, StoreAccountKind};
 use crate::domain::member::{Member, Store};
 use crate::domain::money::Money;
 
@@ -54,16 +54,19 @@ impl Storage {
         opts.set_max_background_jobs(2);
         let mut idem_opts = Options::default();
         let retention_us = i64::try_from(idem_retention.as_micros()).unwrap_or(i64::MAX);
-        idem_opts.set_compaction_filter("idem_retention", move |_level: u32, _key: &[u8], value: &[u8]| {
-            let now_us = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_micros() as i64)
-                .unwrap_or(0);
-            match codec::decode::<IdemRec>(value) {
-                Ok(rec) if now_us.saturating_sub(rec.at_us) > retention_us => Decision::Remove,
-                _ => Decision::Keep,
-            }
-        });
+        idem_opts.set_compaction_filter(
+            "idem_retention",
+            move |_level: u32, _key: &[u8], value: &[u8]| {
+                let now_us = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_micros() as i64)
+                    .unwrap_or(0);
+                match codec::decode::<IdemRec>(value) {
+                    Ok(rec) if now_us.saturating_sub(rec.at_us) > retention_us => Decision::Remove,
+                    _ => Decision::Keep,
+                }
+            },
+        );
         let cfs = vec![
             ColumnFamilyDescriptor::new(rocksdb::DEFAULT_COLUMN_FAMILY_NAME, Options::default()),
             ColumnFamilyDescriptor::new(CF_IDEM, idem_opts),
@@ -76,7 +79,10 @@ impl Storage {
         self.db.clone()
     }
 
-    fn get_rec<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StorageError> {
+    fn get_rec<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<T>, StorageError> {
         match self.db.get_pinned(key)? {
             Some(bytes) => decode_at(key, &bytes).map(Some),
             None => Ok(None),
@@ -130,12 +136,22 @@ impl Storage {
     /// The highest member sequence issued at `store`, 0 if none.
     pub fn last_member_seq(&self, store: StoreId) -> Result<u32, StorageError> {
         let upper = keys::member_upper_bound(store);
-        let mut it = self.db.iterator(IteratorMode::From(&upper, Direction::Reverse));
+        let mut it = self
+            .db
+            .iterator(IteratorMode::From(&upper, Direction::Reverse));
         match it.next().transpose()? {
-            Some((key, _)) if key.len() == 9 && key[0] == keys::TAG_MEMBER && key.as_ref() < upper.as_slice() => {
+            Some((key, _))
+                if key.len() == 9
+                    && key[0] == keys::TAG_MEMBER
+                    && key.as_ref() < upper.as_slice() =>
+            {
                 let raw = u64::from_be_bytes(key[1..9].try_into().expect("length checked"));
                 let id = MemberId::parse(raw).map_err(|e| corrupt(&key, e.into()))?;
-                Ok(if id.home_store() == store { id.seq() } else { 0 })
+                Ok(if id.home_store() == store {
+                    id.seq()
+                } else {
+                    0
+                })
             }
             _ => Ok(0),
         }
@@ -156,7 +172,12 @@ impl Storage {
     }
 
     /// A page of a member's entries, newest first, strictly older than `before`.
-    pub fn entries_page(&self, member: MemberId, before: Option<EntrySeq>, limit: usize) -> Result<Vec<Entry>, StorageError> {
+    pub fn entries_page(
+        &self,
+        member: MemberId,
+        before: Option<EntrySeq>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StorageError> {
         let prefix = keys::entry_prefix(member);
         let start = match before {
             Some(EntrySeq(0)) => return Ok(Vec::new()),
@@ -164,7 +185,10 @@ impl Storage {
             None => keys::entry(member, EntrySeq(u64::MAX)),
         };
         let mut out = Vec::with_capacity(limit.min(1024));
-        for item in self.db.iterator(IteratorMode::From(&start, Direction::Reverse)) {
+        for item in self
+            .db
+            .iterator(IteratorMode::From(&start, Direction::Reverse))
+        {
             let (key, value) = item?;
             if !key.starts_with(&prefix) || out.len() >= limit {
                 break;
@@ -176,7 +200,7 @@ impl Storage {
     }
 
     /// The store-side balances held by `home`'s actor.
-    pub fn book(&self, home: StoreId) -> Result<Vec<((StoreId, StoreAccountKind), Money)>, StorageError> {
+    pub fn book(&self, home: StoreId) -> Result<Vec<(StoreAccount, Money)>, StorageError> {
         let prefix = keys::book_prefix(home);
         let mut out = Vec::new();
         for item in self.db.prefix_iterator(&prefix) {
@@ -192,8 +216,14 @@ impl Storage {
         Ok(out)
     }
 
-    pub fn idempotency(&self, key: &IdempotencyKey) -> Result<Option<(Request, Outcome)>, StorageError> {
-        let cf = self.db.cf_handle(CF_IDEM).expect("idem column family exists once opened");
+    pub fn idempotency(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<(Request, Outcome)>, StorageError> {
+        let cf = self
+            .db
+            .cf_handle(CF_IDEM)
+            .expect("idem column family exists once opened");
         let k = keys::idem(key);
         match self.db.get_pinned_cf(cf, &k)? {
             None => Ok(None),

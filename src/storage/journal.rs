@@ -185,7 +185,11 @@ impl Ticket {
 
     pub async fn durable(mut self) -> Result<(), JournalStopped> {
         let seq = self.seq;
-        self.rx.wait_for(|d| *d >= seq).await.map(|_| ()).map_err(|_| JournalStopped)
+        self.rx
+            .wait_for(|d| *d >= seq)
+            .await
+            .map(|_| ())
+            .map_err(|_| JournalStopped)
     }
 }
 
@@ -202,7 +206,8 @@ fn run(db: Arc<DB>, rx: Receiver<Submission>, stats: Arc<JournalStats>) {
     let mut opts = WriteOptions::default();
     opts.set_sync(true);
     let mut pending: Vec<Submission> = Vec::with_capacity(BATCH_SUBMISSIONS_MAX);
-    let mut watermarks: HashMap<*const watch::Sender<u64>, (Arc<watch::Sender<u64>>, u64)> = HashMap::new();
+    let mut watermarks: HashMap<*const watch::Sender<u64>, (Arc<watch::Sender<u64>>, u64)> =
+        HashMap::new();
     while let Ok(first) = rx.recv() {
         pending.push(first);
         while pending.len() < BATCH_SUBMISSIONS_MAX {
@@ -228,7 +233,9 @@ fn run(db: Arc<DB>, rx: Receiver<Submission>, stats: Arc<JournalStats>) {
         }
         let sync_us = started.elapsed().as_micros() as u64;
         stats.batches.fetch_add(1, Ordering::Relaxed);
-        stats.submissions.fetch_add(pending.len() as u64, Ordering::Relaxed);
+        stats
+            .submissions
+            .fetch_add(pending.len() as u64, Ordering::Relaxed);
         stats.sync_us_total.fetch_add(sync_us, Ordering::Relaxed);
         stats.sync_us_last.store(sync_us, Ordering::Relaxed);
 

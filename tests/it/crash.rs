@@ -23,7 +23,9 @@ async fn sigkill_mid_load_loses_no_acknowledged_deduction() {
         server.register("13600000002", store).await,
     ];
     for m in members {
-        server.recharge(m, store, 1_000_000, &format!("seed-{m}")).await;
+        server
+            .recharge(m, store, 1_000_000, &format!("seed-{m}"))
+            .await;
     }
 
     let acks = Arc::new(AtomicUsize::new(0));
@@ -80,13 +82,20 @@ async fn sigkill_mid_load_loses_no_acknowledged_deduction() {
         let entries = server.all_entries(m).await;
         let map = by_member.entry(m).or_default();
         for e in entries.iter().filter(|e| e["kind"] == "deduction") {
-            map.insert(e["entry_seq"].as_u64().unwrap(), e["amount"].as_i64().unwrap());
+            map.insert(
+                e["entry_seq"].as_u64().unwrap(),
+                e["amount"].as_i64().unwrap(),
+            );
         }
         server.assert_balance_matches_entries(m).await;
     }
     for (_, member, amount, acked) in &sent {
         if let Some(seq) = acked {
-            assert_eq!(by_member[member].get(seq), Some(amount), "acknowledged entry {seq} lost");
+            assert_eq!(
+                by_member[member].get(seq),
+                Some(amount),
+                "acknowledged entry {seq} lost"
+            );
         }
     }
     // Retrying every key after the restart: acknowledged ones replay their entry, the

@@ -85,7 +85,11 @@ impl Server {
 
     pub async fn create_store(&self, name: &str) -> u64 {
         let (status, body) = self
-            .post("/v1/stores", &format!("store-{name}"), json!({"name": name}))
+            .post(
+                "/v1/stores",
+                &format!("store-{name}"),
+                json!({"name": name}),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["id"].as_u64().expect("store id")
@@ -103,7 +107,13 @@ impl Server {
         body["id"].as_u64().expect("member id")
     }
 
-    pub async fn recharge(&self, member: u64, store: u64, amount: i64, key: &str) -> (StatusCode, Value) {
+    pub async fn recharge(
+        &self,
+        member: u64,
+        store: u64,
+        amount: i64,
+        key: &str,
+    ) -> (StatusCode, Value) {
         self.post(
             &format!("/v1/members/{member}/recharges"),
             key,
@@ -112,7 +122,13 @@ impl Server {
         .await
     }
 
-    pub async fn deduct(&self, member: u64, store: u64, amount: i64, key: &str) -> (StatusCode, Value) {
+    pub async fn deduct(
+        &self,
+        member: u64,
+        store: u64,
+        amount: i64,
+        key: &str,
+    ) -> (StatusCode, Value) {
         self.post(
             &format!("/v1/members/{member}/deductions"),
             key,

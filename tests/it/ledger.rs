@@ -55,7 +55,7 @@ async fn recharge_deduct_refund_and_history_across_stores() {
     let other = server.create_store("Other").await;
     let member = server.register("13800000002", home).await;
 
-    let (status, body) = server.get(&format!("/v1/members?phone=138-0000-0002")).await;
+    let (status, body) = server.get("/v1/members?phone=138-0000-0002").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["id"].as_u64(), Some(member));
     assert_eq!(body["home_store_id"].as_u64(), Some(home));
@@ -90,12 +90,17 @@ async fn recharge_deduct_refund_and_history_across_stores() {
     assert_eq!(server.balance(member).await, 10_000);
 
     let entries = server.all_entries(member).await;
-    let kinds: Vec<&str> = entries.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = entries
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["refund", "refund", "deduction", "recharge"]);
     assert_eq!(entries[2]["refunded"].as_i64(), Some(3_000));
 
     // Paging: one entry per page, newest first, ends on the first entry.
-    let (_, page) = server.get(&format!("/v1/members/{member}/entries?limit=1")).await;
+    let (_, page) = server
+        .get(&format!("/v1/members/{member}/entries?limit=1"))
+        .await;
     assert_eq!(page["entries"][0]["entry_seq"].as_u64(), Some(4));
     assert_eq!(page["next_before"].as_u64(), Some(4));
     let (_, page) = server
@@ -124,5 +129,8 @@ async fn phone_is_unique_across_the_chain() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["code"], "phone_taken");
-    assert!(body["message"].as_str().unwrap().contains(&first.to_string()));
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains(&first.to_string()));
 }
