@@ -1,0 +1,216 @@
+//! Services, bookings (appointments and plan occurrences) and their life cycle.
+
+use chrono::Duration;
+
+use super::calendar::BookingId;
+use super::ids::{MemberId, Name, StoreId};
+use super::ledger::Timestamp;
+
+pub const RESOURCE_KINDS_MAX: usize = 4;
+pub const SERVICE_DURATION_MAX_MINUTES: u32 = 24 * 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServiceId(pub u64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ResourceId(pub u64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PlanId(pub u64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BookingMode {
+    Appointment,
+    ServicePlan,
+}
+
+/// A kind of service resource, such as "therapist" or "room": a short lowercase word.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceKind(String);
+
+impl ResourceKind {
+    pub const LEN_MAX: usize = 32;
+
+    pub fn new(raw: &str) -> Option<ResourceKind> {
+        let ok = !raw.is_empty()
+            && raw.len() <= Self::LEN_MAX
+            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        ok.then(|| ResourceKind(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub id: ServiceId,
+    pub name: Name,
+    pub duration_minutes: u32,
+    pub mode: BookingMode,
+    /// One resource of each kind is booked for every appointment or occurrence.
+    pub resource_kinds: Vec<ResourceKind>,
+    /// Appointments start `pending` and wait for staff approval.
+    pub requires_review: bool,
+}
+
+impl Service {
+    pub fn duration(&self) -> Duration {
+        Duration::minutes(i64::from(self.duration_minutes))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BookingStatus {
+    /// Holds its slot, waiting for staff approval.
+    Pending,
+    Confirmed,
+    CheckedIn,
+    Completed,
+    Cancelled,
+    Rejected,
+    NoShow,
+}
+
+impl BookingStatus {
+    /// Whether the booking still occupies its slot on the calendar.
+    pub fn holds_slot(self) -> bool {
+        !matches!(self, BookingStatus::Cancelled | BookingStatus::Rejected)
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            BookingStatus::Completed | BookingStatus::Cancelled | BookingStatus::Rejected | BookingStatus::NoShow
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BookingStatus::Pending => "pending",
+            BookingStatus::Confirmed => "confirmed",
+            BookingStatus::CheckedIn => "checked_in",
+            BookingStatus::Completed => "completed",
+            BookingStatus::Cancelled => "cancelled",
+            BookingStatus::Rejected => "rejected",
+            BookingStatus::NoShow => "no_show",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transition {
+    Approve,
+    Reject,
+    CheckIn,
+    Complete,
+    Cancel,
+    NoShow,
+}
+
+impl Transition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transition::Approve => "approve",
+            Transition::Reject => "reject",
+            Transition::CheckIn => "check_in",
+            Transition::Complete => "complete",
+            Transition::Cancel => "cancel",
+            Transition::NoShow => "no_show",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("can't {} a booking that is {}", .transition.as_str(), .from.as_str())]
+pub struct TransitionError {
+    pub from: BookingStatus,
+    pub transition: Transition,
+}
+
+/// The appointment life cycle. Completing straight from confirmed is allowed (staff who
+/// skip check-in, and plan occurrences completing by themselves).
+pub fn transition(from: BookingStatus, t: Transition) -> Result<BookingStatus, TransitionError> {
+    use BookingStatus as S;
+    use Transition as T;
+    let to = match (from, t) {
+        (S::Pending, T::Approve) => S::Confirmed,
+        (S::Pending, T::Reject) => S::Rejected,
+        (S::Confirmed, T::CheckIn) => S::CheckedIn,
+        (S::Confirmed | S::CheckedIn, T::Complete) => S::Completed,
+        (S::Pending | S::Confirmed, T::Cancel) => S::Cancelled,
+        (S::Confirmed, T::NoShow) => S::NoShow,
+        _ => return Err(TransitionError { from, transition: t }),
+    };
+    Ok(to)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BookingOrigin {
+    Appointment,
+    Plan { plan: PlanId, index: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Booking {
+    pub id: BookingId,
+    pub store: StoreId,
+    pub member: MemberId,
+    pub service: ServiceId,
+    pub resources: Vec<ResourceId>,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub status: BookingStatus,
+    pub origin: BookingOrigin,
+    /// Set once the reminder event for this booking was emitted.
+    pub reminded: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub id: PlanId,
+    pub store: StoreId,
+    pub member: MemberId,
+    pub service: ServiceId,
+    pub resources: Vec<ResourceId>,
+    pub occurrences: Vec<BookingId>,
+    pub created_at: Timestamp,
+}
+
+/// A plan's status, derived from its occurrences.
+pub fn plan_status(statuses: &[BookingStatus]) -> &'static str {
+    if statuses.iter().any(|s| !s.is_final()) {
+        "active"
+    } else if statuses.iter().all(|s| *s == BookingStatus::Cancelled) {
+        "cancelled"
+    } else {
+        "finished"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn life_cycle() {
+        use BookingStatus as S;
+        use Transition as T;
+        assert_eq!(transition(S::Pending, T::Approve), Ok(S::Confirmed));
+        assert_eq!(transition(S::Confirmed, T::CheckIn), Ok(S::CheckedIn));
+        assert_eq!(transition(S::CheckedIn, T::Complete), Ok(S::Completed));
+        assert!(transition(S::Cancelled, T::Complete).is_err());
+        assert!(transition(S::Completed, T::Cancel).is_err());
+        assert!(transition(S::Pending, T::CheckIn).is_err());
+        assert!(!S::Cancelled.holds_slot());
+        assert!(S::Pending.holds_slot());
+    }
+
+    #[test]
+    fn kinds_are_plain_words() {
+        assert!(ResourceKind::new("therapist").is_some());
+        assert!(ResourceKind::new("Room 1").is_none());
+        assert!(ResourceKind::new("").is_none());
+    }
+}
