@@ -10,6 +10,7 @@ pub const IDEMPOTENCY_RETENTION_HOURS_MIN: u64 = 24;
 pub const BODY_BYTES_MAX_LIMIT: u64 = 16 * 1024 * 1024;
 pub const PAGE_SIZE_MAX_LIMIT: usize = 10_000;
 pub const THREADS_MAX: usize = 64;
+pub const REMINDER_LEAD_MINUTES_MAX: u32 = 7 * 24 * 60;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -33,6 +34,13 @@ struct RawConfig {
     server: RawServer,
     limits: RawLimits,
     ledger: RawLedger,
+    scheduling: RawScheduling,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScheduling {
+    reminder_lead_minutes: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,6 +76,7 @@ pub struct Config {
     pub page_size_max: usize,
     pub idempotency_retention: Duration,
     pub default_time_zone: chrono_tz::Tz,
+    pub reminder_lead: chrono::Duration,
 }
 
 impl Config {
@@ -123,6 +132,9 @@ impl Config {
                 raw.ledger.default_time_zone
             ));
         };
+        if raw.scheduling.reminder_lead_minutes > REMINDER_LEAD_MINUTES_MAX {
+            return bad(format!("scheduling.reminder_lead_minutes must be at most {REMINDER_LEAD_MINUTES_MAX}"));
+        }
         Ok(Config {
             listen,
             data_dir: raw.server.data_dir,
@@ -134,6 +146,7 @@ impl Config {
                 raw.ledger.idempotency_retention_hours * 3600,
             ),
             default_time_zone,
+            reminder_lead: chrono::Duration::minutes(i64::from(raw.scheduling.reminder_lead_minutes)),
         })
     }
 }

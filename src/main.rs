@@ -19,6 +19,10 @@ struct Args {
     /// Overrides server.data_dir.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Testing only: run on a clock that starts at this RFC 3339 instant and moves only
+    /// through `POST /v1/testing/clock`.
+    #[arg(long)]
+    manual_clock: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -58,7 +62,7 @@ fn main() -> anyhow::Result<()> {
             }
             tracing::info!("shutting down");
         };
-        chainstore::server::serve(config, shutdown).await
+        chainstore::server::serve(config, args.manual_clock, shutdown).await
     })?;
     Ok(())
 }

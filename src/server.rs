@@ -8,8 +8,9 @@ use actix::{Actor, Arbiter, ArbiterHandle, System};
 
 use crate::actors::directory::Directory;
 use crate::actors::registry::Registry;
+use crate::actors::scheduler::SchedulerState;
 use crate::api::{self, ApiState};
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::config::Config;
 use crate::storage::{Journal, Storage, StorageError};
 
@@ -46,24 +47,32 @@ fn start_arbiters(n: usize) -> Result<Vec<ArbiterHandle>, StartError> {
     rx.recv().map_err(|e| StartError::Threads(e.to_string()))
 }
 
-/// Everything but the HTTP listener: storage, journal, actors, recovered state.
-pub fn start_core(config: &Config, clock: Arc<dyn Clock>) -> Result<Arc<ApiState>, StartError> {
+/// Everything but the HTTP listener: storage, journal, actors, recovered state. Before it
+/// returns, every scheduler has completed what came due while the server was down.
+pub async fn start_core(config: &Config, clock: Arc<dyn Clock>, manual_clock: Option<Arc<ManualClock>>) -> Result<Arc<ApiState>, StartError> {
     let storage = Storage::open(&config.data_dir, config.idempotency_retention)?;
     let journal = Journal::start(storage.db());
     let arbiters = start_arbiters(config.actor_threads)?;
-    let registry = Registry::new(arbiters, storage.clone(), journal, clock);
+    let registry = Registry::new(arbiters, storage.clone(), journal, clock, config.reminder_lead);
     let stores = storage.stores()?;
     let last_store = stores.last().map_or(0, |s| s.id.get());
     for store in &stores {
         registry.start_store(store.id, storage.book(store.id)?);
+        let state = SchedulerState::load(&storage, store.id)?;
+        registry.start_scheduler(store.id, store.time_zone, state);
     }
+    let last_service = storage.last_service_id()?;
     tracing::info!(stores = stores.len(), "recovered");
     let dir_registry = registry.clone();
     let directory = Directory::start_in_arbiter(registry.arbiter(0), move |ctx| {
         ctx.set_mailbox_capacity(crate::actors::MAILBOX_CAPACITY);
-        Directory::new(dir_registry, last_store)
+        Directory::new(dir_registry, last_store, last_service)
     });
+    crate::api::handlers::tick_all(&registry)
+        .await
+        .map_err(|e| StartError::Threads(e.to_string()))?;
     Ok(Arc::new(ApiState {
+        manual_clock,
         registry,
         directory,
         body_bytes_max: config.body_bytes_max,
@@ -76,9 +85,16 @@ pub fn start_core(config: &Config, clock: Arc<dyn Clock>) -> Result<Arc<ApiState
 /// is how tests that ask for port 0 learn the port.
 pub async fn serve(
     config: Config,
+    manual_clock: Option<crate::domain::ledger::Timestamp>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    let state = start_core(&config, Arc::new(SystemClock))?;
+    let state = match manual_clock {
+        Some(start) => {
+            let clock = Arc::new(ManualClock::new(start));
+            start_core(&config, clock.clone(), Some(clock)).await?
+        }
+        None => start_core(&config, Arc::new(SystemClock), None).await?,
+    };
     let routes = api::routes(state);
     let (addr, server) = warp::serve(routes)
         .try_bind_with_graceful_shutdown(config.listen, shutdown)

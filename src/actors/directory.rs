@@ -9,7 +9,9 @@ use actix::{Actor, Context, Handler, Message};
 
 use super::pending::Pending;
 use super::registry::Registry;
-use super::{ActorError, Durable, WriteResult};
+use super::{ActorError, Durable, WriteMeta, WriteResult};
+use crate::domain::booking::{BookingMode, ResourceKind, Service, ServiceId};
+use crate::storage::schedule_codec::{ServiceRec, SettingsRec};
 use crate::domain::idempotency::{judge, Outcome, Replay, Request};
 use crate::domain::ids::{IdempotencyKey, MemberId, Name, Phone, StoreId, STORE_ID_MAX};
 use crate::domain::ledger::Account;
@@ -38,6 +40,7 @@ pub struct Directory {
     registry: Arc<Registry>,
     log: JournalLog,
     last_store: u32,
+    last_service: u64,
     /// Highest member sequence issued per store, loaded from disk on first use.
     last_member: HashMap<StoreId, u32>,
     phones: Pending<Phone, MemberId>,
@@ -49,12 +52,13 @@ impl Actor for Directory {
 }
 
 impl Directory {
-    pub fn new(registry: Arc<Registry>, last_store: u32) -> Directory {
+    pub fn new(registry: Arc<Registry>, last_store: u32, last_service: u64) -> Directory {
         let log = registry.journal.log();
         Directory {
             registry,
             log,
             last_store,
+            last_service,
             last_member: HashMap::new(),
             phones: Pending::default(),
             idem: Pending::default(),
@@ -140,10 +144,11 @@ impl Handler<CreateStore> for Directory {
             return Err(ActorError::Exhausted("store ids"));
         }
         let id = StoreId::new(self.last_store + 1).expect("bounded by STORE_ID_MAX");
+        let time_zone = msg.time_zone;
         let store = Store {
             id,
             name: msg.name,
-            time_zone: msg.time_zone,
+            time_zone,
             created_at: self.registry.clock.now(),
         };
         let writes = vec![Write::put(
@@ -153,6 +158,8 @@ impl Handler<CreateStore> for Directory {
         let answer = self.commit(msg.key, request, Outcome::StoreCreated(store), writes);
         // Safe before durability: anything routed to the new actor is journaled after this.
         self.registry.start_store(id, Vec::new());
+        self.registry
+            .start_scheduler(id, time_zone, super::scheduler::SchedulerState::empty());
         self.last_store = id.get();
         Ok(answer)
     }
@@ -196,5 +203,111 @@ impl Handler<RegisterMember> for Directory {
         self.phones
             .insert(self.log.next_seq(), member.phone.clone(), id);
         Ok(self.commit(msg.key, request, Outcome::MemberRegistered(member), writes))
+    }
+}
+
+/// Create (`id: None`) or update a chain-wide service. Its booking mode can't change.
+#[derive(Debug, Message)]
+#[rtype(result = "WriteResult")]
+pub struct PutService {
+    pub meta: WriteMeta,
+    pub id: Option<ServiceId>,
+    pub name: Name,
+    pub duration_minutes: u32,
+    pub mode: BookingMode,
+    pub resource_kinds: Vec<ResourceKind>,
+    pub requires_review: bool,
+}
+
+#[derive(Debug, Message)]
+#[rtype(result = "WriteResult")]
+pub struct DeleteService {
+    pub meta: WriteMeta,
+    pub id: ServiceId,
+}
+
+/// HQ advanced settings: the chain-wide service-plan switch.
+#[derive(Debug, Message)]
+#[rtype(result = "WriteResult")]
+pub struct SetSettings {
+    pub meta: WriteMeta,
+    pub plans_enabled: bool,
+}
+
+fn service_write(s: &Service, deleted: bool) -> Write {
+    Write::put(keys::id8(keys::TAG_SERVICE, s.id.0), codec::encode(&ServiceRec::new(s, deleted)))
+}
+
+impl Handler<PutService> for Directory {
+    type Result = WriteResult;
+
+    fn handle(&mut self, msg: PutService, _ctx: &mut Context<Self>) -> WriteResult {
+        let request = Request::Fingerprint(msg.meta.fingerprint.clone());
+        if let Some(answer) = self.replay(&msg.meta.key, &request)? {
+            return Ok(answer);
+        }
+        let id = match msg.id {
+            Some(id) => {
+                match self.registry.storage.service(id)? {
+                    Some((existing, false)) if existing.mode != msg.mode => return Err(ActorError::ModeImmutable),
+                    Some((_, false)) => {}
+                    _ => return Err(ActorError::NotFound(format!("service {}", id.0))),
+                }
+                id
+            }
+            None => {
+                self.last_service += 1;
+                ServiceId(self.last_service)
+            }
+        };
+        let service = Service {
+            id,
+            name: msg.name,
+            duration_minutes: msg.duration_minutes,
+            mode: msg.mode,
+            resource_kinds: msg.resource_kinds,
+            requires_review: msg.requires_review,
+        };
+        let writes = vec![service_write(&service, false)];
+        Ok(self.commit(msg.meta.key, request, Outcome::Service(service), writes))
+    }
+}
+
+impl Handler<DeleteService> for Directory {
+    type Result = WriteResult;
+
+    fn handle(&mut self, msg: DeleteService, _ctx: &mut Context<Self>) -> WriteResult {
+        let request = Request::Fingerprint(msg.meta.fingerprint.clone());
+        if let Some(answer) = self.replay(&msg.meta.key, &request)? {
+            return Ok(answer);
+        }
+        let Some((service, false)) = self.registry.storage.service(msg.id)? else {
+            return Err(ActorError::NotFound(format!("service {}", msg.id.0)));
+        };
+        let writes = vec![service_write(&service, true)];
+        Ok(self.commit(msg.meta.key, request, Outcome::Service(service), writes))
+    }
+}
+
+impl Handler<SetSettings> for Directory {
+    type Result = WriteResult;
+
+    fn handle(&mut self, msg: SetSettings, _ctx: &mut Context<Self>) -> WriteResult {
+        let request = Request::Fingerprint(msg.meta.fingerprint.clone());
+        if let Some(answer) = self.replay(&msg.meta.key, &request)? {
+            return Ok(answer);
+        }
+        let rec = SettingsRec {
+            plans_enabled: msg.plans_enabled,
+        };
+        let writes = vec![Write::put(keys::settings(), codec::encode(&rec))];
+        Ok(self.commit(
+            msg.meta.key,
+            request,
+            Outcome::Settings {
+                plans_enabled: msg.plans_enabled,
+            },
+            writes,
+        ))
     }
 }

@@ -10,6 +10,8 @@
 pub mod directory;
 pub mod pending;
 pub mod registry;
+pub mod resource;
+pub mod scheduler;
 pub mod store_ledger;
 
 use crate::domain::idempotency::Outcome;
@@ -18,6 +20,14 @@ use crate::storage::{StorageError, Ticket};
 /// Depth of every actor's mailbox. A full mailbox makes senders wait; the API gives up after
 /// [`crate::api::ACTOR_REPLY_TIMEOUT`] and answers 503.
 pub const MAILBOX_CAPACITY: usize = 4_096;
+
+/// What every write carries for idempotency: the key, and for scheduling writes the
+/// canonical encoding of the request made by the API.
+#[derive(Debug, Clone)]
+pub struct WriteMeta {
+    pub key: crate::domain::ids::IdempotencyKey,
+    pub fingerprint: Vec<u8>,
+}
 
 /// An answer that must not reach the client before `ticket` completes.
 #[derive(Debug)]
@@ -41,6 +51,24 @@ pub enum ActorError {
     IdempotencyConflict,
     #[error("{0} are exhausted")]
     Exhausted(&'static str),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("the service-plan feature is turned off in HQ settings")]
+    PlansDisabled,
+    #[error("{0}")]
+    WrongMode(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Recurrence(#[from] crate::domain::recurrence::RecurrenceError),
+    #[error("{0}")]
+    Transition(#[from] crate::domain::booking::TransitionError),
+    #[error("resource {0} has bookings that have not ended; cancel or move them first")]
+    ResourceHasBookings(u64),
+    #[error("a service's booking mode can't change once saved")]
+    ModeImmutable,
+    #[error("the server is shutting down")]
+    Unavailable,
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use actix::{Actor, Addr, ArbiterHandle};
 use crossbeam_skiplist::SkipMap;
 
+use super::scheduler::{SchedulerState, StoreScheduler};
 use super::store_ledger::StoreLedger;
 use crate::clock::Clock;
 use crate::domain::ids::StoreId;
@@ -15,6 +16,8 @@ use crate::storage::{Journal, Storage};
 
 pub struct Registry {
     stores: SkipMap<StoreId, Addr<StoreLedger>>,
+    schedulers: SkipMap<StoreId, Addr<StoreScheduler>>,
+    pub reminder_lead: chrono::Duration,
     arbiters: Vec<ArbiterHandle>,
     pub storage: Storage,
     pub journal: Journal,
@@ -27,10 +30,13 @@ impl Registry {
         storage: Storage,
         journal: Journal,
         clock: Arc<dyn Clock>,
+        reminder_lead: chrono::Duration,
     ) -> Arc<Registry> {
         assert!(!arbiters.is_empty());
         Arc::new(Registry {
             stores: SkipMap::new(),
+            schedulers: SkipMap::new(),
+            reminder_lead,
             arbiters,
             storage,
             journal,
@@ -40,6 +46,26 @@ impl Registry {
 
     pub fn store(&self, id: StoreId) -> Option<Addr<StoreLedger>> {
         self.stores.get(&id).map(|e| e.value().clone())
+    }
+
+    pub fn scheduler(&self, id: StoreId) -> Option<Addr<StoreScheduler>> {
+        self.schedulers.get(&id).map(|e| e.value().clone())
+    }
+
+    pub fn schedulers(&self) -> Vec<Addr<StoreScheduler>> {
+        self.schedulers.iter().map(|e| e.value().clone()).collect()
+    }
+
+    /// Starts the scheduler of `store` over its recovered state.
+    pub fn start_scheduler(self: &Arc<Self>, store: StoreId, tz: chrono_tz::Tz, state: SchedulerState) {
+        let arbiter = &self.arbiters[(store.get() as usize + 1) % self.arbiters.len()];
+        let registry = self.clone();
+        let lead = self.reminder_lead;
+        let addr = StoreScheduler::start_in_arbiter(arbiter, move |ctx| {
+            ctx.set_mailbox_capacity(super::MAILBOX_CAPACITY);
+            StoreScheduler::new(store, tz, registry, lead, state)
+        });
+        self.schedulers.insert(store, addr);
     }
 
     pub fn has_store(&self, id: StoreId) -> bool {

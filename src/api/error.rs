@@ -49,6 +49,22 @@ pub enum ApiError {
     Storage(#[from] StorageError),
     #[error("the server is shutting down")]
     Unavailable,
+    #[error("{0}")]
+    InvalidSchedule(String),
+    #[error("{0}")]
+    Recurrence(crate::domain::recurrence::RecurrenceError),
+    #[error("the service-plan feature is turned off in HQ settings")]
+    PlansDisabled,
+    #[error("{0}")]
+    WrongMode(&'static str),
+    #[error("{0}")]
+    Transition(crate::domain::booking::TransitionError),
+    #[error("resource {0} has bookings that have not ended; cancel or move them first")]
+    ResourceHasBookings(u64),
+    #[error("a service's booking mode can't change once saved")]
+    ModeImmutable,
+    #[error("the testing clock is not enabled on this server")]
+    NoTestingClock,
 }
 
 #[derive(Serialize)]
@@ -98,6 +114,17 @@ impl ApiError {
             Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
             Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            InvalidSchedule(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_schedule"),
+            Recurrence(crate::domain::recurrence::RecurrenceError::Count(_)) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_occurrence_count")
+            }
+            Recurrence(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_repeat"),
+            PlansDisabled => (StatusCode::FORBIDDEN, "service_plans_disabled"),
+            WrongMode(_) => (StatusCode::UNPROCESSABLE_ENTITY, "wrong_booking_mode"),
+            Transition(_) => (StatusCode::CONFLICT, "invalid_transition"),
+            ResourceHasBookings(_) => (StatusCode::CONFLICT, "resource_has_bookings"),
+            ModeImmutable => (StatusCode::UNPROCESSABLE_ENTITY, "booking_mode_immutable"),
+            NoTestingClock => (StatusCode::NOT_FOUND, "not_found"),
         }
     }
 }
@@ -113,6 +140,15 @@ impl From<ActorError> for ApiError {
             ActorError::IdempotencyConflict => ApiError::IdempotencyConflict,
             ActorError::Exhausted(what) => ApiError::Exhausted(what),
             ActorError::Storage(e) => ApiError::Storage(e),
+            ActorError::NotFound(what) => ApiError::NotFound(what),
+            ActorError::PlansDisabled => ApiError::PlansDisabled,
+            ActorError::WrongMode(m) => ApiError::WrongMode(m),
+            ActorError::Invalid(m) => ApiError::InvalidSchedule(m),
+            ActorError::Recurrence(e) => ApiError::Recurrence(e),
+            ActorError::Transition(e) => ApiError::Transition(e),
+            ActorError::ResourceHasBookings(id) => ApiError::ResourceHasBookings(id),
+            ActorError::ModeImmutable => ApiError::ModeImmutable,
+            ActorError::Unavailable => ApiError::Unavailable,
         }
     }
 }

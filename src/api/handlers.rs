@@ -21,22 +21,22 @@ use crate::domain::ids::{EntrySeq, IdempotencyKey, MemberId, Name, Phone, StoreI
 use crate::domain::ledger::LedgerCommand;
 use crate::domain::money::Amount;
 
-type ApiResult = Result<Response, ApiError>;
+pub(super) type ApiResult = Result<Response, ApiError>;
 
-fn respond(result: ApiResult) -> Response {
+pub(super) fn respond(result: ApiResult) -> Response {
     result.unwrap_or_else(Reply::into_response)
 }
 
-fn json_status<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
+pub(super) fn json_status<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
     reply::with_status(reply::json(body), status).into_response()
 }
 
-fn idempotency_key(header: Option<String>) -> Result<IdempotencyKey, ApiError> {
+pub(super) fn idempotency_key(header: Option<String>) -> Result<IdempotencyKey, ApiError> {
     let raw = header.ok_or(ApiError::IdempotencyKeyRequired)?;
     IdempotencyKey::new(&raw).map_err(ApiError::InvalidIdempotencyKey)
 }
 
-fn parse_json<T: DeserializeOwned>(
+pub(super) fn parse_json<T: DeserializeOwned>(
     content_type: Option<String>,
     body: &Bytes,
 ) -> Result<T, ApiError> {
@@ -69,7 +69,7 @@ fn store_id(raw: u64) -> Result<StoreId, ApiError> {
 }
 
 /// Sends a write to its actor and waits until the journal has made its effect durable.
-async fn write<A, M>(addr: &Addr<A>, msg: M) -> Result<Outcome, ApiError>
+pub(super) async fn write<A, M>(addr: &Addr<A>, msg: M) -> Result<Outcome, ApiError>
 where
     A: Actor + Handler<M>,
     A::Context: ToEnvelope<A, M>,
@@ -95,6 +95,7 @@ fn outcome_response(outcome: Outcome) -> ApiResult {
         Outcome::MemberRegistered(m) => Ok(json_status(StatusCode::CREATED, &MemberDto::from(&m))),
         Outcome::PhoneTaken(id) => Err(ApiError::PhoneTaken(id.get())),
         Outcome::StoreCreated(s) => Ok(json_status(StatusCode::CREATED, &StoreDto::from(&s))),
+        other => Err(ApiError::InvalidBody(format!("unexpected outcome {other:?}"))),
     }
 }
 
@@ -308,4 +309,16 @@ pub async fn trial_balance(state: Arc<ApiState>) -> Response {
         .and_then(|r| r.map_err(ApiError::from))
         .map(|tb| json_status(StatusCode::OK, &TrialBalanceDto::from(&tb)));
     respond(result)
+}
+
+/// Runs every store scheduler's tick and waits until its writes are durable.
+pub async fn tick_all(registry: &crate::actors::registry::Registry) -> Result<(), ApiError> {
+    for addr in registry.schedulers() {
+        let ticket = addr
+            .send(crate::actors::scheduler::Tick)
+            .await
+            .map_err(|_| ApiError::Unavailable)?;
+        ticket.durable().await.map_err(|_| ApiError::Unavailable)?;
+    }
+    Ok(())
 }

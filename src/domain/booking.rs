@@ -61,6 +61,18 @@ impl Service {
     }
 }
 
+/// A service resource (服务资源): a staff member, a room, a machine, in one store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    pub id: ResourceId,
+    pub store: StoreId,
+    pub name: Name,
+    pub kind: ResourceKind,
+    pub capacity: u32,
+    pub working_hours: super::hours::WeeklyHours,
+    pub days_off: super::hours::DateSet,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BookingStatus {
     /// Holds its slot, waiting for staff approval.

@@ -117,6 +117,22 @@ impl DateSet {
     }
 }
 
+/// A store's opening: weekly business hours and closed dates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreHours {
+    pub business: WeeklyHours,
+    pub closed: DateSet,
+}
+
+impl Default for StoreHours {
+    fn default() -> Self {
+        StoreHours {
+            business: WeeklyHours::always(),
+            closed: DateSet::default(),
+        }
+    }
+}
+
 /// The UTC instant of a local date and time in `tz`; `None` when that local time does not
 /// exist (the hour skipped by a daylight-saving change). An ambiguous time (the repeated
 /// hour) resolves to its first occurrence.

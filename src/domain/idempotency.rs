@@ -1,8 +1,11 @@
 //! Idempotent writes: what a write asked for, what it answered, and how a retry is judged.
 
+use super::booking::{Booking, Plan, Resource, ResourceId, Service};
+use super::hours::StoreHours;
 use super::ids::{MemberId, Name, Phone, StoreId};
 use super::ledger::{Entry, LedgerCommand, LedgerError};
 use super::member::{Member, Store};
+use super::planning::OccurrenceFailure;
 
 /// Every write the server accepts, as it is remembered under its idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +20,9 @@ pub enum Request {
         name: Name,
         time_zone: chrono_tz::Tz,
     },
+    /// Scheduling writes are remembered by a canonical encoding of what was asked: the
+    /// route and the parsed body, made by the API.
+    Fingerprint(Vec<u8>),
 }
 
 /// The first answer to a write. Business rejections are answers too: a retry of a deduction
@@ -28,6 +34,14 @@ pub enum Outcome {
     MemberRegistered(Member),
     PhoneTaken(MemberId),
     StoreCreated(Store),
+    Service(Service),
+    Settings { plans_enabled: bool },
+    StoreHours(StoreId, StoreHours),
+    Resource(Resource),
+    ResourceDeleted(ResourceId),
+    Booking(Booking),
+    Plan(Plan, Vec<Booking>),
+    PlanConflicts(Vec<OccurrenceFailure>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

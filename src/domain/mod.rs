@@ -8,4 +8,5 @@ pub mod ids;
 pub mod ledger;
 pub mod member;
 pub mod money;
+pub mod planning;
 pub mod recurrence;

@@ -5,7 +5,10 @@
 use chrono::DateTime;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
+use super::schedule_codec::{BookingRec, FailureRec, PlanRec, ResourceRec, ServiceRec, StoreHoursRec};
+use crate::domain::booking::{Booking, ResourceId};
 use crate::domain::idempotency::{Outcome, Request};
+use crate::domain::planning::OccurrenceFailure;
 use crate::domain::ids::{EntrySeq, IdError, MemberId, Name, Phone, StoreId};
 use crate::domain::ledger::{Account, Entry, EntryKind, LedgerCommand, LedgerError, Timestamp};
 use crate::domain::member::{Member, Store};
@@ -245,6 +248,7 @@ pub enum RequestRec {
         name: String,
         time_zone: String,
     },
+    Fingerprint(Vec<u8>),
 }
 
 impl From<&Request> for RequestRec {
@@ -286,6 +290,7 @@ impl From<&Request> for RequestRec {
                 name: name.as_str().to_owned(),
                 time_zone: time_zone.name().to_owned(),
             },
+            Request::Fingerprint(bytes) => RequestRec::Fingerprint(bytes.clone()),
         }
     }
 }
@@ -332,6 +337,7 @@ impl TryFrom<RequestRec> for Request {
                     .parse()
                     .map_err(|_| CodecError::Invalid("time zone".into()))?,
             },
+            RequestRec::Fingerprint(bytes) => Request::Fingerprint(bytes),
         })
     }
 }
@@ -359,6 +365,14 @@ pub enum OutcomeRec {
     MemberRegistered(MemberRec),
     PhoneTaken(u64),
     StoreCreated(StoreRec),
+    Service(ServiceRec),
+    Settings(bool),
+    StoreHours(u32, StoreHoursRec),
+    Resource(ResourceRec),
+    ResourceDeleted(u64),
+    Booking(BookingRec),
+    Plan(PlanRec, Vec<BookingRec>),
+    PlanConflicts(Vec<FailureRec>),
 }
 
 impl From<&Outcome> for OutcomeRec {
@@ -385,6 +399,14 @@ impl From<&Outcome> for OutcomeRec {
             Outcome::MemberRegistered(m) => OutcomeRec::MemberRegistered(m.into()),
             Outcome::PhoneTaken(id) => OutcomeRec::PhoneTaken(id.get()),
             Outcome::StoreCreated(s) => OutcomeRec::StoreCreated(s.into()),
+            Outcome::Service(s) => OutcomeRec::Service(ServiceRec::new(s, false)),
+            Outcome::Settings { plans_enabled } => OutcomeRec::Settings(*plans_enabled),
+            Outcome::StoreHours(store, h) => OutcomeRec::StoreHours(store.get(), h.into()),
+            Outcome::Resource(r) => OutcomeRec::Resource(r.into()),
+            Outcome::ResourceDeleted(id) => OutcomeRec::ResourceDeleted(id.0),
+            Outcome::Booking(b) => OutcomeRec::Booking(b.into()),
+            Outcome::Plan(p, bs) => OutcomeRec::Plan(p.into(), bs.iter().map(BookingRec::from).collect()),
+            Outcome::PlanConflicts(fs) => OutcomeRec::PlanConflicts(fs.iter().map(FailureRec::from).collect()),
         }
     }
 }
@@ -414,6 +436,21 @@ impl TryFrom<OutcomeRec> for Outcome {
             OutcomeRec::MemberRegistered(m) => Outcome::MemberRegistered(m.try_into()?),
             OutcomeRec::PhoneTaken(id) => Outcome::PhoneTaken(MemberId::parse(id)?),
             OutcomeRec::StoreCreated(s) => Outcome::StoreCreated(s.try_into()?),
+            OutcomeRec::Service(s) => Outcome::Service(s.into_domain()?.0),
+            OutcomeRec::Settings(plans_enabled) => Outcome::Settings { plans_enabled },
+            OutcomeRec::StoreHours(store, h) => Outcome::StoreHours(StoreId::new(store)?, h.try_into()?),
+            OutcomeRec::Resource(r) => Outcome::Resource(r.try_into()?),
+            OutcomeRec::ResourceDeleted(id) => Outcome::ResourceDeleted(ResourceId(id)),
+            OutcomeRec::Booking(b) => Outcome::Booking(b.try_into()?),
+            OutcomeRec::Plan(p, bs) => Outcome::Plan(
+                p.try_into()?,
+                bs.into_iter().map(Booking::try_from).collect::<Result<_, _>>()?,
+            ),
+            OutcomeRec::PlanConflicts(fs) => Outcome::PlanConflicts(
+                fs.into_iter()
+                    .map(OccurrenceFailure::try_from)
+                    .collect::<Result<_, _>>()?,
+            ),
         })
     }
 }

@@ -30,14 +30,14 @@ pub struct Storage {
     db: Arc<DB>,
 }
 
-fn decode_at<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StorageError> {
+pub(crate) fn decode_at<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StorageError> {
     codec::decode(bytes).map_err(|source| StorageError::Corrupt {
         key: key.to_vec(),
         source,
     })
 }
 
-fn corrupt(key: &[u8], source: CodecError) -> StorageError {
+pub(crate) fn corrupt(key: &[u8], source: CodecError) -> StorageError {
     StorageError::Corrupt {
         key: key.to_vec(),
         source,
@@ -79,7 +79,7 @@ impl Storage {
         self.db.clone()
     }
 
-    fn get_rec<T: serde::de::DeserializeOwned>(
+    pub(crate) fn get_rec<T: serde::de::DeserializeOwned>(
         &self,
         key: &[u8],
     ) -> Result<Option<T>, StorageError> {

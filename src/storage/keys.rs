@@ -10,6 +10,13 @@
 //! | `E` | member id (8), entry seq (8)         | EntryRec       | default       |
 //! | `B` | home store (4), store (4), kind (1)  | balance i64    | default       |
 //! | `I` | idempotency key                      | IdemRec        | `idem`        |
+//! | `V` | service id (8)                       | ServiceRec     | default       |
+//! | `X` | (none): chain settings               | SettingsRec    | default       |
+//! | `H` | store id (4)                         | StoreHoursRec  | default       |
+//! | `R` | resource id (8) = store << 32 \| seq | ResourceRec    | default       |
+//! | `K` | booking id (8) = store << 32 \| seq  | BookingRec     | default       |
+//! | `L` | plan id (8) = store << 32 \| seq     | PlanRec        | default       |
+//! | `F` | store id (4), event seq (8)          | EventRec       | default       |
 
 use crate::domain::ids::{EntrySeq, IdempotencyKey, MemberId, Phone, StoreId};
 use crate::domain::ledger::StoreAccountKind;
@@ -23,6 +30,51 @@ pub const TAG_ACCOUNT: u8 = b'A';
 pub const TAG_ENTRY: u8 = b'E';
 pub const TAG_BOOK: u8 = b'B';
 pub const TAG_IDEM: u8 = b'I';
+pub const TAG_SERVICE: u8 = b'V';
+pub const TAG_SETTINGS: u8 = b'X';
+pub const TAG_HOURS: u8 = b'H';
+pub const TAG_RESOURCE: u8 = b'R';
+pub const TAG_BOOKING: u8 = b'K';
+pub const TAG_PLAN: u8 = b'L';
+pub const TAG_EVENT: u8 = b'F';
+
+/// `tag` followed by a big-endian u64 id.
+pub fn id8(tag: u8, id: u64) -> Vec<u8> {
+    let mut k = vec![tag];
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// The first `tag` key past every id of `store` (ids are `store << 32 | seq`).
+pub fn id8_store_upper_bound(tag: u8, store: StoreId) -> Vec<u8> {
+    id8(tag, (u64::from(store.get()) + 1) << 32)
+}
+
+pub fn id8_store_lower_bound(tag: u8, store: StoreId) -> Vec<u8> {
+    id8(tag, u64::from(store.get()) << 32)
+}
+
+pub fn hours(store: StoreId) -> Vec<u8> {
+    let mut k = vec![TAG_HOURS];
+    k.extend_from_slice(&store.get().to_be_bytes());
+    k
+}
+
+pub fn settings() -> Vec<u8> {
+    vec![TAG_SETTINGS]
+}
+
+pub fn event(store: StoreId, seq: u64) -> Vec<u8> {
+    let mut k = event_prefix(store);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+pub fn event_prefix(store: StoreId) -> Vec<u8> {
+    let mut k = vec![TAG_EVENT];
+    k.extend_from_slice(&store.get().to_be_bytes());
+    k
+}
 
 pub fn store(id: StoreId) -> Vec<u8> {
     let mut k = vec![TAG_STORE];

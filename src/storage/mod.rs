@@ -5,6 +5,8 @@ pub mod codec;
 pub mod db;
 pub mod journal;
 pub mod keys;
+pub mod schedule_codec;
+pub mod schedule_reads;
 
 pub use db::{Storage, StorageError};
 pub use journal::{Journal, JournalLog, Ticket, Write};

@@ -1,0 +1,1090 @@
+//! The scheduler of one store: it owns the store's hours, its appointments and service
+//! plans, and the addresses of its resource actors, and it coordinates every booking.
+//!
+//! Booking protocol (all or nothing, across several resources):
+//! 1. Check the store's rules (business hours, closed dates, DST gaps, the past) purely.
+//! 2. `Reserve` the slots on every named resource, concurrently. Each resource places all of
+//!    its slots as an in-memory hold, or none and reports why.
+//! 3. If any occurrence failed anywhere, `Settle{commit: false}` releases every hold and the
+//!    answer lists each failing occurrence with all its reasons. Otherwise the plan, every
+//!    booking and the idempotency record go to the journal as one submission (one atomic
+//!    WriteBatch), and only then `Settle{commit: true}` turns the holds into bookings.
+//!
+//! The handler is an `AtomicResponse`: the scheduler takes no other message until the
+//! protocol finishes, so two plans of one store never interleave; resources are only ever
+//! written through their own store's scheduler. A crash at any point leaves either the whole
+//! plan on disk or nothing, because holds are never written.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use actix::fut::{ready, ActorFutureExt, WrapFuture};
+use actix::{Actor, Addr, AsyncContext, AtomicResponse, Context, Handler, Message};
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use chrono_tz::Tz;
+use futures::future::join_all;
+
+use super::pending::Pending;
+use super::registry::Registry;
+use super::resource::{Free, HasBookingsAfter, HoldSlot, Reconfigure, Reserve, ResourceActor, Settle, Snapshot};
+use super::{ActorError, Durable, WriteMeta};
+use crate::domain::booking::*;
+use crate::domain::calendar::{BookingId, ResourceSchedule};
+use crate::domain::hours::{local_to_utc, DateSet, StoreHours, WeeklyHours};
+use crate::domain::idempotency::{judge, Outcome, Replay, Request};
+use crate::domain::ids::{MemberId, Name, StoreId};
+use crate::domain::ledger::Timestamp;
+use crate::domain::planning::{self, FreeStart, OccurrenceFailure, Slot};
+use crate::domain::recurrence::{self, Occurrence, Repeat};
+use crate::storage::codec::{self, IdemRec};
+use crate::storage::schedule_codec::{BookingRec, EventRec, PlanRec, ResourceRec, StoreHoursRec};
+use crate::storage::{keys, JournalLog, StorageError, Ticket, Write};
+
+/// How often a scheduler looks for occurrences to complete and reminders to send.
+pub const TICK_INTERVAL: StdDuration = StdDuration::from_secs(1);
+/// Bookings completed or reminded per tick; the rest wait for the next tick.
+pub const TICK_BATCH_MAX: usize = 1_000;
+pub const RESOURCES_PER_STORE_MAX: u32 = 100_000;
+
+pub type SchedResult = Result<Durable<Outcome>, ActorError>;
+
+/// When an appointment starts: an instant, or a wall-clock time in the store's zone.
+#[derive(Debug, Clone, Copy)]
+pub enum When {
+    Instant(Timestamp),
+    Local(NaiveDateTime),
+}
+
+#[derive(Debug)]
+pub enum What {
+    Appointment { start: When },
+    Plan { repeat: Repeat, dry_run: bool },
+}
+
+#[derive(Debug, Message)]
+#[rtype(result = "SchedResult")]
+pub struct Book {
+    pub meta: WriteMeta,
+    pub member: MemberId,
+    pub service: ServiceId,
+    pub resources: Vec<ResourceId>,
+    pub what: What,
+}
+
+#[derive(Debug, Message)]
+#[rtype(result = "SchedResult")]
+pub struct SetHours {
+    pub meta: WriteMeta,
+    pub hours: StoreHours,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResourceSpec {
+    pub name: Name,
+    pub kind: ResourceKind,
+    pub capacity: u32,
+    pub working_hours: WeeklyHours,
+    pub days_off: DateSet,
+}
+
+#[derive(Debug, Message)]
+#[rtype(result = "SchedResult")]
+pub struct PutResource {
+    pub meta: WriteMeta,
+    /// `None` creates a resource.
+    pub id: Option<ResourceId>,
+    pub spec: ResourceSpec,
+}
+
+#[derive(Debug, Message)]
+#[rtype(result = "SchedResult")]
+pub struct DeleteResource {
+    pub meta: WriteMeta,
+    pub id: ResourceId,
+}
+
+#[derive(Debug, Message)]
+#[rtype(result = "SchedResult")]
+pub struct Transit {
+    pub meta: WriteMeta,
+    pub booking: BookingId,
+    pub transition: Transition,
+}
+
+#[derive(Debug, Message)]
+#[rtype(result = "SchedResult")]
+pub struct CancelPlan {
+    pub meta: WriteMeta,
+    pub plan: PlanId,
+    /// One occurrence (1-based), or every one that has not happened yet.
+    pub occurrence: Option<u32>,
+}
+
+#[derive(Debug, Message)]
+#[rtype(result = "SchedResult")]
+pub struct MoveOccurrence {
+    pub meta: WriteMeta,
+    pub plan: PlanId,
+    pub occurrence: u32,
+    pub to: NaiveDateTime,
+}
+
+/// Complete what has ended, remind what is coming. Answers with the ticket of its writes.
+#[derive(Debug, Message)]
+#[rtype(result = "Ticket")]
+pub struct Tick;
+
+/// Reads answer from memory, with a ticket for the writes they may reflect.
+#[derive(Debug)]
+pub enum Query {
+    Booking(BookingId),
+    Plan(PlanId),
+    MemberPlans(MemberId),
+    Resources,
+    Resource(ResourceId),
+    Hours,
+}
+
+#[derive(Debug)]
+pub enum Answer {
+    Booking(Booking),
+    Plans(Vec<(Plan, Vec<Booking>)>),
+    Resources(Vec<Resource>),
+    Hours(Tz, StoreHours),
+}
+
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Durable<Answer>, ActorError>")]
+pub struct Read(pub Query);
+
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Durable<Vec<FreeStart>>, ActorError>")]
+pub struct Availability {
+    pub service: ServiceId,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub step_minutes: u32,
+}
+
+pub struct StoreScheduler {
+    store: StoreId,
+    tz: Tz,
+    hours: StoreHours,
+    registry: Arc<Registry>,
+    log: JournalLog,
+    reminder_lead: Duration,
+    resources: BTreeMap<ResourceId, (Resource, Addr<ResourceActor>)>,
+    bookings: HashMap<BookingId, Booking>,
+    plans: HashMap<PlanId, Plan>,
+    member_plans: HashMap<MemberId, Vec<PlanId>>,
+    /// Open plan occurrences by end time: completed by the tick once their end passes.
+    due_complete: BTreeSet<(Timestamp, BookingId)>,
+    /// Unreminded open plan occurrences by reminder time.
+    due_remind: BTreeSet<(Timestamp, BookingId)>,
+    last_booking: u32,
+    last_plan: u32,
+    last_resource: u32,
+    last_event: u64,
+    next_hold: u64,
+    idem: Pending<crate::domain::ids::IdempotencyKey, (Request, Outcome)>,
+}
+
+impl Actor for StoreScheduler {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(TICK_INTERVAL, |act, _| {
+            act.tick();
+        });
+    }
+}
+
+/// Everything a scheduler recovers from disk at start-up.
+pub struct SchedulerState {
+    pub hours: StoreHours,
+    pub resources: Vec<Resource>,
+    pub bookings: Vec<Booking>,
+    pub plans: Vec<Plan>,
+    pub last_booking: u32,
+    pub last_plan: u32,
+    pub last_resource: u32,
+    pub last_event: u64,
+}
+
+impl SchedulerState {
+    pub fn empty() -> SchedulerState {
+        SchedulerState {
+            hours: StoreHours::default(),
+            resources: Vec::new(),
+            bookings: Vec::new(),
+            plans: Vec::new(),
+            last_booking: 0,
+            last_plan: 0,
+            last_resource: 0,
+            last_event: 0,
+        }
+    }
+
+    pub fn load(storage: &crate::storage::Storage, store: StoreId) -> Result<SchedulerState, StorageError> {
+        Ok(SchedulerState {
+            hours: storage.store_hours(store)?,
+            resources: storage.resources_of(store)?,
+            bookings: storage.bookings_of(store)?,
+            plans: storage.plans_of(store)?,
+            last_booking: storage.last_store_seq(keys::TAG_BOOKING, store)?,
+            last_plan: storage.last_store_seq(keys::TAG_PLAN, store)?,
+            last_resource: storage.last_store_seq(keys::TAG_RESOURCE, store)?,
+            last_event: storage.last_event_seq(store)?,
+        })
+    }
+}
+
+fn store_seq_id(store: StoreId, seq: u32) -> u64 {
+    (u64::from(store.get()) << 32) | u64::from(seq)
+}
+
+pub fn store_of_id(id: u64) -> Option<StoreId> {
+    StoreId::new(u32::try_from(id >> 32).ok()?).ok()
+}
+
+impl StoreScheduler {
+    pub fn new(store: StoreId, tz: Tz, registry: Arc<Registry>, reminder_lead: Duration, state: SchedulerState) -> StoreScheduler {
+        let log = registry.journal.log();
+        let mut by_resource: HashMap<ResourceId, Vec<(BookingId, Timestamp, Timestamp)>> = HashMap::new();
+        for b in state.bookings.iter().filter(|b| b.status.holds_slot()) {
+            for r in &b.resources {
+                by_resource.entry(*r).or_default().push((b.id, b.start, b.end));
+            }
+        }
+        let mut resources = BTreeMap::new();
+        for r in state.resources {
+            let bookings = by_resource.remove(&r.id).unwrap_or_default();
+            let addr = spawn_resource(&registry, &r, tz, bookings);
+            resources.insert(r.id, (r, addr));
+        }
+        let mut s = StoreScheduler {
+            store,
+            tz,
+            hours: state.hours,
+            registry,
+            log,
+            reminder_lead,
+            resources,
+            bookings: HashMap::new(),
+            plans: HashMap::new(),
+            member_plans: HashMap::new(),
+            due_complete: BTreeSet::new(),
+            due_remind: BTreeSet::new(),
+            last_booking: state.last_booking,
+            last_plan: state.last_plan,
+            last_resource: state.last_resource,
+            last_event: state.last_event,
+            next_hold: 1,
+            idem: Pending::default(),
+        };
+        for p in state.plans {
+            s.member_plans.entry(p.member).or_default().push(p.id);
+            s.plans.insert(p.id, p);
+        }
+        for b in state.bookings {
+            s.put_booking(b);
+        }
+        s
+    }
+
+    /// Inserts or replaces a booking in memory, keeping the tick's indexes right.
+    fn put_booking(&mut self, b: Booking) {
+        if let Some(old) = self.bookings.get(&b.id) {
+            self.due_complete.remove(&(old.end, old.id));
+            self.due_remind.remove(&(old.start - self.reminder_lead, old.id));
+        }
+        if matches!(b.origin, BookingOrigin::Plan { .. }) && !b.status.is_final() && b.status != BookingStatus::Pending {
+            self.due_complete.insert((b.end, b.id));
+            if !b.reminded {
+                self.due_remind.insert((b.start - self.reminder_lead, b.id));
+            }
+        }
+        self.bookings.insert(b.id, b);
+    }
+
+    fn replay(&mut self, meta: &WriteMeta) -> Result<Option<Durable<Outcome>>, ActorError> {
+        self.idem.prune(self.log.durable());
+        let request = Request::Fingerprint(meta.fingerprint.clone());
+        let (stored, seq) = match self.idem.get(&meta.key) {
+            Some((seq, (r, o))) => (Some((r.clone(), o.clone())), seq),
+            None => (self.registry.storage.idempotency(&meta.key)?, 0),
+        };
+        match judge(stored.as_ref().map(|(r, o)| (r, o)), &request) {
+            Replay::Fresh => Ok(None),
+            Replay::Repeat(value) => Ok(Some(Durable {
+                value,
+                ticket: self.log.ticket(seq),
+            })),
+            Replay::Conflict => Err(ActorError::IdempotencyConflict),
+        }
+    }
+
+    /// Journals `writes` with the idempotency record of `meta` and remembers the outcome.
+    fn commit(&mut self, meta: WriteMeta, outcome: Outcome, mut writes: Vec<Write>) -> Durable<Outcome> {
+        let now = self.registry.clock.now();
+        let request = Request::Fingerprint(meta.fingerprint);
+        writes.push(Write::put_idem(
+            keys::idem(&meta.key),
+            codec::encode(&IdemRec::new(now, &request, &outcome)),
+        ));
+        let ticket = self.log.submit(writes);
+        self.idem.insert(ticket.seq(), meta.key, (request, outcome.clone()));
+        Durable { value: outcome, ticket }
+    }
+
+    fn booking_write(b: &Booking) -> Write {
+        Write::put(keys::id8(keys::TAG_BOOKING, b.id.0), codec::encode(&BookingRec::from(b)))
+    }
+
+    fn plan_write(p: &Plan) -> Write {
+        Write::put(keys::id8(keys::TAG_PLAN, p.id.0), codec::encode(&PlanRec::from(p)))
+    }
+
+    fn event_write(&mut self, kind: &str, b: &Booking, now: Timestamp) -> Write {
+        self.last_event += 1;
+        let plan = match b.origin {
+            BookingOrigin::Plan { plan, .. } => Some(plan.0),
+            BookingOrigin::Appointment => None,
+        };
+        let rec = EventRec {
+            seq: self.last_event,
+            at_us: now.timestamp_micros(),
+            kind: kind.to_owned(),
+            booking: b.id.0,
+            plan,
+            member: b.member.get(),
+            start_us: b.start.timestamp_micros(),
+        };
+        Write::put(keys::event(self.store, self.last_event), codec::encode(&rec))
+    }
+
+    fn service(&self, id: ServiceId) -> Result<Service, ActorError> {
+        match self.registry.storage.service(id)? {
+            Some((s, false)) => Ok(s),
+            _ => Err(ActorError::NotFound(format!("service {}", id.0))),
+        }
+    }
+
+    /// The named resources, checked against the service: one resource of each needed kind.
+    fn pick_resources(&self, service: &Service, ids: &[ResourceId]) -> Result<Vec<(ResourceId, Addr<ResourceActor>)>, ActorError> {
+        let mut kinds: Vec<&ResourceKind> = Vec::new();
+        let mut out = Vec::new();
+        for id in ids {
+            let (r, addr) = self
+                .resources
+                .get(id)
+                .ok_or_else(|| ActorError::NotFound(format!("resource {} in store {}", id.0, self.store)))?;
+            kinds.push(&r.kind);
+            out.push((*id, addr.clone()));
+        }
+        let mut want: Vec<&ResourceKind> = service.resource_kinds.iter().collect();
+        want.sort();
+        kinds.sort();
+        if want != kinds {
+            let names: Vec<&str> = want.iter().map(|k| k.as_str()).collect();
+            return Err(ActorError::Invalid(format!(
+                "service {} needs exactly one resource of each kind {:?}",
+                service.id.0, names
+            )));
+        }
+        Ok(out)
+    }
+
+    fn answer<T: 'static>(value: Result<T, ActorError>) -> AtomicResponse<Self, Result<T, ActorError>> {
+        AtomicResponse::new(Box::pin(ready(value)))
+    }
+
+    fn tick(&mut self) -> Ticket {
+        let now = self.registry.clock.now();
+        let mut writes = Vec::new();
+        let due: Vec<BookingId> = self
+            .due_complete
+            .iter()
+            .take_while(|(end, _)| *end <= now)
+            .take(TICK_BATCH_MAX)
+            .map(|(_, id)| *id)
+            .collect();
+        for id in due {
+            let Some(mut b) = self.bookings.get(&id).cloned() else { continue };
+            let Ok(status) = transition(b.status, Transition::Complete) else { continue };
+            b.status = status;
+            b.reminded = true;
+            writes.push(Self::booking_write(&b));
+            writes.push(self.event_write("completed", &b, now));
+            self.put_booking(b);
+        }
+        let remind: Vec<BookingId> = self
+            .due_remind
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .take(TICK_BATCH_MAX)
+            .map(|(_, id)| *id)
+            .collect();
+        for id in remind {
+            let Some(mut b) = self.bookings.get(&id).cloned() else { continue };
+            b.reminded = true;
+            writes.push(Self::booking_write(&b));
+            if now < b.start {
+                writes.push(self.event_write("reminder", &b, now));
+            }
+            self.put_booking(b);
+        }
+        if writes.is_empty() {
+            self.log.ticket_for_latest()
+        } else {
+            self.log.submit(writes)
+        }
+    }
+}
+
+pub fn spawn_resource(registry: &Arc<Registry>, r: &Resource, tz: Tz, bookings: Vec<(BookingId, Timestamp, Timestamp)>) -> Addr<ResourceActor> {
+    let r2 = r.clone();
+    ResourceActor::start_in_arbiter(registry.arbiter(r.id.0 as usize), move |ctx| {
+        ctx.set_mailbox_capacity(super::MAILBOX_CAPACITY);
+        ResourceActor::new(&r2, tz, bookings)
+    })
+}
+
+/// What the reserve phase needs to finish a booking.
+struct PendingBook {
+    meta: WriteMeta,
+    hold: u64,
+    addrs: Vec<(ResourceId, Addr<ResourceActor>)>,
+    slots: Vec<Slot>,
+    failures: Vec<OccurrenceFailure>,
+    template: Booking,
+    plan: Option<PlanId>,
+    dry_run: bool,
+    /// For a move: the booking being moved and its plan.
+    moving: Option<Booking>,
+}
+
+impl StoreScheduler {
+    fn reserve_then_finish(&mut self, p: PendingBook) -> AtomicResponse<Self, SchedResult> {
+        let sends: Vec<_> = p
+            .addrs
+            .iter()
+            .map(|(_, addr)| {
+                let msg = Reserve {
+                    hold: p.hold,
+                    slots: p
+                        .slots
+                        .iter()
+                        .zip(p.template_ids())
+                        .map(|(s, id)| HoldSlot {
+                            index: s.index,
+                            booking: id,
+                            start: s.start,
+                            end: s.end,
+                        })
+                        .collect(),
+                    replacing: p
+                        .moving
+                        .iter()
+                        .map(|b| (b.id, b.start, b.end))
+                        .collect(),
+                };
+                addr.send(msg)
+            })
+            .collect();
+        let fut = join_all(sends).into_actor(self).then(move |results, act, _| {
+            let (result, commit) = act.finish(p, results);
+            let settles: Vec<_> = commit.0.iter().map(|addr| addr.send(Settle { hold: commit.1, commit: commit.2 })).collect();
+            let frees: Vec<_> = commit.3.into_iter().map(|(addr, f)| addr.send(f)).collect();
+            async move {
+                join_all(settles).await;
+                join_all(frees).await;
+            }
+            .into_actor(act)
+            .map(move |_, _, _| result)
+        });
+        AtomicResponse::new(Box::pin(fut))
+    }
+}
+
+type SettlePlan = (Vec<Addr<ResourceActor>>, u64, bool, Vec<(Addr<ResourceActor>, Free)>);
+
+impl PendingBook {
+    /// Booking ids for the slots, in slot order: the moved booking keeps its id.
+    fn template_ids(&self) -> Vec<BookingId> {
+        match &self.moving {
+            Some(b) => vec![b.id; self.slots.len()],
+            None => {
+                let first = self.template.id.0;
+                (0..self.slots.len() as u64).map(|i| BookingId(first + i)).collect()
+            }
+        }
+    }
+}
+
+impl StoreScheduler {
+    fn finish(
+        &mut self,
+        mut p: PendingBook,
+        results: Vec<Result<Vec<(usize, crate::domain::calendar::SlotConflict)>, actix::MailboxError>>,
+    ) -> (SchedResult, SettlePlan) {
+        let addrs: Vec<Addr<ResourceActor>> = p.addrs.iter().map(|(_, a)| a.clone()).collect();
+        let mut conflicts = Vec::new();
+        for ((id, _), r) in p.addrs.iter().zip(results) {
+            match r {
+                Ok(cs) => conflicts.extend(cs.into_iter().map(|(i, c)| (*id, i, c))),
+                Err(_) => return (Err(ActorError::Unavailable), (addrs, p.hold, false, Vec::new())),
+            }
+        }
+        let failures = planning::merge(std::mem::take(&mut p.failures), &p.slots, conflicts);
+        let release = (addrs.clone(), p.hold, false, Vec::new());
+        if !failures.is_empty() {
+            let outcome = Outcome::PlanConflicts(failures);
+            if p.dry_run {
+                return (Ok(Durable { value: outcome, ticket: self.log.ticket(0) }), release);
+            }
+            return (Ok(self.commit(p.meta, outcome, Vec::new())), release);
+        }
+        let ids = p.template_ids();
+        let bookings: Vec<Booking> = p
+            .slots
+            .iter()
+            .zip(&ids)
+            .map(|(s, id)| Booking {
+                id: *id,
+                start: s.start,
+                end: s.end,
+                origin: match p.plan {
+                    Some(plan) => BookingOrigin::Plan { plan, index: s.index as u32 },
+                    None => BookingOrigin::Appointment,
+                },
+                ..p.template.clone()
+            })
+            .collect();
+        let now = self.registry.clock.now();
+        if p.dry_run {
+            let plan = Plan {
+                id: PlanId(0),
+                store: self.store,
+                member: p.template.member,
+                service: p.template.service,
+                resources: p.template.resources.clone(),
+                occurrences: Vec::new(),
+                created_at: now,
+            };
+            return (Ok(Durable { value: Outcome::Plan(plan, bookings), ticket: self.log.ticket(0) }), release);
+        }
+        let mut writes: Vec<Write> = bookings.iter().map(Self::booking_write).collect();
+        let outcome = if let Some(old) = p.moving {
+            let moved = Booking {
+                reminded: false,
+                origin: old.origin,
+                status: old.status,
+                ..bookings[0].clone()
+            };
+            writes = vec![Self::booking_write(&moved)];
+            // The resources dropped the old slot when they took the hold.
+            self.put_booking(moved);
+            let BookingOrigin::Plan { plan, .. } = old.origin else {
+                unreachable!("only plan occurrences move")
+            };
+            let plan = self.plans[&plan].clone();
+            let occ = self.plan_bookings(&plan);
+            Outcome::Plan(plan, occ)
+        } else if let Some(plan_id) = p.plan {
+            let plan = Plan {
+                id: plan_id,
+                store: self.store,
+                member: p.template.member,
+                service: p.template.service,
+                resources: p.template.resources.clone(),
+                occurrences: ids.clone(),
+                created_at: now,
+            };
+            writes.push(Self::plan_write(&plan));
+            self.last_plan = plan_id.0 as u32;
+            self.last_booking = ids.last().map_or(self.last_booking, |b| b.0 as u32);
+            self.member_plans.entry(plan.member).or_default().push(plan.id);
+            self.plans.insert(plan.id, plan.clone());
+            for b in &bookings {
+                self.put_booking(b.clone());
+            }
+            Outcome::Plan(plan, bookings)
+        } else {
+            let b = bookings.into_iter().next().expect("an appointment has one slot");
+            self.last_booking = b.id.0 as u32;
+            self.put_booking(b.clone());
+            Outcome::Booking(b)
+        };
+        let durable = self.commit(p.meta, outcome, writes);
+        (Ok(durable), (addrs, p.hold, true, Vec::new()))
+    }
+
+    fn plan_bookings(&self, plan: &Plan) -> Vec<Booking> {
+        plan.occurrences
+            .iter()
+            .filter_map(|id| self.bookings.get(id).cloned())
+            .collect()
+    }
+
+    fn durable_answer<T>(&self, value: T) -> Durable<T> {
+        Durable {
+            value,
+            ticket: self.log.ticket_for_latest(),
+        }
+    }
+}
+
+impl Handler<Book> for StoreScheduler {
+    type Result = AtomicResponse<Self, SchedResult>;
+
+    fn handle(&mut self, msg: Book, _: &mut Context<Self>) -> Self::Result {
+        match self.prepare_book(msg) {
+            Ok(Ok(p)) => self.reserve_then_finish(p),
+            Ok(Err(answer)) => Self::answer(Ok(answer)),
+            Err(e) => Self::answer(Err(e)),
+        }
+    }
+}
+
+impl StoreScheduler {
+    /// Validation and the store's own rules; `Ok(Err(answer))` is a replay.
+    fn prepare_book(&mut self, msg: Book) -> Result<Result<PendingBook, Durable<Outcome>>, ActorError> {
+        let dry_run = matches!(msg.what, What::Plan { dry_run: true, .. });
+        if !dry_run {
+            if let Some(answer) = self.replay(&msg.meta)? {
+                return Ok(Err(answer));
+            }
+        }
+        if self.registry.storage.account(msg.member)?.is_none() {
+            return Err(ActorError::NotFound(format!("member {}", msg.member)));
+        }
+        let service = self.service(msg.service)?;
+        let occurrences = match &msg.what {
+            What::Appointment { start } => {
+                if service.mode != BookingMode::Appointment {
+                    return Err(ActorError::WrongMode(
+                        "this service is booked through service plans, not as an appointment",
+                    ));
+                }
+                let (local, start) = match *start {
+                    When::Instant(t) => (t.with_timezone(&self.tz).naive_local(), Some(t)),
+                    When::Local(l) => (l, local_to_utc(self.tz, l)),
+                };
+                vec![Occurrence { index: 1, local, start }]
+            }
+            What::Plan { repeat, .. } => {
+                if !self.registry.storage.plans_enabled()? {
+                    return Err(ActorError::PlansDisabled);
+                }
+                if service.mode != BookingMode::ServicePlan {
+                    return Err(ActorError::WrongMode(
+                        "this service is booked as single appointments; it can't be put in a plan",
+                    ));
+                }
+                recurrence::expand(repeat, self.tz)?
+            }
+        };
+        let addrs = self.pick_resources(&service, &msg.resources)?;
+        let now = self.registry.clock.now();
+        let (slots, failures) = planning::check_store_rules(&occurrences, service.duration(), self.tz, &self.hours, now);
+        let is_plan = matches!(msg.what, What::Plan { .. });
+        let plan = if is_plan {
+            let seq = self.last_plan.checked_add(1).ok_or(ActorError::Exhausted("plan ids"))?;
+            Some(PlanId(store_seq_id(self.store, seq)))
+        } else {
+            None
+        };
+        let first = self
+            .last_booking
+            .checked_add(1)
+            .filter(|f| f.checked_add(slots.len() as u32).is_some())
+            .ok_or(ActorError::Exhausted("booking ids"))?;
+        let status = if !is_plan && service.requires_review {
+            BookingStatus::Pending
+        } else {
+            BookingStatus::Confirmed
+        };
+        let template = Booking {
+            id: BookingId(store_seq_id(self.store, first)),
+            store: self.store,
+            member: msg.member,
+            service: service.id,
+            resources: msg.resources.clone(),
+            start: now,
+            end: now,
+            status,
+            origin: BookingOrigin::Appointment,
+            reminded: false,
+        };
+        let hold = self.next_hold;
+        self.next_hold += 1;
+        Ok(Ok(PendingBook {
+            meta: msg.meta,
+            hold,
+            addrs,
+            slots,
+            failures,
+            template,
+            plan,
+            dry_run,
+            moving: None,
+        }))
+    }
+}
+
+impl Handler<MoveOccurrence> for StoreScheduler {
+    type Result = AtomicResponse<Self, SchedResult>;
+
+    fn handle(&mut self, msg: MoveOccurrence, _: &mut Context<Self>) -> Self::Result {
+        let prepared = (|| {
+            if let Some(answer) = self.replay(&msg.meta)? {
+                return Ok(Err(answer));
+            }
+            let plan = self
+                .plans
+                .get(&msg.plan)
+                .ok_or_else(|| ActorError::NotFound(format!("plan {}", msg.plan.0)))?
+                .clone();
+            let id = *plan
+                .occurrences
+                .get((msg.occurrence as usize).wrapping_sub(1))
+                .ok_or_else(|| ActorError::NotFound(format!("occurrence {} of plan {}", msg.occurrence, plan.id.0)))?;
+            let old = self.bookings[&id].clone();
+            if old.status.is_final() {
+                return Err(ActorError::Invalid(format!(
+                    "occurrence {} is {} and can't move",
+                    msg.occurrence,
+                    old.status.as_str()
+                )));
+            }
+            let service = self.service(plan.service)?;
+            let addrs = self.pick_resources(&service, &plan.resources)?;
+            let occ = [Occurrence {
+                index: msg.occurrence as usize,
+                local: msg.to,
+                start: local_to_utc(self.tz, msg.to),
+            }];
+            let now = self.registry.clock.now();
+            let (slots, failures) = planning::check_store_rules(&occ, service.duration(), self.tz, &self.hours, now);
+            let hold = self.next_hold;
+            self.next_hold += 1;
+            Ok(Ok(PendingBook {
+                meta: msg.meta,
+                hold,
+                addrs,
+                slots,
+                failures,
+                template: old.clone(),
+                plan: Some(plan.id),
+                dry_run: false,
+                moving: Some(old),
+            }))
+        })();
+        match prepared {
+            Ok(Ok(p)) => self.reserve_then_finish(p),
+            Ok(Err(answer)) => Self::answer(Ok(answer)),
+            Err(e) => Self::answer(Err(e)),
+        }
+    }
+}
+
+impl StoreScheduler {
+    /// Applies a transition to bookings, journals them, and frees slots they release.
+    fn transit_many(&mut self, meta: WriteMeta, ids: &[BookingId], t: Transition, outcome: impl FnOnce(&Self) -> Outcome) -> AtomicResponse<Self, SchedResult> {
+        let mut writes = Vec::new();
+        let mut frees = Vec::new();
+        for id in ids {
+            let mut b = self.bookings[id].clone();
+            let Ok(status) = transition(b.status, t) else { continue };
+            let freed = b.status.holds_slot() && !status.holds_slot();
+            b.status = status;
+            writes.push(Self::booking_write(&b));
+            if freed {
+                for r in &b.resources {
+                    if let Some((_, addr)) = self.resources.get(r) {
+                        frees.push(addr.send(Free { booking: b.id, start: b.start }));
+                    }
+                }
+            }
+            self.put_booking(b);
+        }
+        let outcome = outcome(self);
+        let durable = self.commit(meta, outcome, writes);
+        AtomicResponse::new(Box::pin(
+            async move {
+                join_all(frees).await;
+            }
+            .into_actor(self)
+            .map(move |_, _, _| Ok(durable)),
+        ))
+    }
+}
+
+impl Handler<Transit> for StoreScheduler {
+    type Result = AtomicResponse<Self, SchedResult>;
+
+    fn handle(&mut self, msg: Transit, _: &mut Context<Self>) -> Self::Result {
+        let checked = (|| {
+            if let Some(answer) = self.replay(&msg.meta)? {
+                return Ok(Err(answer));
+            }
+            let b = self
+                .bookings
+                .get(&msg.booking)
+                .ok_or_else(|| ActorError::NotFound(format!("booking {}", msg.booking.0)))?;
+            transition(b.status, msg.transition)?;
+            Ok(Ok(()))
+        })();
+        match checked {
+            Ok(Ok(())) => {
+                let id = msg.booking;
+                self.transit_many(msg.meta, &[id], msg.transition, |s| Outcome::Booking(s.bookings[&id].clone()))
+            }
+            Ok(Err(answer)) => Self::answer(Ok(answer)),
+            Err(e) => Self::answer(Err(e)),
+        }
+    }
+}
+
+impl Handler<CancelPlan> for StoreScheduler {
+    type Result = AtomicResponse<Self, SchedResult>;
+
+    fn handle(&mut self, msg: CancelPlan, _: &mut Context<Self>) -> Self::Result {
+        let checked = (|| {
+            if let Some(answer) = self.replay(&msg.meta)? {
+                return Ok(Err(answer));
+            }
+            let plan = self
+                .plans
+                .get(&msg.plan)
+                .ok_or_else(|| ActorError::NotFound(format!("plan {}", msg.plan.0)))?;
+            let ids: Vec<BookingId> = match msg.occurrence {
+                Some(n) => {
+                    let id = *plan
+                        .occurrences
+                        .get((n as usize).wrapping_sub(1))
+                        .ok_or_else(|| ActorError::NotFound(format!("occurrence {n} of plan {}", plan.id.0)))?;
+                    transition(self.bookings[&id].status, Transition::Cancel)?;
+                    vec![id]
+                }
+                None => plan.occurrences.clone(),
+            };
+            Ok(Ok(ids))
+        })();
+        match checked {
+            Ok(Ok(ids)) => {
+                let plan_id = msg.plan;
+                self.transit_many(msg.meta, &ids, Transition::Cancel, |s| {
+                    let plan = s.plans[&plan_id].clone();
+                    let occ = s.plan_bookings(&plan);
+                    Outcome::Plan(plan, occ)
+                })
+            }
+            Ok(Err(answer)) => Self::answer(Ok(answer)),
+            Err(e) => Self::answer(Err(e)),
+        }
+    }
+}
+
+impl Handler<SetHours> for StoreScheduler {
+    type Result = SchedResult;
+
+    fn handle(&mut self, msg: SetHours, _: &mut Context<Self>) -> SchedResult {
+        if let Some(answer) = self.replay(&msg.meta)? {
+            return Ok(answer);
+        }
+        let write = Write::put(keys::hours(self.store), codec::encode(&StoreHoursRec::from(&msg.hours)));
+        self.hours = msg.hours.clone();
+        Ok(self.commit(msg.meta, Outcome::StoreHours(self.store, msg.hours), vec![write]))
+    }
+}
+
+impl Handler<PutResource> for StoreScheduler {
+    type Result = SchedResult;
+
+    fn handle(&mut self, msg: PutResource, _: &mut Context<Self>) -> SchedResult {
+        if let Some(answer) = self.replay(&msg.meta)? {
+            return Ok(answer);
+        }
+        let spec = msg.spec;
+        let id = match msg.id {
+            Some(id) => {
+                let (existing, _) = self
+                    .resources
+                    .get(&id)
+                    .ok_or_else(|| ActorError::NotFound(format!("resource {}", id.0)))?;
+                if existing.kind != spec.kind {
+                    return Err(ActorError::Invalid("a resource's kind can't change".into()));
+                }
+                id
+            }
+            None => {
+                let seq = self
+                    .last_resource
+                    .checked_add(1)
+                    .filter(|s| *s <= RESOURCES_PER_STORE_MAX)
+                    .ok_or(ActorError::Exhausted("resource ids of this store"))?;
+                ResourceId(store_seq_id(self.store, seq))
+            }
+        };
+        let resource = Resource {
+            id,
+            store: self.store,
+            name: spec.name,
+            kind: spec.kind,
+            capacity: spec.capacity,
+            working_hours: spec.working_hours,
+            days_off: spec.days_off,
+        };
+        let write = Write::put(keys::id8(keys::TAG_RESOURCE, id.0), codec::encode(&ResourceRec::from(&resource)));
+        let durable = self.commit(msg.meta, Outcome::Resource(resource.clone()), vec![write]);
+        match self.resources.get_mut(&id) {
+            Some((r, addr)) => {
+                *r = resource.clone();
+                // Capacity or hours changes apply to new bookings; existing ones stay.
+                let _ = addr.try_send(Reconfigure(resource));
+            }
+            None => {
+                self.last_resource = id.0 as u32;
+                let addr = spawn_resource(&self.registry, &resource, self.tz, Vec::new());
+                self.resources.insert(id, (resource, addr));
+            }
+        }
+        Ok(durable)
+    }
+}
+
+impl Handler<DeleteResource> for StoreScheduler {
+    type Result = AtomicResponse<Self, SchedResult>;
+
+    fn handle(&mut self, msg: DeleteResource, _: &mut Context<Self>) -> Self::Result {
+        match self.replay(&msg.meta) {
+            Ok(Some(answer)) => return Self::answer(Ok(answer)),
+            Err(e) => return Self::answer(Err(e)),
+            Ok(None) => {}
+        }
+        let Some((_, addr)) = self.resources.get(&msg.id) else {
+            return Self::answer(Err(ActorError::NotFound(format!("resource {}", msg.id.0))));
+        };
+        let now = self.registry.clock.now();
+        let ask = addr.send(HasBookingsAfter(now));
+        AtomicResponse::new(Box::pin(ask.into_actor(self).map(move |busy, act, _| {
+            match busy {
+                Err(_) => Err(ActorError::Unavailable),
+                Ok(true) => Err(ActorError::ResourceHasBookings(msg.id.0)),
+                Ok(false) => {
+                    let write = Write {
+                        cf: crate::storage::journal::Cf::Default,
+                        key: keys::id8(keys::TAG_RESOURCE, msg.id.0),
+                        value: None,
+                    };
+                    act.resources.remove(&msg.id);
+                    Ok(act.commit(msg.meta, Outcome::ResourceDeleted(msg.id), vec![write]))
+                }
+            }
+        })))
+    }
+}
+
+impl Handler<Tick> for StoreScheduler {
+    type Result = actix::MessageResult<Tick>;
+
+    fn handle(&mut self, _: Tick, _: &mut Context<Self>) -> Self::Result {
+        actix::MessageResult(self.tick())
+    }
+}
+
+impl Handler<Read> for StoreScheduler {
+    type Result = Result<Durable<Answer>, ActorError>;
+
+    fn handle(&mut self, msg: Read, _: &mut Context<Self>) -> Self::Result {
+        let answer = match msg.0 {
+            Query::Booking(id) => Answer::Booking(
+                self.bookings
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| ActorError::NotFound(format!("booking {}", id.0)))?,
+            ),
+            Query::Plan(id) => {
+                let plan = self
+                    .plans
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| ActorError::NotFound(format!("plan {}", id.0)))?;
+                let occ = self.plan_bookings(&plan);
+                Answer::Plans(vec![(plan, occ)])
+            }
+            Query::MemberPlans(member) => Answer::Plans(
+                self.member_plans
+                    .get(&member)
+                    .into_iter()
+                    .flatten()
+                    .map(|id| {
+                        let plan = self.plans[id].clone();
+                        let occ = self.plan_bookings(&plan);
+                        (plan, occ)
+                    })
+                    .collect(),
+            ),
+            Query::Resources => Answer::Resources(self.resources.values().map(|(r, _)| r.clone()).collect()),
+            Query::Resource(id) => Answer::Resources(vec![self
+                .resources
+                .get(&id)
+                .map(|(r, _)| r.clone())
+                .ok_or_else(|| ActorError::NotFound(format!("resource {}", id.0)))?]),
+            Query::Hours => Answer::Hours(self.tz, self.hours.clone()),
+        };
+        Ok(self.durable_answer(answer))
+    }
+}
+
+impl Handler<Availability> for StoreScheduler {
+    type Result = AtomicResponse<Self, Result<Durable<Vec<FreeStart>>, ActorError>>;
+
+    fn handle(&mut self, msg: Availability, _: &mut Context<Self>) -> Self::Result {
+        let service = match self.service(msg.service) {
+            Ok(s) => s,
+            Err(e) => return Self::answer(Err(e)),
+        };
+        let from_local = msg.from.and_time(chrono::NaiveTime::MIN);
+        let to_local = msg.to.succ_opt().unwrap_or(msg.to).and_time(chrono::NaiveTime::MIN);
+        let (Some(from), Some(to)) = (
+            local_to_utc(self.tz, from_local).or_else(|| local_to_utc(self.tz, from_local + Duration::hours(1))),
+            local_to_utc(self.tz, to_local).or_else(|| local_to_utc(self.tz, to_local + Duration::hours(1))),
+        ) else {
+            return Self::answer(Err(ActorError::Invalid("date range".into())));
+        };
+        let kinds: Vec<ResourceKind> = service.resource_kinds.clone();
+        let mut asks = Vec::new();
+        for (i, kind) in kinds.iter().enumerate() {
+            for (id, (r, addr)) in &self.resources {
+                if &r.kind == kind {
+                    asks.push((i, *id, addr.send(Snapshot { from, to: to + service.duration() })));
+                }
+            }
+        }
+        let (meta, futs): (Vec<(usize, ResourceId)>, Vec<_>) = asks.into_iter().map(|(i, id, f)| ((i, id), f)).unzip();
+        let fut = join_all(futs).into_actor(self).map(move |snaps, act, _| {
+            let mut per_kind: Vec<Vec<(ResourceId, ResourceSchedule)>> = vec![Vec::new(); kinds.len()];
+            for ((i, id), snap) in meta.into_iter().zip(snaps) {
+                per_kind[i].push((id, snap.map_err(|_| ActorError::Unavailable)?));
+            }
+            let now = act.registry.clock.now();
+            let starts = planning::free_starts(
+                act.tz,
+                &act.hours,
+                service.duration(),
+                msg.from,
+                msg.to,
+                Duration::minutes(i64::from(msg.step_minutes)),
+                now,
+                &per_kind,
+            );
+            Ok(act.durable_answer(starts))
+        });
+        AtomicResponse::new(Box::pin(fut))
+    }
+}
+

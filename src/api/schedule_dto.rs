@@ -1,0 +1,446 @@
+//! Wire types of scheduling: services, resources, hours, appointments, plans, events.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use crate::domain::booking::*;
+use crate::domain::hours::{DateSet, WeeklyHours, CLOSED_DATES_MAX, END_OF_DAY, WINDOWS_PER_DAY_MAX};
+use crate::domain::ledger::Timestamp;
+use crate::domain::planning::{FreeStart, OccurrenceFailure, Reason};
+use crate::domain::recurrence::{Repeat, FIRST_TIMES_MAX, OCCURRENCES_MAX};
+use crate::storage::schedule_codec::EventRec;
+
+pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+const LOCAL_FMT: &str = "%Y-%m-%dT%H:%M:%S";
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsBody {
+    pub service_plans_enabled: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceBody {
+    pub name: String,
+    pub duration_minutes: u32,
+    /// "appointment" or "service_plan"; can't change once saved.
+    pub booking_mode: String,
+    pub resource_kinds: Vec<String>,
+    #[serde(default)]
+    pub requires_review: bool,
+}
+
+/// Weekly windows: `{"mon": [["09:00", "21:00"]], ...}`; a missing day is closed.
+pub type HoursBody = BTreeMap<String, Vec<(String, String)>>;
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreHoursBody {
+    pub business_hours: HoursBody,
+    #[serde(default)]
+    pub closed_dates: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceBody {
+    pub name: String,
+    pub kind: String,
+    pub capacity: u32,
+    /// Absent: always available (within the store's business hours).
+    pub working_hours: Option<HoursBody>,
+    #[serde(default)]
+    pub days_off: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppointmentBody {
+    pub member_id: u64,
+    pub service_id: u64,
+    /// RFC 3339 with an offset, or a wall-clock time in the store's zone ("2026-03-07T10:00").
+    pub start: String,
+    pub resource_ids: Vec<u64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Periodic {
+    pub first_times: Vec<String>,
+    pub count: usize,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Custom {
+    pub starts: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+pub enum RepeatBody {
+    Weekly(Periodic),
+    Daily(Periodic),
+    Custom(Custom),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanBody {
+    pub member_id: u64,
+    pub service_id: u64,
+    pub resource_ids: Vec<u64>,
+    pub repeat: RepeatBody,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoveBody {
+    /// New wall-clock start in the store's zone.
+    pub start: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockBody {
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvailabilityQuery {
+    pub service_id: u64,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub step_minutes: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    pub after: Option<u64>,
+    pub limit: Option<usize>,
+}
+
+fn invalid(msg: impl Into<String>) -> ApiError {
+    ApiError::InvalidSchedule(msg.into())
+}
+
+pub fn parse_local(raw: &str) -> Result<NaiveDateTime, ApiError> {
+    NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(raw, LOCAL_FMT))
+        .map_err(|_| invalid(format!("{:?} is not a local date-time like 2026-03-07T10:00", truncate(raw))))
+}
+
+fn truncate(raw: &str) -> String {
+    raw.chars().take(40).collect()
+}
+
+fn parse_time(raw: &str) -> Result<NaiveTime, ApiError> {
+    if raw == "24:00" {
+        return Ok(END_OF_DAY);
+    }
+    NaiveTime::parse_from_str(raw, "%H:%M").map_err(|_| invalid(format!("{:?} is not a time like 09:30", truncate(raw))))
+}
+
+pub fn parse_date(raw: &str) -> Result<NaiveDate, ApiError> {
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| invalid(format!("{:?} is not a date like 2026-12-25", truncate(raw))))
+}
+
+pub fn weekly(body: &HoursBody) -> Result<WeeklyHours, ApiError> {
+    let mut days: [Vec<(NaiveTime, NaiveTime)>; 7] = Default::default();
+    for (day, windows) in body {
+        let i = WEEKDAYS
+            .iter()
+            .position(|d| d == day)
+            .ok_or_else(|| invalid(format!("unknown weekday {:?}: use mon..sun", truncate(day))))?;
+        if windows.len() > WINDOWS_PER_DAY_MAX {
+            return Err(invalid(format!("at most {WINDOWS_PER_DAY_MAX} windows a day")));
+        }
+        days[i] = windows
+            .iter()
+            .map(|(o, c)| Ok((parse_time(o)?, parse_time(c)?)))
+            .collect::<Result<_, ApiError>>()?;
+    }
+    WeeklyHours::new(days).map_err(|e| invalid(e.to_string()))
+}
+
+pub fn dates(raw: &[String]) -> Result<DateSet, ApiError> {
+    if raw.len() > CLOSED_DATES_MAX {
+        return Err(invalid(format!("at most {CLOSED_DATES_MAX} dates")));
+    }
+    let parsed: Vec<NaiveDate> = raw.iter().map(|d| parse_date(d)).collect::<Result<_, _>>()?;
+    DateSet::new(parsed).map_err(|e| invalid(e.to_string()))
+}
+
+pub fn repeat(body: &RepeatBody) -> Result<Repeat, ApiError> {
+    let locals = |raw: &[String], max: usize| -> Result<Vec<NaiveDateTime>, ApiError> {
+        if raw.is_empty() || raw.len() > max {
+            return Err(invalid(format!("give 1 to {max} start times, not {}", raw.len())));
+        }
+        raw.iter().map(|s| parse_local(s)).collect()
+    };
+    Ok(match body {
+        RepeatBody::Weekly(p) => Repeat::Weekly {
+            firsts: locals(&p.first_times, FIRST_TIMES_MAX)?,
+            count: p.count,
+        },
+        RepeatBody::Daily(p) => Repeat::Daily {
+            firsts: locals(&p.first_times, FIRST_TIMES_MAX)?,
+            count: p.count,
+        },
+        RepeatBody::Custom(c) => {
+            if c.starts.len() > OCCURRENCES_MAX {
+                return Err(ApiError::Recurrence(crate::domain::recurrence::RecurrenceError::Count(c.starts.len())));
+            }
+            Repeat::Custom {
+                starts: locals(&c.starts, OCCURRENCES_MAX)?,
+            }
+        }
+    })
+}
+
+pub fn hours_dto(h: &WeeklyHours) -> HoursBody {
+    let fmt = |t: NaiveTime| {
+        if t == END_OF_DAY {
+            "24:00".to_owned()
+        } else {
+            t.format("%H:%M").to_string()
+        }
+    };
+    WEEKDAYS
+        .iter()
+        .zip(h.days())
+        .filter(|(_, w)| !w.is_empty())
+        .map(|(d, w)| (d.to_string(), w.iter().map(|&(o, c)| (fmt(o), fmt(c))).collect()))
+        .collect()
+}
+
+pub fn dates_dto(d: &DateSet) -> Vec<String> {
+    d.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect()
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServiceDto {
+    pub id: u64,
+    pub name: String,
+    pub duration_minutes: u32,
+    pub booking_mode: &'static str,
+    pub resource_kinds: Vec<String>,
+    pub requires_review: bool,
+}
+
+impl From<&Service> for ServiceDto {
+    fn from(s: &Service) -> Self {
+        ServiceDto {
+            id: s.id.0,
+            name: s.name.as_str().to_owned(),
+            duration_minutes: s.duration_minutes,
+            booking_mode: match s.mode {
+                BookingMode::Appointment => "appointment",
+                BookingMode::ServicePlan => "service_plan",
+            },
+            resource_kinds: s.resource_kinds.iter().map(|k| k.as_str().to_owned()).collect(),
+            requires_review: s.requires_review,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ResourceDto {
+    pub id: u64,
+    pub store_id: u32,
+    pub name: String,
+    pub kind: String,
+    pub capacity: u32,
+    pub working_hours: HoursBody,
+    pub days_off: Vec<String>,
+}
+
+impl From<&Resource> for ResourceDto {
+    fn from(r: &Resource) -> Self {
+        ResourceDto {
+            id: r.id.0,
+            store_id: r.store.get(),
+            name: r.name.as_str().to_owned(),
+            kind: r.kind.as_str().to_owned(),
+            capacity: r.capacity,
+            working_hours: hours_dto(&r.working_hours),
+            days_off: dates_dto(&r.days_off),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct BookingDto {
+    pub id: u64,
+    pub store_id: u32,
+    pub member_id: u64,
+    pub service_id: u64,
+    pub resource_ids: Vec<u64>,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    /// Wall-clock start in the store's zone.
+    pub local_start: String,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub occurrence: Option<u32>,
+}
+
+impl BookingDto {
+    pub fn new(b: &Booking, tz: Tz) -> BookingDto {
+        let (plan_id, occurrence) = match b.origin {
+            BookingOrigin::Plan { plan, index } => (Some(plan.0), Some(index)),
+            BookingOrigin::Appointment => (None, None),
+        };
+        BookingDto {
+            id: b.id.0,
+            store_id: b.store.get(),
+            member_id: b.member.get(),
+            service_id: b.service.0,
+            resource_ids: b.resources.iter().map(|r| r.0).collect(),
+            start: b.start,
+            end: b.end,
+            local_start: b.start.with_timezone(&tz).naive_local().format(LOCAL_FMT).to_string(),
+            status: b.status.as_str(),
+            plan_id,
+            occurrence,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlanDto {
+    /// Absent on a dry run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    pub store_id: u32,
+    pub member_id: u64,
+    pub service_id: u64,
+    pub resource_ids: Vec<u64>,
+    pub status: &'static str,
+    pub dry_run: bool,
+    pub occurrences: Vec<BookingDto>,
+}
+
+impl PlanDto {
+    pub fn new(p: &Plan, bookings: &[Booking], tz: Tz, dry_run: bool) -> PlanDto {
+        let statuses: Vec<BookingStatus> = bookings.iter().map(|b| b.status).collect();
+        PlanDto {
+            id: (!dry_run).then_some(p.id.0),
+            store_id: p.store.get(),
+            member_id: p.member.get(),
+            service_id: p.service.0,
+            resource_ids: p.resources.iter().map(|r| r.0).collect(),
+            status: if dry_run { "dry_run" } else { plan_status(&statuses) },
+            dry_run,
+            occurrences: bookings.iter().map(|b| BookingDto::new(b, tz)).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReasonDto {
+    pub reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub booking_ids: Vec<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FailureDto {
+    pub occurrence: usize,
+    pub local_start: String,
+    pub reasons: Vec<ReasonDto>,
+}
+
+impl From<&OccurrenceFailure> for FailureDto {
+    fn from(f: &OccurrenceFailure) -> Self {
+        FailureDto {
+            occurrence: f.index,
+            local_start: f.local.format(LOCAL_FMT).to_string(),
+            reasons: f
+                .reasons
+                .iter()
+                .map(|r| {
+                    let (reason, resource_id, booking_ids) = match r {
+                        Reason::NonexistentLocalTime => ("nonexistent_local_time", None, vec![]),
+                        Reason::InThePast => ("in_the_past", None, vec![]),
+                        Reason::StoreClosed => ("store_closed", None, vec![]),
+                        Reason::OutsideBusinessHours => ("outside_business_hours", None, vec![]),
+                        Reason::ResourceDayOff(r) => ("resource_day_off", Some(r.0), vec![]),
+                        Reason::OutsideWorkingHours(r) => ("outside_working_hours", Some(r.0), vec![]),
+                        Reason::Booked { resource, bookings } => {
+                            ("booked", Some(resource.0), bookings.iter().map(|b| b.0).collect())
+                        }
+                    };
+                    ReasonDto {
+                        reason,
+                        resource_id,
+                        booking_ids,
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConflictReport {
+    pub code: &'static str,
+    pub message: String,
+    pub dry_run: bool,
+    pub failures: Vec<FailureDto>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FreeStartDto {
+    pub start: Timestamp,
+    pub local_start: String,
+    pub resource_ids: Vec<u64>,
+}
+
+impl From<&FreeStart> for FreeStartDto {
+    fn from(f: &FreeStart) -> Self {
+        FreeStartDto {
+            start: f.start,
+            local_start: f.local.format(LOCAL_FMT).to_string(),
+            resource_ids: f.resources.iter().map(|r| r.0).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventDto {
+    pub seq: u64,
+    pub at: Option<Timestamp>,
+    pub kind: String,
+    pub booking_id: u64,
+    pub plan_id: Option<u64>,
+    pub member_id: u64,
+    pub start: Option<Timestamp>,
+}
+
+impl From<&EventRec> for EventDto {
+    fn from(e: &EventRec) -> Self {
+        EventDto {
+            seq: e.seq,
+            at: chrono::DateTime::from_timestamp_micros(e.at_us),
+            kind: e.kind.clone(),
+            booking_id: e.booking,
+            plan_id: e.plan,
+            member_id: e.member,
+            start: chrono::DateTime::from_timestamp_micros(e.start_us),
+        }
+    }
+}

@@ -1,0 +1,604 @@
+//! Handlers of the scheduling routes: parse, validate, one message to the store's scheduler
+//! (or the directory for chain-wide services), wait for durability, render.
+
+use std::sync::Arc;
+
+use actix::Addr;
+use bytes::Bytes;
+use chrono_tz::Tz;
+use serde::Serialize;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::error::ApiError;
+use super::handlers::{idempotency_key, json_status, parse_json, respond, write, ApiResult};
+use super::schedule_dto::*;
+use super::ApiState;
+use crate::actors::directory::{DeleteService, PutService, SetSettings};
+use crate::actors::scheduler::*;
+use crate::actors::WriteMeta;
+use crate::domain::booking::*;
+use crate::domain::calendar::{BookingId, CAPACITY_MAX};
+use crate::domain::hours::{StoreHours, WeeklyHours};
+use crate::domain::idempotency::Outcome;
+use crate::domain::ids::{MemberId, Name, StoreId};
+use crate::domain::planning::{AVAILABILITY_DAYS_MAX, AVAILABILITY_STEP_MINUTES_MIN};
+
+pub const EVENTS_PAGE_DEFAULT: usize = 100;
+
+/// The idempotency record of a scheduling write remembers the route and the parsed body.
+fn meta(key: Option<String>, route: &str, body: &impl Serialize) -> Result<WriteMeta, ApiError> {
+    let key = idempotency_key(key)?;
+    let mut fingerprint = route.as_bytes().to_vec();
+    fingerprint.push(0);
+    fingerprint.extend(serde_json::to_vec(body).map_err(|e| ApiError::InvalidBody(e.to_string()))?);
+    Ok(WriteMeta { key, fingerprint })
+}
+
+fn store_id(raw: u64) -> Result<StoreId, ApiError> {
+    StoreId::from_u64(raw).map_err(|_| ApiError::NotFound(format!("store {raw}")))
+}
+
+fn scheduler(state: &ApiState, store: StoreId) -> Result<Addr<StoreScheduler>, ApiError> {
+    state
+        .registry
+        .scheduler(store)
+        .ok_or_else(|| ApiError::NotFound(format!("store {store}")))
+}
+
+/// The scheduler that owns an id of the form `store << 32 | seq`.
+fn owner(state: &ApiState, id: u64, what: &str) -> Result<(StoreId, Addr<StoreScheduler>), ApiError> {
+    let store = store_of_id(id).ok_or_else(|| ApiError::NotFound(format!("{what} {id}")))?;
+    let addr = state
+        .registry
+        .scheduler(store)
+        .ok_or_else(|| ApiError::NotFound(format!("{what} {id}")))?;
+    Ok((store, addr))
+}
+
+fn tz_of(state: &ApiState, store: StoreId) -> Result<Tz, ApiError> {
+    Ok(state
+        .storage()
+        .store(store)?
+        .ok_or_else(|| ApiError::NotFound(format!("store {store}")))?
+        .time_zone)
+}
+
+fn render(outcome: Outcome, tz: Option<Tz>, created: bool) -> ApiResult {
+    let ok = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let tz = tz.unwrap_or(chrono_tz::UTC);
+    match outcome {
+        Outcome::Service(s) => Ok(json_status(ok, &ServiceDto::from(&s))),
+        Outcome::Settings { plans_enabled } => Ok(json_status(
+            ok,
+            &serde_json::json!({ "service_plans_enabled": plans_enabled }),
+        )),
+        Outcome::StoreHours(store, h) => Ok(json_status(ok, &hours_json(store, tz, &h))),
+        Outcome::Resource(r) => Ok(json_status(ok, &ResourceDto::from(&r))),
+        Outcome::ResourceDeleted(id) => Ok(json_status(ok, &serde_json::json!({ "id": id.0, "deleted": true }))),
+        Outcome::Booking(b) => Ok(json_status(ok, &BookingDto::new(&b, tz))),
+        Outcome::Plan(p, bs) => {
+            let dry = p.id == PlanId(0);
+            let status = if dry { StatusCode::OK } else { ok };
+            Ok(json_status(status, &PlanDto::new(&p, &bs, tz, dry)))
+        }
+        Outcome::PlanConflicts(fs) => {
+            let report = ConflictReport {
+                code: "plan_conflicts",
+                message: format!("{} occurrence(s) can't be booked; nothing was created", fs.len()),
+                dry_run: !created,
+                failures: fs.iter().map(FailureDto::from).collect(),
+            };
+            Ok(json_status(StatusCode::CONFLICT, &report))
+        }
+        other => Err(ApiError::InvalidBody(format!("unexpected outcome {other:?}"))),
+    }
+}
+
+fn hours_json(store: StoreId, tz: Tz, h: &StoreHours) -> serde_json::Value {
+    serde_json::json!({
+        "store_id": store.get(),
+        "time_zone": tz.name(),
+        "business_hours": hours_dto(&h.business),
+        "closed_dates": dates_dto(&h.closed),
+    })
+}
+
+pub async fn put_settings(state: Arc<ApiState>, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+    respond(
+        async {
+            let body: SettingsBody = parse_json(ct, &body)?;
+            let meta = meta(key, "PUT /v1/settings", &body)?;
+            let msg = SetSettings {
+                meta,
+                plans_enabled: body.service_plans_enabled,
+            };
+            render(write(&state.directory, msg).await?, None, false)
+        }
+        .await,
+    )
+}
+
+pub async fn get_settings(state: Arc<ApiState>) -> Response {
+    respond((|| {
+        let enabled = state.storage().plans_enabled()?;
+        Ok(json_status(
+            StatusCode::OK,
+            &serde_json::json!({ "service_plans_enabled": enabled }),
+        ))
+    })())
+}
+
+fn service_msg(meta: WriteMeta, id: Option<ServiceId>, body: &ServiceBody) -> Result<PutService, ApiError> {
+    let mode = match body.booking_mode.as_str() {
+        "appointment" => BookingMode::Appointment,
+        "service_plan" => BookingMode::ServicePlan,
+        _ => {
+            return Err(ApiError::InvalidSchedule(
+                "booking_mode must be \"appointment\" or \"service_plan\"".into(),
+            ))
+        }
+    };
+    if body.duration_minutes == 0 || body.duration_minutes > SERVICE_DURATION_MAX_MINUTES {
+        return Err(ApiError::InvalidSchedule(format!(
+            "duration_minutes must be 1 to {SERVICE_DURATION_MAX_MINUTES}"
+        )));
+    }
+    if body.resource_kinds.is_empty() || body.resource_kinds.len() > RESOURCE_KINDS_MAX {
+        return Err(ApiError::InvalidSchedule(format!(
+            "a service needs 1 to {RESOURCE_KINDS_MAX} resource kinds"
+        )));
+    }
+    let kinds = body
+        .resource_kinds
+        .iter()
+        .map(|k| {
+            ResourceKind::new(k).ok_or_else(|| {
+                ApiError::InvalidSchedule("a resource kind is a lowercase word such as \"therapist\"".into())
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PutService {
+        meta,
+        id,
+        name: Name::new(&body.name, "service name").map_err(ApiError::InvalidField)?,
+        duration_minutes: body.duration_minutes,
+        mode,
+        resource_kinds: kinds,
+        requires_review: body.requires_review,
+    })
+}
+
+pub async fn create_service(state: Arc<ApiState>, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+    respond(
+        async {
+            let body: ServiceBody = parse_json(ct, &body)?;
+            let msg = service_msg(meta(key, "POST /v1/services", &body)?, None, &body)?;
+            render(write(&state.directory, msg).await?, None, true)
+        }
+        .await,
+    )
+}
+
+pub async fn update_service(state: Arc<ApiState>, id: u64, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+    respond(
+        async {
+            let body: ServiceBody = parse_json(ct, &body)?;
+            let meta = meta(key, &format!("PUT /v1/services/{id}"), &body)?;
+            let msg = service_msg(meta, Some(ServiceId(id)), &body)?;
+            render(write(&state.directory, msg).await?, None, false)
+        }
+        .await,
+    )
+}
+
+pub async fn delete_service(state: Arc<ApiState>, id: u64, key: Option<String>) -> Response {
+    respond(
+        async {
+            let meta = meta(key, &format!("DELETE /v1/services/{id}"), &())?;
+            let msg = DeleteService { meta, id: ServiceId(id) };
+            write(&state.directory, msg).await?;
+            Ok(json_status(StatusCode::OK, &serde_json::json!({ "id": id, "deleted": true })))
+        }
+        .await,
+    )
+}
+
+pub async fn get_service(state: Arc<ApiState>, id: u64) -> Response {
+    respond((|| match state.storage().service(ServiceId(id))? {
+        Some((s, false)) => Ok(json_status(StatusCode::OK, &ServiceDto::from(&s))),
+        _ => Err(ApiError::NotFound(format!("service {id}"))),
+    })())
+}
+
+pub async fn list_services(state: Arc<ApiState>) -> Response {
+    respond((|| {
+        let services: Vec<ServiceDto> = state
+            .storage()
+            .services()?
+            .iter()
+            .filter(|(_, deleted)| !deleted)
+            .map(|(s, _)| ServiceDto::from(s))
+            .collect();
+        Ok(json_status(StatusCode::OK, &serde_json::json!({ "services": services })))
+    })())
+}
+
+pub async fn put_hours(state: Arc<ApiState>, store: u64, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+    respond(
+        async {
+            let body: StoreHoursBody = parse_json(ct, &body)?;
+            let meta = meta(key, &format!("PUT /v1/stores/{store}/hours"), &body)?;
+            let store = store_id(store)?;
+            let hours = StoreHours {
+                business: weekly(&body.business_hours)?,
+                closed: dates(&body.closed_dates)?,
+            };
+            let addr = scheduler(&state, store)?;
+            let outcome = write(&addr, SetHours { meta, hours }).await?;
+            render(outcome, Some(tz_of(&state, store)?), false)
+        }
+        .await,
+    )
+}
+
+async fn read(addr: &Addr<StoreScheduler>, q: Query) -> Result<Answer, ApiError> {
+    let durable = addr
+        .send(Read(q))
+        .await
+        .map_err(|_| ApiError::Unavailable)??;
+    durable.ticket.durable().await.map_err(|_| ApiError::Unavailable)?;
+    Ok(durable.value)
+}
+
+pub async fn get_hours(state: Arc<ApiState>, store: u64) -> Response {
+    respond(
+        async {
+            let store = store_id(store)?;
+            match read(&scheduler(&state, store)?, Query::Hours).await? {
+                Answer::Hours(tz, h) => Ok(json_status(StatusCode::OK, &hours_json(store, tz, &h))),
+                _ => Err(ApiError::Unavailable),
+            }
+        }
+        .await,
+    )
+}
+
+fn resource_spec(body: &ResourceBody) -> Result<ResourceSpec, ApiError> {
+    if body.capacity == 0 || body.capacity > CAPACITY_MAX {
+        return Err(ApiError::InvalidSchedule(format!("capacity must be 1 to {CAPACITY_MAX}")));
+    }
+    Ok(ResourceSpec {
+        name: Name::new(&body.name, "resource name").map_err(ApiError::InvalidField)?,
+        kind: ResourceKind::new(&body.kind)
+            .ok_or_else(|| ApiError::InvalidSchedule("kind is a lowercase word such as \"therapist\"".into()))?,
+        capacity: body.capacity,
+        working_hours: match &body.working_hours {
+            Some(h) => weekly(h)?,
+            None => WeeklyHours::always(),
+        },
+        days_off: dates(&body.days_off)?,
+    })
+}
+
+pub async fn create_resource(state: Arc<ApiState>, store: u64, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+    respond(
+        async {
+            let body: ResourceBody = parse_json(ct, &body)?;
+            let meta = meta(key, &format!("POST /v1/stores/{store}/resources"), &body)?;
+            let store = store_id(store)?;
+            let spec = resource_spec(&body)?;
+            let addr = scheduler(&state, store)?;
+            render(write(&addr, PutResource { meta, id: None, spec }).await?, None, true)
+        }
+        .await,
+    )
+}
+
+pub async fn update_resource(state: Arc<ApiState>, id: u64, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+    respond(
+        async {
+            let body: ResourceBody = parse_json(ct, &body)?;
+            let meta = meta(key, &format!("PUT /v1/resources/{id}"), &body)?;
+            let spec = resource_spec(&body)?;
+            let (_, addr) = owner(&state, id, "resource")?;
+            let msg = PutResource {
+                meta,
+                id: Some(ResourceId(id)),
+                spec,
+            };
+            render(write(&addr, msg).await?, None, false)
+        }
+        .await,
+    )
+}
+
+pub async fn delete_resource(state: Arc<ApiState>, id: u64, key: Option<String>) -> Response {
+    respond(
+        async {
+            let meta = meta(key, &format!("DELETE /v1/resources/{id}"), &())?;
+            let (_, addr) = owner(&state, id, "resource")?;
+            render(write(&addr, DeleteResource { meta, id: ResourceId(id) }).await?, None, false)
+        }
+        .await,
+    )
+}
+
+pub async fn list_resources(state: Arc<ApiState>, store: u64) -> Response {
+    respond(
+        async {
+            let store = store_id(store)?;
+            match read(&scheduler(&state, store)?, Query::Resources).await? {
+                Answer::Resources(rs) => {
+                    let rs: Vec<ResourceDto> = rs.iter().map(ResourceDto::from).collect();
+                    Ok(json_status(StatusCode::OK, &serde_json::json!({ "resources": rs })))
+                }
+                _ => Err(ApiError::Unavailable),
+            }
+        }
+        .await,
+    )
+}
+
+pub async fn get_resource(state: Arc<ApiState>, id: u64) -> Response {
+    respond(
+        async {
+            let (_, addr) = owner(&state, id, "resource")?;
+            match read(&addr, Query::Resource(ResourceId(id))).await? {
+                Answer::Resources(rs) if rs.len() == 1 => Ok(json_status(StatusCode::OK, &ResourceDto::from(&rs[0]))),
+                _ => Err(ApiError::NotFound(format!("resource {id}"))),
+            }
+        }
+        .await,
+    )
+}
+
+fn resource_ids(raw: &[u64]) -> Result<Vec<ResourceId>, ApiError> {
+    if raw.is_empty() || raw.len() > RESOURCE_KINDS_MAX {
+        return Err(ApiError::InvalidSchedule(format!("name 1 to {RESOURCE_KINDS_MAX} resources")));
+    }
+    let mut ids: Vec<ResourceId> = raw.iter().map(|r| ResourceId(*r)).collect();
+    ids.dedup();
+    if ids.len() != raw.len() {
+        return Err(ApiError::InvalidSchedule("a resource is named twice".into()));
+    }
+    Ok(ids)
+}
+
+fn member_id(raw: u64) -> Result<MemberId, ApiError> {
+    MemberId::parse(raw).map_err(|_| ApiError::NotFound(format!("member {raw}")))
+}
+
+pub async fn create_appointment(state: Arc<ApiState>, store: u64, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+    respond(
+        async {
+            let body: AppointmentBody = parse_json(ct, &body)?;
+            let meta = meta(key, &format!("POST /v1/stores/{store}/appointments"), &body)?;
+            let store = store_id(store)?;
+            let start = match chrono::DateTime::parse_from_rfc3339(&body.start) {
+                Ok(t) => When::Instant(t.with_timezone(&chrono::Utc)),
+                Err(_) => When::Local(parse_local(&body.start)?),
+            };
+            let msg = Book {
+                meta,
+                member: member_id(body.member_id)?,
+                service: ServiceId(body.service_id),
+                resources: resource_ids(&body.resource_ids)?,
+                what: What::Appointment { start },
+            };
+            let addr = scheduler(&state, store)?;
+            let outcome = write(&addr, msg).await?;
+            if let Outcome::PlanConflicts(fs) = &outcome {
+                let report = ConflictReport {
+                    code: "slot_unavailable",
+                    message: "the appointment can't be booked at that time".into(),
+                    dry_run: false,
+                    failures: fs.iter().map(FailureDto::from).collect(),
+                };
+                return Ok(json_status(StatusCode::CONFLICT, &report));
+            }
+            render(outcome, Some(tz_of(&state, store)?), true)
+        }
+        .await,
+    )
+}
+
+pub async fn create_plan(state: Arc<ApiState>, store: u64, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+    respond(
+        async {
+            let body: PlanBody = parse_json(ct, &body)?;
+            let meta = meta(key, &format!("POST /v1/stores/{store}/plans"), &body)?;
+            let store = store_id(store)?;
+            let msg = Book {
+                meta,
+                member: member_id(body.member_id)?,
+                service: ServiceId(body.service_id),
+                resources: resource_ids(&body.resource_ids)?,
+                what: What::Plan {
+                    repeat: repeat(&body.repeat)?,
+                    dry_run: body.dry_run,
+                },
+            };
+            let addr = scheduler(&state, store)?;
+            let outcome = write(&addr, msg).await?;
+            render(outcome, Some(tz_of(&state, store)?), !body.dry_run)
+        }
+        .await,
+    )
+}
+
+pub async fn transit(state: Arc<ApiState>, id: u64, action: String, key: Option<String>) -> Response {
+    respond(
+        async {
+            let transition = match action.as_str() {
+                "approve" => Transition::Approve,
+                "reject" => Transition::Reject,
+                "check-in" => Transition::CheckIn,
+                "complete" => Transition::Complete,
+                "cancel" => Transition::Cancel,
+                "no-show" => Transition::NoShow,
+                _ => return Err(ApiError::NotFound(format!("action {action:.20}"))),
+            };
+            let meta = meta(key, &format!("POST /v1/appointments/{id}/{action}"), &())?;
+            let (store, addr) = owner(&state, id, "booking")?;
+            let msg = Transit {
+                meta,
+                booking: BookingId(id),
+                transition,
+            };
+            render(write(&addr, msg).await?, Some(tz_of(&state, store)?), false)
+        }
+        .await,
+    )
+}
+
+pub async fn get_appointment(state: Arc<ApiState>, id: u64) -> Response {
+    respond(
+        async {
+            let (store, addr) = owner(&state, id, "booking")?;
+            match read(&addr, Query::Booking(BookingId(id))).await? {
+                Answer::Booking(b) => Ok(json_status(StatusCode::OK, &BookingDto::new(&b, tz_of(&state, store)?))),
+                _ => Err(ApiError::Unavailable),
+            }
+        }
+        .await,
+    )
+}
+
+pub async fn get_plan(state: Arc<ApiState>, id: u64) -> Response {
+    respond(
+        async {
+            let (store, addr) = owner(&state, id, "plan")?;
+            let tz = tz_of(&state, store)?;
+            match read(&addr, Query::Plan(PlanId(id))).await? {
+                Answer::Plans(ps) if ps.len() == 1 => Ok(json_status(StatusCode::OK, &PlanDto::new(&ps[0].0, &ps[0].1, tz, false))),
+                _ => Err(ApiError::NotFound(format!("plan {id}"))),
+            }
+        }
+        .await,
+    )
+}
+
+/// A member's plans in every store of the chain.
+pub async fn member_plans(state: Arc<ApiState>, member: u64) -> Response {
+    respond(
+        async {
+            let member = member_id(member)?;
+            if state.storage().account(member)?.is_none() {
+                return Err(ApiError::NotFound(format!("member {member}")));
+            }
+            let mut plans = Vec::new();
+            for addr in state.registry.schedulers() {
+                if let Answer::Plans(ps) = read(&addr, Query::MemberPlans(member)).await? {
+                    for (p, bs) in ps {
+                        plans.push(PlanDto::new(&p, &bs, tz_of(&state, p.store)?, false));
+                    }
+                }
+            }
+            Ok(json_status(StatusCode::OK, &serde_json::json!({ "plans": plans })))
+        }
+        .await,
+    )
+}
+
+pub async fn cancel_plan(state: Arc<ApiState>, id: u64, occurrence: Option<u32>, key: Option<String>) -> Response {
+    respond(
+        async {
+            let route = match occurrence {
+                Some(n) => format!("POST /v1/plans/{id}/occurrences/{n}/cancel"),
+                None => format!("POST /v1/plans/{id}/cancel"),
+            };
+            let meta = meta(key, &route, &())?;
+            let (store, addr) = owner(&state, id, "plan")?;
+            let msg = CancelPlan {
+                meta,
+                plan: PlanId(id),
+                occurrence,
+            };
+            render(write(&addr, msg).await?, Some(tz_of(&state, store)?), false)
+        }
+        .await,
+    )
+}
+
+pub async fn move_occurrence(state: Arc<ApiState>, id: u64, n: u32, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+    respond(
+        async {
+            let body: MoveBody = parse_json(ct, &body)?;
+            let meta = meta(key, &format!("POST /v1/plans/{id}/occurrences/{n}/move"), &body)?;
+            let to = parse_local(&body.start)?;
+            let (store, addr) = owner(&state, id, "plan")?;
+            let msg = MoveOccurrence {
+                meta,
+                plan: PlanId(id),
+                occurrence: n,
+                to,
+            };
+            render(write(&addr, msg).await?, Some(tz_of(&state, store)?), false)
+        }
+        .await,
+    )
+}
+
+pub async fn availability(state: Arc<ApiState>, store: u64, q: AvailabilityQuery) -> Response {
+    respond(
+        async {
+            let store = store_id(store)?;
+            let step = q.step_minutes.unwrap_or(15);
+            if step < AVAILABILITY_STEP_MINUTES_MIN || step > 24 * 60 {
+                return Err(ApiError::InvalidQuery(format!(
+                    "step_minutes must be {AVAILABILITY_STEP_MINUTES_MIN} to 1440"
+                )));
+            }
+            let days = (q.to - q.from).num_days();
+            if !(0..AVAILABILITY_DAYS_MAX).contains(&days) {
+                return Err(ApiError::InvalidQuery(format!(
+                    "from..to must be 1 to {AVAILABILITY_DAYS_MAX} days, from before to"
+                )));
+            }
+            let addr = scheduler(&state, store)?;
+            let msg = Availability {
+                service: ServiceId(q.service_id),
+                from: q.from,
+                to: q.to,
+                step_minutes: step,
+            };
+            let durable = addr.send(msg).await.map_err(|_| ApiError::Unavailable)??;
+            durable.ticket.durable().await.map_err(|_| ApiError::Unavailable)?;
+            let starts: Vec<FreeStartDto> = durable.value.iter().map(FreeStartDto::from).collect();
+            Ok(json_status(StatusCode::OK, &serde_json::json!({ "store_id": store.get(), "starts": starts })))
+        }
+        .await,
+    )
+}
+
+pub async fn events(state: Arc<ApiState>, store: u64, q: EventsQuery) -> Response {
+    respond((|| {
+        let store = store_id(store)?;
+        let limit = q.limit.unwrap_or(EVENTS_PAGE_DEFAULT);
+        if limit == 0 || limit > state.page_size_max {
+            return Err(ApiError::InvalidQuery(format!("limit must be 1 to {}", state.page_size_max)));
+        }
+        let events = state.storage().events(store, q.after.unwrap_or(0), limit)?;
+        let next_after = events.last().map(|e| e.seq);
+        let events: Vec<EventDto> = events.iter().map(EventDto::from).collect();
+        Ok(json_status(
+            StatusCode::OK,
+            &serde_json::json!({ "events": events, "next_after": next_after }),
+        ))
+    })())
+}
+
+/// Testing only: move the manual clock and run every scheduler's tick to completion.
+pub async fn set_clock(state: Arc<ApiState>, ct: Option<String>, body: Bytes) -> Response {
+    respond(
+        async {
+            let clock = state.manual_clock.as_ref().ok_or(ApiError::NoTestingClock)?;
+            let body: ClockBody = parse_json(ct, &body)?;
+            clock.set(body.now);
+            super::handlers::tick_all(&state.registry).await?;
+            Ok(json_status(StatusCode::OK, &serde_json::json!({ "now": body.now })))
+        }
+        .await,
+    )
+}

@@ -1,0 +1,383 @@
+//! Stored records of scheduling: services, resources, hours, bookings, plans, events.
+//! Same rules as `codec`: flat serde records, re-validated on the way back.
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use serde::{Deserialize, Serialize};
+
+use super::codec::CodecError;
+use crate::domain::booking::*;
+use crate::domain::calendar::BookingId;
+use crate::domain::hours::{DateSet, StoreHours, WeeklyHours};
+use crate::domain::ids::{MemberId, Name, StoreId};
+use crate::domain::ledger::Timestamp;
+use crate::domain::planning::{OccurrenceFailure, Reason};
+
+fn ts(us: i64) -> Result<Timestamp, CodecError> {
+    chrono::DateTime::from_timestamp_micros(us).ok_or_else(|| CodecError::Invalid("timestamp".into()))
+}
+
+fn bad(what: &str) -> CodecError {
+    CodecError::Invalid(what.into())
+}
+
+pub type WeeklyRec = Vec<Vec<(u32, u32)>>;
+
+pub fn weekly_rec(h: &WeeklyHours) -> WeeklyRec {
+    let micros = |t: NaiveTime| t.num_seconds_from_midnight() * 1000 + t.nanosecond() / 1_000_000;
+    h.days()
+        .iter()
+        .map(|d| d.iter().map(|&(o, c)| (micros(o), micros(c))).collect())
+        .collect()
+}
+
+pub fn weekly_from(r: WeeklyRec) -> Result<WeeklyHours, CodecError> {
+    let t = |ms: u32| {
+        NaiveTime::from_num_seconds_from_midnight_opt(ms / 1000, (ms % 1000) * 1_000_000)
+            .ok_or_else(|| bad("time of day"))
+    };
+    let days: Vec<Vec<(NaiveTime, NaiveTime)>> = r
+        .into_iter()
+        .map(|d| d.into_iter().map(|(o, c)| Ok((t(o)?, t(c)?))).collect::<Result<_, CodecError>>())
+        .collect::<Result<_, _>>()?;
+    let days: [Vec<(NaiveTime, NaiveTime)>; 7] = days.try_into().map_err(|_| bad("seven days"))?;
+    WeeklyHours::new(days).map_err(|e| bad(&e.to_string()))
+}
+
+pub fn dates_rec(d: &DateSet) -> Vec<i32> {
+    d.iter().map(|d| d.num_days_from_ce()).collect()
+}
+
+use chrono::Datelike;
+
+pub fn dates_from(r: Vec<i32>) -> Result<DateSet, CodecError> {
+    let dates: Vec<NaiveDate> = r
+        .into_iter()
+        .map(|d| NaiveDate::from_num_days_from_ce_opt(d).ok_or_else(|| bad("date")))
+        .collect::<Result<_, _>>()?;
+    DateSet::new(dates).map_err(|e| bad(&e.to_string()))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceRec {
+    pub id: u64,
+    pub name: String,
+    pub duration_minutes: u32,
+    pub plan_mode: bool,
+    pub resource_kinds: Vec<String>,
+    pub requires_review: bool,
+    pub deleted: bool,
+}
+
+impl ServiceRec {
+    pub fn new(s: &Service, deleted: bool) -> ServiceRec {
+        ServiceRec {
+            id: s.id.0,
+            name: s.name.as_str().to_owned(),
+            duration_minutes: s.duration_minutes,
+            plan_mode: s.mode == BookingMode::ServicePlan,
+            resource_kinds: s.resource_kinds.iter().map(|k| k.as_str().to_owned()).collect(),
+            requires_review: s.requires_review,
+            deleted,
+        }
+    }
+
+    pub fn into_domain(self) -> Result<(Service, bool), CodecError> {
+        Ok((
+            Service {
+                id: ServiceId(self.id),
+                name: Name::new(&self.name, "service name")?,
+                duration_minutes: self.duration_minutes,
+                mode: if self.plan_mode {
+                    BookingMode::ServicePlan
+                } else {
+                    BookingMode::Appointment
+                },
+                resource_kinds: self
+                    .resource_kinds
+                    .iter()
+                    .map(|k| ResourceKind::new(k).ok_or_else(|| bad("resource kind")))
+                    .collect::<Result<_, _>>()?,
+                requires_review: self.requires_review,
+            },
+            self.deleted,
+        ))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SettingsRec {
+    pub plans_enabled: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoreHoursRec {
+    pub business: WeeklyRec,
+    pub closed: Vec<i32>,
+}
+
+impl From<&StoreHours> for StoreHoursRec {
+    fn from(h: &StoreHours) -> Self {
+        StoreHoursRec {
+            business: weekly_rec(&h.business),
+            closed: dates_rec(&h.closed),
+        }
+    }
+}
+
+impl TryFrom<StoreHoursRec> for StoreHours {
+    type Error = CodecError;
+    fn try_from(r: StoreHoursRec) -> Result<Self, CodecError> {
+        Ok(StoreHours {
+            business: weekly_from(r.business)?,
+            closed: dates_from(r.closed)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResourceRec {
+    pub id: u64,
+    pub store: u32,
+    pub name: String,
+    pub kind: String,
+    pub capacity: u32,
+    pub working_hours: WeeklyRec,
+    pub days_off: Vec<i32>,
+}
+
+impl From<&Resource> for ResourceRec {
+    fn from(r: &Resource) -> Self {
+        ResourceRec {
+            id: r.id.0,
+            store: r.store.get(),
+            name: r.name.as_str().to_owned(),
+            kind: r.kind.as_str().to_owned(),
+            capacity: r.capacity,
+            working_hours: weekly_rec(&r.working_hours),
+            days_off: dates_rec(&r.days_off),
+        }
+    }
+}
+
+impl TryFrom<ResourceRec> for Resource {
+    type Error = CodecError;
+    fn try_from(r: ResourceRec) -> Result<Self, CodecError> {
+        Ok(Resource {
+            id: ResourceId(r.id),
+            store: StoreId::new(r.store)?,
+            name: Name::new(&r.name, "resource name")?,
+            kind: ResourceKind::new(&r.kind).ok_or_else(|| bad("resource kind"))?,
+            capacity: r.capacity,
+            working_hours: weekly_from(r.working_hours)?,
+            days_off: dates_from(r.days_off)?,
+        })
+    }
+}
+
+fn status_code(s: BookingStatus) -> u8 {
+    match s {
+        BookingStatus::Pending => 0,
+        BookingStatus::Confirmed => 1,
+        BookingStatus::CheckedIn => 2,
+        BookingStatus::Completed => 3,
+        BookingStatus::Cancelled => 4,
+        BookingStatus::Rejected => 5,
+        BookingStatus::NoShow => 6,
+    }
+}
+
+fn status_from(c: u8) -> Result<BookingStatus, CodecError> {
+    Ok(match c {
+        0 => BookingStatus::Pending,
+        1 => BookingStatus::Confirmed,
+        2 => BookingStatus::CheckedIn,
+        3 => BookingStatus::Completed,
+        4 => BookingStatus::Cancelled,
+        5 => BookingStatus::Rejected,
+        6 => BookingStatus::NoShow,
+        _ => return Err(bad("booking status")),
+    })
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BookingRec {
+    pub id: u64,
+    pub store: u32,
+    pub member: u64,
+    pub service: u64,
+    pub resources: Vec<u64>,
+    pub start_us: i64,
+    pub end_us: i64,
+    pub status: u8,
+    /// (plan id, 1-based index) for a plan occurrence.
+    pub plan: Option<(u64, u32)>,
+    pub reminded: bool,
+}
+
+impl From<&Booking> for BookingRec {
+    fn from(b: &Booking) -> Self {
+        BookingRec {
+            id: b.id.0,
+            store: b.store.get(),
+            member: b.member.get(),
+            service: b.service.0,
+            resources: b.resources.iter().map(|r| r.0).collect(),
+            start_us: b.start.timestamp_micros(),
+            end_us: b.end.timestamp_micros(),
+            status: status_code(b.status),
+            plan: match b.origin {
+                BookingOrigin::Appointment => None,
+                BookingOrigin::Plan { plan, index } => Some((plan.0, index)),
+            },
+            reminded: b.reminded,
+        }
+    }
+}
+
+impl TryFrom<BookingRec> for Booking {
+    type Error = CodecError;
+    fn try_from(r: BookingRec) -> Result<Self, CodecError> {
+        Ok(Booking {
+            id: BookingId(r.id),
+            store: StoreId::new(r.store)?,
+            member: MemberId::parse(r.member)?,
+            service: ServiceId(r.service),
+            resources: r.resources.into_iter().map(ResourceId).collect(),
+            start: ts(r.start_us)?,
+            end: ts(r.end_us)?,
+            status: status_from(r.status)?,
+            origin: match r.plan {
+                None => BookingOrigin::Appointment,
+                Some((plan, index)) => BookingOrigin::Plan {
+                    plan: PlanId(plan),
+                    index,
+                },
+            },
+            reminded: r.reminded,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanRec {
+    pub id: u64,
+    pub store: u32,
+    pub member: u64,
+    pub service: u64,
+    pub resources: Vec<u64>,
+    pub occurrences: Vec<u64>,
+    pub created_at_us: i64,
+}
+
+impl From<&Plan> for PlanRec {
+    fn from(p: &Plan) -> Self {
+        PlanRec {
+            id: p.id.0,
+            store: p.store.get(),
+            member: p.member.get(),
+            service: p.service.0,
+            resources: p.resources.iter().map(|r| r.0).collect(),
+            occurrences: p.occurrences.iter().map(|b| b.0).collect(),
+            created_at_us: p.created_at.timestamp_micros(),
+        }
+    }
+}
+
+impl TryFrom<PlanRec> for Plan {
+    type Error = CodecError;
+    fn try_from(r: PlanRec) -> Result<Self, CodecError> {
+        Ok(Plan {
+            id: PlanId(r.id),
+            store: StoreId::new(r.store)?,
+            member: MemberId::parse(r.member)?,
+            service: ServiceId(r.service),
+            resources: r.resources.into_iter().map(ResourceId).collect(),
+            occurrences: r.occurrences.into_iter().map(BookingId).collect(),
+            created_at: ts(r.created_at_us)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ReasonRec {
+    NonexistentLocalTime,
+    InThePast,
+    StoreClosed,
+    OutsideBusinessHours,
+    ResourceDayOff(u64),
+    OutsideWorkingHours(u64),
+    Booked { resource: u64, bookings: Vec<u64> },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FailureRec {
+    pub index: u32,
+    pub local: String,
+    pub reasons: Vec<ReasonRec>,
+}
+
+const LOCAL_FMT: &str = "%Y-%m-%dT%H:%M:%S";
+
+impl From<&OccurrenceFailure> for FailureRec {
+    fn from(f: &OccurrenceFailure) -> Self {
+        FailureRec {
+            index: f.index as u32,
+            local: f.local.format(LOCAL_FMT).to_string(),
+            reasons: f
+                .reasons
+                .iter()
+                .map(|r| match r {
+                    Reason::NonexistentLocalTime => ReasonRec::NonexistentLocalTime,
+                    Reason::InThePast => ReasonRec::InThePast,
+                    Reason::StoreClosed => ReasonRec::StoreClosed,
+                    Reason::OutsideBusinessHours => ReasonRec::OutsideBusinessHours,
+                    Reason::ResourceDayOff(r) => ReasonRec::ResourceDayOff(r.0),
+                    Reason::OutsideWorkingHours(r) => ReasonRec::OutsideWorkingHours(r.0),
+                    Reason::Booked { resource, bookings } => ReasonRec::Booked {
+                        resource: resource.0,
+                        bookings: bookings.iter().map(|b| b.0).collect(),
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
+impl TryFrom<FailureRec> for OccurrenceFailure {
+    type Error = CodecError;
+    fn try_from(r: FailureRec) -> Result<Self, CodecError> {
+        Ok(OccurrenceFailure {
+            index: r.index as usize,
+            local: NaiveDateTime::parse_from_str(&r.local, LOCAL_FMT).map_err(|_| bad("local time"))?,
+            reasons: r
+                .reasons
+                .into_iter()
+                .map(|r| match r {
+                    ReasonRec::NonexistentLocalTime => Reason::NonexistentLocalTime,
+                    ReasonRec::InThePast => Reason::InThePast,
+                    ReasonRec::StoreClosed => Reason::StoreClosed,
+                    ReasonRec::OutsideBusinessHours => Reason::OutsideBusinessHours,
+                    ReasonRec::ResourceDayOff(r) => Reason::ResourceDayOff(ResourceId(r)),
+                    ReasonRec::OutsideWorkingHours(r) => Reason::OutsideWorkingHours(ResourceId(r)),
+                    ReasonRec::Booked { resource, bookings } => Reason::Booked {
+                        resource: ResourceId(resource),
+                        bookings: bookings.into_iter().map(BookingId).collect(),
+                    },
+                })
+                .collect(),
+        })
+    }
+}
+
+/// A member-facing event in a store's durable feed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventRec {
+    pub seq: u64,
+    pub at_us: i64,
+    /// "reminder" or "completed".
+    pub kind: String,
+    pub booking: u64,
+    pub plan: Option<u64>,
+    pub member: u64,
+    pub start_us: i64,
+}
