@@ -133,7 +133,9 @@ impl Config {
             ));
         };
         if raw.scheduling.reminder_lead_minutes > REMINDER_LEAD_MINUTES_MAX {
-            return bad(format!("scheduling.reminder_lead_minutes must be at most {REMINDER_LEAD_MINUTES_MAX}"));
+            return bad(format!(
+                "scheduling.reminder_lead_minutes must be at most {REMINDER_LEAD_MINUTES_MAX}"
+            ));
         }
         Ok(Config {
             listen,
@@ -146,7 +148,9 @@ impl Config {
                 raw.ledger.idempotency_retention_hours * 3600,
             ),
             default_time_zone,
-            reminder_lead: chrono::Duration::minutes(i64::from(raw.scheduling.reminder_lead_minutes)),
+            reminder_lead: chrono::Duration::minutes(i64::from(
+                raw.scheduling.reminder_lead_minutes,
+            )),
         })
     }
 }

@@ -49,11 +49,21 @@ fn start_arbiters(n: usize) -> Result<Vec<ArbiterHandle>, StartError> {
 
 /// Everything but the HTTP listener: storage, journal, actors, recovered state. Before it
 /// returns, every scheduler has completed what came due while the server was down.
-pub async fn start_core(config: &Config, clock: Arc<dyn Clock>, manual_clock: Option<Arc<ManualClock>>) -> Result<Arc<ApiState>, StartError> {
+pub async fn start_core(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    manual_clock: Option<Arc<ManualClock>>,
+) -> Result<Arc<ApiState>, StartError> {
     let storage = Storage::open(&config.data_dir, config.idempotency_retention)?;
     let journal = Journal::start(storage.db());
     let arbiters = start_arbiters(config.actor_threads)?;
-    let registry = Registry::new(arbiters, storage.clone(), journal, clock, config.reminder_lead);
+    let registry = Registry::new(
+        arbiters,
+        storage.clone(),
+        journal,
+        clock,
+        config.reminder_lead,
+    );
     let stores = storage.stores()?;
     let last_store = stores.last().map_or(0, |s| s.id.get());
     for store in &stores {

@@ -11,12 +11,12 @@ use super::pending::Pending;
 use super::registry::Registry;
 use super::{ActorError, Durable, WriteMeta, WriteResult};
 use crate::domain::booking::{BookingMode, ResourceKind, Service, ServiceId};
-use crate::storage::schedule_codec::{ServiceRec, SettingsRec};
 use crate::domain::idempotency::{judge, Outcome, Replay, Request};
 use crate::domain::ids::{IdempotencyKey, MemberId, Name, Phone, StoreId, STORE_ID_MAX};
 use crate::domain::ledger::Account;
 use crate::domain::member::{Member, Store};
 use crate::storage::codec::{self, AccountRec, IdemRec, MemberRec, StoreRec};
+use crate::storage::schedule_codec::{ServiceRec, SettingsRec};
 use crate::storage::{keys, JournalLog, StorageError, Write};
 
 #[derive(Debug, Message)]
@@ -81,7 +81,7 @@ impl Directory {
         match judge(stored.as_ref().map(|(r, o)| (r, o)), request) {
             Replay::Fresh => Ok(None),
             Replay::Repeat(value) => Ok(Some(Durable {
-                value,
+                value: *value,
                 ticket: self.log.ticket(seq),
             })),
             Replay::Conflict => Err(ActorError::IdempotencyConflict),
@@ -235,7 +235,10 @@ pub struct SetSettings {
 }
 
 fn service_write(s: &Service, deleted: bool) -> Write {
-    Write::put(keys::id8(keys::TAG_SERVICE, s.id.0), codec::encode(&ServiceRec::new(s, deleted)))
+    Write::put(
+        keys::id8(keys::TAG_SERVICE, s.id.0),
+        codec::encode(&ServiceRec::new(s, deleted)),
+    )
 }
 
 impl Handler<PutService> for Directory {
@@ -249,7 +252,9 @@ impl Handler<PutService> for Directory {
         let id = match msg.id {
             Some(id) => {
                 match self.registry.storage.service(id)? {
-                    Some((existing, false)) if existing.mode != msg.mode => return Err(ActorError::ModeImmutable),
+                    Some((existing, false)) if existing.mode != msg.mode => {
+                        return Err(ActorError::ModeImmutable)
+                    }
                     Some((_, false)) => {}
                     _ => return Err(ActorError::NotFound(format!("service {}", id.0))),
                 }

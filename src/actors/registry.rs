@@ -57,7 +57,12 @@ impl Registry {
     }
 
     /// Starts the scheduler of `store` over its recovered state.
-    pub fn start_scheduler(self: &Arc<Self>, store: StoreId, tz: chrono_tz::Tz, state: SchedulerState) {
+    pub fn start_scheduler(
+        self: &Arc<Self>,
+        store: StoreId,
+        tz: chrono_tz::Tz,
+        state: SchedulerState,
+    ) {
         let arbiter = &self.arbiters[(store.get() as usize + 1) % self.arbiters.len()];
         let registry = self.clone();
         let lead = self.reminder_lead;

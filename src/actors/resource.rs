@@ -77,7 +77,11 @@ impl Actor for ResourceActor {
 }
 
 impl ResourceActor {
-    pub fn new(resource: &Resource, time_zone: chrono_tz::Tz, bookings: impl IntoIterator<Item = (BookingId, Timestamp, Timestamp)>) -> ResourceActor {
+    pub fn new(
+        resource: &Resource,
+        time_zone: chrono_tz::Tz,
+        bookings: impl IntoIterator<Item = (BookingId, Timestamp, Timestamp)>,
+    ) -> ResourceActor {
         let mut calendar = Calendar::new(resource.capacity);
         for (id, start, end) in bookings {
             calendar.insert(id, start, end);
@@ -107,7 +111,9 @@ impl Handler<Reserve> for ResourceActor {
         for slot in &msg.slots {
             match self.schedule.check(slot.start, slot.end) {
                 Ok(()) => {
-                    self.schedule.calendar.insert(slot.booking, slot.start, slot.end);
+                    self.schedule
+                        .calendar
+                        .insert(slot.booking, slot.start, slot.end);
                     placed.push((slot.booking, slot.start));
                 }
                 Err(c) => conflicts.push((slot.index, c)),

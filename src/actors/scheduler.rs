@@ -27,7 +27,9 @@ use futures::future::join_all;
 
 use super::pending::Pending;
 use super::registry::Registry;
-use super::resource::{Free, HasBookingsAfter, HoldSlot, Reconfigure, Reserve, ResourceActor, Settle, Snapshot};
+use super::resource::{
+    Free, HasBookingsAfter, HoldSlot, Reconfigure, Reserve, ResourceActor, Settle, Snapshot,
+};
 use super::{ActorError, Durable, WriteMeta};
 use crate::domain::booking::*;
 use crate::domain::calendar::{BookingId, ResourceSchedule};
@@ -46,6 +48,8 @@ pub const TICK_INTERVAL: StdDuration = StdDuration::from_secs(1);
 /// Bookings completed or reminded per tick; the rest wait for the next tick.
 pub const TICK_BATCH_MAX: usize = 1_000;
 pub const RESOURCES_PER_STORE_MAX: u32 = 100_000;
+/// Most bookings one resource-calendar read returns.
+pub const BOOKINGS_PAGE_MAX: usize = 10_000;
 
 pub type SchedResult = Result<Durable<Outcome>, ActorError>;
 
@@ -143,12 +147,15 @@ pub enum Query {
     MemberPlans(MemberId),
     Resources,
     Resource(ResourceId),
+    /// Bookings holding a slot on the resource and overlapping `[from, to)`, in time order.
+    ResourceBookings(ResourceId, Timestamp, Timestamp),
     Hours,
 }
 
 #[derive(Debug)]
 pub enum Answer {
     Booking(Booking),
+    Bookings(Vec<Booking>),
     Plans(Vec<(Plan, Vec<Booking>)>),
     Resources(Vec<Resource>),
     Hours(Tz, StoreHours),
@@ -226,7 +233,10 @@ impl SchedulerState {
         }
     }
 
-    pub fn load(storage: &crate::storage::Storage, store: StoreId) -> Result<SchedulerState, StorageError> {
+    pub fn load(
+        storage: &crate::storage::Storage,
+        store: StoreId,
+    ) -> Result<SchedulerState, StorageError> {
         Ok(SchedulerState {
             hours: storage.store_hours(store)?,
             resources: storage.resources_of(store)?,
@@ -249,12 +259,22 @@ pub fn store_of_id(id: u64) -> Option<StoreId> {
 }
 
 impl StoreScheduler {
-    pub fn new(store: StoreId, tz: Tz, registry: Arc<Registry>, reminder_lead: Duration, state: SchedulerState) -> StoreScheduler {
+    pub fn new(
+        store: StoreId,
+        tz: Tz,
+        registry: Arc<Registry>,
+        reminder_lead: Duration,
+        state: SchedulerState,
+    ) -> StoreScheduler {
         let log = registry.journal.log();
-        let mut by_resource: HashMap<ResourceId, Vec<(BookingId, Timestamp, Timestamp)>> = HashMap::new();
+        let mut by_resource: HashMap<ResourceId, Vec<(BookingId, Timestamp, Timestamp)>> =
+            HashMap::new();
         for b in state.bookings.iter().filter(|b| b.status.holds_slot()) {
             for r in &b.resources {
-                by_resource.entry(*r).or_default().push((b.id, b.start, b.end));
+                by_resource
+                    .entry(*r)
+                    .or_default()
+                    .push((b.id, b.start, b.end));
             }
         }
         let mut resources = BTreeMap::new();
@@ -297,9 +317,13 @@ impl StoreScheduler {
     fn put_booking(&mut self, b: Booking) {
         if let Some(old) = self.bookings.get(&b.id) {
             self.due_complete.remove(&(old.end, old.id));
-            self.due_remind.remove(&(old.start - self.reminder_lead, old.id));
+            self.due_remind
+                .remove(&(old.start - self.reminder_lead, old.id));
         }
-        if matches!(b.origin, BookingOrigin::Plan { .. }) && !b.status.is_final() && b.status != BookingStatus::Pending {
+        if matches!(b.origin, BookingOrigin::Plan { .. })
+            && !b.status.is_final()
+            && b.status != BookingStatus::Pending
+        {
             self.due_complete.insert((b.end, b.id));
             if !b.reminded {
                 self.due_remind.insert((b.start - self.reminder_lead, b.id));
@@ -318,7 +342,7 @@ impl StoreScheduler {
         match judge(stored.as_ref().map(|(r, o)| (r, o)), &request) {
             Replay::Fresh => Ok(None),
             Replay::Repeat(value) => Ok(Some(Durable {
-                value,
+                value: *value,
                 ticket: self.log.ticket(seq),
             })),
             Replay::Conflict => Err(ActorError::IdempotencyConflict),
@@ -326,7 +350,12 @@ impl StoreScheduler {
     }
 
     /// Journals `writes` with the idempotency record of `meta` and remembers the outcome.
-    fn commit(&mut self, meta: WriteMeta, outcome: Outcome, mut writes: Vec<Write>) -> Durable<Outcome> {
+    fn commit(
+        &mut self,
+        meta: WriteMeta,
+        outcome: Outcome,
+        mut writes: Vec<Write>,
+    ) -> Durable<Outcome> {
         let now = self.registry.clock.now();
         let request = Request::Fingerprint(meta.fingerprint);
         writes.push(Write::put_idem(
@@ -334,16 +363,26 @@ impl StoreScheduler {
             codec::encode(&IdemRec::new(now, &request, &outcome)),
         ));
         let ticket = self.log.submit(writes);
-        self.idem.insert(ticket.seq(), meta.key, (request, outcome.clone()));
-        Durable { value: outcome, ticket }
+        self.idem
+            .insert(ticket.seq(), meta.key, (request, outcome.clone()));
+        Durable {
+            value: outcome,
+            ticket,
+        }
     }
 
     fn booking_write(b: &Booking) -> Write {
-        Write::put(keys::id8(keys::TAG_BOOKING, b.id.0), codec::encode(&BookingRec::from(b)))
+        Write::put(
+            keys::id8(keys::TAG_BOOKING, b.id.0),
+            codec::encode(&BookingRec::from(b)),
+        )
     }
 
     fn plan_write(p: &Plan) -> Write {
-        Write::put(keys::id8(keys::TAG_PLAN, p.id.0), codec::encode(&PlanRec::from(p)))
+        Write::put(
+            keys::id8(keys::TAG_PLAN, p.id.0),
+            codec::encode(&PlanRec::from(p)),
+        )
     }
 
     fn event_write(&mut self, kind: &str, b: &Booking, now: Timestamp) -> Write {
@@ -361,7 +400,10 @@ impl StoreScheduler {
             member: b.member.get(),
             start_us: b.start.timestamp_micros(),
         };
-        Write::put(keys::event(self.store, self.last_event), codec::encode(&rec))
+        Write::put(
+            keys::event(self.store, self.last_event),
+            codec::encode(&rec),
+        )
     }
 
     fn service(&self, id: ServiceId) -> Result<Service, ActorError> {
@@ -372,14 +414,17 @@ impl StoreScheduler {
     }
 
     /// The named resources, checked against the service: one resource of each needed kind.
-    fn pick_resources(&self, service: &Service, ids: &[ResourceId]) -> Result<Vec<(ResourceId, Addr<ResourceActor>)>, ActorError> {
+    fn pick_resources(
+        &self,
+        service: &Service,
+        ids: &[ResourceId],
+    ) -> Result<Vec<(ResourceId, Addr<ResourceActor>)>, ActorError> {
         let mut kinds: Vec<&ResourceKind> = Vec::new();
         let mut out = Vec::new();
         for id in ids {
-            let (r, addr) = self
-                .resources
-                .get(id)
-                .ok_or_else(|| ActorError::NotFound(format!("resource {} in store {}", id.0, self.store)))?;
+            let (r, addr) = self.resources.get(id).ok_or_else(|| {
+                ActorError::NotFound(format!("resource {} in store {}", id.0, self.store))
+            })?;
             kinds.push(&r.kind);
             out.push((*id, addr.clone()));
         }
@@ -396,7 +441,9 @@ impl StoreScheduler {
         Ok(out)
     }
 
-    fn answer<T: 'static>(value: Result<T, ActorError>) -> AtomicResponse<Self, Result<T, ActorError>> {
+    fn answer<T: 'static>(
+        value: Result<T, ActorError>,
+    ) -> AtomicResponse<Self, Result<T, ActorError>> {
         AtomicResponse::new(Box::pin(ready(value)))
     }
 
@@ -411,8 +458,12 @@ impl StoreScheduler {
             .map(|(_, id)| *id)
             .collect();
         for id in due {
-            let Some(mut b) = self.bookings.get(&id).cloned() else { continue };
-            let Ok(status) = transition(b.status, Transition::Complete) else { continue };
+            let Some(mut b) = self.bookings.get(&id).cloned() else {
+                continue;
+            };
+            let Ok(status) = transition(b.status, Transition::Complete) else {
+                continue;
+            };
             b.status = status;
             b.reminded = true;
             writes.push(Self::booking_write(&b));
@@ -427,7 +478,9 @@ impl StoreScheduler {
             .map(|(_, id)| *id)
             .collect();
         for id in remind {
-            let Some(mut b) = self.bookings.get(&id).cloned() else { continue };
+            let Some(mut b) = self.bookings.get(&id).cloned() else {
+                continue;
+            };
             b.reminded = true;
             writes.push(Self::booking_write(&b));
             if now < b.start {
@@ -443,7 +496,12 @@ impl StoreScheduler {
     }
 }
 
-pub fn spawn_resource(registry: &Arc<Registry>, r: &Resource, tz: Tz, bookings: Vec<(BookingId, Timestamp, Timestamp)>) -> Addr<ResourceActor> {
+pub fn spawn_resource(
+    registry: &Arc<Registry>,
+    r: &Resource,
+    tz: Tz,
+    bookings: Vec<(BookingId, Timestamp, Timestamp)>,
+) -> Addr<ResourceActor> {
     let r2 = r.clone();
     ResourceActor::start_in_arbiter(registry.arbiter(r.id.0 as usize), move |ctx| {
         ctx.set_mailbox_capacity(super::MAILBOX_CAPACITY);
@@ -484,31 +542,43 @@ impl StoreScheduler {
                             end: s.end,
                         })
                         .collect(),
-                    replacing: p
-                        .moving
-                        .iter()
-                        .map(|b| (b.id, b.start, b.end))
-                        .collect(),
+                    replacing: p.moving.iter().map(|b| (b.id, b.start, b.end)).collect(),
                 };
                 addr.send(msg)
             })
             .collect();
-        let fut = join_all(sends).into_actor(self).then(move |results, act, _| {
-            let (result, commit) = act.finish(p, results);
-            let settles: Vec<_> = commit.0.iter().map(|addr| addr.send(Settle { hold: commit.1, commit: commit.2 })).collect();
-            let frees: Vec<_> = commit.3.into_iter().map(|(addr, f)| addr.send(f)).collect();
-            async move {
-                join_all(settles).await;
-                join_all(frees).await;
-            }
-            .into_actor(act)
-            .map(move |_, _, _| result)
-        });
+        let fut = join_all(sends)
+            .into_actor(self)
+            .then(move |results, act, _| {
+                let (result, commit) = act.finish(p, results);
+                let settles: Vec<_> = commit
+                    .0
+                    .iter()
+                    .map(|addr| {
+                        addr.send(Settle {
+                            hold: commit.1,
+                            commit: commit.2,
+                        })
+                    })
+                    .collect();
+                let frees: Vec<_> = commit.3.into_iter().map(|(addr, f)| addr.send(f)).collect();
+                async move {
+                    join_all(settles).await;
+                    join_all(frees).await;
+                }
+                .into_actor(act)
+                .map(move |_, _, _| result)
+            });
         AtomicResponse::new(Box::pin(fut))
     }
 }
 
-type SettlePlan = (Vec<Addr<ResourceActor>>, u64, bool, Vec<(Addr<ResourceActor>, Free)>);
+type SettlePlan = (
+    Vec<Addr<ResourceActor>>,
+    u64,
+    bool,
+    Vec<(Addr<ResourceActor>, Free)>,
+);
 
 impl PendingBook {
     /// Booking ids for the slots, in slot order: the moved booking keeps its id.
@@ -517,7 +587,9 @@ impl PendingBook {
             Some(b) => vec![b.id; self.slots.len()],
             None => {
                 let first = self.template.id.0;
-                (0..self.slots.len() as u64).map(|i| BookingId(first + i)).collect()
+                (0..self.slots.len() as u64)
+                    .map(|i| BookingId(first + i))
+                    .collect()
             }
         }
     }
@@ -527,14 +599,21 @@ impl StoreScheduler {
     fn finish(
         &mut self,
         mut p: PendingBook,
-        results: Vec<Result<Vec<(usize, crate::domain::calendar::SlotConflict)>, actix::MailboxError>>,
+        results: Vec<
+            Result<Vec<(usize, crate::domain::calendar::SlotConflict)>, actix::MailboxError>,
+        >,
     ) -> (SchedResult, SettlePlan) {
         let addrs: Vec<Addr<ResourceActor>> = p.addrs.iter().map(|(_, a)| a.clone()).collect();
         let mut conflicts = Vec::new();
         for ((id, _), r) in p.addrs.iter().zip(results) {
             match r {
                 Ok(cs) => conflicts.extend(cs.into_iter().map(|(i, c)| (*id, i, c))),
-                Err(_) => return (Err(ActorError::Unavailable), (addrs, p.hold, false, Vec::new())),
+                Err(_) => {
+                    return (
+                        Err(ActorError::Unavailable),
+                        (addrs, p.hold, false, Vec::new()),
+                    )
+                }
             }
         }
         let failures = planning::merge(std::mem::take(&mut p.failures), &p.slots, conflicts);
@@ -542,7 +621,13 @@ impl StoreScheduler {
         if !failures.is_empty() {
             let outcome = Outcome::PlanConflicts(failures);
             if p.dry_run {
-                return (Ok(Durable { value: outcome, ticket: self.log.ticket(0) }), release);
+                return (
+                    Ok(Durable {
+                        value: outcome,
+                        ticket: self.log.ticket(0),
+                    }),
+                    release,
+                );
             }
             return (Ok(self.commit(p.meta, outcome, Vec::new())), release);
         }
@@ -556,7 +641,10 @@ impl StoreScheduler {
                 start: s.start,
                 end: s.end,
                 origin: match p.plan {
-                    Some(plan) => BookingOrigin::Plan { plan, index: s.index as u32 },
+                    Some(plan) => BookingOrigin::Plan {
+                        plan,
+                        index: s.index as u32,
+                    },
                     None => BookingOrigin::Appointment,
                 },
                 ..p.template.clone()
@@ -573,7 +661,13 @@ impl StoreScheduler {
                 occurrences: Vec::new(),
                 created_at: now,
             };
-            return (Ok(Durable { value: Outcome::Plan(plan, bookings), ticket: self.log.ticket(0) }), release);
+            return (
+                Ok(Durable {
+                    value: Outcome::Plan(plan, bookings),
+                    ticket: self.log.ticket(0),
+                }),
+                release,
+            );
         }
         let mut writes: Vec<Write> = bookings.iter().map(Self::booking_write).collect();
         let outcome = if let Some(old) = p.moving {
@@ -605,14 +699,20 @@ impl StoreScheduler {
             writes.push(Self::plan_write(&plan));
             self.last_plan = plan_id.0 as u32;
             self.last_booking = ids.last().map_or(self.last_booking, |b| b.0 as u32);
-            self.member_plans.entry(plan.member).or_default().push(plan.id);
+            self.member_plans
+                .entry(plan.member)
+                .or_default()
+                .push(plan.id);
             self.plans.insert(plan.id, plan.clone());
             for b in &bookings {
                 self.put_booking(b.clone());
             }
             Outcome::Plan(plan, bookings)
         } else {
-            let b = bookings.into_iter().next().expect("an appointment has one slot");
+            let b = bookings
+                .into_iter()
+                .next()
+                .expect("an appointment has one slot");
             self.last_booking = b.id.0 as u32;
             self.put_booking(b.clone());
             Outcome::Booking(b)
@@ -650,7 +750,10 @@ impl Handler<Book> for StoreScheduler {
 
 impl StoreScheduler {
     /// Validation and the store's own rules; `Ok(Err(answer))` is a replay.
-    fn prepare_book(&mut self, msg: Book) -> Result<Result<PendingBook, Durable<Outcome>>, ActorError> {
+    fn prepare_book(
+        &mut self,
+        msg: Book,
+    ) -> Result<Result<PendingBook, Durable<Outcome>>, ActorError> {
         let dry_run = matches!(msg.what, What::Plan { dry_run: true, .. });
         if !dry_run {
             if let Some(answer) = self.replay(&msg.meta)? {
@@ -672,7 +775,11 @@ impl StoreScheduler {
                     When::Instant(t) => (t.with_timezone(&self.tz).naive_local(), Some(t)),
                     When::Local(l) => (l, local_to_utc(self.tz, l)),
                 };
-                vec![Occurrence { index: 1, local, start }]
+                vec![Occurrence {
+                    index: 1,
+                    local,
+                    start,
+                }]
             }
             What::Plan { repeat, .. } => {
                 if !self.registry.storage.plans_enabled()? {
@@ -688,10 +795,19 @@ impl StoreScheduler {
         };
         let addrs = self.pick_resources(&service, &msg.resources)?;
         let now = self.registry.clock.now();
-        let (slots, failures) = planning::check_store_rules(&occurrences, service.duration(), self.tz, &self.hours, now);
+        let (slots, failures) = planning::check_store_rules(
+            &occurrences,
+            service.duration(),
+            self.tz,
+            &self.hours,
+            now,
+        );
         let is_plan = matches!(msg.what, What::Plan { .. });
         let plan = if is_plan {
-            let seq = self.last_plan.checked_add(1).ok_or(ActorError::Exhausted("plan ids"))?;
+            let seq = self
+                .last_plan
+                .checked_add(1)
+                .ok_or(ActorError::Exhausted("plan ids"))?;
             Some(PlanId(store_seq_id(self.store, seq)))
         } else {
             None
@@ -750,7 +866,12 @@ impl Handler<MoveOccurrence> for StoreScheduler {
             let id = *plan
                 .occurrences
                 .get((msg.occurrence as usize).wrapping_sub(1))
-                .ok_or_else(|| ActorError::NotFound(format!("occurrence {} of plan {}", msg.occurrence, plan.id.0)))?;
+                .ok_or_else(|| {
+                    ActorError::NotFound(format!(
+                        "occurrence {} of plan {}",
+                        msg.occurrence, plan.id.0
+                    ))
+                })?;
             let old = self.bookings[&id].clone();
             if old.status.is_final() {
                 return Err(ActorError::Invalid(format!(
@@ -767,7 +888,8 @@ impl Handler<MoveOccurrence> for StoreScheduler {
                 start: local_to_utc(self.tz, msg.to),
             }];
             let now = self.registry.clock.now();
-            let (slots, failures) = planning::check_store_rules(&occ, service.duration(), self.tz, &self.hours, now);
+            let (slots, failures) =
+                planning::check_store_rules(&occ, service.duration(), self.tz, &self.hours, now);
             let hold = self.next_hold;
             self.next_hold += 1;
             Ok(Ok(PendingBook {
@@ -792,19 +914,30 @@ impl Handler<MoveOccurrence> for StoreScheduler {
 
 impl StoreScheduler {
     /// Applies a transition to bookings, journals them, and frees slots they release.
-    fn transit_many(&mut self, meta: WriteMeta, ids: &[BookingId], t: Transition, outcome: impl FnOnce(&Self) -> Outcome) -> AtomicResponse<Self, SchedResult> {
+    fn transit_many(
+        &mut self,
+        meta: WriteMeta,
+        ids: &[BookingId],
+        t: Transition,
+        outcome: impl FnOnce(&Self) -> Outcome,
+    ) -> AtomicResponse<Self, SchedResult> {
         let mut writes = Vec::new();
         let mut frees = Vec::new();
         for id in ids {
             let mut b = self.bookings[id].clone();
-            let Ok(status) = transition(b.status, t) else { continue };
+            let Ok(status) = transition(b.status, t) else {
+                continue;
+            };
             let freed = b.status.holds_slot() && !status.holds_slot();
             b.status = status;
             writes.push(Self::booking_write(&b));
             if freed {
                 for r in &b.resources {
                     if let Some((_, addr)) = self.resources.get(r) {
-                        frees.push(addr.send(Free { booking: b.id, start: b.start }));
+                        frees.push(addr.send(Free {
+                            booking: b.id,
+                            start: b.start,
+                        }));
                     }
                 }
             }
@@ -840,7 +973,9 @@ impl Handler<Transit> for StoreScheduler {
         match checked {
             Ok(Ok(())) => {
                 let id = msg.booking;
-                self.transit_many(msg.meta, &[id], msg.transition, |s| Outcome::Booking(s.bookings[&id].clone()))
+                self.transit_many(msg.meta, &[id], msg.transition, |s| {
+                    Outcome::Booking(s.bookings[&id].clone())
+                })
             }
             Ok(Err(answer)) => Self::answer(Ok(answer)),
             Err(e) => Self::answer(Err(e)),
@@ -865,7 +1000,9 @@ impl Handler<CancelPlan> for StoreScheduler {
                     let id = *plan
                         .occurrences
                         .get((n as usize).wrapping_sub(1))
-                        .ok_or_else(|| ActorError::NotFound(format!("occurrence {n} of plan {}", plan.id.0)))?;
+                        .ok_or_else(|| {
+                            ActorError::NotFound(format!("occurrence {n} of plan {}", plan.id.0))
+                        })?;
                     transition(self.bookings[&id].status, Transition::Cancel)?;
                     vec![id]
                 }
@@ -895,9 +1032,16 @@ impl Handler<SetHours> for StoreScheduler {
         if let Some(answer) = self.replay(&msg.meta)? {
             return Ok(answer);
         }
-        let write = Write::put(keys::hours(self.store), codec::encode(&StoreHoursRec::from(&msg.hours)));
+        let write = Write::put(
+            keys::hours(self.store),
+            codec::encode(&StoreHoursRec::from(&msg.hours)),
+        );
         self.hours = msg.hours.clone();
-        Ok(self.commit(msg.meta, Outcome::StoreHours(self.store, msg.hours), vec![write]))
+        Ok(self.commit(
+            msg.meta,
+            Outcome::StoreHours(self.store, msg.hours),
+            vec![write],
+        ))
     }
 }
 
@@ -938,7 +1082,10 @@ impl Handler<PutResource> for StoreScheduler {
             working_hours: spec.working_hours,
             days_off: spec.days_off,
         };
-        let write = Write::put(keys::id8(keys::TAG_RESOURCE, id.0), codec::encode(&ResourceRec::from(&resource)));
+        let write = Write::put(
+            keys::id8(keys::TAG_RESOURCE, id.0),
+            codec::encode(&ResourceRec::from(&resource)),
+        );
         let durable = self.commit(msg.meta, Outcome::Resource(resource.clone()), vec![write]);
         match self.resources.get_mut(&id) {
             Some((r, addr)) => {
@@ -970,8 +1117,8 @@ impl Handler<DeleteResource> for StoreScheduler {
         };
         let now = self.registry.clock.now();
         let ask = addr.send(HasBookingsAfter(now));
-        AtomicResponse::new(Box::pin(ask.into_actor(self).map(move |busy, act, _| {
-            match busy {
+        AtomicResponse::new(Box::pin(ask.into_actor(self).map(
+            move |busy, act, _| match busy {
                 Err(_) => Err(ActorError::Unavailable),
                 Ok(true) => Err(ActorError::ResourceHasBookings(msg.id.0)),
                 Ok(false) => {
@@ -983,8 +1130,8 @@ impl Handler<DeleteResource> for StoreScheduler {
                     act.resources.remove(&msg.id);
                     Ok(act.commit(msg.meta, Outcome::ResourceDeleted(msg.id), vec![write]))
                 }
-            }
-        })))
+            },
+        )))
     }
 }
 
@@ -1028,12 +1175,33 @@ impl Handler<Read> for StoreScheduler {
                     })
                     .collect(),
             ),
-            Query::Resources => Answer::Resources(self.resources.values().map(|(r, _)| r.clone()).collect()),
+            Query::Resources => {
+                Answer::Resources(self.resources.values().map(|(r, _)| r.clone()).collect())
+            }
             Query::Resource(id) => Answer::Resources(vec![self
                 .resources
                 .get(&id)
                 .map(|(r, _)| r.clone())
                 .ok_or_else(|| ActorError::NotFound(format!("resource {}", id.0)))?]),
+            Query::ResourceBookings(id, from, to) => {
+                if !self.resources.contains_key(&id) {
+                    return Err(ActorError::NotFound(format!("resource {}", id.0)));
+                }
+                let mut list: Vec<Booking> = self
+                    .bookings
+                    .values()
+                    .filter(|b| {
+                        b.status.holds_slot()
+                            && b.resources.contains(&id)
+                            && b.start < to
+                            && b.end > from
+                    })
+                    .cloned()
+                    .collect();
+                list.sort_by_key(|b| (b.start, b.id));
+                list.truncate(BOOKINGS_PAGE_MAX);
+                Answer::Bookings(list)
+            }
             Query::Hours => Answer::Hours(self.tz, self.hours.clone()),
         };
         Ok(self.durable_answer(answer))
@@ -1049,10 +1217,16 @@ impl Handler<Availability> for StoreScheduler {
             Err(e) => return Self::answer(Err(e)),
         };
         let from_local = msg.from.and_time(chrono::NaiveTime::MIN);
-        let to_local = msg.to.succ_opt().unwrap_or(msg.to).and_time(chrono::NaiveTime::MIN);
+        let to_local = msg
+            .to
+            .succ_opt()
+            .unwrap_or(msg.to)
+            .and_time(chrono::NaiveTime::MIN);
         let (Some(from), Some(to)) = (
-            local_to_utc(self.tz, from_local).or_else(|| local_to_utc(self.tz, from_local + Duration::hours(1))),
-            local_to_utc(self.tz, to_local).or_else(|| local_to_utc(self.tz, to_local + Duration::hours(1))),
+            local_to_utc(self.tz, from_local)
+                .or_else(|| local_to_utc(self.tz, from_local + Duration::hours(1))),
+            local_to_utc(self.tz, to_local)
+                .or_else(|| local_to_utc(self.tz, to_local + Duration::hours(1))),
         ) else {
             return Self::answer(Err(ActorError::Invalid("date range".into())));
         };
@@ -1061,13 +1235,22 @@ impl Handler<Availability> for StoreScheduler {
         for (i, kind) in kinds.iter().enumerate() {
             for (id, (r, addr)) in &self.resources {
                 if &r.kind == kind {
-                    asks.push((i, *id, addr.send(Snapshot { from, to: to + service.duration() })));
+                    asks.push((
+                        i,
+                        *id,
+                        addr.send(Snapshot {
+                            from,
+                            to: to + service.duration(),
+                        }),
+                    ));
                 }
             }
         }
-        let (meta, futs): (Vec<(usize, ResourceId)>, Vec<_>) = asks.into_iter().map(|(i, id, f)| ((i, id), f)).unzip();
+        let (meta, futs): (Vec<(usize, ResourceId)>, Vec<_>) =
+            asks.into_iter().map(|(i, id, f)| ((i, id), f)).unzip();
         let fut = join_all(futs).into_actor(self).map(move |snaps, act, _| {
-            let mut per_kind: Vec<Vec<(ResourceId, ResourceSchedule)>> = vec![Vec::new(); kinds.len()];
+            let mut per_kind: Vec<Vec<(ResourceId, ResourceSchedule)>> =
+                vec![Vec::new(); kinds.len()];
             for ((i, id), snap) in meta.into_iter().zip(snaps) {
                 per_kind[i].push((id, snap.map_err(|_| ActorError::Unavailable)?));
             }
@@ -1087,4 +1270,3 @@ impl Handler<Availability> for StoreScheduler {
         AtomicResponse::new(Box::pin(fut))
     }
 }
-

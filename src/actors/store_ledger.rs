@@ -88,7 +88,7 @@ impl StoreLedger {
         match judge(stored.as_ref().map(|(r, o)| (r, o)), request) {
             Replay::Fresh => Ok(None),
             Replay::Repeat(value) => Ok(Some(Durable {
-                value,
+                value: *value,
                 ticket: self.log.ticket(seq),
             })),
             Replay::Conflict => Err(ActorError::IdempotencyConflict),

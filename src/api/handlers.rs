@@ -95,7 +95,9 @@ fn outcome_response(outcome: Outcome) -> ApiResult {
         Outcome::MemberRegistered(m) => Ok(json_status(StatusCode::CREATED, &MemberDto::from(&m))),
         Outcome::PhoneTaken(id) => Err(ApiError::PhoneTaken(id.get())),
         Outcome::StoreCreated(s) => Ok(json_status(StatusCode::CREATED, &StoreDto::from(&s))),
-        other => Err(ApiError::InvalidBody(format!("unexpected outcome {other:?}"))),
+        other => Err(ApiError::InvalidBody(format!(
+            "unexpected outcome {other:?}"
+        ))),
     }
 }
 

@@ -148,7 +148,11 @@ type StateFilter = BoxedFilter<(Arc<ApiState>,)>;
 
 /// Services, settings, hours, resources, availability, appointments, plans, events.
 fn schedule_routes(
-    st: impl Filter<Extract = (Arc<ApiState>,), Error = std::convert::Infallible> + Clone + Send + Sync + 'static,
+    st: impl Filter<Extract = (Arc<ApiState>,), Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
     limit: u64,
 ) -> BoxedFilter<(Response,)> {
     use schedule_handlers as h;
@@ -165,7 +169,10 @@ fn schedule_routes(
         .and(key())
         .and(body())
         .then(h::put_settings)
-        .or(warp::path!("v1" / "settings").and(warp::get()).and(st.clone()).then(h::get_settings))
+        .or(warp::path!("v1" / "settings")
+            .and(warp::get())
+            .and(st.clone())
+            .then(h::get_settings))
         .unify()
         .boxed();
     let services = warp::path!("v1" / "services")
@@ -174,7 +181,10 @@ fn schedule_routes(
         .and(key())
         .and(body())
         .then(h::create_service)
-        .or(warp::path!("v1" / "services").and(warp::get()).and(st.clone()).then(h::list_services))
+        .or(warp::path!("v1" / "services")
+            .and(warp::get())
+            .and(st.clone())
+            .then(h::list_services))
         .unify()
         .or(warp::path!("v1" / "services" / u64)
             .and(warp::get())
@@ -249,6 +259,12 @@ fn schedule_routes(
         .and(warp::get())
         .and(st.clone())
         .then(|id, s| h::get_resource(s, id))
+        .or(warp::path!("v1" / "resources" / u64 / "bookings")
+            .and(warp::get())
+            .and(st.clone())
+            .and(warp::query::<schedule_dto::RangeQuery>())
+            .then(|id, s, q| h::resource_bookings(s, id, q)))
+        .unify()
         .or(warp::path!("v1" / "resources" / u64)
             .and(warp::put())
             .and(st.clone())
@@ -284,18 +300,22 @@ fn schedule_routes(
             .and(key())
             .then(|id, s, k| h::cancel_plan(s, id, None, k)))
         .unify()
-        .or(warp::path!("v1" / "plans" / u64 / "occurrences" / u32 / "cancel")
-            .and(warp::post())
-            .and(st.clone())
-            .and(key())
-            .then(|id, n, s, k| h::cancel_plan(s, id, Some(n), k)))
+        .or(
+            warp::path!("v1" / "plans" / u64 / "occurrences" / u32 / "cancel")
+                .and(warp::post())
+                .and(st.clone())
+                .and(key())
+                .then(|id, n, s, k| h::cancel_plan(s, id, Some(n), k)),
+        )
         .unify()
-        .or(warp::path!("v1" / "plans" / u64 / "occurrences" / u32 / "move")
-            .and(warp::post())
-            .and(st.clone())
-            .and(key())
-            .and(body())
-            .then(|id, n, s, k, c, b| h::move_occurrence(s, id, n, k, c, b)))
+        .or(
+            warp::path!("v1" / "plans" / u64 / "occurrences" / u32 / "move")
+                .and(warp::post())
+                .and(st.clone())
+                .and(key())
+                .and(body())
+                .then(|id, n, s, k, c, b| h::move_occurrence(s, id, n, k, c, b)),
+        )
         .unify()
         .or(warp::path!("v1" / "members" / u64 / "plans")
             .and(warp::get())

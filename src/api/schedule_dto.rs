@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use crate::domain::booking::*;
-use crate::domain::hours::{DateSet, WeeklyHours, CLOSED_DATES_MAX, END_OF_DAY, WINDOWS_PER_DAY_MAX};
+use crate::domain::hours::{
+    DateSet, WeeklyHours, CLOSED_DATES_MAX, END_OF_DAY, WINDOWS_PER_DAY_MAX,
+};
 use crate::domain::ledger::Timestamp;
 use crate::domain::planning::{FreeStart, OccurrenceFailure, Reason};
 use crate::domain::recurrence::{Repeat, FIRST_TIMES_MAX, OCCURRENCES_MAX};
@@ -124,6 +126,13 @@ pub struct AvailabilityQuery {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct RangeQuery {
+    pub from: chrono::DateTime<chrono::Utc>,
+    pub to: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     pub after: Option<u64>,
     pub limit: Option<usize>,
@@ -136,7 +145,12 @@ fn invalid(msg: impl Into<String>) -> ApiError {
 pub fn parse_local(raw: &str) -> Result<NaiveDateTime, ApiError> {
     NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M")
         .or_else(|_| NaiveDateTime::parse_from_str(raw, LOCAL_FMT))
-        .map_err(|_| invalid(format!("{:?} is not a local date-time like 2026-03-07T10:00", truncate(raw))))
+        .map_err(|_| {
+            invalid(format!(
+                "{:?} is not a local date-time like 2026-03-07T10:00",
+                truncate(raw)
+            ))
+        })
 }
 
 fn truncate(raw: &str) -> String {
@@ -147,11 +161,13 @@ fn parse_time(raw: &str) -> Result<NaiveTime, ApiError> {
     if raw == "24:00" {
         return Ok(END_OF_DAY);
     }
-    NaiveTime::parse_from_str(raw, "%H:%M").map_err(|_| invalid(format!("{:?} is not a time like 09:30", truncate(raw))))
+    NaiveTime::parse_from_str(raw, "%H:%M")
+        .map_err(|_| invalid(format!("{:?} is not a time like 09:30", truncate(raw))))
 }
 
 pub fn parse_date(raw: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| invalid(format!("{:?} is not a date like 2026-12-25", truncate(raw))))
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| invalid(format!("{:?} is not a date like 2026-12-25", truncate(raw))))
 }
 
 pub fn weekly(body: &HoursBody) -> Result<WeeklyHours, ApiError> {
@@ -162,7 +178,9 @@ pub fn weekly(body: &HoursBody) -> Result<WeeklyHours, ApiError> {
             .position(|d| d == day)
             .ok_or_else(|| invalid(format!("unknown weekday {:?}: use mon..sun", truncate(day))))?;
         if windows.len() > WINDOWS_PER_DAY_MAX {
-            return Err(invalid(format!("at most {WINDOWS_PER_DAY_MAX} windows a day")));
+            return Err(invalid(format!(
+                "at most {WINDOWS_PER_DAY_MAX} windows a day"
+            )));
         }
         days[i] = windows
             .iter()
@@ -176,14 +194,20 @@ pub fn dates(raw: &[String]) -> Result<DateSet, ApiError> {
     if raw.len() > CLOSED_DATES_MAX {
         return Err(invalid(format!("at most {CLOSED_DATES_MAX} dates")));
     }
-    let parsed: Vec<NaiveDate> = raw.iter().map(|d| parse_date(d)).collect::<Result<_, _>>()?;
+    let parsed: Vec<NaiveDate> = raw
+        .iter()
+        .map(|d| parse_date(d))
+        .collect::<Result<_, _>>()?;
     DateSet::new(parsed).map_err(|e| invalid(e.to_string()))
 }
 
 pub fn repeat(body: &RepeatBody) -> Result<Repeat, ApiError> {
     let locals = |raw: &[String], max: usize| -> Result<Vec<NaiveDateTime>, ApiError> {
         if raw.is_empty() || raw.len() > max {
-            return Err(invalid(format!("give 1 to {max} start times, not {}", raw.len())));
+            return Err(invalid(format!(
+                "give 1 to {max} start times, not {}",
+                raw.len()
+            )));
         }
         raw.iter().map(|s| parse_local(s)).collect()
     };
@@ -198,7 +222,9 @@ pub fn repeat(body: &RepeatBody) -> Result<Repeat, ApiError> {
         },
         RepeatBody::Custom(c) => {
             if c.starts.len() > OCCURRENCES_MAX {
-                return Err(ApiError::Recurrence(crate::domain::recurrence::RecurrenceError::Count(c.starts.len())));
+                return Err(ApiError::Recurrence(
+                    crate::domain::recurrence::RecurrenceError::Count(c.starts.len()),
+                ));
             }
             Repeat::Custom {
                 starts: locals(&c.starts, OCCURRENCES_MAX)?,
@@ -219,7 +245,12 @@ pub fn hours_dto(h: &WeeklyHours) -> HoursBody {
         .iter()
         .zip(h.days())
         .filter(|(_, w)| !w.is_empty())
-        .map(|(d, w)| (d.to_string(), w.iter().map(|&(o, c)| (fmt(o), fmt(c))).collect()))
+        .map(|(d, w)| {
+            (
+                d.to_string(),
+                w.iter().map(|&(o, c)| (fmt(o), fmt(c))).collect(),
+            )
+        })
         .collect()
 }
 
@@ -247,7 +278,11 @@ impl From<&Service> for ServiceDto {
                 BookingMode::Appointment => "appointment",
                 BookingMode::ServicePlan => "service_plan",
             },
-            resource_kinds: s.resource_kinds.iter().map(|k| k.as_str().to_owned()).collect(),
+            resource_kinds: s
+                .resource_kinds
+                .iter()
+                .map(|k| k.as_str().to_owned())
+                .collect(),
             requires_review: s.requires_review,
         }
     }
@@ -310,7 +345,12 @@ impl BookingDto {
             resource_ids: b.resources.iter().map(|r| r.0).collect(),
             start: b.start,
             end: b.end,
-            local_start: b.start.with_timezone(&tz).naive_local().format(LOCAL_FMT).to_string(),
+            local_start: b
+                .start
+                .with_timezone(&tz)
+                .naive_local()
+                .format(LOCAL_FMT)
+                .to_string(),
             status: b.status.as_str(),
             plan_id,
             occurrence,
@@ -341,7 +381,11 @@ impl PlanDto {
             member_id: p.member.get(),
             service_id: p.service.0,
             resource_ids: p.resources.iter().map(|r| r.0).collect(),
-            status: if dry_run { "dry_run" } else { plan_status(&statuses) },
+            status: if dry_run {
+                "dry_run"
+            } else {
+                plan_status(&statuses)
+            },
             dry_run,
             occurrences: bookings.iter().map(|b| BookingDto::new(b, tz)).collect(),
         }
@@ -379,10 +423,14 @@ impl From<&OccurrenceFailure> for FailureDto {
                         Reason::StoreClosed => ("store_closed", None, vec![]),
                         Reason::OutsideBusinessHours => ("outside_business_hours", None, vec![]),
                         Reason::ResourceDayOff(r) => ("resource_day_off", Some(r.0), vec![]),
-                        Reason::OutsideWorkingHours(r) => ("outside_working_hours", Some(r.0), vec![]),
-                        Reason::Booked { resource, bookings } => {
-                            ("booked", Some(resource.0), bookings.iter().map(|b| b.0).collect())
+                        Reason::OutsideWorkingHours(r) => {
+                            ("outside_working_hours", Some(r.0), vec![])
                         }
+                        Reason::Booked { resource, bookings } => (
+                            "booked",
+                            Some(resource.0),
+                            bookings.iter().map(|b| b.0).collect(),
+                        ),
                     };
                     ReasonDto {
                         reason,

@@ -47,7 +47,11 @@ fn scheduler(state: &ApiState, store: StoreId) -> Result<Addr<StoreScheduler>, A
 }
 
 /// The scheduler that owns an id of the form `store << 32 | seq`.
-fn owner(state: &ApiState, id: u64, what: &str) -> Result<(StoreId, Addr<StoreScheduler>), ApiError> {
+fn owner(
+    state: &ApiState,
+    id: u64,
+    what: &str,
+) -> Result<(StoreId, Addr<StoreScheduler>), ApiError> {
     let store = store_of_id(id).ok_or_else(|| ApiError::NotFound(format!("{what} {id}")))?;
     let addr = state
         .registry
@@ -65,7 +69,11 @@ fn tz_of(state: &ApiState, store: StoreId) -> Result<Tz, ApiError> {
 }
 
 fn render(outcome: Outcome, tz: Option<Tz>, created: bool) -> ApiResult {
-    let ok = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let ok = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     let tz = tz.unwrap_or(chrono_tz::UTC);
     match outcome {
         Outcome::Service(s) => Ok(json_status(ok, &ServiceDto::from(&s))),
@@ -75,7 +83,10 @@ fn render(outcome: Outcome, tz: Option<Tz>, created: bool) -> ApiResult {
         )),
         Outcome::StoreHours(store, h) => Ok(json_status(ok, &hours_json(store, tz, &h))),
         Outcome::Resource(r) => Ok(json_status(ok, &ResourceDto::from(&r))),
-        Outcome::ResourceDeleted(id) => Ok(json_status(ok, &serde_json::json!({ "id": id.0, "deleted": true }))),
+        Outcome::ResourceDeleted(id) => Ok(json_status(
+            ok,
+            &serde_json::json!({ "id": id.0, "deleted": true }),
+        )),
         Outcome::Booking(b) => Ok(json_status(ok, &BookingDto::new(&b, tz))),
         Outcome::Plan(p, bs) => {
             let dry = p.id == PlanId(0);
@@ -85,13 +96,18 @@ fn render(outcome: Outcome, tz: Option<Tz>, created: bool) -> ApiResult {
         Outcome::PlanConflicts(fs) => {
             let report = ConflictReport {
                 code: "plan_conflicts",
-                message: format!("{} occurrence(s) can't be booked; nothing was created", fs.len()),
+                message: format!(
+                    "{} occurrence(s) can't be booked; nothing was created",
+                    fs.len()
+                ),
                 dry_run: !created,
                 failures: fs.iter().map(FailureDto::from).collect(),
             };
             Ok(json_status(StatusCode::CONFLICT, &report))
         }
-        other => Err(ApiError::InvalidBody(format!("unexpected outcome {other:?}"))),
+        other => Err(ApiError::InvalidBody(format!(
+            "unexpected outcome {other:?}"
+        ))),
     }
 }
 
@@ -104,7 +120,12 @@ fn hours_json(store: StoreId, tz: Tz, h: &StoreHours) -> serde_json::Value {
     })
 }
 
-pub async fn put_settings(state: Arc<ApiState>, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+pub async fn put_settings(
+    state: Arc<ApiState>,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
     respond(
         async {
             let body: SettingsBody = parse_json(ct, &body)?;
@@ -129,7 +150,11 @@ pub async fn get_settings(state: Arc<ApiState>) -> Response {
     })())
 }
 
-fn service_msg(meta: WriteMeta, id: Option<ServiceId>, body: &ServiceBody) -> Result<PutService, ApiError> {
+fn service_msg(
+    meta: WriteMeta,
+    id: Option<ServiceId>,
+    body: &ServiceBody,
+) -> Result<PutService, ApiError> {
     let mode = match body.booking_mode.as_str() {
         "appointment" => BookingMode::Appointment,
         "service_plan" => BookingMode::ServicePlan,
@@ -154,7 +179,9 @@ fn service_msg(meta: WriteMeta, id: Option<ServiceId>, body: &ServiceBody) -> Re
         .iter()
         .map(|k| {
             ResourceKind::new(k).ok_or_else(|| {
-                ApiError::InvalidSchedule("a resource kind is a lowercase word such as \"therapist\"".into())
+                ApiError::InvalidSchedule(
+                    "a resource kind is a lowercase word such as \"therapist\"".into(),
+                )
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -169,7 +196,12 @@ fn service_msg(meta: WriteMeta, id: Option<ServiceId>, body: &ServiceBody) -> Re
     })
 }
 
-pub async fn create_service(state: Arc<ApiState>, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+pub async fn create_service(
+    state: Arc<ApiState>,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
     respond(
         async {
             let body: ServiceBody = parse_json(ct, &body)?;
@@ -180,7 +212,13 @@ pub async fn create_service(state: Arc<ApiState>, key: Option<String>, ct: Optio
     )
 }
 
-pub async fn update_service(state: Arc<ApiState>, id: u64, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+pub async fn update_service(
+    state: Arc<ApiState>,
+    id: u64,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
     respond(
         async {
             let body: ServiceBody = parse_json(ct, &body)?;
@@ -196,9 +234,15 @@ pub async fn delete_service(state: Arc<ApiState>, id: u64, key: Option<String>) 
     respond(
         async {
             let meta = meta(key, &format!("DELETE /v1/services/{id}"), &())?;
-            let msg = DeleteService { meta, id: ServiceId(id) };
+            let msg = DeleteService {
+                meta,
+                id: ServiceId(id),
+            };
             write(&state.directory, msg).await?;
-            Ok(json_status(StatusCode::OK, &serde_json::json!({ "id": id, "deleted": true })))
+            Ok(json_status(
+                StatusCode::OK,
+                &serde_json::json!({ "id": id, "deleted": true }),
+            ))
         }
         .await,
     )
@@ -220,11 +264,20 @@ pub async fn list_services(state: Arc<ApiState>) -> Response {
             .filter(|(_, deleted)| !deleted)
             .map(|(s, _)| ServiceDto::from(s))
             .collect();
-        Ok(json_status(StatusCode::OK, &serde_json::json!({ "services": services })))
+        Ok(json_status(
+            StatusCode::OK,
+            &serde_json::json!({ "services": services }),
+        ))
     })())
 }
 
-pub async fn put_hours(state: Arc<ApiState>, store: u64, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+pub async fn put_hours(
+    state: Arc<ApiState>,
+    store: u64,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
     respond(
         async {
             let body: StoreHoursBody = parse_json(ct, &body)?;
@@ -247,7 +300,11 @@ async fn read(addr: &Addr<StoreScheduler>, q: Query) -> Result<Answer, ApiError>
         .send(Read(q))
         .await
         .map_err(|_| ApiError::Unavailable)??;
-    durable.ticket.durable().await.map_err(|_| ApiError::Unavailable)?;
+    durable
+        .ticket
+        .durable()
+        .await
+        .map_err(|_| ApiError::Unavailable)?;
     Ok(durable.value)
 }
 
@@ -266,12 +323,15 @@ pub async fn get_hours(state: Arc<ApiState>, store: u64) -> Response {
 
 fn resource_spec(body: &ResourceBody) -> Result<ResourceSpec, ApiError> {
     if body.capacity == 0 || body.capacity > CAPACITY_MAX {
-        return Err(ApiError::InvalidSchedule(format!("capacity must be 1 to {CAPACITY_MAX}")));
+        return Err(ApiError::InvalidSchedule(format!(
+            "capacity must be 1 to {CAPACITY_MAX}"
+        )));
     }
     Ok(ResourceSpec {
         name: Name::new(&body.name, "resource name").map_err(ApiError::InvalidField)?,
-        kind: ResourceKind::new(&body.kind)
-            .ok_or_else(|| ApiError::InvalidSchedule("kind is a lowercase word such as \"therapist\"".into()))?,
+        kind: ResourceKind::new(&body.kind).ok_or_else(|| {
+            ApiError::InvalidSchedule("kind is a lowercase word such as \"therapist\"".into())
+        })?,
         capacity: body.capacity,
         working_hours: match &body.working_hours {
             Some(h) => weekly(h)?,
@@ -281,7 +341,13 @@ fn resource_spec(body: &ResourceBody) -> Result<ResourceSpec, ApiError> {
     })
 }
 
-pub async fn create_resource(state: Arc<ApiState>, store: u64, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+pub async fn create_resource(
+    state: Arc<ApiState>,
+    store: u64,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
     respond(
         async {
             let body: ResourceBody = parse_json(ct, &body)?;
@@ -289,13 +355,31 @@ pub async fn create_resource(state: Arc<ApiState>, store: u64, key: Option<Strin
             let store = store_id(store)?;
             let spec = resource_spec(&body)?;
             let addr = scheduler(&state, store)?;
-            render(write(&addr, PutResource { meta, id: None, spec }).await?, None, true)
+            render(
+                write(
+                    &addr,
+                    PutResource {
+                        meta,
+                        id: None,
+                        spec,
+                    },
+                )
+                .await?,
+                None,
+                true,
+            )
         }
         .await,
     )
 }
 
-pub async fn update_resource(state: Arc<ApiState>, id: u64, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+pub async fn update_resource(
+    state: Arc<ApiState>,
+    id: u64,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
     respond(
         async {
             let body: ResourceBody = parse_json(ct, &body)?;
@@ -318,7 +402,18 @@ pub async fn delete_resource(state: Arc<ApiState>, id: u64, key: Option<String>)
         async {
             let meta = meta(key, &format!("DELETE /v1/resources/{id}"), &())?;
             let (_, addr) = owner(&state, id, "resource")?;
-            render(write(&addr, DeleteResource { meta, id: ResourceId(id) }).await?, None, false)
+            render(
+                write(
+                    &addr,
+                    DeleteResource {
+                        meta,
+                        id: ResourceId(id),
+                    },
+                )
+                .await?,
+                None,
+                false,
+            )
         }
         .await,
     )
@@ -331,7 +426,10 @@ pub async fn list_resources(state: Arc<ApiState>, store: u64) -> Response {
             match read(&scheduler(&state, store)?, Query::Resources).await? {
                 Answer::Resources(rs) => {
                     let rs: Vec<ResourceDto> = rs.iter().map(ResourceDto::from).collect();
-                    Ok(json_status(StatusCode::OK, &serde_json::json!({ "resources": rs })))
+                    Ok(json_status(
+                        StatusCode::OK,
+                        &serde_json::json!({ "resources": rs }),
+                    ))
                 }
                 _ => Err(ApiError::Unavailable),
             }
@@ -345,7 +443,9 @@ pub async fn get_resource(state: Arc<ApiState>, id: u64) -> Response {
         async {
             let (_, addr) = owner(&state, id, "resource")?;
             match read(&addr, Query::Resource(ResourceId(id))).await? {
-                Answer::Resources(rs) if rs.len() == 1 => Ok(json_status(StatusCode::OK, &ResourceDto::from(&rs[0]))),
+                Answer::Resources(rs) if rs.len() == 1 => {
+                    Ok(json_status(StatusCode::OK, &ResourceDto::from(&rs[0])))
+                }
                 _ => Err(ApiError::NotFound(format!("resource {id}"))),
             }
         }
@@ -355,12 +455,16 @@ pub async fn get_resource(state: Arc<ApiState>, id: u64) -> Response {
 
 fn resource_ids(raw: &[u64]) -> Result<Vec<ResourceId>, ApiError> {
     if raw.is_empty() || raw.len() > RESOURCE_KINDS_MAX {
-        return Err(ApiError::InvalidSchedule(format!("name 1 to {RESOURCE_KINDS_MAX} resources")));
+        return Err(ApiError::InvalidSchedule(format!(
+            "name 1 to {RESOURCE_KINDS_MAX} resources"
+        )));
     }
     let mut ids: Vec<ResourceId> = raw.iter().map(|r| ResourceId(*r)).collect();
     ids.dedup();
     if ids.len() != raw.len() {
-        return Err(ApiError::InvalidSchedule("a resource is named twice".into()));
+        return Err(ApiError::InvalidSchedule(
+            "a resource is named twice".into(),
+        ));
     }
     Ok(ids)
 }
@@ -369,7 +473,13 @@ fn member_id(raw: u64) -> Result<MemberId, ApiError> {
     MemberId::parse(raw).map_err(|_| ApiError::NotFound(format!("member {raw}")))
 }
 
-pub async fn create_appointment(state: Arc<ApiState>, store: u64, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+pub async fn create_appointment(
+    state: Arc<ApiState>,
+    store: u64,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
     respond(
         async {
             let body: AppointmentBody = parse_json(ct, &body)?;
@@ -403,7 +513,13 @@ pub async fn create_appointment(state: Arc<ApiState>, store: u64, key: Option<St
     )
 }
 
-pub async fn create_plan(state: Arc<ApiState>, store: u64, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+pub async fn create_plan(
+    state: Arc<ApiState>,
+    store: u64,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
     respond(
         async {
             let body: PlanBody = parse_json(ct, &body)?;
@@ -427,7 +543,12 @@ pub async fn create_plan(state: Arc<ApiState>, store: u64, key: Option<String>, 
     )
 }
 
-pub async fn transit(state: Arc<ApiState>, id: u64, action: String, key: Option<String>) -> Response {
+pub async fn transit(
+    state: Arc<ApiState>,
+    id: u64,
+    action: String,
+    key: Option<String>,
+) -> Response {
     respond(
         async {
             let transition = match action.as_str() {
@@ -457,7 +578,10 @@ pub async fn get_appointment(state: Arc<ApiState>, id: u64) -> Response {
         async {
             let (store, addr) = owner(&state, id, "booking")?;
             match read(&addr, Query::Booking(BookingId(id))).await? {
-                Answer::Booking(b) => Ok(json_status(StatusCode::OK, &BookingDto::new(&b, tz_of(&state, store)?))),
+                Answer::Booking(b) => Ok(json_status(
+                    StatusCode::OK,
+                    &BookingDto::new(&b, tz_of(&state, store)?),
+                )),
                 _ => Err(ApiError::Unavailable),
             }
         }
@@ -471,7 +595,10 @@ pub async fn get_plan(state: Arc<ApiState>, id: u64) -> Response {
             let (store, addr) = owner(&state, id, "plan")?;
             let tz = tz_of(&state, store)?;
             match read(&addr, Query::Plan(PlanId(id))).await? {
-                Answer::Plans(ps) if ps.len() == 1 => Ok(json_status(StatusCode::OK, &PlanDto::new(&ps[0].0, &ps[0].1, tz, false))),
+                Answer::Plans(ps) if ps.len() == 1 => Ok(json_status(
+                    StatusCode::OK,
+                    &PlanDto::new(&ps[0].0, &ps[0].1, tz, false),
+                )),
                 _ => Err(ApiError::NotFound(format!("plan {id}"))),
             }
         }
@@ -495,13 +622,21 @@ pub async fn member_plans(state: Arc<ApiState>, member: u64) -> Response {
                     }
                 }
             }
-            Ok(json_status(StatusCode::OK, &serde_json::json!({ "plans": plans })))
+            Ok(json_status(
+                StatusCode::OK,
+                &serde_json::json!({ "plans": plans }),
+            ))
         }
         .await,
     )
 }
 
-pub async fn cancel_plan(state: Arc<ApiState>, id: u64, occurrence: Option<u32>, key: Option<String>) -> Response {
+pub async fn cancel_plan(
+    state: Arc<ApiState>,
+    id: u64,
+    occurrence: Option<u32>,
+    key: Option<String>,
+) -> Response {
     respond(
         async {
             let route = match occurrence {
@@ -521,11 +656,22 @@ pub async fn cancel_plan(state: Arc<ApiState>, id: u64, occurrence: Option<u32>,
     )
 }
 
-pub async fn move_occurrence(state: Arc<ApiState>, id: u64, n: u32, key: Option<String>, ct: Option<String>, body: Bytes) -> Response {
+pub async fn move_occurrence(
+    state: Arc<ApiState>,
+    id: u64,
+    n: u32,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
     respond(
         async {
             let body: MoveBody = parse_json(ct, &body)?;
-            let meta = meta(key, &format!("POST /v1/plans/{id}/occurrences/{n}/move"), &body)?;
+            let meta = meta(
+                key,
+                &format!("POST /v1/plans/{id}/occurrences/{n}/move"),
+                &body,
+            )?;
             let to = parse_local(&body.start)?;
             let (store, addr) = owner(&state, id, "plan")?;
             let msg = MoveOccurrence {
@@ -545,7 +691,7 @@ pub async fn availability(state: Arc<ApiState>, store: u64, q: AvailabilityQuery
         async {
             let store = store_id(store)?;
             let step = q.step_minutes.unwrap_or(15);
-            if step < AVAILABILITY_STEP_MINUTES_MIN || step > 24 * 60 {
+            if !(AVAILABILITY_STEP_MINUTES_MIN..=24 * 60).contains(&step) {
                 return Err(ApiError::InvalidQuery(format!(
                     "step_minutes must be {AVAILABILITY_STEP_MINUTES_MIN} to 1440"
                 )));
@@ -564,9 +710,16 @@ pub async fn availability(state: Arc<ApiState>, store: u64, q: AvailabilityQuery
                 step_minutes: step,
             };
             let durable = addr.send(msg).await.map_err(|_| ApiError::Unavailable)??;
-            durable.ticket.durable().await.map_err(|_| ApiError::Unavailable)?;
+            durable
+                .ticket
+                .durable()
+                .await
+                .map_err(|_| ApiError::Unavailable)?;
             let starts: Vec<FreeStartDto> = durable.value.iter().map(FreeStartDto::from).collect();
-            Ok(json_status(StatusCode::OK, &serde_json::json!({ "store_id": store.get(), "starts": starts })))
+            Ok(json_status(
+                StatusCode::OK,
+                &serde_json::json!({ "store_id": store.get(), "starts": starts }),
+            ))
         }
         .await,
     )
@@ -577,7 +730,10 @@ pub async fn events(state: Arc<ApiState>, store: u64, q: EventsQuery) -> Respons
         let store = store_id(store)?;
         let limit = q.limit.unwrap_or(EVENTS_PAGE_DEFAULT);
         if limit == 0 || limit > state.page_size_max {
-            return Err(ApiError::InvalidQuery(format!("limit must be 1 to {}", state.page_size_max)));
+            return Err(ApiError::InvalidQuery(format!(
+                "limit must be 1 to {}",
+                state.page_size_max
+            )));
         }
         let events = state.storage().events(store, q.after.unwrap_or(0), limit)?;
         let next_after = events.last().map(|e| e.seq);
@@ -593,11 +749,41 @@ pub async fn events(state: Arc<ApiState>, store: u64, q: EventsQuery) -> Respons
 pub async fn set_clock(state: Arc<ApiState>, ct: Option<String>, body: Bytes) -> Response {
     respond(
         async {
-            let clock = state.manual_clock.as_ref().ok_or(ApiError::NoTestingClock)?;
+            let clock = state
+                .manual_clock
+                .as_ref()
+                .ok_or(ApiError::NoTestingClock)?;
             let body: ClockBody = parse_json(ct, &body)?;
             clock.set(body.now);
             super::handlers::tick_all(&state.registry).await?;
-            Ok(json_status(StatusCode::OK, &serde_json::json!({ "now": body.now })))
+            Ok(json_status(
+                StatusCode::OK,
+                &serde_json::json!({ "now": body.now }),
+            ))
+        }
+        .await,
+    )
+}
+
+/// A resource's calendar: bookings that hold a slot in `[from, to)`.
+pub async fn resource_bookings(state: Arc<ApiState>, id: u64, q: RangeQuery) -> Response {
+    respond(
+        async {
+            if q.to <= q.from {
+                return Err(ApiError::InvalidQuery("from must be before to".into()));
+            }
+            let (store, addr) = owner(&state, id, "resource")?;
+            let tz = tz_of(&state, store)?;
+            match read(&addr, Query::ResourceBookings(ResourceId(id), q.from, q.to)).await? {
+                Answer::Bookings(bs) => {
+                    let bs: Vec<BookingDto> = bs.iter().map(|b| BookingDto::new(b, tz)).collect();
+                    Ok(json_status(
+                        StatusCode::OK,
+                        &serde_json::json!({ "bookings": bs }),
+                    ))
+                }
+                _ => Err(ApiError::Unavailable),
+            }
         }
         .await,
     )

@@ -34,7 +34,9 @@ impl ResourceKind {
     pub fn new(raw: &str) -> Option<ResourceKind> {
         let ok = !raw.is_empty()
             && raw.len() <= Self::LEN_MAX
-            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
         ok.then(|| ResourceKind(raw.to_owned()))
     }
 
@@ -94,7 +96,10 @@ impl BookingStatus {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            BookingStatus::Completed | BookingStatus::Cancelled | BookingStatus::Rejected | BookingStatus::NoShow
+            BookingStatus::Completed
+                | BookingStatus::Cancelled
+                | BookingStatus::Rejected
+                | BookingStatus::NoShow
         )
     }
 
@@ -153,7 +158,12 @@ pub fn transition(from: BookingStatus, t: Transition) -> Result<BookingStatus, T
         (S::Confirmed | S::CheckedIn, T::Complete) => S::Completed,
         (S::Pending | S::Confirmed, T::Cancel) => S::Cancelled,
         (S::Confirmed, T::NoShow) => S::NoShow,
-        _ => return Err(TransitionError { from, transition: t }),
+        _ => {
+            return Err(TransitionError {
+                from,
+                transition: t,
+            })
+        }
     };
     Ok(to)
 }

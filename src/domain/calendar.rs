@@ -33,7 +33,7 @@ pub struct Calendar {
 
 impl Calendar {
     pub fn new(capacity: u32) -> Calendar {
-        assert!(capacity >= 1 && capacity <= CAPACITY_MAX);
+        assert!((1..=CAPACITY_MAX).contains(&capacity));
         Calendar {
             capacity,
             slots: BTreeMap::new(),
@@ -45,7 +45,7 @@ impl Calendar {
     }
 
     pub fn set_capacity(&mut self, capacity: u32) {
-        assert!(capacity >= 1 && capacity <= CAPACITY_MAX);
+        assert!((1..=CAPACITY_MAX).contains(&capacity));
         self.capacity = capacity;
     }
 
@@ -58,7 +58,11 @@ impl Calendar {
     }
 
     /// Bookings overlapping `[start, end)`, as (id, start, end).
-    pub fn overlapping(&self, start: Timestamp, end: Timestamp) -> Vec<(BookingId, Timestamp, Timestamp)> {
+    pub fn overlapping(
+        &self,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Vec<(BookingId, Timestamp, Timestamp)> {
         let from = start - Duration::minutes(BOOKING_DURATION_MAX_MINUTES);
         self.slots
             .range((from, BookingId(0))..(end, BookingId(0)))
@@ -90,7 +94,10 @@ impl Calendar {
             return Ok(());
         }
         Err(SlotConflict::Booked(
-            self.overlapping(start, end).into_iter().map(|(id, _, _)| id).collect(),
+            self.overlapping(start, end)
+                .into_iter()
+                .map(|(id, _, _)| id)
+                .collect(),
         ))
     }
 
@@ -156,7 +163,11 @@ mod tests {
         }
         assert_eq!(
             c.check(at(30), at(40)),
-            Err(SlotConflict::Booked(vec![BookingId(0), BookingId(1), BookingId(2)]))
+            Err(SlotConflict::Booked(vec![
+                BookingId(0),
+                BookingId(1),
+                BookingId(2)
+            ]))
         );
         // Back to back is not an overlap.
         assert!(c.check(at(80), at(90)).is_ok());

@@ -152,7 +152,11 @@ mod tests {
     }
 
     fn utc(tz: Tz, s: &str) -> Timestamp {
-        local_to_utc(tz, NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap()).unwrap()
+        local_to_utc(
+            tz,
+            NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -166,7 +170,11 @@ mod tests {
         assert!(h.covers(tz, utc(tz, "2026-03-07T11:00"), utc(tz, "2026-03-07T12:00")));
         assert!(!h.covers(tz, utc(tz, "2026-03-07T11:30"), utc(tz, "2026-03-07T12:30")));
         assert!(!h.covers(tz, utc(tz, "2026-03-08T10:00"), utc(tz, "2026-03-08T11:00")));
-        assert!(WeeklyHours::always().covers(tz, utc(tz, "2026-03-08T23:00"), utc(tz, "2026-03-09T00:00")));
+        assert!(WeeklyHours::always().covers(
+            tz,
+            utc(tz, "2026-03-08T23:00"),
+            utc(tz, "2026-03-09T00:00")
+        ));
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub enum Replay {
     /// The key is new: apply the request.
     Fresh,
     /// The same request came before: answer what was answered then, change nothing.
-    Repeat(Outcome),
+    Repeat(Box<Outcome>),
     /// The key was used for a different request: refuse, change nothing.
     Conflict,
 }
@@ -57,7 +57,7 @@ pub enum Replay {
 pub fn judge(stored: Option<(&Request, &Outcome)>, incoming: &Request) -> Replay {
     match stored {
         None => Replay::Fresh,
-        Some((req, outcome)) if req == incoming => Replay::Repeat(outcome.clone()),
+        Some((req, outcome)) if req == incoming => Replay::Repeat(Box::new(outcome.clone())),
         Some(_) => Replay::Conflict,
     }
 }
@@ -82,7 +82,7 @@ mod tests {
         assert_eq!(judge(None, &ded(5)), Replay::Fresh);
         assert_eq!(
             judge(Some((&ded(5), &outcome)), &ded(5)),
-            Replay::Repeat(outcome.clone())
+            Replay::Repeat(Box::new(outcome.clone()))
         );
         assert_eq!(judge(Some((&ded(5), &outcome)), &ded(6)), Replay::Conflict);
     }

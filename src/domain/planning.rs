@@ -19,7 +19,10 @@ pub enum Reason {
     OutsideBusinessHours,
     ResourceDayOff(ResourceId),
     OutsideWorkingHours(ResourceId),
-    Booked { resource: ResourceId, bookings: Vec<BookingId> },
+    Booked {
+        resource: ResourceId,
+        bookings: Vec<BookingId>,
+    },
 }
 
 impl Reason {
@@ -156,7 +159,9 @@ pub fn free_starts(
         if !hours.closed.contains(day) {
             for &(open, close) in hours.business.windows(day) {
                 let mut t = day.and_time(open);
-                while t + duration <= day.and_time(close) + Duration::microseconds(1) && out.len() < AVAILABILITY_SLOTS_MAX {
+                while t + duration <= day.and_time(close) + Duration::microseconds(1)
+                    && out.len() < AVAILABILITY_SLOTS_MAX
+                {
                     if let Some(start) = super::hours::local_to_utc(tz, t) {
                         let end = start + duration;
                         let picked: Option<Vec<ResourceId>> = kinds
@@ -169,7 +174,11 @@ pub fn free_starts(
                             })
                             .collect();
                         if let (true, Some(resources)) = (start >= now, picked) {
-                            out.push(FreeStart { local: t, start, resources });
+                            out.push(FreeStart {
+                                local: t,
+                                start,
+                                resources,
+                            });
                         }
                     }
                     t += step;
@@ -206,7 +215,10 @@ mod tests {
         let (slots, failures) = check_store_rules(&occ, Duration::minutes(30), tz, &hours, now);
         assert_eq!(slots.len(), 1);
         assert_eq!(slots[0].index, 2);
-        let summary: Vec<_> = failures.iter().map(|f| (f.index, f.reasons.clone())).collect();
+        let summary: Vec<_> = failures
+            .iter()
+            .map(|f| (f.index, f.reasons.clone()))
+            .collect();
         assert_eq!(
             summary,
             [
@@ -216,6 +228,9 @@ mod tests {
             ]
         );
         let merged = merge(failures, &slots, [(ResourceId(9), 2, SlotConflict::DayOff)]);
-        assert_eq!(merged.iter().map(|f| f.index).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        assert_eq!(
+            merged.iter().map(|f| f.index).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
     }
 }

@@ -14,9 +14,15 @@ pub const FIRST_TIMES_MAX: usize = 14;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Repeat {
     /// Every week from each first time; `count` occurrences in all, in time order.
-    Weekly { firsts: Vec<NaiveDateTime>, count: usize },
+    Weekly {
+        firsts: Vec<NaiveDateTime>,
+        count: usize,
+    },
     /// Every day from each first time; `count` occurrences in all, in time order.
-    Daily { firsts: Vec<NaiveDateTime>, count: usize },
+    Daily {
+        firsts: Vec<NaiveDateTime>,
+        count: usize,
+    },
     /// Exactly these local start times.
     Custom { starts: Vec<NaiveDateTime> },
 }
@@ -67,7 +73,11 @@ pub fn expand(repeat: &Repeat, tz: Tz) -> Result<Vec<Occurrence>, RecurrenceErro
         .collect())
 }
 
-fn periodic(firsts: &[NaiveDateTime], count: usize, period: Duration) -> Result<Vec<NaiveDateTime>, RecurrenceError> {
+fn periodic(
+    firsts: &[NaiveDateTime],
+    count: usize,
+    period: Duration,
+) -> Result<Vec<NaiveDateTime>, RecurrenceError> {
     if count == 0 || count > OCCURRENCES_MAX {
         return Err(RecurrenceError::Count(count));
     }
@@ -130,7 +140,10 @@ mod tests {
             count: 3,
         };
         let occ = expand(&r, tz).unwrap();
-        let utc: Vec<_> = occ.iter().map(|o| o.start.unwrap().format("%H:%M").to_string()).collect();
+        let utc: Vec<_> = occ
+            .iter()
+            .map(|o| o.start.unwrap().format("%H:%M").to_string())
+            .collect();
         assert_eq!(utc, ["09:00", "09:00", "08:00"]);
     }
 
@@ -138,13 +151,52 @@ mod tests {
     fn limits() {
         let tz: Tz = "UTC".parse().unwrap();
         let f = vec![dt("2026-01-01T10:00")];
-        assert!(expand(&Repeat::Daily { firsts: f.clone(), count: 0 }, tz).is_err());
-        assert!(expand(&Repeat::Daily { firsts: f.clone(), count: 100 }, tz).is_err());
-        assert_eq!(expand(&Repeat::Daily { firsts: f.clone(), count: 99 }, tz).unwrap().len(), 99);
-        assert_eq!(expand(&Repeat::Daily { firsts: f, count: 1 }, tz).unwrap().len(), 1);
+        assert!(expand(
+            &Repeat::Daily {
+                firsts: f.clone(),
+                count: 0
+            },
+            tz
+        )
+        .is_err());
+        assert!(expand(
+            &Repeat::Daily {
+                firsts: f.clone(),
+                count: 100
+            },
+            tz
+        )
+        .is_err());
+        assert_eq!(
+            expand(
+                &Repeat::Daily {
+                    firsts: f.clone(),
+                    count: 99
+                },
+                tz
+            )
+            .unwrap()
+            .len(),
+            99
+        );
+        assert_eq!(
+            expand(
+                &Repeat::Daily {
+                    firsts: f,
+                    count: 1
+                },
+                tz
+            )
+            .unwrap()
+            .len(),
+            1
+        );
         assert!(expand(&Repeat::Custom { starts: vec![] }, tz).is_err());
         let dup = vec![dt("2026-01-01T10:00"), dt("2026-01-01T10:00")];
-        assert!(matches!(expand(&Repeat::Custom { starts: dup }, tz), Err(RecurrenceError::Duplicate(_))));
+        assert!(matches!(
+            expand(&Repeat::Custom { starts: dup }, tz),
+            Err(RecurrenceError::Duplicate(_))
+        ));
     }
 
     proptest! {

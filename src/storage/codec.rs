@@ -5,14 +5,16 @@
 use chrono::DateTime;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use super::schedule_codec::{BookingRec, FailureRec, PlanRec, ResourceRec, ServiceRec, StoreHoursRec};
+use super::schedule_codec::{
+    BookingRec, FailureRec, PlanRec, ResourceRec, ServiceRec, StoreHoursRec,
+};
 use crate::domain::booking::{Booking, ResourceId};
 use crate::domain::idempotency::{Outcome, Request};
-use crate::domain::planning::OccurrenceFailure;
 use crate::domain::ids::{EntrySeq, IdError, MemberId, Name, Phone, StoreId};
 use crate::domain::ledger::{Account, Entry, EntryKind, LedgerCommand, LedgerError, Timestamp};
 use crate::domain::member::{Member, Store};
 use crate::domain::money::{Amount, Money, MoneyError};
+use crate::domain::planning::OccurrenceFailure;
 
 /// Bumped whenever a record's encoding changes; decoders dispatch on it.
 pub const FORMAT_VERSION: u8 = 1;
@@ -405,8 +407,12 @@ impl From<&Outcome> for OutcomeRec {
             Outcome::Resource(r) => OutcomeRec::Resource(r.into()),
             Outcome::ResourceDeleted(id) => OutcomeRec::ResourceDeleted(id.0),
             Outcome::Booking(b) => OutcomeRec::Booking(b.into()),
-            Outcome::Plan(p, bs) => OutcomeRec::Plan(p.into(), bs.iter().map(BookingRec::from).collect()),
-            Outcome::PlanConflicts(fs) => OutcomeRec::PlanConflicts(fs.iter().map(FailureRec::from).collect()),
+            Outcome::Plan(p, bs) => {
+                OutcomeRec::Plan(p.into(), bs.iter().map(BookingRec::from).collect())
+            }
+            Outcome::PlanConflicts(fs) => {
+                OutcomeRec::PlanConflicts(fs.iter().map(FailureRec::from).collect())
+            }
         }
     }
 }
@@ -438,13 +444,17 @@ impl TryFrom<OutcomeRec> for Outcome {
             OutcomeRec::StoreCreated(s) => Outcome::StoreCreated(s.try_into()?),
             OutcomeRec::Service(s) => Outcome::Service(s.into_domain()?.0),
             OutcomeRec::Settings(plans_enabled) => Outcome::Settings { plans_enabled },
-            OutcomeRec::StoreHours(store, h) => Outcome::StoreHours(StoreId::new(store)?, h.try_into()?),
+            OutcomeRec::StoreHours(store, h) => {
+                Outcome::StoreHours(StoreId::new(store)?, h.try_into()?)
+            }
             OutcomeRec::Resource(r) => Outcome::Resource(r.try_into()?),
             OutcomeRec::ResourceDeleted(id) => Outcome::ResourceDeleted(ResourceId(id)),
             OutcomeRec::Booking(b) => Outcome::Booking(b.try_into()?),
             OutcomeRec::Plan(p, bs) => Outcome::Plan(
                 p.try_into()?,
-                bs.into_iter().map(Booking::try_from).collect::<Result<_, _>>()?,
+                bs.into_iter()
+                    .map(Booking::try_from)
+                    .collect::<Result<_, _>>()?,
             ),
             OutcomeRec::PlanConflicts(fs) => Outcome::PlanConflicts(
                 fs.into_iter()

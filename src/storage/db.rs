@@ -30,7 +30,10 @@ pub struct Storage {
     db: Arc<DB>,
 }
 
-pub(crate) fn decode_at<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StorageError> {
+pub(crate) fn decode_at<T: serde::de::DeserializeOwned>(
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<T, StorageError> {
     codec::decode(bytes).map_err(|source| StorageError::Corrupt {
         key: key.to_vec(),
         source,

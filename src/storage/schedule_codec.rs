@@ -13,7 +13,8 @@ use crate::domain::ledger::Timestamp;
 use crate::domain::planning::{OccurrenceFailure, Reason};
 
 fn ts(us: i64) -> Result<Timestamp, CodecError> {
-    chrono::DateTime::from_timestamp_micros(us).ok_or_else(|| CodecError::Invalid("timestamp".into()))
+    chrono::DateTime::from_timestamp_micros(us)
+        .ok_or_else(|| CodecError::Invalid("timestamp".into()))
 }
 
 fn bad(what: &str) -> CodecError {
@@ -37,7 +38,11 @@ pub fn weekly_from(r: WeeklyRec) -> Result<WeeklyHours, CodecError> {
     };
     let days: Vec<Vec<(NaiveTime, NaiveTime)>> = r
         .into_iter()
-        .map(|d| d.into_iter().map(|(o, c)| Ok((t(o)?, t(c)?))).collect::<Result<_, CodecError>>())
+        .map(|d| {
+            d.into_iter()
+                .map(|(o, c)| Ok((t(o)?, t(c)?)))
+                .collect::<Result<_, CodecError>>()
+        })
         .collect::<Result<_, _>>()?;
     let days: [Vec<(NaiveTime, NaiveTime)>; 7] = days.try_into().map_err(|_| bad("seven days"))?;
     WeeklyHours::new(days).map_err(|e| bad(&e.to_string()))
@@ -75,7 +80,11 @@ impl ServiceRec {
             name: s.name.as_str().to_owned(),
             duration_minutes: s.duration_minutes,
             plan_mode: s.mode == BookingMode::ServicePlan,
-            resource_kinds: s.resource_kinds.iter().map(|k| k.as_str().to_owned()).collect(),
+            resource_kinds: s
+                .resource_kinds
+                .iter()
+                .map(|k| k.as_str().to_owned())
+                .collect(),
             requires_review: s.requires_review,
             deleted,
         }
@@ -348,7 +357,8 @@ impl TryFrom<FailureRec> for OccurrenceFailure {
     fn try_from(r: FailureRec) -> Result<Self, CodecError> {
         Ok(OccurrenceFailure {
             index: r.index as usize,
-            local: NaiveDateTime::parse_from_str(&r.local, LOCAL_FMT).map_err(|_| bad("local time"))?,
+            local: NaiveDateTime::parse_from_str(&r.local, LOCAL_FMT)
+                .map_err(|_| bad("local time"))?,
             reasons: r
                 .reasons
                 .into_iter()

@@ -14,11 +14,18 @@ use crate::domain::ids::StoreId;
 
 impl Storage {
     /// Decoded values of every `tag` key with an id of `store` (ids are `store << 32 | seq`).
-    fn scan_store<R: DeserializeOwned>(&self, tag: u8, store: StoreId) -> Result<Vec<R>, StorageError> {
+    fn scan_store<R: DeserializeOwned>(
+        &self,
+        tag: u8,
+        store: StoreId,
+    ) -> Result<Vec<R>, StorageError> {
         let lower = keys::id8_store_lower_bound(tag, store);
         let upper = keys::id8_store_upper_bound(tag, store);
         let mut out = Vec::new();
-        for item in self.db().iterator(IteratorMode::From(&lower, Direction::Forward)) {
+        for item in self
+            .db()
+            .iterator(IteratorMode::From(&lower, Direction::Forward))
+        {
             let (key, value) = item?;
             if key.as_ref() >= upper.as_slice() {
                 break;
@@ -35,7 +42,11 @@ impl Storage {
         let db = self.db();
         let mut it = db.iterator(IteratorMode::From(&upper, Direction::Reverse));
         match it.next().transpose()? {
-            Some((key, _)) if key.len() == 9 && key.as_ref() > lower.as_slice() && key.as_ref() < upper.as_slice() => {
+            Some((key, _))
+                if key.len() == 9
+                    && key.as_ref() > lower.as_slice()
+                    && key.as_ref() < upper.as_slice() =>
+            {
                 Ok(u64::from_be_bytes(key[1..9].try_into().expect("length checked")) as u32)
             }
             _ => Ok(0),
@@ -103,11 +114,19 @@ impl Storage {
     }
 
     /// A page of a store's event feed, oldest first, strictly after `after`.
-    pub fn events(&self, store: StoreId, after: u64, limit: usize) -> Result<Vec<EventRec>, StorageError> {
+    pub fn events(
+        &self,
+        store: StoreId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<EventRec>, StorageError> {
         let prefix = keys::event_prefix(store);
         let start = keys::event(store, after.saturating_add(1));
         let mut out = Vec::new();
-        for item in self.db().iterator(IteratorMode::From(&start, Direction::Forward)) {
+        for item in self
+            .db()
+            .iterator(IteratorMode::From(&start, Direction::Forward))
+        {
             let (key, value) = item?;
             if !key.starts_with(&prefix) || out.len() >= limit {
                 break;

@@ -20,7 +20,16 @@ fn config_path() -> PathBuf {
 impl Server {
     /// Starts the server on a free loopback port over the database in `data_dir`.
     pub fn start(data_dir: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chainstore"))
+        Server::start_with_clock(data_dir, None)
+    }
+
+    /// Starts the server on a manual clock set to `now` (RFC 3339), if given.
+    pub fn start_with_clock(data_dir: &Path, now: Option<&str>) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chainstore"));
+        if let Some(now) = now {
+            cmd.arg("--manual-clock").arg(now);
+        }
+        let mut child = cmd
             .arg("--config")
             .arg(config_path())
             .arg("--listen")
@@ -75,6 +84,56 @@ impl Server {
             .expect("send");
         let status = res.status();
         (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn put(&self, path: &str, key: &str, body: Value) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .put(self.url(path))
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn delete(&self, path: &str, key: &str) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .delete(self.url(path))
+            .header("Idempotency-Key", key)
+            .send()
+            .await
+            .expect("send");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A POST without a body (state transitions).
+    pub async fn act(&self, path: &str, key: &str) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .post(self.url(path))
+            .header("Idempotency-Key", key)
+            .send()
+            .await
+            .expect("send");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Moves the manual clock; the server runs its schedulers' ticks before answering.
+    pub async fn set_clock(&self, now: &str) {
+        let res = self
+            .client
+            .post(self.url("/v1/testing/clock"))
+            .json(&json!({ "now": now }))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(res.status(), StatusCode::OK);
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {

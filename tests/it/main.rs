@@ -6,3 +6,4 @@ mod crash;
 mod harness;
 mod idempotency;
 mod ledger;
+mod scheduling;
