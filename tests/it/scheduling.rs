@@ -744,3 +744,65 @@ async fn occurrences_complete_by_themselves_even_across_a_restart() {
         .count();
     assert_eq!(completed, 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn plans_competing_for_a_shared_room_exactly_one_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_clock(dir.path(), Some(T0));
+    let s = setup(&server, "Asia/Shanghai", 6).await;
+    let (_, svc) = server
+        .post(
+            "/v1/services",
+            "svc-2",
+            json!({"name": "Facial", "duration_minutes": 90, "booking_mode": "service_plan", "resource_kinds": ["therapist", "room"]}),
+        )
+        .await;
+    let (_, room) = server
+        .post(
+            &format!("/v1/stores/{}/resources", s.store),
+            "room",
+            json!({"name": "Room", "kind": "room", "capacity": 1}),
+        )
+        .await;
+    let room = room["id"].as_u64().unwrap();
+    let mut tasks = Vec::new();
+    for (i, t) in s.therapists.iter().enumerate() {
+        let (client, base) = (server.client.clone(), server.base.clone());
+        let body = json!({"member_id": s.member, "service_id": svc["id"], "resource_ids": [t, room],
+            "repeat": {"weekly": {"first_times": ["2026-03-07T10:00"], "count": 12}}});
+        let path = format!("{base}/v1/stores/{}/plans", s.store);
+        tasks.push(tokio::spawn(async move {
+            let res = client
+                .post(path)
+                .header("Idempotency-Key", format!("room-{i}"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            (status, res.json::<Value>().await.unwrap())
+        }));
+    }
+    let mut winners = 0;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            StatusCode::CREATED => winners += 1,
+            StatusCode::CONFLICT => {
+                assert_eq!(body["failures"].as_array().unwrap().len(), 12, "{body}");
+                assert_eq!(
+                    body["failures"][0]["reasons"][0]["resource_id"].as_u64(),
+                    Some(room)
+                );
+            }
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(winners, 1);
+    assert_eq!(calendar(&server, room).await.len(), 12);
+    let mut therapist_bookings = 0;
+    for t in &s.therapists {
+        therapist_bookings += calendar(&server, *t).await.len();
+    }
+    assert_eq!(therapist_bookings, 12, "losers left no holds behind");
+}
