@@ -67,6 +67,21 @@ pub enum ApiError {
     NoTestingClock,
 }
 
+/// `NotFound` messages start with what was not found: "member 42", "plan 7".
+fn not_found_code(what: &str) -> &'static str {
+    match what.split(' ').next() {
+        Some("member") => "member_not_found",
+        Some("store") => "store_not_found",
+        Some("entry") => "entry_not_found",
+        Some("service") => "service_not_found",
+        Some("resource") => "resource_not_found",
+        Some("booking") => "booking_not_found",
+        Some("plan") => "plan_not_found",
+        Some("occurrence") => "occurrence_not_found",
+        _ => "not_found",
+    }
+}
+
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     code: &'a str,
@@ -88,16 +103,7 @@ impl ApiError {
             InvalidField(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_id"),
             InvalidTimeZone(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_time_zone"),
             InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
-            NotFound(what) if what.starts_with("member") => {
-                (StatusCode::NOT_FOUND, "member_not_found")
-            }
-            NotFound(what) if what.starts_with("store") => {
-                (StatusCode::NOT_FOUND, "store_not_found")
-            }
-            NotFound(what) if what.starts_with("entry") => {
-                (StatusCode::NOT_FOUND, "entry_not_found")
-            }
-            NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            NotFound(what) => (StatusCode::NOT_FOUND, not_found_code(what)),
             PhoneTaken(_) => (StatusCode::CONFLICT, "phone_taken"),
             IdempotencyConflict => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
             Ledger(LedgerError::InsufficientBalance { .. }) => {

@@ -806,3 +806,49 @@ async fn plans_competing_for_a_shared_room_exactly_one_wins() {
     }
     assert_eq!(therapist_bookings, 12, "losers left no holds behind");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_scheduling_requests_get_a_clear_4xx_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_clock(dir.path(), Some(T0));
+    let s = setup(&server, "Asia/Shanghai", 1).await;
+    let r = s.therapists[0];
+    let (_, other_store) = server
+        .post("/v1/stores", "st2", json!({"name": "Other"}))
+        .await;
+    let (_, foreign) = server
+        .post(
+            &format!("/v1/stores/{}/resources", other_store["id"]),
+            "foreign",
+            json!({"name": "X", "kind": "therapist", "capacity": 1}),
+        )
+        .await;
+    let plans = format!("/v1/stores/{}/plans", s.store);
+    let daily = json!({"daily": {"first_times": ["2026-05-01T10:00"], "count": 2}});
+    let cases: Vec<(&str, (StatusCode, Value), StatusCode, &str)> = vec![
+        ("foreign resource", server.post(&plans, "x1", json!({"member_id": s.member, "service_id": s.plan_service, "resource_ids": [foreign["id"]], "repeat": daily})).await, StatusCode::NOT_FOUND, "resource_not_found"),
+        ("unknown service", server.post(&plans, "x2", json!({"member_id": s.member, "service_id": 999, "resource_ids": [r], "repeat": daily})).await, StatusCode::NOT_FOUND, "service_not_found"),
+        ("unknown member", server.post(&plans, "x3", json!({"member_id": s.member + 1, "service_id": s.plan_service, "resource_ids": [r], "repeat": daily})).await, StatusCode::NOT_FOUND, "member_not_found"),
+        ("bad time", server.post(&plans, "x4", json!({"member_id": s.member, "service_id": s.plan_service, "resource_ids": [r], "repeat": {"daily": {"first_times": ["soon"], "count": 2}}})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_schedule"),
+        ("unknown repeat", server.post(&plans, "x5", json!({"member_id": s.member, "service_id": s.plan_service, "resource_ids": [r], "repeat": {"hourly": {}}})).await, StatusCode::BAD_REQUEST, "invalid_body"),
+        ("no resources", server.post(&plans, "x6", json!({"member_id": s.member, "service_id": s.plan_service, "resource_ids": [], "repeat": daily})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_schedule"),
+        ("wrong kinds", server.post(&plans, "x7", json!({"member_id": s.member, "service_id": s.plan_service, "resource_ids": [r, r + 1], "repeat": daily})).await, StatusCode::NOT_FOUND, "resource_not_found"),
+        ("bad hours", server.put(&format!("/v1/stores/{}/hours", s.store), "x8", json!({"business_hours": {"mon": [["10:00", "09:00"]]}})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_schedule"),
+        ("bad weekday", server.put(&format!("/v1/stores/{}/hours", s.store), "x9", json!({"business_hours": {"someday": [["09:00", "10:00"]]}})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_schedule"),
+        ("zero capacity", server.post(&format!("/v1/stores/{}/resources", s.store), "x10", json!({"name": "R", "kind": "therapist", "capacity": 0})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_schedule"),
+        ("bad mode", server.post("/v1/services", "x11", json!({"name": "S", "duration_minutes": 30, "booking_mode": "sometimes", "resource_kinds": ["therapist"]})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_schedule"),
+        ("unknown plan", server.get("/v1/plans/0").await, StatusCode::NOT_FOUND, "plan_not_found"),
+        ("unknown occurrence", server.act(&format!("/v1/plans/{}/occurrences/3/cancel", 1u64 << 32 | 1), "x12").await, StatusCode::NOT_FOUND, "plan_not_found"),
+        ("reversed range", server.get(&format!("/v1/stores/{}/availability?service_id={}&from=2026-05-05&to=2026-05-01", s.store, s.appt_service)).await, StatusCode::BAD_REQUEST, "invalid_query"),
+        ("clock not enabled here", (StatusCode::NOT_FOUND, json!({"code": "not_found", "message": "skipped"})), StatusCode::NOT_FOUND, "not_found"),
+    ];
+    for (name, (status, body), want_status, want_code) in cases {
+        assert_eq!(status, want_status, "{name}: {body}");
+        assert_eq!(body["code"], want_code, "{name}: {body}");
+    }
+    let (_, plans) = server.get(&format!("/v1/members/{}/plans", s.member)).await;
+    assert_eq!(plans["plans"], json!([]));
+    assert!(calendar(&server, r).await.is_empty());
+    let (_, hours) = server.get(&format!("/v1/stores/{}/hours", s.store)).await;
+    assert_eq!(hours["business_hours"]["mon"], json!([["00:00", "24:00"]]));
+}
