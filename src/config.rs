@@ -56,6 +56,7 @@ struct RawServer {
 #[serde(deny_unknown_fields)]
 struct RawLimits {
     body_bytes_max: u64,
+    batch_body_bytes_max: u64,
     page_size_max: usize,
 }
 
@@ -73,6 +74,7 @@ pub struct Config {
     pub http_threads: usize,
     pub actor_threads: usize,
     pub body_bytes_max: u64,
+    pub batch_body_bytes_max: u64,
     pub page_size_max: usize,
     pub idempotency_retention: Duration,
     pub default_time_zone: chrono_tz::Tz,
@@ -116,6 +118,13 @@ impl Config {
                 "limits.body_bytes_max must be 1..={BODY_BYTES_MAX_LIMIT}"
             ));
         }
+        if raw.limits.batch_body_bytes_max == 0
+            || raw.limits.batch_body_bytes_max > BODY_BYTES_MAX_LIMIT
+        {
+            return bad(format!(
+                "limits.batch_body_bytes_max must be 1..={BODY_BYTES_MAX_LIMIT}"
+            ));
+        }
         if raw.limits.page_size_max == 0 || raw.limits.page_size_max > PAGE_SIZE_MAX_LIMIT {
             return bad(format!(
                 "limits.page_size_max must be 1..={PAGE_SIZE_MAX_LIMIT}"
@@ -143,6 +152,7 @@ impl Config {
             http_threads: raw.server.http_threads,
             actor_threads: raw.server.actor_threads,
             body_bytes_max: raw.limits.body_bytes_max,
+            batch_body_bytes_max: raw.limits.batch_body_bytes_max,
             page_size_max: raw.limits.page_size_max,
             idempotency_retention: Duration::from_secs(
                 raw.ledger.idempotency_retention_hours * 3600,

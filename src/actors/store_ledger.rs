@@ -11,7 +11,9 @@ use super::registry::Registry;
 use super::{ActorError, Durable, WriteResult};
 use crate::domain::idempotency::{judge, Outcome, Replay, Request};
 use crate::domain::ids::{EntrySeq, IdempotencyKey, MemberId, StoreId};
-use crate::domain::ledger::{self, Account, Entry, LedgerCommand, StoreAccount, StoreBook};
+use crate::domain::ledger::{
+    self, Account, Entry, EntryKind, LedgerCommand, StoreAccount, StoreBook,
+};
 use crate::domain::money::Money;
 use crate::storage::codec::{self, AccountRec, EntryRec, IdemRec};
 use crate::storage::{keys, JournalLog, Write};
@@ -32,7 +34,7 @@ pub struct StoreLedger {
     accounts: HashMap<MemberId, Account>,
     book: StoreBook,
     idem: Pending<IdempotencyKey, (Request, Outcome)>,
-    /// Deduction entries whose `refunded` changed but is not durable yet.
+    /// Deduction entries written or changed but not durable yet.
     deductions: Pending<(MemberId, EntrySeq), Entry>,
 }
 
@@ -96,31 +98,35 @@ impl StoreLedger {
     }
 }
 
-impl Handler<ApplyLedger> for StoreLedger {
-    type Result = WriteResult;
-
-    fn handle(&mut self, msg: ApplyLedger, _ctx: &mut Context<Self>) -> WriteResult {
-        let durable = self.log.durable();
-        self.idem.prune(durable);
-        self.deductions.prune(durable);
-
-        let request = Request::Ledger(msg.command.clone());
-        if let Some(answer) = self.replay(&msg.key, &request)? {
-            return Ok(answer);
+impl StoreLedger {
+    /// Applies one command under its key, appending its writes to `writes`, which the caller
+    /// submits as one journal entry. A repeat of a known key appends nothing and answers the
+    /// first outcome; its durability is covered by the ticket of the caller's submission.
+    fn apply(
+        &mut self,
+        key: IdempotencyKey,
+        command: LedgerCommand,
+        writes: &mut Vec<Write>,
+    ) -> Result<Outcome, ActorError> {
+        let request = Request::Ledger(command.clone());
+        if let Some(answer) = self.replay(&key, &request)? {
+            return Ok(answer.value);
         }
-        let member = msg.command.member();
-        debug_assert_eq!(member.home_store(), self.home);
+        let member = command.member();
+        if member.home_store() != self.home {
+            return Err(ActorError::MemberNotFound(member.get()));
+        }
         let account = self
             .account(member)?
             .ok_or(ActorError::MemberNotFound(member.get()))?;
         let now = self.registry.clock.now();
-        let posted = match msg.command {
+        let posted = match command {
             LedgerCommand::Recharge { store, amount, .. }
             | LedgerCommand::Deduct { store, amount, .. } => {
                 if !self.registry.has_store(store) {
                     return Err(ActorError::StoreNotFound(store.get()));
                 }
-                if matches!(msg.command, LedgerCommand::Recharge { .. }) {
+                if matches!(command, LedgerCommand::Recharge { .. }) {
                     ledger::recharge(&account, store, amount, now)
                 } else {
                     ledger::deduct(&account, store, amount, now)
@@ -135,8 +141,7 @@ impl Handler<ApplyLedger> for StoreLedger {
                 ledger::refund(&account, &target, amount, now)
             }
         };
-
-        let mut writes = Vec::with_capacity(5);
+        let seq = self.log.next_seq();
         let outcome =
             match posted.and_then(|p| self.book.apply(&p.entry.transfer()).map(|b| (p, b))) {
                 Ok((p, ((store, kind), balance))) => {
@@ -160,22 +165,72 @@ impl Handler<ApplyLedger> for StoreLedger {
                     }
                     self.accounts.insert(member, p.account);
                     if let Some(d) = p.updated_deduction {
-                        self.deductions
-                            .insert(self.log.next_seq(), (member, d.seq), d);
+                        self.deductions.insert(seq, (member, d.seq), d);
+                    }
+                    if matches!(p.entry.kind, EntryKind::Deduction { .. }) {
+                        self.deductions.insert(seq, (member, p.entry.seq), p.entry);
                     }
                     Outcome::Posted(p.entry)
                 }
                 Err(rejection) => Outcome::Rejected(rejection),
             };
         writes.push(Write::put_idem(
-            keys::idem(&msg.key),
+            keys::idem(&key),
             codec::encode(&IdemRec::new(now, &request, &outcome)),
         ));
-        let ticket = self.log.submit(writes);
-        self.idem
-            .insert(ticket.seq(), msg.key, (request, outcome.clone()));
-        Ok(Durable {
-            value: outcome,
+        self.idem.insert(seq, key, (request, outcome.clone()));
+        Ok(outcome)
+    }
+
+    fn submit(&mut self, writes: Vec<Write>) -> crate::storage::Ticket {
+        if writes.is_empty() {
+            self.log.ticket_for_latest()
+        } else {
+            self.log.submit(writes)
+        }
+    }
+
+    fn prune(&mut self) {
+        let durable = self.log.durable();
+        self.idem.prune(durable);
+        self.deductions.prune(durable);
+    }
+}
+
+impl Handler<ApplyLedger> for StoreLedger {
+    type Result = WriteResult;
+
+    fn handle(&mut self, msg: ApplyLedger, _ctx: &mut Context<Self>) -> WriteResult {
+        self.prune();
+        let mut writes = Vec::with_capacity(5);
+        let value = self.apply(msg.key, msg.command, &mut writes)?;
+        let ticket = self.submit(writes);
+        Ok(Durable { value, ticket })
+    }
+}
+
+/// Many independent operations for members of this store: each succeeds or fails on its
+/// own, and all their writes go to the journal as one submission.
+#[derive(Debug, Message)]
+#[rtype(result = "Durable<Vec<Result<Outcome, ActorError>>>")]
+pub struct ApplyLedgerBatch {
+    pub ops: Vec<(IdempotencyKey, LedgerCommand)>,
+}
+
+impl Handler<ApplyLedgerBatch> for StoreLedger {
+    type Result = actix::MessageResult<ApplyLedgerBatch>;
+
+    fn handle(&mut self, msg: ApplyLedgerBatch, _ctx: &mut Context<Self>) -> Self::Result {
+        self.prune();
+        let mut writes = Vec::with_capacity(msg.ops.len() * 4);
+        let results = msg
+            .ops
+            .into_iter()
+            .map(|(key, command)| self.apply(key, command, &mut writes))
+            .collect();
+        let ticket = self.submit(writes);
+        actix::MessageResult(Durable {
+            value: results,
             ticket,
         })
     }

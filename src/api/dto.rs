@@ -178,3 +178,29 @@ impl From<&TrialBalance> for TrialBalanceDto {
         }
     }
 }
+
+/// One operation of `POST /v1/ledger/batch`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchOp {
+    pub idempotency_key: String,
+    /// "recharge", "deduct" or "refund".
+    pub op: String,
+    pub member_id: u64,
+    pub amount: Option<i64>,
+    pub store_id: Option<u64>,
+    pub deduction_seq: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchBody {
+    pub operations: Vec<BatchOp>,
+}
+
+/// The answer to one batch operation: the status and body it would have had on its own.
+#[derive(Debug, Serialize)]
+pub struct BatchResult {
+    pub status: u16,
+    pub body: serde_json::Value,
+}

@@ -14,7 +14,7 @@ use super::dto::*;
 use super::error::ApiError;
 use super::{ApiState, ACTOR_REPLY_TIMEOUT};
 use crate::actors::directory::{CreateStore, RegisterMember};
-use crate::actors::store_ledger::ApplyLedger;
+use crate::actors::store_ledger::{ApplyLedger, ApplyLedgerBatch};
 use crate::actors::WriteResult;
 use crate::domain::idempotency::Outcome;
 use crate::domain::ids::{EntrySeq, IdempotencyKey, MemberId, Name, Phone, StoreId};
@@ -323,4 +323,145 @@ pub async fn tick_all(registry: &crate::actors::registry::Registry) -> Result<()
         ticket.durable().await.map_err(|_| ApiError::Unavailable)?;
     }
     Ok(())
+}
+
+/// Most operations one batch request may carry.
+pub const BATCH_OPS_MAX: usize = 1_000;
+
+fn batch_command(op: &BatchOp) -> Result<(IdempotencyKey, LedgerCommand), ApiError> {
+    let key = IdempotencyKey::new(&op.idempotency_key).map_err(ApiError::InvalidIdempotencyKey)?;
+    let member = member_id(op.member_id)?;
+    let need_store = || {
+        store_id(
+            op.store_id
+                .ok_or_else(|| ApiError::InvalidBody("store_id is required".into()))?,
+        )
+    };
+    let need_amount = || {
+        amount(
+            op.amount
+                .ok_or_else(|| ApiError::InvalidBody("amount is required".into()))?,
+        )
+    };
+    let command = match op.op.as_str() {
+        "recharge" => LedgerCommand::Recharge {
+            member,
+            store: need_store()?,
+            amount: need_amount()?,
+        },
+        "deduct" => LedgerCommand::Deduct {
+            member,
+            store: need_store()?,
+            amount: need_amount()?,
+        },
+        "refund" => LedgerCommand::Refund {
+            member,
+            deduction: EntrySeq(
+                op.deduction_seq
+                    .ok_or_else(|| ApiError::InvalidBody("deduction_seq is required".into()))?,
+            ),
+            amount: op.amount.map(amount).transpose()?,
+        },
+        _ => {
+            return Err(ApiError::InvalidBody(
+                "op must be recharge, deduct or refund".into(),
+            ))
+        }
+    };
+    Ok((key, command))
+}
+
+fn batch_result(result: Result<Outcome, ApiError>) -> BatchResult {
+    let error = |e: ApiError| {
+        let (status, code) = e.status_and_code();
+        BatchResult {
+            status: status.as_u16(),
+            body: serde_json::json!({ "code": code, "message": e.to_string() }),
+        }
+    };
+    match result {
+        Ok(Outcome::Posted(entry)) => BatchResult {
+            status: StatusCode::CREATED.as_u16(),
+            body: serde_json::to_value(EntryDto::from(&entry)).unwrap_or_default(),
+        },
+        Ok(Outcome::Rejected(e)) => error(ApiError::Ledger(e)),
+        Ok(other) => error(ApiError::InvalidBody(format!(
+            "unexpected outcome {other:?}"
+        ))),
+        Err(e) => error(e),
+    }
+}
+
+/// `POST /v1/ledger/batch`: up to [`BATCH_OPS_MAX`] independent ledger operations, each with
+/// its own idempotency key and its own answer; each home store's share is one journal entry.
+pub async fn ledger_batch(state: Arc<ApiState>, ct: Option<String>, body: Bytes) -> Response {
+    respond(
+        async {
+            let body: BatchBody = parse_json(ct, &body)?;
+            if body.operations.is_empty() || body.operations.len() > BATCH_OPS_MAX {
+                return Err(ApiError::InvalidBody(format!(
+                    "a batch holds 1 to {BATCH_OPS_MAX} operations, not {}",
+                    body.operations.len()
+                )));
+            }
+            let mut results: Vec<Option<Result<Outcome, ApiError>>> =
+                Vec::with_capacity(body.operations.len());
+            let mut by_store: std::collections::HashMap<
+                StoreId,
+                Vec<(usize, IdempotencyKey, LedgerCommand)>,
+            > = std::collections::HashMap::new();
+            for (i, op) in body.operations.iter().enumerate() {
+                match batch_command(op) {
+                    Ok((key, command)) => {
+                        by_store
+                            .entry(command.member().home_store())
+                            .or_default()
+                            .push((i, key, command));
+                        results.push(None);
+                    }
+                    Err(e) => results.push(Some(Err(e))),
+                }
+            }
+            let mut sends = Vec::new();
+            for (store, ops) in by_store {
+                let Some(addr) = state.registry.store(store) else {
+                    for (i, _, c) in ops {
+                        results[i] =
+                            Some(Err(ApiError::NotFound(format!("member {}", c.member()))));
+                    }
+                    continue;
+                };
+                let index: Vec<usize> = ops.iter().map(|(i, _, _)| *i).collect();
+                let msg = ApplyLedgerBatch {
+                    ops: ops.into_iter().map(|(_, k, c)| (k, c)).collect(),
+                };
+                sends.push(async move {
+                    let reply = tokio::time::timeout(ACTOR_REPLY_TIMEOUT, addr.send(msg)).await;
+                    (index, reply)
+                });
+            }
+            for (index, reply) in futures::future::join_all(sends).await {
+                let durable = reply
+                    .map_err(|_| ApiError::Overloaded)?
+                    .map_err(|_| ApiError::Unavailable)?;
+                durable
+                    .ticket
+                    .durable()
+                    .await
+                    .map_err(|_| ApiError::Unavailable)?;
+                for (i, r) in index.into_iter().zip(durable.value) {
+                    results[i] = Some(r.map_err(ApiError::from));
+                }
+            }
+            let out: Vec<BatchResult> = results
+                .into_iter()
+                .map(|r| batch_result(r.unwrap_or(Err(ApiError::Unavailable))))
+                .collect();
+            Ok(json_status(
+                StatusCode::OK,
+                &serde_json::json!({ "results": out }),
+            ))
+        }
+        .await,
+    )
 }

@@ -31,6 +31,7 @@ pub struct ApiState {
     pub manual_clock: Option<Arc<crate::clock::ManualClock>>,
     pub directory: Addr<Directory>,
     pub body_bytes_max: u64,
+    pub batch_body_bytes_max: u64,
     pub page_size_max: usize,
     pub default_time_zone: String,
 }
@@ -45,6 +46,7 @@ impl ApiState {
 /// path before its method, so an unknown path is 404 and a wrong method on a known one is 405.
 pub fn routes(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
     let limit = state.body_bytes_max;
+    let state_batch_limit = state.batch_body_bytes_max;
     let st = warp::any().map(move || state.clone());
     let key = || warp::header::optional::<String>("idempotency-key");
     let body = move || {
@@ -106,6 +108,14 @@ pub fn routes(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .and(st.clone())
         .and(warp::query::<dto::PageQuery>())
         .then(|id, s, q| handlers::entries(s, id, q));
+    let batch_limit = state_batch_limit;
+    let batch = warp::path!("v1" / "ledger" / "batch")
+        .and(warp::post())
+        .and(st.clone())
+        .and(warp::header::optional::<String>("content-type"))
+        .and(warp::body::content_length_limit(batch_limit))
+        .and(warp::body::bytes())
+        .then(handlers::ledger_batch);
     let trial = warp::path!("v1" / "ledger" / "trial-balance")
         .and(warp::get())
         .and(st.clone())
@@ -135,6 +145,8 @@ pub fn routes(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .or(entries)
         .unify()
         .or(trial)
+        .unify()
+        .or(batch)
         .unify()
         .boxed()
         .or(schedule_routes(st.clone(), limit))
