@@ -7,4 +7,5 @@ mod crash;
 mod harness;
 mod idempotency;
 mod ledger;
+mod loadtest;
 mod scheduling;

@@ -1,0 +1,353 @@
+//! Scenarios and load models.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::report::Report;
+use crate::seed::Chain;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Scenario {
+    /// One deduction of 1 per request, spread over every member.
+    Pos,
+    /// One deduction of 1 per request, all on the first member.
+    Hot,
+    /// `batch_size` deductions per request through `POST /v1/ledger/batch`.
+    Batch,
+    /// 99-occurrence weekly plans on random resources; some collide.
+    Plans,
+    /// Single appointments on random resources.
+    Booking,
+    /// 80% POS deductions, 20% HQ bookings.
+    Mixed,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub enum LoadModel {
+    /// `connections` workers, each sending its next request when the last answer arrives.
+    Closed { connections: usize },
+    /// `rate` requests per second on a fixed schedule, spread over `connections` workers;
+    /// latency runs from each request's intended send time.
+    Open { rate: u64, connections: usize },
+}
+
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    pub scenario: Scenario,
+    pub model: LoadModel,
+    pub duration: Duration,
+    pub batch_size: usize,
+}
+
+/// What the post-run check needs to know about what the server acknowledged.
+#[derive(Debug, Default)]
+pub struct Acks {
+    /// Deductions of 1 acknowledged, per member.
+    pub deducted: HashMap<u64, u64>,
+    /// Deductions whose answer never came (transport error, timeout), per member.
+    pub unknown: HashMap<u64, u64>,
+    /// Acknowledged booking ids per resource.
+    pub bookings: HashMap<u64, Vec<u64>>,
+}
+
+impl Acks {
+    fn merge(&mut self, other: Acks) {
+        for (k, v) in other.deducted {
+            *self.deducted.entry(k).or_default() += v;
+        }
+        for (k, v) in other.unknown {
+            *self.unknown.entry(k).or_default() += v;
+        }
+        for (k, v) in other.bookings {
+            self.bookings.entry(k).or_default().extend(v);
+        }
+    }
+}
+
+pub(crate) struct Tally {
+    pub hist: Histogram<u64>,
+    pub requests: u64,
+    pub operations: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub acks: Acks,
+}
+
+impl Tally {
+    fn new() -> Tally {
+        Tally {
+            hist: Histogram::new_with_bounds(1, 120_000_000, 3).expect("histogram bounds"),
+            requests: 0,
+            operations: 0,
+            errors: BTreeMap::new(),
+            acks: Acks::default(),
+        }
+    }
+
+    fn error(&mut self, code: &str) {
+        *self.errors.entry(code.to_owned()).or_default() += 1;
+    }
+
+    fn merge(&mut self, other: Tally) {
+        let _ = self.hist.add(&other.hist);
+        self.requests += other.requests;
+        self.operations += other.operations;
+        for (k, v) in other.errors {
+            *self.errors.entry(k).or_default() += v;
+        }
+        self.acks.merge(other.acks);
+    }
+}
+
+fn mix(n: u64) -> u64 {
+    // A cheap, well-spread hash (splitmix64) so picks don't follow the counter.
+    let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+struct Ctx {
+    client: reqwest::Client,
+    server: String,
+    chain: Chain,
+    spec: RunSpec,
+    run: u64,
+}
+
+fn code_of(body: &Value) -> String {
+    body["code"].as_str().unwrap_or("unknown").to_owned()
+}
+
+impl Ctx {
+    fn member(&self, n: u64) -> u64 {
+        match self.spec.scenario {
+            Scenario::Hot => self.chain.members[0],
+            _ => self.chain.members[(mix(n) % self.chain.members.len() as u64) as usize],
+        }
+    }
+
+    fn store(&self, n: u64) -> u64 {
+        self.chain.stores[(mix(n ^ 0x55) % self.chain.stores.len() as u64) as usize]
+    }
+
+    async fn deduct(&self, n: u64, t: &mut Tally) {
+        let member = self.member(n);
+        let url = format!("{}/v1/members/{member}/deductions", self.server);
+        let key = format!("lt-{}-{n}", self.run);
+        match crate::post(
+            &self.client,
+            &url,
+            &key,
+            &json!({"amount": 1, "store_id": self.store(n)}),
+        )
+        .await
+        {
+            Ok((201, _)) => {
+                t.operations += 1;
+                *t.acks.deducted.entry(member).or_default() += 1;
+            }
+            Ok((_, body)) => t.error(&code_of(&body)),
+            Err(_) => {
+                t.error("transport");
+                *t.acks.unknown.entry(member).or_default() += 1;
+            }
+        }
+    }
+
+    async fn batch(&self, n: u64, t: &mut Tally) {
+        let size = self.spec.batch_size as u64;
+        let ops: Vec<(u64, Value)> = (0..size)
+            .map(|j| {
+                let k = n * size + j;
+                let member = self.member(k);
+                (member, json!({"idempotency_key": format!("lt-{}-{k}", self.run), "op": "deduct", "member_id": member, "amount": 1, "store_id": self.store(k)}))
+            })
+            .collect();
+        let body = json!({"operations": ops.iter().map(|(_, o)| o).collect::<Vec<_>>()});
+        let res = self
+            .client
+            .post(format!("{}/v1/ledger/batch", self.server))
+            .json(&body)
+            .send()
+            .await;
+        let parsed = match res {
+            Ok(r) if r.status().is_success() => r.json::<Value>().await.ok(),
+            Ok(r) => {
+                t.error(&format!("batch_{}", r.status().as_u16()));
+                return;
+            }
+            Err(_) => None,
+        };
+        let Some(parsed) = parsed else {
+            t.error("transport");
+            for (m, _) in ops {
+                *t.acks.unknown.entry(m).or_default() += 1;
+            }
+            return;
+        };
+        let results = parsed["results"].as_array().cloned().unwrap_or_default();
+        for ((member, _), r) in ops.iter().zip(results) {
+            if r["status"] == 201 {
+                t.operations += 1;
+                *t.acks.deducted.entry(*member).or_default() += 1;
+            } else {
+                t.error(&code_of(&r["body"]));
+            }
+        }
+    }
+
+    fn resource(&self, n: u64) -> (u64, u64) {
+        self.chain.resources[(mix(n ^ 0xA5A5) % self.chain.resources.len() as u64) as usize]
+    }
+
+    async fn book(&self, n: u64, plan: bool, t: &mut Tally) {
+        let (resource, store) = self.resource(n);
+        let member = self.member(n);
+        let h = mix(n ^ 0x1234);
+        let (url, body) = if plan {
+            // First dates in the first two weeks of 2027, 08:00-19:00: plans on one resource
+            // collide once its weekday-hours fill up.
+            let day = 4 + h % 14;
+            let hour = 8 + (h >> 8) % 12;
+            (
+                format!("{}/v1/stores/{store}/plans", self.server),
+                json!({"member_id": member, "service_id": self.chain.plan_service, "resource_ids": [resource],
+                       "repeat": {"weekly": {"first_times": [format!("2027-01-{day:02}T{hour:02}:00")], "count": 99}}}),
+            )
+        } else {
+            let day = h % 365;
+            let hour = 8 + (h >> 16) % 12;
+            let date = chrono_like_date(day);
+            (
+                format!("{}/v1/stores/{store}/appointments", self.server),
+                json!({"member_id": member, "service_id": self.chain.appointment_service, "resource_ids": [resource],
+                       "start": format!("{date}T{hour:02}:00")}),
+            )
+        };
+        let key = format!("lt-{}-b{n}", self.run);
+        match crate::post(&self.client, &url, &key, &body).await {
+            Ok((201, body)) => {
+                t.operations += 1;
+                let ids: Vec<u64> = match body["occurrences"].as_array() {
+                    Some(o) => o.iter().filter_map(|b| b["id"].as_u64()).collect(),
+                    None => body["id"].as_u64().into_iter().collect(),
+                };
+                t.acks.bookings.entry(resource).or_default().extend(ids);
+            }
+            Ok((_, body)) => t.error(&code_of(&body)),
+            Err(_) => t.error("transport"),
+        }
+    }
+
+    async fn one(&self, n: u64, t: &mut Tally) {
+        t.requests += 1;
+        match self.spec.scenario {
+            Scenario::Pos | Scenario::Hot => self.deduct(n, t).await,
+            Scenario::Batch => self.batch(n, t).await,
+            Scenario::Plans => self.book(n, true, t).await,
+            Scenario::Booking => self.book(n, false, t).await,
+            Scenario::Mixed if n.is_multiple_of(5) => self.book(n, false, t).await,
+            Scenario::Mixed => self.deduct(n, t).await,
+        }
+    }
+}
+
+/// 2027-01-01 plus `day` days, as YYYY-MM-DD (no calendar crate needed for one year).
+fn chrono_like_date(day: u64) -> String {
+    const DAYS: [u64; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let mut d = day % 365;
+    let mut month = 0;
+    while d >= DAYS[month] {
+        d -= DAYS[month];
+        month += 1;
+    }
+    format!("2027-{:02}-{:02}", month + 1, d + 1)
+}
+
+/// Runs one scenario and returns the report (without the post-run check) and the acks.
+pub async fn run(
+    client: &reqwest::Client,
+    server: &str,
+    chain: &Chain,
+    spec: &RunSpec,
+    progress: bool,
+) -> Result<(Report, Acks)> {
+    let ctx = Arc::new(Ctx {
+        client: client.clone(),
+        server: server.to_owned(),
+        chain: chain.clone(),
+        spec: spec.clone(),
+        run: crate::run_id(),
+    });
+    let counter = Arc::new(AtomicU64::new(0));
+    let done_ops = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + spec.duration;
+    let (workers, interval) = match spec.model {
+        LoadModel::Closed { connections } => (connections.max(1), None),
+        LoadModel::Open { rate, connections } => (
+            connections.max(1),
+            Some(Duration::from_secs_f64(1.0 / rate.max(1) as f64)),
+        ),
+    };
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let (ctx, counter, done_ops) = (ctx.clone(), counter.clone(), done_ops.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut t = Tally::new();
+            loop {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let intended = match interval {
+                    None => Instant::now(),
+                    Some(iv) => {
+                        let at = started + iv * n as u32;
+                        tokio::time::sleep_until(at.into()).await;
+                        at
+                    }
+                };
+                if intended >= deadline {
+                    break;
+                }
+                let before = t.operations;
+                ctx.one(n, &mut t).await;
+                done_ops.fetch_add(t.operations - before, Ordering::Relaxed);
+                let _ = t.hist.record(intended.elapsed().as_micros().max(1) as u64);
+            }
+            t
+        }));
+    }
+    let ticker = progress.then(|| {
+        let done_ops = done_ops.clone();
+        tokio::spawn(async move {
+            let mut last = 0;
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let now = done_ops.load(Ordering::Relaxed);
+                eprintln!(
+                    "[{:>5.1}s] {:>8} ops/s, {:>10} total",
+                    started.elapsed().as_secs_f64(),
+                    now - last,
+                    now
+                );
+                last = now;
+            }
+        })
+    });
+    let mut all = Tally::new();
+    for t in tasks {
+        all.merge(t.await?);
+    }
+    if let Some(t) = ticker {
+        t.abort();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    Ok((Report::new(spec, secs, &all), all.acks))
+}
