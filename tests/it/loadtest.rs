@@ -55,7 +55,7 @@ async fn every_scenario_runs_and_its_audit_passes() {
             .unwrap();
         assert!(report.acknowledged > 0, "{scenario:?}: {report:?}");
         assert!(
-            report.errors.get("transport").is_none(),
+            !report.errors.contains_key("transport"),
             "{scenario:?}: {report:?}"
         );
         loadtest::check(&client, &server.base, &chain, &before, &acks)
