@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rocksdb::compaction_filter::Decision;
-use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, DB};
+use rocksdb::{BlockBasedOptions, ColumnFamilyDescriptor, Direction, IteratorMode, Options, DB};
 
 use super::codec::{self, AccountRec, CodecError, EntryRec, IdemRec, MemberRec, StoreRec};
 use super::keys::{self, CF_IDEM};
@@ -55,7 +55,15 @@ impl Storage {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(2);
+        // One journal thread writes; the concurrent memtable path would only cost it time.
+        opts.set_allow_concurrent_memtable_write(false);
+        // Bloom filters: most idempotency lookups and many account lookups are misses.
+        let mut table = BlockBasedOptions::default();
+        table.set_bloom_filter(10.0, false);
+        let mut default_opts = Options::default();
+        default_opts.set_block_based_table_factory(&table);
         let mut idem_opts = Options::default();
+        idem_opts.set_block_based_table_factory(&table);
         let retention_us = i64::try_from(idem_retention.as_micros()).unwrap_or(i64::MAX);
         idem_opts.set_compaction_filter(
             "idem_retention",
@@ -71,7 +79,7 @@ impl Storage {
             },
         );
         let cfs = vec![
-            ColumnFamilyDescriptor::new(rocksdb::DEFAULT_COLUMN_FAMILY_NAME, Options::default()),
+            ColumnFamilyDescriptor::new(rocksdb::DEFAULT_COLUMN_FAMILY_NAME, default_opts),
             ColumnFamilyDescriptor::new(CF_IDEM, idem_opts),
         ];
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
