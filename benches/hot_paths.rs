@@ -68,7 +68,11 @@ fn schedule_benches(c: &mut Criterion) {
             || {
                 let mut cal = Calendar::new(3);
                 for i in 0..1000i64 {
-                    cal.insert(BookingId(i as u64), t0 + minute * (i * 90) as i32, t0 + minute * (i * 90 + 60) as i32);
+                    cal.insert(
+                        BookingId(i as u64),
+                        t0 + minute * (i * 90) as i32,
+                        t0 + minute * (i * 90 + 60) as i32,
+                    );
                 }
                 cal
             },
@@ -88,7 +92,9 @@ fn schedule_benches(c: &mut Criterion) {
         firsts: vec![first],
         count: 99,
     };
-    c.bench_function("recurrence/expand_weekly_99", |b| b.iter(|| expand(black_box(&weekly), tz)));
+    c.bench_function("recurrence/expand_weekly_99", |b| {
+        b.iter(|| expand(black_box(&weekly), tz))
+    });
 }
 
 #[derive(Message)]
@@ -121,7 +127,10 @@ fn journal_benches(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let storage = Storage::open(dir.path(), Duration::from_secs(86_400)).expect("open");
     let journal = Journal::start(storage.db());
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let mut logs: Vec<_> = (0..64).map(|_| journal.log()).collect();
     let mut n = 0u64;
     let mut group = c.benchmark_group("journal");
@@ -152,5 +161,11 @@ fn journal_benches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, ledger_benches, schedule_benches, actor_benches, journal_benches);
+criterion_group!(
+    benches,
+    ledger_benches,
+    schedule_benches,
+    actor_benches,
+    journal_benches
+);
 criterion_main!(benches);

@@ -7,15 +7,16 @@ use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Message};
 
+use super::idempotency::IdemTable;
 use super::pending::Pending;
 use super::registry::Registry;
 use super::{ActorError, Durable, WriteMeta, WriteResult};
 use crate::domain::booking::{BookingMode, ResourceKind, Service, ServiceId};
-use crate::domain::idempotency::{judge, Outcome, Replay, Request};
+use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::{IdempotencyKey, MemberId, Name, Phone, StoreId, STORE_ID_MAX};
 use crate::domain::ledger::Account;
 use crate::domain::member::{Member, Store};
-use crate::storage::codec::{self, AccountRec, IdemRec, MemberRec, StoreRec};
+use crate::storage::codec::{self, AccountRec, MemberRec, StoreRec};
 use crate::storage::schedule_codec::{ServiceRec, SettingsRec};
 use crate::storage::{keys, JournalLog, StorageError, Write};
 
@@ -44,7 +45,7 @@ pub struct Directory {
     /// Highest member sequence issued per store, loaded from disk on first use.
     last_member: HashMap<StoreId, u32>,
     phones: Pending<Phone, MemberId>,
-    idem: Pending<IdempotencyKey, (Request, Outcome)>,
+    idem: IdemTable,
 }
 
 impl Actor for Directory {
@@ -61,7 +62,7 @@ impl Directory {
             last_service,
             last_member: HashMap::new(),
             phones: Pending::default(),
-            idem: Pending::default(),
+            idem: IdemTable::default(),
         }
     }
 
@@ -74,18 +75,8 @@ impl Directory {
         let durable = self.log.durable();
         self.idem.prune(durable);
         self.phones.prune(durable);
-        let (stored, seq) = match self.idem.get(key) {
-            Some((seq, (r, o))) => (Some((r.clone(), o.clone())), seq),
-            None => (self.registry.storage.idempotency(key)?, 0),
-        };
-        match judge(stored.as_ref().map(|(r, o)| (r, o)), request) {
-            Replay::Fresh => Ok(None),
-            Replay::Repeat(value) => Ok(Some(Durable {
-                value: *value,
-                ticket: self.log.ticket(seq),
-            })),
-            Replay::Conflict => Err(ActorError::IdempotencyConflict),
-        }
+        self.idem
+            .replay(&self.registry.storage, &self.log, key, request)
     }
 
     fn commit(
@@ -96,13 +87,11 @@ impl Directory {
         mut writes: Vec<Write>,
     ) -> Durable<Outcome> {
         let now = self.registry.clock.now();
-        writes.push(Write::put_idem(
-            keys::idem(&key),
-            codec::encode(&IdemRec::new(now, &request, &outcome)),
-        ));
+        writes.push(
+            self.idem
+                .record(self.log.next_seq(), now, key, request, &outcome),
+        );
         let ticket = self.log.submit(writes);
-        self.idem
-            .insert(ticket.seq(), key, (request, outcome.clone()));
         Durable {
             value: outcome,
             ticket,

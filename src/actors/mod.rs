@@ -8,6 +8,7 @@
 //!   is created.
 
 pub mod directory;
+pub mod idempotency;
 pub mod pending;
 pub mod registry;
 pub mod resource;

@@ -25,7 +25,7 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 use futures::future::join_all;
 
-use super::pending::Pending;
+use super::idempotency::IdemTable;
 use super::registry::Registry;
 use super::resource::{
     Free, HasBookingsAfter, HoldSlot, Reconfigure, Reserve, ResourceActor, Settle, Snapshot,
@@ -34,12 +34,12 @@ use super::{ActorError, Durable, WriteMeta};
 use crate::domain::booking::*;
 use crate::domain::calendar::{BookingId, ResourceSchedule};
 use crate::domain::hours::{local_to_utc, DateSet, StoreHours, WeeklyHours};
-use crate::domain::idempotency::{judge, Outcome, Replay, Request};
+use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::{MemberId, Name, StoreId};
 use crate::domain::ledger::Timestamp;
 use crate::domain::planning::{self, FreeStart, OccurrenceFailure, Slot};
 use crate::domain::recurrence::{self, Occurrence, Repeat};
-use crate::storage::codec::{self, IdemRec};
+use crate::storage::codec;
 use crate::storage::schedule_codec::{BookingRec, EventRec, PlanRec, ResourceRec, StoreHoursRec};
 use crate::storage::{keys, JournalLog, StorageError, Ticket, Write};
 
@@ -194,7 +194,7 @@ pub struct StoreScheduler {
     last_resource: u32,
     last_event: u64,
     next_hold: u64,
-    idem: Pending<crate::domain::ids::IdempotencyKey, (Request, Outcome)>,
+    idem: IdemTable,
 }
 
 impl Actor for StoreScheduler {
@@ -301,7 +301,7 @@ impl StoreScheduler {
             last_resource: state.last_resource,
             last_event: state.last_event,
             next_hold: 1,
-            idem: Pending::default(),
+            idem: IdemTable::default(),
         };
         for p in state.plans {
             s.member_plans.entry(p.member).or_default().push(p.id);
@@ -335,18 +335,8 @@ impl StoreScheduler {
     fn replay(&mut self, meta: &WriteMeta) -> Result<Option<Durable<Outcome>>, ActorError> {
         self.idem.prune(self.log.durable());
         let request = Request::Fingerprint(meta.fingerprint.clone());
-        let (stored, seq) = match self.idem.get(&meta.key) {
-            Some((seq, (r, o))) => (Some((r.clone(), o.clone())), seq),
-            None => (self.registry.storage.idempotency(&meta.key)?, 0),
-        };
-        match judge(stored.as_ref().map(|(r, o)| (r, o)), &request) {
-            Replay::Fresh => Ok(None),
-            Replay::Repeat(value) => Ok(Some(Durable {
-                value: *value,
-                ticket: self.log.ticket(seq),
-            })),
-            Replay::Conflict => Err(ActorError::IdempotencyConflict),
-        }
+        self.idem
+            .replay(&self.registry.storage, &self.log, &meta.key, &request)
     }
 
     /// Journals `writes` with the idempotency record of `meta` and remembers the outcome.
@@ -358,13 +348,11 @@ impl StoreScheduler {
     ) -> Durable<Outcome> {
         let now = self.registry.clock.now();
         let request = Request::Fingerprint(meta.fingerprint);
-        writes.push(Write::put_idem(
-            keys::idem(&meta.key),
-            codec::encode(&IdemRec::new(now, &request, &outcome)),
-        ));
+        writes.push(
+            self.idem
+                .record(self.log.next_seq(), now, meta.key, request, &outcome),
+        );
         let ticket = self.log.submit(writes);
-        self.idem
-            .insert(ticket.seq(), meta.key, (request, outcome.clone()));
         Durable {
             value: outcome,
             ticket,

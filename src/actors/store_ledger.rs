@@ -6,16 +6,17 @@ use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Message};
 
+use super::idempotency::IdemTable;
 use super::pending::Pending;
 use super::registry::Registry;
 use super::{ActorError, Durable, WriteResult};
-use crate::domain::idempotency::{judge, Outcome, Replay, Request};
+use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::{EntrySeq, IdempotencyKey, MemberId, StoreId};
 use crate::domain::ledger::{
     self, Account, Entry, EntryKind, LedgerCommand, StoreAccount, StoreBook,
 };
 use crate::domain::money::Money;
-use crate::storage::codec::{self, AccountRec, EntryRec, IdemRec};
+use crate::storage::codec::{self, AccountRec, EntryRec};
 use crate::storage::{keys, JournalLog, Write};
 
 /// Apply one recharge, deduction or refund under an idempotency key.
@@ -33,7 +34,7 @@ pub struct StoreLedger {
     /// Accounts loaded so far; loaded lazily from disk, then owned here.
     accounts: HashMap<MemberId, Account>,
     book: StoreBook,
-    idem: Pending<IdempotencyKey, (Request, Outcome)>,
+    idem: IdemTable,
     /// Deduction entries written or changed but not durable yet.
     deductions: Pending<(MemberId, EntrySeq), Entry>,
 }
@@ -55,7 +56,7 @@ impl StoreLedger {
             log,
             accounts: HashMap::new(),
             book: StoreBook::from_balances(book),
-            idem: Pending::default(),
+            idem: IdemTable::default(),
             deductions: Pending::default(),
         }
     }
@@ -77,25 +78,6 @@ impl StoreLedger {
         }
         Ok(self.registry.storage.entry(member, seq)?)
     }
-
-    fn replay(
-        &self,
-        key: &IdempotencyKey,
-        request: &Request,
-    ) -> Result<Option<Durable<Outcome>>, ActorError> {
-        let (stored, seq) = match self.idem.get(key) {
-            Some((seq, (r, o))) => (Some((r.clone(), o.clone())), seq),
-            None => (self.registry.storage.idempotency(key)?, 0),
-        };
-        match judge(stored.as_ref().map(|(r, o)| (r, o)), request) {
-            Replay::Fresh => Ok(None),
-            Replay::Repeat(value) => Ok(Some(Durable {
-                value: *value,
-                ticket: self.log.ticket(seq),
-            })),
-            Replay::Conflict => Err(ActorError::IdempotencyConflict),
-        }
-    }
 }
 
 impl StoreLedger {
@@ -109,7 +91,10 @@ impl StoreLedger {
         writes: &mut Vec<Write>,
     ) -> Result<Outcome, ActorError> {
         let request = Request::Ledger(command.clone());
-        if let Some(answer) = self.replay(&key, &request)? {
+        if let Some(answer) = self
+            .idem
+            .replay(&self.registry.storage, &self.log, &key, &request)?
+        {
             return Ok(answer.value);
         }
         let member = command.member();
@@ -174,11 +159,7 @@ impl StoreLedger {
                 }
                 Err(rejection) => Outcome::Rejected(rejection),
             };
-        writes.push(Write::put_idem(
-            keys::idem(&key),
-            codec::encode(&IdemRec::new(now, &request, &outcome)),
-        ));
-        self.idem.insert(seq, key, (request, outcome.clone()));
+        writes.push(self.idem.record(seq, now, key, request, &outcome));
         Ok(outcome)
     }
 
