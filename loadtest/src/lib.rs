@@ -7,6 +7,7 @@
 //! - [`check`]: the post-run audit; a discrepancy is an error.
 
 pub mod check;
+pub mod conn;
 pub mod report;
 pub mod scenario;
 pub mod seed;

@@ -121,8 +121,7 @@ async fn main() -> Result<()> {
             } else {
                 Default::default()
             };
-            let (mut report, acks) =
-                loadtest::run(&client, &cli.server, &chain, &spec, true).await?;
+            let (mut report, acks) = loadtest::run(&cli.server, &chain, &spec, true).await?;
             let verdict = loadtest::check(&client, &cli.server, &chain, &before, &acks).await;
             report.check = Some(match &verdict {
                 Ok(()) => "passed".to_owned(),

@@ -10,6 +10,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::conn::Conn;
 use crate::report::Report;
 use crate::seed::Chain;
 
@@ -115,7 +116,6 @@ fn mix(n: u64) -> u64 {
 }
 
 struct Ctx {
-    client: reqwest::Client,
     server: String,
     chain: Chain,
     spec: RunSpec,
@@ -138,18 +138,12 @@ impl Ctx {
         self.chain.stores[(mix(n ^ 0x55) % self.chain.stores.len() as u64) as usize]
     }
 
-    async fn deduct(&self, n: u64, t: &mut Tally) {
+    async fn deduct(&self, c: &mut Conn, n: u64, t: &mut Tally) {
         let member = self.member(n);
-        let url = format!("{}/v1/members/{member}/deductions", self.server);
+        let path = format!("/v1/members/{member}/deductions");
         let key = format!("lt-{}-{n}", self.run);
-        match crate::post(
-            &self.client,
-            &url,
-            &key,
-            &json!({"amount": 1, "store_id": self.store(n)}),
-        )
-        .await
-        {
+        let body = format!("{{\"amount\":1,\"store_id\":{}}}", self.store(n)).into_bytes();
+        match c.post(&path, Some(&key), body, false).await {
             Ok((201, _)) => {
                 t.operations += 1;
                 *t.acks.deducted.entry(member).or_default() += 1;
@@ -162,7 +156,7 @@ impl Ctx {
         }
     }
 
-    async fn batch(&self, n: u64, t: &mut Tally) {
+    async fn batch(&self, c: &mut Conn, n: u64, t: &mut Tally) {
         let size = self.spec.batch_size as u64;
         let ops: Vec<(u64, Value)> = (0..size)
             .map(|j| {
@@ -172,16 +166,18 @@ impl Ctx {
             })
             .collect();
         let body = json!({"operations": ops.iter().map(|(_, o)| o).collect::<Vec<_>>()});
-        let res = self
-            .client
-            .post(format!("{}/v1/ledger/batch", self.server))
-            .json(&body)
-            .send()
+        let res = c
+            .post(
+                "/v1/ledger/batch",
+                None,
+                body.to_string().into_bytes(),
+                true,
+            )
             .await;
         let parsed = match res {
-            Ok(r) if r.status().is_success() => r.json::<Value>().await.ok(),
-            Ok(r) => {
-                t.error(&format!("batch_{}", r.status().as_u16()));
+            Ok((200, v)) => Some(v),
+            Ok((status, _)) => {
+                t.error(&format!("batch_{status}"));
                 return;
             }
             Err(_) => None,
@@ -208,7 +204,7 @@ impl Ctx {
         self.chain.resources[(mix(n ^ 0xA5A5) % self.chain.resources.len() as u64) as usize]
     }
 
-    async fn book(&self, n: u64, plan: bool, t: &mut Tally) {
+    async fn book(&self, c: &mut Conn, n: u64, plan: bool, t: &mut Tally) {
         let (resource, store) = self.resource(n);
         let member = self.member(n);
         let h = mix(n ^ 0x1234);
@@ -218,7 +214,7 @@ impl Ctx {
             let day = 4 + h % 14;
             let hour = 8 + (h >> 8) % 12;
             (
-                format!("{}/v1/stores/{store}/plans", self.server),
+                format!("/v1/stores/{store}/plans"),
                 json!({"member_id": member, "service_id": self.chain.plan_service, "resource_ids": [resource],
                        "repeat": {"weekly": {"first_times": [format!("2027-01-{day:02}T{hour:02}:00")], "count": 99}}}),
             )
@@ -227,13 +223,16 @@ impl Ctx {
             let hour = 8 + (h >> 16) % 12;
             let date = chrono_like_date(day);
             (
-                format!("{}/v1/stores/{store}/appointments", self.server),
+                format!("/v1/stores/{store}/appointments"),
                 json!({"member_id": member, "service_id": self.chain.appointment_service, "resource_ids": [resource],
                        "start": format!("{date}T{hour:02}:00")}),
             )
         };
         let key = format!("lt-{}-b{n}", self.run);
-        match crate::post(&self.client, &url, &key, &body).await {
+        match c
+            .post(&url, Some(&key), body.to_string().into_bytes(), true)
+            .await
+        {
             Ok((201, body)) => {
                 t.operations += 1;
                 let ids: Vec<u64> = match body["occurrences"].as_array() {
@@ -247,15 +246,29 @@ impl Ctx {
         }
     }
 
-    async fn one(&self, n: u64, t: &mut Tally) {
+    async fn one(&self, c: &mut Conn, n: u64, t: &mut Tally) {
         t.requests += 1;
         match self.spec.scenario {
-            Scenario::Pos | Scenario::Hot => self.deduct(n, t).await,
-            Scenario::Batch => self.batch(n, t).await,
-            Scenario::Plans => self.book(n, true, t).await,
-            Scenario::Booking => self.book(n, false, t).await,
-            Scenario::Mixed if n.is_multiple_of(5) => self.book(n, false, t).await,
-            Scenario::Mixed => self.deduct(n, t).await,
+            Scenario::Pos | Scenario::Hot => self.deduct(c, n, t).await,
+            Scenario::Batch => self.batch(c, n, t).await,
+            Scenario::Plans => self.book(c, n, true, t).await,
+            Scenario::Booking => self.book(c, n, false, t).await,
+            Scenario::Mixed if n.is_multiple_of(5) => self.book(c, n, false, t).await,
+            Scenario::Mixed => self.deduct(c, n, t).await,
+        }
+    }
+}
+
+/// Waits until `at`. tokio's timer ticks in whole milliseconds, which would send an open
+/// loop's requests in bursts; the last stretch is spent yielding instead.
+async fn pace(at: Instant) {
+    const TIMER_SLACK: Duration = Duration::from_millis(1);
+    if let Some(early) = at.checked_duration_since(Instant::now()) {
+        if early > TIMER_SLACK {
+            tokio::time::sleep_until((at - TIMER_SLACK).into()).await;
+        }
+        while Instant::now() < at {
+            tokio::task::yield_now().await;
         }
     }
 }
@@ -274,14 +287,12 @@ fn chrono_like_date(day: u64) -> String {
 
 /// Runs one scenario and returns the report (without the post-run check) and the acks.
 pub async fn run(
-    client: &reqwest::Client,
     server: &str,
     chain: &Chain,
     spec: &RunSpec,
     progress: bool,
 ) -> Result<(Report, Acks)> {
     let ctx = Arc::new(Ctx {
-        client: client.clone(),
         server: server.to_owned(),
         chain: chain.clone(),
         spec: spec.clone(),
@@ -303,13 +314,14 @@ pub async fn run(
         let (ctx, counter, done_ops) = (ctx.clone(), counter.clone(), done_ops.clone());
         tasks.push(tokio::spawn(async move {
             let mut t = Tally::new();
+            let mut conn = Conn::new(&ctx.server);
             loop {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let intended = match interval {
                     None => Instant::now(),
                     Some(iv) => {
                         let at = started + iv * n as u32;
-                        tokio::time::sleep_until(at.into()).await;
+                        pace(at).await;
                         at
                     }
                 };
@@ -317,7 +329,7 @@ pub async fn run(
                     break;
                 }
                 let before = t.operations;
-                ctx.one(n, &mut t).await;
+                ctx.one(&mut conn, n, &mut t).await;
                 done_ops.fetch_add(t.operations - before, Ordering::Relaxed);
                 let _ = t.hist.record(intended.elapsed().as_micros().max(1) as u64);
             }

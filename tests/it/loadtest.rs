@@ -50,7 +50,7 @@ async fn every_scenario_runs_and_its_audit_passes() {
         let before = check::balances(&client, &server.base, &chain.members)
             .await
             .unwrap();
-        let (report, acks) = loadtest::run(&client, &server.base, &chain, &spec, false)
+        let (report, acks) = loadtest::run(&server.base, &chain, &spec, false)
             .await
             .unwrap();
         assert!(report.acknowledged > 0, "{scenario:?}: {report:?}");
