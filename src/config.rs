@@ -35,6 +35,13 @@ struct RawConfig {
     limits: RawLimits,
     ledger: RawLedger,
     scheduling: RawScheduling,
+    auth: RawAuth,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    bootstrap_admin_key_file: PathBuf,
 }
 
 #[derive(Debug, Deserialize)]
@@ -79,6 +86,10 @@ pub struct Config {
     pub idempotency_retention: Duration,
     pub default_time_zone: chrono_tz::Tz,
     pub reminder_lead: chrono::Duration,
+    /// Where the bootstrap HQ administrator key lives (relative paths are under data_dir).
+    pub bootstrap_admin_key_file: PathBuf,
+    /// A bootstrap administrator key given on the command line (tests); wins over the file.
+    pub bootstrap_admin_key: Option<String>,
 }
 
 impl Config {
@@ -161,6 +172,8 @@ impl Config {
             reminder_lead: chrono::Duration::minutes(i64::from(
                 raw.scheduling.reminder_lead_minutes,
             )),
+            bootstrap_admin_key_file: raw.auth.bootstrap_admin_key_file,
+            bootstrap_admin_key: None,
         })
     }
 }

@@ -23,6 +23,9 @@ struct Args {
     /// through `POST /v1/testing/clock`.
     #[arg(long)]
     manual_clock: Option<chrono::DateTime<chrono::Utc>>,
+    /// The bootstrap HQ administrator key (instead of the key file).
+    #[arg(long)]
+    admin_key: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -41,6 +44,7 @@ fn main() -> anyhow::Result<()> {
     if let Some(dir) = args.data_dir {
         config.data_dir = dir;
     }
+    config.bootstrap_admin_key = args.admin_key;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.http_threads)
         .enable_all()

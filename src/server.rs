@@ -47,6 +47,36 @@ fn start_arbiters(n: usize) -> Result<Vec<ArbiterHandle>, StartError> {
     rx.recv().map_err(|e| StartError::Threads(e.to_string()))
 }
 
+/// The bootstrap administrator key: from the command line, else the key file, else a new
+/// random key written to the key file (mode 0600) on first start.
+fn bootstrap_admin_key(config: &Config) -> Result<String, StartError> {
+    if let Some(key) = &config.bootstrap_admin_key {
+        return Ok(key.clone());
+    }
+    let path = config.data_dir.join(&config.bootstrap_admin_key_file);
+    if let Ok(key) = std::fs::read_to_string(&path) {
+        return Ok(key.trim().to_owned());
+    }
+    let key = crate::api::auth::new_key().map_err(|e| StartError::Threads(e.to_string()))?;
+    let write = || -> std::io::Result<()> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
+        f.write_all(key.as_bytes())?;
+        f.sync_all()
+    };
+    write().map_err(|e| StartError::Threads(format!("writing {}: {e}", path.display())))?;
+    eprintln!(
+        "bootstrap HQ administrator key written to {}",
+        path.display()
+    );
+    Ok(key)
+}
+
 /// Everything but the HTTP listener: storage, journal, actors, recovered state. Before it
 /// returns, every scheduler has completed what came due while the server was down.
 pub async fn start_core(
@@ -72,16 +102,19 @@ pub async fn start_core(
         registry.start_scheduler(store.id, store.time_zone, state);
     }
     let last_service = storage.last_service_id()?;
+    let last_credential = storage.last_credential_id()?;
     tracing::info!(stores = stores.len(), "recovered");
     let dir_registry = registry.clone();
     let directory = Directory::start_in_arbiter(registry.arbiter(0), move |ctx| {
         ctx.set_mailbox_capacity(crate::actors::MAILBOX_CAPACITY);
-        Directory::new(dir_registry, last_store, last_service)
+        Directory::new(dir_registry, last_store, last_service, last_credential)
     });
     crate::api::handlers::tick_all(&registry)
         .await
         .map_err(|e| StartError::Threads(e.to_string()))?;
+    let admin_key_hash = Some(crate::api::auth::key_hash(&bootstrap_admin_key(config)?));
     Ok(Arc::new(ApiState {
+        admin_key_hash,
         manual_clock,
         registry,
         directory,

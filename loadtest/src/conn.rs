@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 
 pub struct Conn {
     authority: String,
+    authorization: Option<String>,
     sender: Option<SendRequest<Full<Bytes>>>,
 }
 
@@ -20,13 +21,14 @@ pub struct TransportError;
 
 impl Conn {
     /// `server` is a base URL such as `http://127.0.0.1:8080`.
-    pub fn new(server: &str) -> Conn {
+    pub fn new(server: &str, token: Option<&str>) -> Conn {
         let authority = server
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_owned();
         Conn {
             authority,
+            authorization: token.map(|t| format!("Bearer {t}")),
             sender: None,
         }
     }
@@ -61,15 +63,17 @@ impl Conn {
         body: Vec<u8>,
         parse: bool,
     ) -> Result<(u16, Value), TransportError> {
-        let authority = self.authority.clone();
-        let sender = self.sender().await?;
-        sender.ready().await.map_err(|_| TransportError)?;
         let mut req = Request::post(path)
-            .header("host", authority)
+            .header("host", self.authority.as_str())
             .header("content-type", "application/json");
         if let Some(k) = key {
             req = req.header("idempotency-key", k);
         }
+        if let Some(a) = &self.authorization {
+            req = req.header("authorization", a.as_str());
+        }
+        let sender = self.sender().await?;
+        sender.ready().await.map_err(|_| TransportError)?;
         let req = req
             .body(Full::new(Bytes::from(body)))
             .map_err(|_| TransportError)?;

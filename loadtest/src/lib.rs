@@ -42,10 +42,18 @@ pub async fn get(client: &reqwest::Client, url: &str) -> reqwest::Result<(u16, V
     Ok((status, res.json().await.unwrap_or(Value::Null)))
 }
 
-pub fn client() -> reqwest::Client {
+/// An HTTP client that sends `token` (an API key) as its bearer credential.
+pub fn client(token: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(t) = token {
+        if let Ok(v) = format!("Bearer {t}").parse() {
+            headers.insert(reqwest::header::AUTHORIZATION, v);
+        }
+    }
     reqwest::Client::builder()
         .pool_max_idle_per_host(4096)
         .tcp_nodelay(true)
+        .default_headers(headers)
         .build()
         .expect("building the HTTP client")
 }

@@ -17,6 +17,9 @@ struct Cli {
     /// Base URL of the server.
     #[arg(long, default_value = "http://127.0.0.1:8080", global = true)]
     server: String,
+    /// API key (an HQ administrator's, to seed); default: $CHAINSTORE_TOKEN.
+    #[arg(long, env = "CHAINSTORE_TOKEN", global = true)]
+    token: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -65,7 +68,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    let client = loadtest::client();
+    let client = loadtest::client(cli.token.as_deref());
     match cli.command {
         Command::Seed {
             stores,
@@ -115,6 +118,7 @@ async fn main() -> Result<()> {
                 model,
                 duration: Duration::from_secs(seconds),
                 batch_size,
+                token: cli.token.clone(),
             };
             let before = if chain.members.len() <= SNAPSHOT_MEMBERS_MAX {
                 check::balances(&client, &cli.server, &chain.members).await?

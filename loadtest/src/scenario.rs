@@ -46,6 +46,8 @@ pub struct RunSpec {
     pub model: LoadModel,
     pub duration: Duration,
     pub batch_size: usize,
+    /// API key sent as the bearer credential.
+    pub token: Option<String>,
 }
 
 /// What the post-run check needs to know about what the server acknowledged.
@@ -314,7 +316,7 @@ pub async fn run(
         let (ctx, counter, done_ops) = (ctx.clone(), counter.clone(), done_ops.clone());
         tasks.push(tokio::spawn(async move {
             let mut t = Tally::new();
-            let mut conn = Conn::new(&ctx.server);
+            let mut conn = Conn::new(&ctx.server, ctx.spec.token.as_deref());
             loop {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let intended = match interval {

@@ -42,6 +42,7 @@ pub struct Directory {
     log: JournalLog,
     last_store: u32,
     last_service: u64,
+    last_credential: u64,
     /// Highest member sequence issued per store, loaded from disk on first use.
     last_member: HashMap<StoreId, u32>,
     phones: Pending<Phone, MemberId>,
@@ -53,13 +54,19 @@ impl Actor for Directory {
 }
 
 impl Directory {
-    pub fn new(registry: Arc<Registry>, last_store: u32, last_service: u64) -> Directory {
+    pub fn new(
+        registry: Arc<Registry>,
+        last_store: u32,
+        last_service: u64,
+        last_credential: u64,
+    ) -> Directory {
         let log = registry.journal.log();
         Directory {
             registry,
             log,
             last_store,
             last_service,
+            last_credential,
             last_member: HashMap::new(),
             phones: Pending::default(),
             idem: IdemTable::default(),
@@ -301,6 +308,92 @@ impl Handler<SetSettings> for Directory {
             Outcome::Settings {
                 plans_enabled: msg.plans_enabled,
             },
+            writes,
+        ))
+    }
+}
+
+/// Issue an API key: the API made the key and sends only its hash.
+#[derive(Debug, Message)]
+#[rtype(result = "WriteResult")]
+pub struct CreateCredential {
+    pub meta: WriteMeta,
+    pub name: Name,
+    pub role: crate::domain::access::Role,
+    pub key_hash: [u8; 32],
+}
+
+/// Revoke an API key; it stops working with the next request.
+#[derive(Debug, Message)]
+#[rtype(result = "WriteResult")]
+pub struct RevokeCredential {
+    pub meta: WriteMeta,
+    pub id: u64,
+}
+
+fn credential_writes(c: &crate::domain::access::Credential) -> Vec<Write> {
+    use crate::storage::schedule_codec::CredentialRec;
+    vec![
+        Write::put(
+            keys::credential(&c.key_hash),
+            codec::encode(&CredentialRec::from(c)),
+        ),
+        Write::put(
+            keys::id8(keys::TAG_CREDENTIAL_ID, c.id.0),
+            c.key_hash.to_vec(),
+        ),
+    ]
+}
+
+impl Handler<CreateCredential> for Directory {
+    type Result = WriteResult;
+
+    fn handle(&mut self, msg: CreateCredential, _ctx: &mut Context<Self>) -> WriteResult {
+        let request = Request::Fingerprint(msg.meta.fingerprint.clone());
+        if let Some(answer) = self.replay(&msg.meta.key, &request)? {
+            return Ok(answer);
+        }
+        self.last_credential += 1;
+        let credential = crate::domain::access::Credential {
+            id: crate::domain::access::CredentialId(self.last_credential),
+            name: msg.name,
+            role: msg.role,
+            revoked: false,
+            created_at: self.registry.clock.now(),
+            key_hash: msg.key_hash,
+        };
+        let writes = credential_writes(&credential);
+        Ok(self.commit(
+            msg.meta.key,
+            request,
+            Outcome::Credential(credential),
+            writes,
+        ))
+    }
+}
+
+impl Handler<RevokeCredential> for Directory {
+    type Result = WriteResult;
+
+    fn handle(&mut self, msg: RevokeCredential, _ctx: &mut Context<Self>) -> WriteResult {
+        let request = Request::Fingerprint(msg.meta.fingerprint.clone());
+        if let Some(answer) = self.replay(&msg.meta.key, &request)? {
+            return Ok(answer);
+        }
+        let rec = self
+            .registry
+            .storage
+            .credential_by_id(msg.id)?
+            .ok_or_else(|| ActorError::NotFound(format!("credential {}", msg.id)))?;
+        let mut credential: crate::domain::access::Credential = rec
+            .try_into()
+            .map_err(|e: crate::storage::codec::CodecError| ActorError::Invalid(e.to_string()))?;
+        credential.revoked = true;
+        let writes = credential_writes(&credential);
+        Ok(self.commit(
+            msg.meta.key,
+            request,
+            Outcome::Credential(credential),
             writes,
         ))
     }

@@ -29,8 +29,9 @@ pub struct RegisterMemberBody {
 pub struct MoneyBody {
     /// Minor units (fen), strictly positive.
     pub amount: i64,
-    /// Where it happens: the store taking the cash or selling the service.
-    pub store_id: u64,
+    /// Where it happens: the store taking the cash or selling the service. Taken from the
+    /// credential for store staff and terminals; required for HQ.
+    pub store_id: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

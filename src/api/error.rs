@@ -65,7 +65,13 @@ pub enum ApiError {
     ModeImmutable,
     #[error("the testing clock is not enabled on this server")]
     NoTestingClock,
+    #[error("a valid API key is required: Authorization: Bearer <key>")]
+    Unauthorized,
+    #[error("this credential may not do that")]
+    Forbidden,
 }
+
+impl warp::reject::Reject for ApiError {}
 
 /// `NotFound` messages start with what was not found: "member 42", "plan 7".
 fn not_found_code(what: &str) -> &'static str {
@@ -77,6 +83,7 @@ fn not_found_code(what: &str) -> &'static str {
         Some("resource") => "resource_not_found",
         Some("booking") => "booking_not_found",
         Some("plan") => "plan_not_found",
+        Some("credential") => "credential_not_found",
         Some("occurrence") => "occurrence_not_found",
         _ => "not_found",
     }
@@ -131,6 +138,8 @@ impl ApiError {
             ResourceHasBookings(_) => (StatusCode::CONFLICT, "resource_has_bookings"),
             ModeImmutable => (StatusCode::UNPROCESSABLE_ENTITY, "booking_mode_immutable"),
             NoTestingClock => (StatusCode::NOT_FOUND, "not_found"),
+            Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
         }
     }
 }
@@ -188,6 +197,10 @@ impl Reply for ApiError {
 /// Maps warp's own rejections (no route, wrong method, body limits) to the same JSON shape.
 pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     use warp::reject::{LengthRequired, MethodNotAllowed, PayloadTooLarge};
+    if let Some(e) = rejection.find::<ApiError>() {
+        let (status, code) = e.status_and_code();
+        return Ok(error_response(status, code, e.to_string()));
+    }
     let (status, code, message) = if rejection.is_not_found() {
         (
             StatusCode::NOT_FOUND,

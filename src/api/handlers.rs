@@ -10,12 +10,14 @@ use warp::http::StatusCode;
 use warp::reply::{self, Response};
 use warp::Reply;
 
+use super::auth::{acting_store, allow};
 use super::dto::*;
 use super::error::ApiError;
 use super::{ApiState, ACTOR_REPLY_TIMEOUT};
 use crate::actors::directory::{CreateStore, RegisterMember};
 use crate::actors::store_ledger::{ApplyLedger, ApplyLedgerBatch};
 use crate::actors::WriteResult;
+use crate::domain::access::{Capability, Principal};
 use crate::domain::idempotency::Outcome;
 use crate::domain::ids::{EntrySeq, IdempotencyKey, MemberId, Name, Phone, StoreId};
 use crate::domain::ledger::LedgerCommand;
@@ -58,6 +60,13 @@ pub(super) fn parse_json<T: DeserializeOwned>(
 
 fn amount(minor: i64) -> Result<Amount, ApiError> {
     Amount::new(minor).map_err(ApiError::InvalidAmount)
+}
+
+/// Counter work on a member needs the member's home store.
+fn allow_member(p: &Principal, member: MemberId) -> Result<(), ApiError> {
+    allow(p, Capability::Counter, Some(member.home_store()), || {
+        format!("member {member}")
+    })
 }
 
 fn member_id(raw: u64) -> Result<MemberId, ApiError> {
@@ -107,12 +116,14 @@ pub async fn healthz() -> Response {
 
 pub async fn create_store(
     state: Arc<ApiState>,
+    p: Principal,
     key: Option<String>,
     ct: Option<String>,
     body: Bytes,
 ) -> Response {
     respond(
         async {
+            allow(&p, Capability::ChainAdmin, None, String::new)?;
             let key = idempotency_key(key)?;
             let body: CreateStoreBody = parse_json(ct, &body)?;
             let name = Name::new(&body.name, "store name").map_err(ApiError::InvalidField)?;
@@ -134,7 +145,7 @@ pub async fn create_store(
     )
 }
 
-pub async fn get_store(state: Arc<ApiState>, raw: u64) -> Response {
+pub async fn get_store(state: Arc<ApiState>, _any_caller: Principal, raw: u64) -> Response {
     respond((|| {
         let id = store_id(raw)?;
         let store = state
@@ -145,7 +156,7 @@ pub async fn get_store(state: Arc<ApiState>, raw: u64) -> Response {
     })())
 }
 
-pub async fn list_stores(state: Arc<ApiState>) -> Response {
+pub async fn list_stores(state: Arc<ApiState>, _any_caller: Principal) -> Response {
     respond((|| {
         let stores: Vec<StoreDto> = state
             .storage()
@@ -162,6 +173,7 @@ pub async fn list_stores(state: Arc<ApiState>) -> Response {
 
 pub async fn register_member(
     state: Arc<ApiState>,
+    p: Principal,
     key: Option<String>,
     ct: Option<String>,
     body: Bytes,
@@ -170,11 +182,15 @@ pub async fn register_member(
         async {
             let key = idempotency_key(key)?;
             let body: RegisterMemberBody = parse_json(ct, &body)?;
+            let home = store_id(body.home_store_id)?;
+            allow(&p, Capability::Counter, Some(home), || {
+                format!("store {home}")
+            })?;
             let msg = RegisterMember {
                 key,
                 phone: Phone::new(&body.phone).map_err(ApiError::InvalidField)?,
                 name: Name::new(&body.name, "member name").map_err(ApiError::InvalidField)?,
-                home: store_id(body.home_store_id)?,
+                home,
             };
             outcome_response(write(&state.directory, msg).await?)
         }
@@ -182,9 +198,10 @@ pub async fn register_member(
     )
 }
 
-pub async fn get_member(state: Arc<ApiState>, raw: u64) -> Response {
+pub async fn get_member(state: Arc<ApiState>, p: Principal, raw: u64) -> Response {
     respond((|| {
         let id = member_id(raw)?;
+        allow_member(&p, id)?;
         let member = state
             .storage()
             .member(id)?
@@ -193,7 +210,7 @@ pub async fn get_member(state: Arc<ApiState>, raw: u64) -> Response {
     })())
 }
 
-pub async fn find_member(state: Arc<ApiState>, query: PhoneQuery) -> Response {
+pub async fn find_member(state: Arc<ApiState>, p: Principal, query: PhoneQuery) -> Response {
     respond((|| {
         let phone = Phone::new(&query.phone).map_err(ApiError::InvalidField)?;
         let storage = state.storage();
@@ -203,6 +220,9 @@ pub async fn find_member(state: Arc<ApiState>, query: PhoneQuery) -> Response {
             .transpose()?
             .flatten()
             .ok_or_else(|| ApiError::NotFound("member with this phone".into()))?;
+        allow(&p, Capability::Counter, Some(member.home_store()), || {
+            "member with this phone".into()
+        })?;
         Ok(json_status(StatusCode::OK, &MemberDto::from(&member)))
     })())
 }
@@ -218,6 +238,7 @@ pub enum LedgerRoute {
 pub async fn ledger_write(
     route: LedgerRoute,
     state: Arc<ApiState>,
+    p: Principal,
     raw: u64,
     key: Option<String>,
     ct: Option<String>,
@@ -227,11 +248,12 @@ pub async fn ledger_write(
         async {
             let key = idempotency_key(key)?;
             let member = member_id(raw)?;
+            allow_member(&p, member)?;
             let command = match route {
                 LedgerRoute::Recharge | LedgerRoute::Deduct => {
                     let body: MoneyBody = parse_json(ct, &body)?;
                     let amount = amount(body.amount)?;
-                    let store = store_id(body.store_id)?;
+                    let store = acting_store(&p, body.store_id)?;
                     if matches!(route, LedgerRoute::Recharge) {
                         LedgerCommand::Recharge {
                             member,
@@ -265,9 +287,10 @@ pub async fn ledger_write(
     )
 }
 
-pub async fn balance(state: Arc<ApiState>, raw: u64) -> Response {
+pub async fn balance(state: Arc<ApiState>, p: Principal, raw: u64) -> Response {
     respond((|| {
         let id = member_id(raw)?;
+        allow_member(&p, id)?;
         let account = state
             .storage()
             .account(id)?
@@ -276,9 +299,10 @@ pub async fn balance(state: Arc<ApiState>, raw: u64) -> Response {
     })())
 }
 
-pub async fn entries(state: Arc<ApiState>, raw: u64, query: PageQuery) -> Response {
+pub async fn entries(state: Arc<ApiState>, p: Principal, raw: u64, query: PageQuery) -> Response {
     respond((|| {
         let id = member_id(raw)?;
+        allow_member(&p, id)?;
         let limit = query.limit.unwrap_or(super::PAGE_SIZE_DEFAULT);
         if limit == 0 || limit > state.page_size_max {
             return Err(ApiError::InvalidQuery(format!(
@@ -303,7 +327,10 @@ pub async fn entries(state: Arc<ApiState>, raw: u64, query: PageQuery) -> Respon
     })())
 }
 
-pub async fn trial_balance(state: Arc<ApiState>) -> Response {
+pub async fn trial_balance(state: Arc<ApiState>, p: Principal) -> Response {
+    if let Err(e) = allow(&p, Capability::ChainAdmin, None, String::new) {
+        return e.into_response();
+    }
     let storage = state.storage().clone();
     let result = tokio::task::spawn_blocking(move || storage.trial_balance())
         .await
@@ -328,15 +355,11 @@ pub async fn tick_all(registry: &crate::actors::registry::Registry) -> Result<()
 /// Most operations one batch request may carry.
 pub const BATCH_OPS_MAX: usize = 1_000;
 
-fn batch_command(op: &BatchOp) -> Result<(IdempotencyKey, LedgerCommand), ApiError> {
+fn batch_command(p: &Principal, op: &BatchOp) -> Result<(IdempotencyKey, LedgerCommand), ApiError> {
     let key = IdempotencyKey::new(&op.idempotency_key).map_err(ApiError::InvalidIdempotencyKey)?;
     let member = member_id(op.member_id)?;
-    let need_store = || {
-        store_id(
-            op.store_id
-                .ok_or_else(|| ApiError::InvalidBody("store_id is required".into()))?,
-        )
-    };
+    allow_member(p, member)?;
+    let need_store = || acting_store(p, op.store_id);
     let need_amount = || {
         amount(
             op.amount
@@ -394,7 +417,12 @@ fn batch_result(result: Result<Outcome, ApiError>) -> BatchResult {
 
 /// `POST /v1/ledger/batch`: up to [`BATCH_OPS_MAX`] independent ledger operations, each with
 /// its own idempotency key and its own answer; each home store's share is one journal entry.
-pub async fn ledger_batch(state: Arc<ApiState>, ct: Option<String>, body: Bytes) -> Response {
+pub async fn ledger_batch(
+    state: Arc<ApiState>,
+    p: Principal,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
     respond(
         async {
             let body: BatchBody = parse_json(ct, &body)?;
@@ -411,7 +439,7 @@ pub async fn ledger_batch(state: Arc<ApiState>, ct: Option<String>, body: Bytes)
                 Vec<(usize, IdempotencyKey, LedgerCommand)>,
             > = std::collections::HashMap::new();
             for (i, op) in body.operations.iter().enumerate() {
-                match batch_command(op) {
+                match batch_command(&p, op) {
                     Ok((key, command)) => {
                         by_store
                             .entry(command.member().home_store())

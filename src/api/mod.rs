@@ -1,6 +1,8 @@
 //! The HTTP API: a thin translation of HTTP to actor messages and back.
 //! Every route lives under `/v1/` except `/healthz`; every error is `{code, message}`.
 
+pub mod auth;
+pub mod credentials;
 pub mod dto;
 pub mod error;
 pub mod handlers;
@@ -17,6 +19,7 @@ use warp::Filter;
 
 use crate::actors::directory::Directory;
 use crate::actors::registry::Registry;
+use crate::domain::access::Principal;
 use crate::storage::Storage;
 use handlers::LedgerRoute;
 
@@ -34,6 +37,8 @@ pub struct ApiState {
     pub batch_body_bytes_max: u64,
     pub page_size_max: usize,
     pub default_time_zone: String,
+    /// SHA-256 of the bootstrap administrator key, if one is configured.
+    pub admin_key_hash: Option<[u8; 32]>,
 }
 
 impl ApiState {
@@ -47,6 +52,7 @@ impl ApiState {
 pub fn routes(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
     let limit = state.body_bytes_max;
     let state_batch_limit = state.batch_body_bytes_max;
+    let auth = auth::authenticated(state.clone());
     let st = warp::any().map(move || state.clone());
     let key = || warp::header::optional::<String>("idempotency-key");
     let body = move || {
@@ -61,32 +67,38 @@ pub fn routes(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
     let create_store = warp::path!("v1" / "stores")
         .and(warp::post())
         .and(st.clone())
+        .and(auth.clone())
         .and(key())
         .and(body())
         .then(handlers::create_store);
     let list_stores = warp::path!("v1" / "stores")
         .and(warp::get())
         .and(st.clone())
+        .and(auth.clone())
         .then(handlers::list_stores);
     let get_store = warp::path!("v1" / "stores" / u64)
         .and(warp::get())
         .and(st.clone())
-        .then(|id, s| handlers::get_store(s, id));
+        .and(auth.clone())
+        .then(|id, s, p| handlers::get_store(s, p, id));
     let register = warp::path!("v1" / "members")
         .and(warp::post())
         .and(st.clone())
+        .and(auth.clone())
         .and(key())
         .and(body())
         .then(handlers::register_member);
     let find_member = warp::path!("v1" / "members")
         .and(warp::get())
         .and(st.clone())
+        .and(auth.clone())
         .and(warp::query::<dto::PhoneQuery>())
         .then(handlers::find_member);
     let get_member = warp::path!("v1" / "members" / u64)
         .and(warp::get())
         .and(st.clone())
-        .then(|id, s| handlers::get_member(s, id));
+        .and(auth.clone())
+        .then(|id, s, p| handlers::get_member(s, p, id));
     let ledger = |segment: &'static str, route: LedgerRoute| {
         warp::path("v1")
             .and(warp::path("members"))
@@ -95,30 +107,56 @@ pub fn routes(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
             .and(warp::path::end())
             .and(warp::post())
             .and(st.clone())
+            .and(auth.clone())
             .and(key())
             .and(body())
-            .then(move |id, s, k, ct, b| handlers::ledger_write(route, s, id, k, ct, b))
+            .then(move |id, s, p, k, ct, b| handlers::ledger_write(route, s, p, id, k, ct, b))
     };
     let balance = warp::path!("v1" / "members" / u64 / "balance")
         .and(warp::get())
         .and(st.clone())
-        .then(|id, s| handlers::balance(s, id));
+        .and(auth.clone())
+        .then(|id, s, p| handlers::balance(s, p, id));
     let entries = warp::path!("v1" / "members" / u64 / "entries")
         .and(warp::get())
         .and(st.clone())
+        .and(auth.clone())
         .and(warp::query::<dto::PageQuery>())
-        .then(|id, s, q| handlers::entries(s, id, q));
+        .then(|id, s, p, q| handlers::entries(s, p, id, q));
     let batch_limit = state_batch_limit;
     let batch = warp::path!("v1" / "ledger" / "batch")
         .and(warp::post())
         .and(st.clone())
+        .and(auth.clone())
         .and(warp::header::optional::<String>("content-type"))
         .and(warp::body::content_length_limit(batch_limit))
         .and(warp::body::bytes())
         .then(handlers::ledger_batch);
+    let creds = warp::path!("v1" / "credentials")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(key())
+        .and(body())
+        .then(credentials::create)
+        .or(warp::path!("v1" / "credentials")
+            .and(warp::get())
+            .and(st.clone())
+            .and(auth.clone())
+            .then(credentials::list))
+        .unify()
+        .or(warp::path!("v1" / "credentials" / u64)
+            .and(warp::delete())
+            .and(st.clone())
+            .and(auth.clone())
+            .and(key())
+            .then(|id, s, p, k| credentials::revoke(s, p, id, k)))
+        .unify()
+        .boxed();
     let trial = warp::path!("v1" / "ledger" / "trial-balance")
         .and(warp::get())
         .and(st.clone())
+        .and(auth.clone())
         .then(handlers::trial_balance);
 
     healthz
@@ -148,8 +186,10 @@ pub fn routes(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .unify()
         .or(batch)
         .unify()
+        .or(creds)
+        .unify()
         .boxed()
-        .or(schedule_routes(st.clone(), limit))
+        .or(schedule_routes(st.clone(), auth.clone(), limit))
         .unify()
         .recover(error::recover)
         .unify()
@@ -165,6 +205,7 @@ fn schedule_routes(
         + Send
         + Sync
         + 'static,
+    auth: BoxedFilter<(Principal,)>,
     limit: u64,
 ) -> BoxedFilter<(Response,)> {
     use schedule_handlers as h;
@@ -178,165 +219,192 @@ fn schedule_routes(
     let settings = warp::path!("v1" / "settings")
         .and(warp::put())
         .and(st.clone())
+        .and(auth.clone())
         .and(key())
         .and(body())
         .then(h::put_settings)
         .or(warp::path!("v1" / "settings")
             .and(warp::get())
             .and(st.clone())
+            .and(auth.clone())
             .then(h::get_settings))
         .unify()
         .boxed();
     let services = warp::path!("v1" / "services")
         .and(warp::post())
         .and(st.clone())
+        .and(auth.clone())
         .and(key())
         .and(body())
         .then(h::create_service)
         .or(warp::path!("v1" / "services")
             .and(warp::get())
             .and(st.clone())
+            .and(auth.clone())
             .then(h::list_services))
         .unify()
         .or(warp::path!("v1" / "services" / u64)
             .and(warp::get())
             .and(st.clone())
-            .then(|id, s| h::get_service(s, id)))
+            .and(auth.clone())
+            .then(|id, s, p| h::get_service(s, p, id)))
         .unify()
         .or(warp::path!("v1" / "services" / u64)
             .and(warp::put())
             .and(st.clone())
+            .and(auth.clone())
             .and(key())
             .and(body())
-            .then(|id, s, k, c, b| h::update_service(s, id, k, c, b)))
+            .then(|id, s, p, k, c, b| h::update_service(s, p, id, k, c, b)))
         .unify()
         .or(warp::path!("v1" / "services" / u64)
             .and(warp::delete())
             .and(st.clone())
+            .and(auth.clone())
             .and(key())
-            .then(|id, s, k| h::delete_service(s, id, k)))
+            .then(|id, s, p, k| h::delete_service(s, p, id, k)))
         .unify()
         .boxed();
     let stores = warp::path!("v1" / "stores" / u64 / "hours")
         .and(warp::put())
         .and(st.clone())
+        .and(auth.clone())
         .and(key())
         .and(body())
-        .then(|id, s, k, c, b| h::put_hours(s, id, k, c, b))
+        .then(|id, s, p, k, c, b| h::put_hours(s, p, id, k, c, b))
         .or(warp::path!("v1" / "stores" / u64 / "hours")
             .and(warp::get())
             .and(st.clone())
-            .then(|id, s| h::get_hours(s, id)))
+            .and(auth.clone())
+            .then(|id, s, p| h::get_hours(s, p, id)))
         .unify()
         .or(warp::path!("v1" / "stores" / u64 / "resources")
             .and(warp::post())
             .and(st.clone())
+            .and(auth.clone())
             .and(key())
             .and(body())
-            .then(|id, s, k, c, b| h::create_resource(s, id, k, c, b)))
+            .then(|id, s, p, k, c, b| h::create_resource(s, p, id, k, c, b)))
         .unify()
         .or(warp::path!("v1" / "stores" / u64 / "resources")
             .and(warp::get())
             .and(st.clone())
-            .then(|id, s| h::list_resources(s, id)))
+            .and(auth.clone())
+            .then(|id, s, p| h::list_resources(s, p, id)))
         .unify()
         .or(warp::path!("v1" / "stores" / u64 / "availability")
             .and(warp::get())
             .and(st.clone())
+            .and(auth.clone())
             .and(warp::query::<schedule_dto::AvailabilityQuery>())
-            .then(|id, s, q| h::availability(s, id, q)))
+            .then(|id, s, p, q| h::availability(s, p, id, q)))
         .unify()
         .or(warp::path!("v1" / "stores" / u64 / "appointments")
             .and(warp::post())
             .and(st.clone())
+            .and(auth.clone())
             .and(key())
             .and(body())
-            .then(|id, s, k, c, b| h::create_appointment(s, id, k, c, b)))
+            .then(|id, s, p, k, c, b| h::create_appointment(s, p, id, k, c, b)))
         .unify()
         .or(warp::path!("v1" / "stores" / u64 / "plans")
             .and(warp::post())
             .and(st.clone())
+            .and(auth.clone())
             .and(key())
             .and(body())
-            .then(|id, s, k, c, b| h::create_plan(s, id, k, c, b)))
+            .then(|id, s, p, k, c, b| h::create_plan(s, p, id, k, c, b)))
         .unify()
         .or(warp::path!("v1" / "stores" / u64 / "events")
             .and(warp::get())
             .and(st.clone())
+            .and(auth.clone())
             .and(warp::query::<schedule_dto::EventsQuery>())
-            .then(|id, s, q| h::events(s, id, q)))
+            .then(|id, s, p, q| h::events(s, p, id, q)))
         .unify()
         .boxed();
     let resources = warp::path!("v1" / "resources" / u64)
         .and(warp::get())
         .and(st.clone())
-        .then(|id, s| h::get_resource(s, id))
+        .and(auth.clone())
+        .then(|id, s, p| h::get_resource(s, p, id))
         .or(warp::path!("v1" / "resources" / u64 / "bookings")
             .and(warp::get())
             .and(st.clone())
+            .and(auth.clone())
             .and(warp::query::<schedule_dto::RangeQuery>())
-            .then(|id, s, q| h::resource_bookings(s, id, q)))
+            .then(|id, s, p, q| h::resource_bookings(s, p, id, q)))
         .unify()
         .or(warp::path!("v1" / "resources" / u64)
             .and(warp::put())
             .and(st.clone())
+            .and(auth.clone())
             .and(key())
             .and(body())
-            .then(|id, s, k, c, b| h::update_resource(s, id, k, c, b)))
+            .then(|id, s, p, k, c, b| h::update_resource(s, p, id, k, c, b)))
         .unify()
         .or(warp::path!("v1" / "resources" / u64)
             .and(warp::delete())
             .and(st.clone())
+            .and(auth.clone())
             .and(key())
-            .then(|id, s, k| h::delete_resource(s, id, k)))
+            .then(|id, s, p, k| h::delete_resource(s, p, id, k)))
         .unify()
         .boxed();
     let bookings = warp::path!("v1" / "appointments" / u64)
         .and(warp::get())
         .and(st.clone())
-        .then(|id, s| h::get_appointment(s, id))
+        .and(auth.clone())
+        .then(|id, s, p| h::get_appointment(s, p, id))
         .or(warp::path!("v1" / "appointments" / u64 / String)
             .and(warp::post())
             .and(st.clone())
+            .and(auth.clone())
             .and(key())
-            .then(|id, action, s, k| h::transit(s, id, action, k)))
+            .then(|id, action, s, p, k| h::transit(s, p, id, action, k)))
         .unify()
         .or(warp::path!("v1" / "plans" / u64)
             .and(warp::get())
             .and(st.clone())
-            .then(|id, s| h::get_plan(s, id)))
+            .and(auth.clone())
+            .then(|id, s, p| h::get_plan(s, p, id)))
         .unify()
         .or(warp::path!("v1" / "plans" / u64 / "cancel")
             .and(warp::post())
             .and(st.clone())
+            .and(auth.clone())
             .and(key())
-            .then(|id, s, k| h::cancel_plan(s, id, None, k)))
+            .then(|id, s, p, k| h::cancel_plan(s, p, id, None, k)))
         .unify()
         .or(
             warp::path!("v1" / "plans" / u64 / "occurrences" / u32 / "cancel")
                 .and(warp::post())
                 .and(st.clone())
+                .and(auth.clone())
                 .and(key())
-                .then(|id, n, s, k| h::cancel_plan(s, id, Some(n), k)),
+                .then(|id, n, s, p, k| h::cancel_plan(s, p, id, Some(n), k)),
         )
         .unify()
         .or(
             warp::path!("v1" / "plans" / u64 / "occurrences" / u32 / "move")
                 .and(warp::post())
                 .and(st.clone())
+                .and(auth.clone())
                 .and(key())
                 .and(body())
-                .then(|id, n, s, k, c, b| h::move_occurrence(s, id, n, k, c, b)),
+                .then(|id, n, s, p, k, c, b| h::move_occurrence(s, p, id, n, k, c, b)),
         )
         .unify()
         .or(warp::path!("v1" / "members" / u64 / "plans")
             .and(warp::get())
             .and(st.clone())
-            .then(|id, s| h::member_plans(s, id)))
+            .and(auth.clone())
+            .then(|id, s, p| h::member_plans(s, p, id)))
         .unify()
         .or(warp::path!("v1" / "testing" / "clock")
             .and(warp::post())
             .and(st.clone())
+            .and(auth.clone())
             .and(warp::header::optional::<String>("content-type"))
             .and(warp::body::content_length_limit(limit))
             .and(warp::body::bytes())

@@ -10,6 +10,7 @@ use serde::Serialize;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::auth::allow;
 use super::error::ApiError;
 use super::handlers::{idempotency_key, json_status, parse_json, respond, write, ApiResult};
 use super::schedule_dto::*;
@@ -17,6 +18,7 @@ use super::ApiState;
 use crate::actors::directory::{DeleteService, PutService, SetSettings};
 use crate::actors::scheduler::*;
 use crate::actors::WriteMeta;
+use crate::domain::access::{Capability, Principal};
 use crate::domain::booking::*;
 use crate::domain::calendar::{BookingId, CAPACITY_MAX};
 use crate::domain::hours::{StoreHours, WeeklyHours};
@@ -35,8 +37,11 @@ fn meta(key: Option<String>, route: &str, body: &impl Serialize) -> Result<Write
     Ok(WriteMeta { key, fingerprint })
 }
 
-fn store_id(raw: u64) -> Result<StoreId, ApiError> {
-    StoreId::from_u64(raw).map_err(|_| ApiError::NotFound(format!("store {raw}")))
+/// The store named in the path, if `p` may use `cap` there.
+fn store_in(p: &Principal, cap: Capability, raw: u64) -> Result<StoreId, ApiError> {
+    let store = StoreId::from_u64(raw).map_err(|_| ApiError::NotFound(format!("store {raw}")))?;
+    allow(p, cap, Some(store), || format!("store {raw}"))?;
+    Ok(store)
 }
 
 fn scheduler(state: &ApiState, store: StoreId) -> Result<Addr<StoreScheduler>, ApiError> {
@@ -49,10 +54,13 @@ fn scheduler(state: &ApiState, store: StoreId) -> Result<Addr<StoreScheduler>, A
 /// The scheduler that owns an id of the form `store << 32 | seq`.
 fn owner(
     state: &ApiState,
+    p: &Principal,
+    cap: Capability,
     id: u64,
     what: &str,
 ) -> Result<(StoreId, Addr<StoreScheduler>), ApiError> {
     let store = store_of_id(id).ok_or_else(|| ApiError::NotFound(format!("{what} {id}")))?;
+    allow(p, cap, Some(store), || format!("{what} {id}"))?;
     let addr = state
         .registry
         .scheduler(store)
@@ -122,12 +130,14 @@ fn hours_json(store: StoreId, tz: Tz, h: &StoreHours) -> serde_json::Value {
 
 pub async fn put_settings(
     state: Arc<ApiState>,
+    p: Principal,
     key: Option<String>,
     ct: Option<String>,
     body: Bytes,
 ) -> Response {
     respond(
         async {
+            allow(&p, Capability::ChainAdmin, None, String::new)?;
             let body: SettingsBody = parse_json(ct, &body)?;
             let meta = meta(key, "PUT /v1/settings", &body)?;
             let msg = SetSettings {
@@ -140,7 +150,7 @@ pub async fn put_settings(
     )
 }
 
-pub async fn get_settings(state: Arc<ApiState>) -> Response {
+pub async fn get_settings(state: Arc<ApiState>, _any_caller: Principal) -> Response {
     respond((|| {
         let enabled = state.storage().plans_enabled()?;
         Ok(json_status(
@@ -198,12 +208,14 @@ fn service_msg(
 
 pub async fn create_service(
     state: Arc<ApiState>,
+    p: Principal,
     key: Option<String>,
     ct: Option<String>,
     body: Bytes,
 ) -> Response {
     respond(
         async {
+            allow(&p, Capability::ChainAdmin, None, String::new)?;
             let body: ServiceBody = parse_json(ct, &body)?;
             let msg = service_msg(meta(key, "POST /v1/services", &body)?, None, &body)?;
             render(write(&state.directory, msg).await?, None, true)
@@ -214,6 +226,7 @@ pub async fn create_service(
 
 pub async fn update_service(
     state: Arc<ApiState>,
+    p: Principal,
     id: u64,
     key: Option<String>,
     ct: Option<String>,
@@ -221,6 +234,7 @@ pub async fn update_service(
 ) -> Response {
     respond(
         async {
+            allow(&p, Capability::ChainAdmin, None, String::new)?;
             let body: ServiceBody = parse_json(ct, &body)?;
             let meta = meta(key, &format!("PUT /v1/services/{id}"), &body)?;
             let msg = service_msg(meta, Some(ServiceId(id)), &body)?;
@@ -230,9 +244,15 @@ pub async fn update_service(
     )
 }
 
-pub async fn delete_service(state: Arc<ApiState>, id: u64, key: Option<String>) -> Response {
+pub async fn delete_service(
+    state: Arc<ApiState>,
+    p: Principal,
+    id: u64,
+    key: Option<String>,
+) -> Response {
     respond(
         async {
+            allow(&p, Capability::ChainAdmin, None, String::new)?;
             let meta = meta(key, &format!("DELETE /v1/services/{id}"), &())?;
             let msg = DeleteService {
                 meta,
@@ -248,14 +268,14 @@ pub async fn delete_service(state: Arc<ApiState>, id: u64, key: Option<String>) 
     )
 }
 
-pub async fn get_service(state: Arc<ApiState>, id: u64) -> Response {
+pub async fn get_service(state: Arc<ApiState>, _any_caller: Principal, id: u64) -> Response {
     respond((|| match state.storage().service(ServiceId(id))? {
         Some((s, false)) => Ok(json_status(StatusCode::OK, &ServiceDto::from(&s))),
         _ => Err(ApiError::NotFound(format!("service {id}"))),
     })())
 }
 
-pub async fn list_services(state: Arc<ApiState>) -> Response {
+pub async fn list_services(state: Arc<ApiState>, _any_caller: Principal) -> Response {
     respond((|| {
         let services: Vec<ServiceDto> = state
             .storage()
@@ -273,6 +293,7 @@ pub async fn list_services(state: Arc<ApiState>) -> Response {
 
 pub async fn put_hours(
     state: Arc<ApiState>,
+    p: Principal,
     store: u64,
     key: Option<String>,
     ct: Option<String>,
@@ -282,7 +303,7 @@ pub async fn put_hours(
         async {
             let body: StoreHoursBody = parse_json(ct, &body)?;
             let meta = meta(key, &format!("PUT /v1/stores/{store}/hours"), &body)?;
-            let store = store_id(store)?;
+            let store = store_in(&p, Capability::ManageStore, store)?;
             let hours = StoreHours {
                 business: weekly(&body.business_hours)?,
                 closed: dates(&body.closed_dates)?,
@@ -308,10 +329,10 @@ async fn read(addr: &Addr<StoreScheduler>, q: Query) -> Result<Answer, ApiError>
     Ok(durable.value)
 }
 
-pub async fn get_hours(state: Arc<ApiState>, store: u64) -> Response {
+pub async fn get_hours(state: Arc<ApiState>, p: Principal, store: u64) -> Response {
     respond(
         async {
-            let store = store_id(store)?;
+            let store = store_in(&p, Capability::ReadStore, store)?;
             match read(&scheduler(&state, store)?, Query::Hours).await? {
                 Answer::Hours(tz, h) => Ok(json_status(StatusCode::OK, &hours_json(store, tz, &h))),
                 _ => Err(ApiError::Unavailable),
@@ -343,6 +364,7 @@ fn resource_spec(body: &ResourceBody) -> Result<ResourceSpec, ApiError> {
 
 pub async fn create_resource(
     state: Arc<ApiState>,
+    p: Principal,
     store: u64,
     key: Option<String>,
     ct: Option<String>,
@@ -352,7 +374,7 @@ pub async fn create_resource(
         async {
             let body: ResourceBody = parse_json(ct, &body)?;
             let meta = meta(key, &format!("POST /v1/stores/{store}/resources"), &body)?;
-            let store = store_id(store)?;
+            let store = store_in(&p, Capability::ManageStore, store)?;
             let spec = resource_spec(&body)?;
             let addr = scheduler(&state, store)?;
             render(
@@ -375,6 +397,7 @@ pub async fn create_resource(
 
 pub async fn update_resource(
     state: Arc<ApiState>,
+    p: Principal,
     id: u64,
     key: Option<String>,
     ct: Option<String>,
@@ -385,7 +408,7 @@ pub async fn update_resource(
             let body: ResourceBody = parse_json(ct, &body)?;
             let meta = meta(key, &format!("PUT /v1/resources/{id}"), &body)?;
             let spec = resource_spec(&body)?;
-            let (_, addr) = owner(&state, id, "resource")?;
+            let (_, addr) = owner(&state, &p, Capability::ManageStore, id, "resource")?;
             let msg = PutResource {
                 meta,
                 id: Some(ResourceId(id)),
@@ -397,11 +420,16 @@ pub async fn update_resource(
     )
 }
 
-pub async fn delete_resource(state: Arc<ApiState>, id: u64, key: Option<String>) -> Response {
+pub async fn delete_resource(
+    state: Arc<ApiState>,
+    p: Principal,
+    id: u64,
+    key: Option<String>,
+) -> Response {
     respond(
         async {
             let meta = meta(key, &format!("DELETE /v1/resources/{id}"), &())?;
-            let (_, addr) = owner(&state, id, "resource")?;
+            let (_, addr) = owner(&state, &p, Capability::ManageStore, id, "resource")?;
             render(
                 write(
                     &addr,
@@ -419,10 +447,10 @@ pub async fn delete_resource(state: Arc<ApiState>, id: u64, key: Option<String>)
     )
 }
 
-pub async fn list_resources(state: Arc<ApiState>, store: u64) -> Response {
+pub async fn list_resources(state: Arc<ApiState>, p: Principal, store: u64) -> Response {
     respond(
         async {
-            let store = store_id(store)?;
+            let store = store_in(&p, Capability::ReadStore, store)?;
             match read(&scheduler(&state, store)?, Query::Resources).await? {
                 Answer::Resources(rs) => {
                     let rs: Vec<ResourceDto> = rs.iter().map(ResourceDto::from).collect();
@@ -438,10 +466,10 @@ pub async fn list_resources(state: Arc<ApiState>, store: u64) -> Response {
     )
 }
 
-pub async fn get_resource(state: Arc<ApiState>, id: u64) -> Response {
+pub async fn get_resource(state: Arc<ApiState>, p: Principal, id: u64) -> Response {
     respond(
         async {
-            let (_, addr) = owner(&state, id, "resource")?;
+            let (_, addr) = owner(&state, &p, Capability::ReadStore, id, "resource")?;
             match read(&addr, Query::Resource(ResourceId(id))).await? {
                 Answer::Resources(rs) if rs.len() == 1 => {
                     Ok(json_status(StatusCode::OK, &ResourceDto::from(&rs[0])))
@@ -475,6 +503,7 @@ fn member_id(raw: u64) -> Result<MemberId, ApiError> {
 
 pub async fn create_appointment(
     state: Arc<ApiState>,
+    p: Principal,
     store: u64,
     key: Option<String>,
     ct: Option<String>,
@@ -484,7 +513,7 @@ pub async fn create_appointment(
         async {
             let body: AppointmentBody = parse_json(ct, &body)?;
             let meta = meta(key, &format!("POST /v1/stores/{store}/appointments"), &body)?;
-            let store = store_id(store)?;
+            let store = store_in(&p, Capability::ManageStore, store)?;
             let start = match chrono::DateTime::parse_from_rfc3339(&body.start) {
                 Ok(t) => When::Instant(t.with_timezone(&chrono::Utc)),
                 Err(_) => When::Local(parse_local(&body.start)?),
@@ -515,6 +544,7 @@ pub async fn create_appointment(
 
 pub async fn create_plan(
     state: Arc<ApiState>,
+    p: Principal,
     store: u64,
     key: Option<String>,
     ct: Option<String>,
@@ -524,7 +554,7 @@ pub async fn create_plan(
         async {
             let body: PlanBody = parse_json(ct, &body)?;
             let meta = meta(key, &format!("POST /v1/stores/{store}/plans"), &body)?;
-            let store = store_id(store)?;
+            let store = store_in(&p, Capability::ManageStore, store)?;
             let msg = Book {
                 meta,
                 member: member_id(body.member_id)?,
@@ -545,6 +575,7 @@ pub async fn create_plan(
 
 pub async fn transit(
     state: Arc<ApiState>,
+    p: Principal,
     id: u64,
     action: String,
     key: Option<String>,
@@ -560,8 +591,13 @@ pub async fn transit(
                 "no-show" => Transition::NoShow,
                 _ => return Err(ApiError::NotFound(format!("action {action:.20}"))),
             };
+            let cap = if transition == Transition::CheckIn {
+                Capability::Calendar(None)
+            } else {
+                Capability::ManageStore
+            };
             let meta = meta(key, &format!("POST /v1/appointments/{id}/{action}"), &())?;
-            let (store, addr) = owner(&state, id, "booking")?;
+            let (store, addr) = owner(&state, &p, cap, id, "booking")?;
             let msg = Transit {
                 meta,
                 booking: BookingId(id),
@@ -573,10 +609,10 @@ pub async fn transit(
     )
 }
 
-pub async fn get_appointment(state: Arc<ApiState>, id: u64) -> Response {
+pub async fn get_appointment(state: Arc<ApiState>, p: Principal, id: u64) -> Response {
     respond(
         async {
-            let (store, addr) = owner(&state, id, "booking")?;
+            let (store, addr) = owner(&state, &p, Capability::ReadStore, id, "booking")?;
             match read(&addr, Query::Booking(BookingId(id))).await? {
                 Answer::Booking(b) => Ok(json_status(
                     StatusCode::OK,
@@ -589,10 +625,10 @@ pub async fn get_appointment(state: Arc<ApiState>, id: u64) -> Response {
     )
 }
 
-pub async fn get_plan(state: Arc<ApiState>, id: u64) -> Response {
+pub async fn get_plan(state: Arc<ApiState>, p: Principal, id: u64) -> Response {
     respond(
         async {
-            let (store, addr) = owner(&state, id, "plan")?;
+            let (store, addr) = owner(&state, &p, Capability::ReadStore, id, "plan")?;
             let tz = tz_of(&state, store)?;
             match read(&addr, Query::Plan(PlanId(id))).await? {
                 Answer::Plans(ps) if ps.len() == 1 => Ok(json_status(
@@ -607,18 +643,23 @@ pub async fn get_plan(state: Arc<ApiState>, id: u64) -> Response {
 }
 
 /// A member's plans in every store of the chain.
-pub async fn member_plans(state: Arc<ApiState>, member: u64) -> Response {
+pub async fn member_plans(state: Arc<ApiState>, p: Principal, member: u64) -> Response {
     respond(
         async {
             let member = member_id(member)?;
+            allow(&p, Capability::Counter, Some(member.home_store()), || {
+                format!("member {member}")
+            })?;
             if state.storage().account(member)?.is_none() {
                 return Err(ApiError::NotFound(format!("member {member}")));
             }
             let mut plans = Vec::new();
             for addr in state.registry.schedulers() {
                 if let Answer::Plans(ps) = read(&addr, Query::MemberPlans(member)).await? {
-                    for (p, bs) in ps {
-                        plans.push(PlanDto::new(&p, &bs, tz_of(&state, p.store)?, false));
+                    for (plan, bs) in ps {
+                        if p.may(Capability::ReadStore, Some(plan.store)).is_ok() {
+                            plans.push(PlanDto::new(&plan, &bs, tz_of(&state, plan.store)?, false));
+                        }
                     }
                 }
             }
@@ -633,6 +674,7 @@ pub async fn member_plans(state: Arc<ApiState>, member: u64) -> Response {
 
 pub async fn cancel_plan(
     state: Arc<ApiState>,
+    p: Principal,
     id: u64,
     occurrence: Option<u32>,
     key: Option<String>,
@@ -644,7 +686,7 @@ pub async fn cancel_plan(
                 None => format!("POST /v1/plans/{id}/cancel"),
             };
             let meta = meta(key, &route, &())?;
-            let (store, addr) = owner(&state, id, "plan")?;
+            let (store, addr) = owner(&state, &p, Capability::ManageStore, id, "plan")?;
             let msg = CancelPlan {
                 meta,
                 plan: PlanId(id),
@@ -658,6 +700,7 @@ pub async fn cancel_plan(
 
 pub async fn move_occurrence(
     state: Arc<ApiState>,
+    p: Principal,
     id: u64,
     n: u32,
     key: Option<String>,
@@ -673,7 +716,7 @@ pub async fn move_occurrence(
                 &body,
             )?;
             let to = parse_local(&body.start)?;
-            let (store, addr) = owner(&state, id, "plan")?;
+            let (store, addr) = owner(&state, &p, Capability::ManageStore, id, "plan")?;
             let msg = MoveOccurrence {
                 meta,
                 plan: PlanId(id),
@@ -686,10 +729,15 @@ pub async fn move_occurrence(
     )
 }
 
-pub async fn availability(state: Arc<ApiState>, store: u64, q: AvailabilityQuery) -> Response {
+pub async fn availability(
+    state: Arc<ApiState>,
+    p: Principal,
+    store: u64,
+    q: AvailabilityQuery,
+) -> Response {
     respond(
         async {
-            let store = store_id(store)?;
+            let store = store_in(&p, Capability::ReadStore, store)?;
             let step = q.step_minutes.unwrap_or(15);
             if !(AVAILABILITY_STEP_MINUTES_MIN..=24 * 60).contains(&step) {
                 return Err(ApiError::InvalidQuery(format!(
@@ -725,9 +773,9 @@ pub async fn availability(state: Arc<ApiState>, store: u64, q: AvailabilityQuery
     )
 }
 
-pub async fn events(state: Arc<ApiState>, store: u64, q: EventsQuery) -> Response {
+pub async fn events(state: Arc<ApiState>, p: Principal, store: u64, q: EventsQuery) -> Response {
     respond((|| {
-        let store = store_id(store)?;
+        let store = store_in(&p, Capability::ManageStore, store)?;
         let limit = q.limit.unwrap_or(EVENTS_PAGE_DEFAULT);
         if limit == 0 || limit > state.page_size_max {
             return Err(ApiError::InvalidQuery(format!(
@@ -746,9 +794,15 @@ pub async fn events(state: Arc<ApiState>, store: u64, q: EventsQuery) -> Respons
 }
 
 /// Testing only: move the manual clock and run every scheduler's tick to completion.
-pub async fn set_clock(state: Arc<ApiState>, ct: Option<String>, body: Bytes) -> Response {
+pub async fn set_clock(
+    state: Arc<ApiState>,
+    p: Principal,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
     respond(
         async {
+            allow(&p, Capability::ChainAdmin, None, String::new)?;
             let clock = state
                 .manual_clock
                 .as_ref()
@@ -766,13 +820,24 @@ pub async fn set_clock(state: Arc<ApiState>, ct: Option<String>, body: Bytes) ->
 }
 
 /// A resource's calendar: bookings that hold a slot in `[from, to)`.
-pub async fn resource_bookings(state: Arc<ApiState>, id: u64, q: RangeQuery) -> Response {
+pub async fn resource_bookings(
+    state: Arc<ApiState>,
+    p: Principal,
+    id: u64,
+    q: RangeQuery,
+) -> Response {
     respond(
         async {
             if q.to <= q.from {
                 return Err(ApiError::InvalidQuery("from must be before to".into()));
             }
-            let (store, addr) = owner(&state, id, "resource")?;
+            let (store, addr) = owner(
+                &state,
+                &p,
+                Capability::Calendar(Some(ResourceId(id))),
+                id,
+                "resource",
+            )?;
             let tz = tz_of(&state, store)?;
             match read(&addr, Query::ResourceBookings(ResourceId(id), q.from, q.to)).await? {
                 Answer::Bookings(bs) => {

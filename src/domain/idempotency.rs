@@ -42,6 +42,7 @@ pub enum Outcome {
     Booking(Booking),
     Plan(Plan, Vec<Booking>),
     PlanConflicts(Vec<OccurrenceFailure>),
+    Credential(super::access::Credential),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! The pure domain: rules and types, with no actix, warp, RocksDB, tokio or system clock.
 
+pub mod access;
 pub mod booking;
 pub mod calendar;
 pub mod hours;

@@ -375,6 +375,7 @@ pub enum OutcomeRec {
     Booking(BookingRec),
     Plan(PlanRec, Vec<BookingRec>),
     PlanConflicts(Vec<FailureRec>),
+    Credential(super::schedule_codec::CredentialRec),
 }
 
 impl From<&Outcome> for OutcomeRec {
@@ -410,6 +411,7 @@ impl From<&Outcome> for OutcomeRec {
             Outcome::Plan(p, bs) => {
                 OutcomeRec::Plan(p.into(), bs.iter().map(BookingRec::from).collect())
             }
+            Outcome::Credential(c) => OutcomeRec::Credential(c.into()),
             Outcome::PlanConflicts(fs) => {
                 OutcomeRec::PlanConflicts(fs.iter().map(FailureRec::from).collect())
             }
@@ -456,6 +458,7 @@ impl TryFrom<OutcomeRec> for Outcome {
                     .map(Booking::try_from)
                     .collect::<Result<_, _>>()?,
             ),
+            OutcomeRec::Credential(c) => Outcome::Credential(c.try_into()?),
             OutcomeRec::PlanConflicts(fs) => Outcome::PlanConflicts(
                 fs.into_iter()
                     .map(OccurrenceFailure::try_from)

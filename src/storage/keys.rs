@@ -17,6 +17,8 @@
 //! | `K` | booking id (8) = store << 32 \| seq  | BookingRec     | default       |
 //! | `L` | plan id (8) = store << 32 \| seq     | PlanRec        | default       |
 //! | `F` | store id (4), event seq (8)          | EventRec       | default       |
+//! | `C` | SHA-256 of the key (32)              | CredentialRec  | default       |
+//! | `D` | credential id (8)                    | key hash (32)  | default       |
 
 use crate::domain::ids::{EntrySeq, IdempotencyKey, MemberId, Phone, StoreId};
 use crate::domain::ledger::StoreAccountKind;
@@ -37,6 +39,14 @@ pub const TAG_RESOURCE: u8 = b'R';
 pub const TAG_BOOKING: u8 = b'K';
 pub const TAG_PLAN: u8 = b'L';
 pub const TAG_EVENT: u8 = b'F';
+pub const TAG_CREDENTIAL: u8 = b'C';
+pub const TAG_CREDENTIAL_ID: u8 = b'D';
+
+pub fn credential(key_hash: &[u8]) -> Vec<u8> {
+    let mut k = vec![TAG_CREDENTIAL];
+    k.extend_from_slice(key_hash);
+    k
+}
 
 /// `tag` followed by a big-endian u64 id.
 pub fn id8(tag: u8, id: u64) -> Vec<u8> {

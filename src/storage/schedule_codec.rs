@@ -391,3 +391,83 @@ pub struct EventRec {
     pub member: u64,
     pub start_us: i64,
 }
+
+/// A credential as stored under the SHA-256 of its key. The key itself is never stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CredentialRec {
+    pub id: u64,
+    pub name: String,
+    pub role: String,
+    pub stores: Vec<u32>,
+    pub resource: Option<u64>,
+    pub revoked: bool,
+    pub created_at_us: i64,
+    pub key_hash: Vec<u8>,
+}
+
+impl CredentialRec {
+    pub fn role(&self) -> Result<crate::domain::access::Role, CodecError> {
+        use crate::domain::access::Role;
+        let store = || -> Result<StoreId, CodecError> {
+            StoreId::new(*self.stores.first().ok_or_else(|| bad("credential store"))?)
+                .map_err(CodecError::from)
+        };
+        Ok(match self.role.as_str() {
+            "hq_admin" => Role::HqAdmin,
+            "store_manager" => Role::StoreManager {
+                stores: self
+                    .stores
+                    .iter()
+                    .map(|s| StoreId::new(*s))
+                    .collect::<Result<_, _>>()?,
+            },
+            "cashier" => Role::Cashier { store: store()? },
+            "pos" => Role::Pos { store: store()? },
+            "staff" => Role::Staff {
+                store: store()?,
+                resource: ResourceId(self.resource.ok_or_else(|| bad("staff resource"))?),
+            },
+            _ => return Err(bad("credential role")),
+        })
+    }
+}
+
+impl From<&crate::domain::access::Credential> for CredentialRec {
+    fn from(c: &crate::domain::access::Credential) -> Self {
+        use crate::domain::access::Role;
+        let (stores, resource) = match &c.role {
+            Role::HqAdmin => (vec![], None),
+            Role::StoreManager { stores } => (stores.iter().map(|s| s.get()).collect(), None),
+            Role::Cashier { store } | Role::Pos { store } => (vec![store.get()], None),
+            Role::Staff { store, resource } => (vec![store.get()], Some(resource.0)),
+        };
+        CredentialRec {
+            id: c.id.0,
+            name: c.name.as_str().to_owned(),
+            role: c.role.name().to_owned(),
+            stores,
+            resource,
+            revoked: c.revoked,
+            created_at_us: c.created_at.timestamp_micros(),
+            key_hash: c.key_hash.to_vec(),
+        }
+    }
+}
+
+impl TryFrom<CredentialRec> for crate::domain::access::Credential {
+    type Error = CodecError;
+    fn try_from(r: CredentialRec) -> Result<Self, CodecError> {
+        Ok(crate::domain::access::Credential {
+            id: crate::domain::access::CredentialId(r.id),
+            name: Name::new(&r.name, "credential name")?,
+            role: r.role()?,
+            revoked: r.revoked,
+            created_at: ts(r.created_at_us)?,
+            key_hash: r
+                .key_hash
+                .as_slice()
+                .try_into()
+                .map_err(|_| bad("key hash"))?,
+        })
+    }
+}

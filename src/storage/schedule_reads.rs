@@ -150,3 +150,47 @@ impl Storage {
         }
     }
 }
+
+impl Storage {
+    pub fn credential_by_hash(
+        &self,
+        key_hash: &[u8],
+    ) -> Result<Option<CredentialRec>, StorageError> {
+        self.get_rec(&keys::credential(key_hash))
+    }
+
+    pub fn credential_by_id(&self, id: u64) -> Result<Option<CredentialRec>, StorageError> {
+        match self
+            .db()
+            .get_pinned(keys::id8(keys::TAG_CREDENTIAL_ID, id))?
+        {
+            Some(hash) => self.credential_by_hash(&hash),
+            None => Ok(None),
+        }
+    }
+
+    pub fn credentials(&self) -> Result<Vec<CredentialRec>, StorageError> {
+        let mut out = Vec::new();
+        for item in self.db().prefix_iterator([keys::TAG_CREDENTIAL]) {
+            let (key, value) = item?;
+            if key.first() != Some(&keys::TAG_CREDENTIAL) {
+                break;
+            }
+            out.push(decode_at::<CredentialRec>(&key, &value)?);
+        }
+        out.sort_by_key(|c| c.id);
+        Ok(out)
+    }
+
+    pub fn last_credential_id(&self) -> Result<u64, StorageError> {
+        let upper = keys::id8(keys::TAG_CREDENTIAL_ID, u64::MAX);
+        let db = self.db();
+        let mut it = db.iterator(IteratorMode::From(&upper, Direction::Reverse));
+        match it.next().transpose()? {
+            Some((key, _)) if key.len() == 9 && key[0] == keys::TAG_CREDENTIAL_ID => Ok(
+                u64::from_be_bytes(key[1..9].try_into().expect("length checked")),
+            ),
+            _ => Ok(0),
+        }
+    }
+}

@@ -7,6 +7,22 @@ use std::process::{Child, Command, Stdio};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
+/// The bootstrap HQ administrator key every test server starts with.
+pub const ADMIN_KEY: &str = "test-admin-key";
+
+/// A client that sends `key` as its bearer credential on every request.
+pub fn client_with_key(key: &str) -> Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {key}").parse().expect("header value"),
+    );
+    Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
 pub struct Server {
     child: Option<Child>,
     pub base: String,
@@ -36,6 +52,8 @@ impl Server {
             .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(data_dir)
+            .arg("--admin-key")
+            .arg(ADMIN_KEY)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -57,7 +75,7 @@ impl Server {
         Server {
             child: Some(child),
             base: format!("http://{addr}"),
-            client: Client::new(),
+            client: client_with_key(ADMIN_KEY),
         }
     }
 

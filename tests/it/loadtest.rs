@@ -11,7 +11,7 @@ use crate::harness::Server;
 async fn every_scenario_runs_and_its_audit_passes() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
-    let client = loadtest::client();
+    let client = loadtest::client(Some(crate::harness::ADMIN_KEY));
     let spec = SeedSpec {
         stores: 2,
         resources: 6,
@@ -46,6 +46,7 @@ async fn every_scenario_runs_and_its_audit_passes() {
             model,
             duration: Duration::from_millis(700),
             batch_size: 50,
+            token: Some(crate::harness::ADMIN_KEY.to_owned()),
         };
         let before = check::balances(&client, &server.base, &chain.members)
             .await

@@ -1,6 +1,7 @@
 //! Integration tests: the real server binary on a loopback port with a temporary RocksDB.
 //! One test binary with modules keeps link time down.
 
+mod access;
 mod bad_input;
 mod batch;
 mod crash;

@@ -1,0 +1,100 @@
+//! Authentication (a bearer API key, looked up by its SHA-256) and the checks handlers make
+//! with the principal it yields.
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use warp::filters::BoxedFilter;
+use warp::Filter;
+
+use super::error::ApiError;
+use super::ApiState;
+use crate::domain::access::{Capability, CredentialId, Denied, Principal, Role};
+use crate::domain::ids::StoreId;
+
+/// Longest `Authorization` header value considered.
+pub const AUTHORIZATION_LEN_MAX: usize = 256;
+
+pub fn key_hash(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// A new random API key: 32 random bytes, hex.
+pub fn new_key() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).map_err(|_| ApiError::Unavailable)?;
+    Ok(format!("cs_{}", hex::encode(bytes)))
+}
+
+fn authenticate(state: &ApiState, header: Option<String>) -> Result<Principal, ApiError> {
+    let header = header.ok_or(ApiError::Unauthorized)?;
+    if header.len() > AUTHORIZATION_LEN_MAX {
+        return Err(ApiError::Unauthorized);
+    }
+    let key = header
+        .strip_prefix("Bearer ")
+        .ok_or(ApiError::Unauthorized)?
+        .trim();
+    let hash = key_hash(key);
+    if state.admin_key_hash == Some(hash) {
+        return Ok(Principal {
+            credential: CredentialId(0),
+            role: Role::HqAdmin,
+        });
+    }
+    // Read from disk on every request: a revoked key stops working at once.
+    let rec = state
+        .storage()
+        .credential_by_hash(&hash)?
+        .filter(|c| !c.revoked)
+        .ok_or(ApiError::Unauthorized)?;
+    let role = rec.role().map_err(|_| ApiError::Unauthorized)?;
+    Ok(Principal {
+        credential: CredentialId(rec.id),
+        role,
+    })
+}
+
+/// Extracts the caller's principal or rejects with 401.
+pub fn authenticated(state: Arc<ApiState>) -> BoxedFilter<(Principal,)> {
+    warp::header::optional::<String>("authorization")
+        .and_then(move |header: Option<String>| {
+            let state = state.clone();
+            async move { authenticate(&state, header).map_err(warp::reject::custom) }
+        })
+        .boxed()
+}
+
+/// May `p` use `cap` on an object of `store`? Objects of other stores are reported as
+/// `not_found(what)`, so their existence stays private.
+pub fn allow(
+    p: &Principal,
+    cap: Capability,
+    store: Option<StoreId>,
+    what: impl FnOnce() -> String,
+) -> Result<(), ApiError> {
+    match p.may(cap, store) {
+        Ok(()) => Ok(()),
+        Err(Denied::Forbidden) => Err(ApiError::Forbidden),
+        Err(Denied::OtherStore) => Err(ApiError::NotFound(what())),
+    }
+}
+
+/// The store a counter operation happens in: the credential's own store for store-scoped
+/// callers (a different one in the body is refused), the body's for HQ.
+pub fn acting_store(p: &Principal, body: Option<u64>) -> Result<StoreId, ApiError> {
+    let from_body = body
+        .map(|raw| StoreId::from_u64(raw).map_err(|_| ApiError::NotFound(format!("store {raw}"))))
+        .transpose()?;
+    match (p.role.home_store(), from_body) {
+        (Some(own), Some(asked)) if own != asked => Err(ApiError::Forbidden),
+        (Some(own), _) => Ok(own),
+        (None, Some(asked)) => {
+            allow(p, Capability::Counter, Some(asked), || {
+                format!("store {asked}")
+            })?;
+            Ok(asked)
+        }
+        (None, None) => Err(ApiError::InvalidBody("store_id is required".into())),
+    }
+}

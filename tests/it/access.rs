@@ -1,0 +1,217 @@
+//! Access control: 401 without a valid key, 403 outside a role, 404 for objects of another
+//! store whatever ids are sent, the store taken from the credential, revocation at once.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::harness::{client_with_key, Server};
+
+async fn credential(server: &Server, key: &str, body: Value) -> String {
+    let (status, c) = server.post("/v1/credentials", key, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    c["key"].as_str().expect("the key is shown once").to_owned()
+}
+
+async fn call(
+    client: &reqwest::Client,
+    method: &str,
+    url: String,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = match method {
+        "GET" => client.get(url),
+        "DELETE" => client.delete(url),
+        _ => client.post(url),
+    }
+    .header("Idempotency-Key", format!("k-{}", rand_suffix()));
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_scope_every_route_to_their_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let a = server.create_store("A").await;
+    let b = server.create_store("B").await;
+    let ma = server.register("13200000001", a).await;
+    let mb = server.register("13200000002", b).await;
+    server.recharge(ma, a, 1_000, "ra").await;
+    server.recharge(mb, b, 1_000, "rb").await;
+    let url = |path: String| server.url(&path);
+
+    // No key, a wrong key: 401.
+    let anon = reqwest::Client::new();
+    let (status, body) = call(&anon, "GET", url(format!("/v1/members/{ma}/balance")), None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+    let wrong = client_with_key("nope");
+    let (status, _) = call(
+        &wrong,
+        "GET",
+        url(format!("/v1/members/{ma}/balance")),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let pos_key = credential(
+        &server,
+        "c-pos",
+        json!({"name": "POS 1", "role": "pos", "store_ids": [a]}),
+    )
+    .await;
+    let pos = client_with_key(&pos_key);
+
+    // Its own store's member: counter work goes through; the store comes from the key.
+    let (status, d) = call(
+        &pos,
+        "POST",
+        url(format!("/v1/members/{ma}/deductions")),
+        Some(json!({"amount": 10})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{d}");
+    assert_eq!(d["store_id"].as_u64(), Some(a));
+    let (status, _) = call(&pos, "GET", url(format!("/v1/members/{ma}/balance")), None).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Another store's member, whatever ids it sends: not found, and nothing changes.
+    for (method, path, body) in [
+        ("GET", format!("/v1/members/{mb}/balance"), None),
+        ("GET", format!("/v1/members/{mb}"), None),
+        ("GET", format!("/v1/members/{mb}/entries"), None),
+        ("GET", "/v1/members?phone=13200000002".to_owned(), None),
+        (
+            "POST",
+            format!("/v1/members/{mb}/deductions"),
+            Some(json!({"amount": 10})),
+        ),
+        (
+            "POST",
+            format!("/v1/members/{mb}/recharges"),
+            Some(json!({"amount": 10})),
+        ),
+        (
+            "POST",
+            format!("/v1/members/{mb}/refunds"),
+            Some(json!({"deduction_seq": 1})),
+        ),
+    ] {
+        let (status, body) = call(&pos, method, url(path.clone()), body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+    }
+    let (status, r) = call(
+        &pos,
+        "POST",
+        url("/v1/ledger/batch".into()),
+        Some(json!({"operations": [{"idempotency_key": "x1", "op": "deduct", "member_id": mb, "amount": 1}]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(r["results"][0]["status"], 404);
+    // A store in the body other than the key's own: refused.
+    let (status, _) = call(
+        &pos,
+        "POST",
+        url(format!("/v1/members/{ma}/deductions")),
+        Some(json!({"amount": 1, "store_id": b})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // HQ functions: forbidden.
+    for (method, path, body) in [
+        ("POST", "/v1/stores".to_owned(), Some(json!({"name": "C"}))),
+        ("GET", "/v1/ledger/trial-balance".to_owned(), None),
+        (
+            "POST",
+            "/v1/credentials".to_owned(),
+            Some(json!({"name": "x", "role": "hq_admin"})),
+        ),
+        (
+            "POST",
+            "/v1/services".to_owned(),
+            Some(
+                json!({"name": "S", "duration_minutes": 30, "booking_mode": "appointment", "resource_kinds": ["staff"]}),
+            ),
+        ),
+        (
+            "POST",
+            format!("/v1/stores/{a}/resources"),
+            Some(json!({"name": "R", "kind": "staff", "capacity": 1})),
+        ),
+    ] {
+        let (status, body) = call(&pos, method, url(path.clone()), body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
+        assert_eq!(body["code"], "forbidden");
+    }
+    assert_eq!(server.balance(mb).await, 1_000);
+    assert_eq!(server.balance(ma).await, 990);
+
+    // A manager of B manages B's resources, not A's.
+    let mgr_key = credential(
+        &server,
+        "c-mgr",
+        json!({"name": "Manager B", "role": "store_manager", "store_ids": [b]}),
+    )
+    .await;
+    let mgr = client_with_key(&mgr_key);
+    let (status, r) = call(
+        &mgr,
+        "POST",
+        url(format!("/v1/stores/{b}/resources")),
+        Some(json!({"name": "R", "kind": "staff", "capacity": 1})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+    let (status, _) = call(
+        &mgr,
+        "POST",
+        url(format!("/v1/stores/{a}/resources")),
+        Some(json!({"name": "R", "kind": "staff", "capacity": 1})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(&pos, "GET", url(format!("/v1/resources/{}", r["id"])), None).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a POS of A can't see B's resource"
+    );
+
+    // Revocation works at once; the list never shows keys.
+    let (_, list) = server.get("/v1/credentials").await;
+    let pos_id = list["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["role"] == "pos")
+        .unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    assert!(list["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c.get("key").is_none()));
+    let (status, _) = server
+        .delete(&format!("/v1/credentials/{pos_id}"), "revoke")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(&pos, "GET", url(format!("/v1/members/{ma}/balance")), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    server.assert_ledger_sums_to_zero().await;
+}
