@@ -86,6 +86,16 @@ impl Directory {
             .replay(&self.registry.storage, &self.log, key, request)
     }
 
+    /// The prologue of a fingerprinted write: its request, and the answer if it is a repeat.
+    fn replay_meta(
+        &mut self,
+        meta: &WriteMeta,
+    ) -> Result<(Request, Option<Durable<Outcome>>), ActorError> {
+        let request = Request::Fingerprint(meta.fingerprint.clone());
+        let replay = self.replay(&meta.key, &request)?;
+        Ok((request, replay))
+    }
+
     fn commit(
         &mut self,
         key: IdempotencyKey,
@@ -241,8 +251,8 @@ impl Handler<PutService> for Directory {
     type Result = WriteResult;
 
     fn handle(&mut self, msg: PutService, _ctx: &mut Context<Self>) -> WriteResult {
-        let request = Request::Fingerprint(msg.meta.fingerprint.clone());
-        if let Some(answer) = self.replay(&msg.meta.key, &request)? {
+        let (request, replay) = self.replay_meta(&msg.meta)?;
+        if let Some(answer) = replay {
             return Ok(answer);
         }
         let id = match msg.id {
@@ -278,8 +288,8 @@ impl Handler<DeleteService> for Directory {
     type Result = WriteResult;
 
     fn handle(&mut self, msg: DeleteService, _ctx: &mut Context<Self>) -> WriteResult {
-        let request = Request::Fingerprint(msg.meta.fingerprint.clone());
-        if let Some(answer) = self.replay(&msg.meta.key, &request)? {
+        let (request, replay) = self.replay_meta(&msg.meta)?;
+        if let Some(answer) = replay {
             return Ok(answer);
         }
         let Some((service, false)) = self.registry.storage.service(msg.id)? else {
@@ -294,8 +304,8 @@ impl Handler<SetSettings> for Directory {
     type Result = WriteResult;
 
     fn handle(&mut self, msg: SetSettings, _ctx: &mut Context<Self>) -> WriteResult {
-        let request = Request::Fingerprint(msg.meta.fingerprint.clone());
-        if let Some(answer) = self.replay(&msg.meta.key, &request)? {
+        let (request, replay) = self.replay_meta(&msg.meta)?;
+        if let Some(answer) = replay {
             return Ok(answer);
         }
         let rec = SettingsRec {
@@ -349,8 +359,8 @@ impl Handler<CreateCredential> for Directory {
     type Result = WriteResult;
 
     fn handle(&mut self, msg: CreateCredential, _ctx: &mut Context<Self>) -> WriteResult {
-        let request = Request::Fingerprint(msg.meta.fingerprint.clone());
-        if let Some(answer) = self.replay(&msg.meta.key, &request)? {
+        let (request, replay) = self.replay_meta(&msg.meta)?;
+        if let Some(answer) = replay {
             return Ok(answer);
         }
         self.last_credential += 1;
@@ -376,8 +386,8 @@ impl Handler<RevokeCredential> for Directory {
     type Result = WriteResult;
 
     fn handle(&mut self, msg: RevokeCredential, _ctx: &mut Context<Self>) -> WriteResult {
-        let request = Request::Fingerprint(msg.meta.fingerprint.clone());
-        if let Some(answer) = self.replay(&msg.meta.key, &request)? {
+        let (request, replay) = self.replay_meta(&msg.meta)?;
+        if let Some(answer) = replay {
             return Ok(answer);
         }
         let rec = self
