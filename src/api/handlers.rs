@@ -156,17 +156,29 @@ pub async fn get_store(state: Arc<ApiState>, _any_caller: Principal, raw: u64) -
     })())
 }
 
-pub async fn list_stores(state: Arc<ApiState>, _any_caller: Principal) -> Response {
+/// Stores in id order, a page at a time: `?after=<last id>&limit=`.
+pub async fn list_stores(
+    state: Arc<ApiState>,
+    _any_caller: Principal,
+    query: StoresQuery,
+) -> Response {
     respond((|| {
-        let stores: Vec<StoreDto> = state
-            .storage()
-            .stores()?
-            .iter()
-            .map(StoreDto::from)
-            .collect();
+        let limit = query.limit.unwrap_or(state.page_size_max);
+        if limit == 0 || limit > state.page_size_max {
+            return Err(ApiError::InvalidQuery(format!(
+                "limit must be between 1 and {}",
+                state.page_size_max
+            )));
+        }
+        let after = u32::try_from(query.after.unwrap_or(0)).unwrap_or(u32::MAX);
+        let stores = state.storage().stores_page(after, limit)?;
+        let next_after = (stores.len() == limit)
+            .then(|| stores.last().map(|s| s.id.get()))
+            .flatten();
+        let stores: Vec<StoreDto> = stores.iter().map(StoreDto::from).collect();
         Ok(json_status(
             StatusCode::OK,
-            &serde_json::json!({ "stores": stores }),
+            &serde_json::json!({ "stores": stores, "next_after": next_after }),
         ))
     })())
 }

@@ -75,6 +75,7 @@ pub fn routes(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .and(warp::get())
         .and(st.clone())
         .and(auth.clone())
+        .and(warp::query::<dto::StoresQuery>())
         .then(handlers::list_stores);
     let get_store = warp::path!("v1" / "stores" / u64)
         .and(warp::get())

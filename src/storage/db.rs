@@ -121,6 +121,27 @@ impl Storage {
         Ok(out)
     }
 
+    /// A page of stores in id order, strictly after `after`.
+    pub fn stores_page(&self, after: u32, limit: usize) -> Result<Vec<Store>, StorageError> {
+        let Ok(first) = StoreId::new(after.saturating_add(1)) else {
+            return Ok(Vec::new());
+        };
+        let start = keys::store(first);
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator(IteratorMode::From(&start, Direction::Forward))
+        {
+            let (key, value) = item?;
+            if key.first() != Some(&keys::TAG_STORE) || out.len() >= limit {
+                break;
+            }
+            let rec: StoreRec = decode_at(&key, &value)?;
+            out.push(rec.try_into().map_err(|e| corrupt(&key, e))?);
+        }
+        Ok(out)
+    }
+
     pub fn member(&self, id: MemberId) -> Result<Option<Member>, StorageError> {
         let key = keys::member(id);
         self.get_rec::<MemberRec>(&key)?

@@ -69,6 +69,7 @@ async fn bad_requests_get_a_clear_4xx_and_change_nothing() {
         ("page zero", server.get(&format!("/v1/members/{member}/entries?limit=0")).await, StatusCode::BAD_REQUEST, "invalid_query"),
         ("page garbage", server.get(&format!("/v1/members/{member}/entries?limit=x")).await, StatusCode::BAD_REQUEST, "invalid_query"),
         ("no such route", server.get("/v1/nothing").await, StatusCode::NOT_FOUND, "not_found"),
+        ("stores page too big", server.get("/v1/stores?limit=100000").await, StatusCode::BAD_REQUEST, "invalid_query"),
     ];
     for (name, (status, body), want_status, want_code) in cases {
         assert_eq!(status, want_status, "{name}: {body}");
