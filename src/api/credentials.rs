@@ -148,11 +148,20 @@ pub async fn create(
     )
 }
 
-pub async fn list(state: Arc<ApiState>, p: Principal) -> Response {
+/// Credentials in id order, a page at a time: `?after=<last id>&limit=`.
+pub async fn list(state: Arc<ApiState>, p: Principal, q: super::dto::PageAfterQuery) -> Response {
     respond((|| {
         allow(&p, Capability::ChainAdmin, None, String::new)?;
+        let limit = super::handlers::page_limit(&state, q.limit)?;
+        let after = q.after.unwrap_or(0);
         let mut out = Vec::new();
-        for rec in state.storage().credentials()? {
+        for rec in state
+            .storage()
+            .credentials()?
+            .into_iter()
+            .filter(|c| c.id > after)
+            .take(limit)
+        {
             let c: Credential =
                 rec.try_into()
                     .map_err(|e: crate::storage::codec::CodecError| {
@@ -160,9 +169,12 @@ pub async fn list(state: Arc<ApiState>, p: Principal) -> Response {
                     })?;
             out.push(CredentialDto::new(&c, None));
         }
+        let next_after = (out.len() == limit)
+            .then(|| out.last().map(|c| c.id))
+            .flatten();
         Ok(json_status(
             StatusCode::OK,
-            &serde_json::json!({ "credentials": out }),
+            &serde_json::json!({ "credentials": out, "next_after": next_after }),
         ))
     })())
 }

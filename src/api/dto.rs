@@ -50,9 +50,10 @@ pub struct PageQuery {
     pub limit: Option<usize>,
 }
 
+/// Paging of id-ordered lists: everything after the id `after`, at most `limit`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct StoresQuery {
+pub struct PageAfterQuery {
     pub after: Option<u64>,
     pub limit: Option<usize>,
 }

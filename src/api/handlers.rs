@@ -156,20 +156,26 @@ pub async fn get_store(state: Arc<ApiState>, _any_caller: Principal, raw: u64) -
     })())
 }
 
+/// A list's page size: the asked `limit`, default and at most `limits.page_size_max`.
+pub(super) fn page_limit(state: &ApiState, asked: Option<usize>) -> Result<usize, ApiError> {
+    let limit = asked.unwrap_or(state.page_size_max);
+    if limit == 0 || limit > state.page_size_max {
+        return Err(ApiError::InvalidQuery(format!(
+            "limit must be between 1 and {}",
+            state.page_size_max
+        )));
+    }
+    Ok(limit)
+}
+
 /// Stores in id order, a page at a time: `?after=<last id>&limit=`.
 pub async fn list_stores(
     state: Arc<ApiState>,
     _any_caller: Principal,
-    query: StoresQuery,
+    query: PageAfterQuery,
 ) -> Response {
     respond((|| {
-        let limit = query.limit.unwrap_or(state.page_size_max);
-        if limit == 0 || limit > state.page_size_max {
-            return Err(ApiError::InvalidQuery(format!(
-                "limit must be between 1 and {}",
-                state.page_size_max
-            )));
-        }
+        let limit = page_limit(&state, query.limit)?;
         let after = u32::try_from(query.after.unwrap_or(0)).unwrap_or(u32::MAX);
         let stores = state.storage().stores_page(after, limit)?;
         let next_after = (stores.len() == limit)

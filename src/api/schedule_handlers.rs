@@ -275,18 +275,29 @@ pub async fn get_service(state: Arc<ApiState>, _any_caller: Principal, id: u64) 
     })())
 }
 
-pub async fn list_services(state: Arc<ApiState>, _any_caller: Principal) -> Response {
+/// Services in id order, a page at a time: `?after=<last id>&limit=`.
+pub async fn list_services(
+    state: Arc<ApiState>,
+    _any_caller: Principal,
+    q: super::dto::PageAfterQuery,
+) -> Response {
     respond((|| {
+        let limit = super::handlers::page_limit(&state, q.limit)?;
+        let after = q.after.unwrap_or(0);
         let services: Vec<ServiceDto> = state
             .storage()
             .services()?
             .iter()
-            .filter(|(_, deleted)| !deleted)
+            .filter(|(s, deleted)| !deleted && s.id.0 > after)
+            .take(limit)
             .map(|(s, _)| ServiceDto::from(s))
             .collect();
+        let next_after = (services.len() == limit)
+            .then(|| services.last().map(|s| s.id))
+            .flatten();
         Ok(json_status(
             StatusCode::OK,
-            &serde_json::json!({ "services": services }),
+            &serde_json::json!({ "services": services, "next_after": next_after }),
         ))
     })())
 }
