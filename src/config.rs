@@ -62,6 +62,8 @@ struct RawServer {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLimits {
+    rate_per_credential_per_s: u32,
+    rate_burst: u32,
     body_bytes_max: u64,
     batch_body_bytes_max: u64,
     page_size_max: usize,
@@ -82,6 +84,8 @@ pub struct Config {
     pub actor_threads: usize,
     pub body_bytes_max: u64,
     pub batch_body_bytes_max: u64,
+    pub rate_per_credential_per_s: u32,
+    pub rate_burst: u32,
     pub page_size_max: usize,
     pub idempotency_retention: Duration,
     pub default_time_zone: chrono_tz::Tz,
@@ -164,6 +168,8 @@ impl Config {
             actor_threads: raw.server.actor_threads,
             body_bytes_max: raw.limits.body_bytes_max,
             batch_body_bytes_max: raw.limits.batch_body_bytes_max,
+            rate_per_credential_per_s: raw.limits.rate_per_credential_per_s,
+            rate_burst: raw.limits.rate_burst,
             page_size_max: raw.limits.page_size_max,
             idempotency_retention: Duration::from_secs(
                 raw.ledger.idempotency_retention_hours * 3600,

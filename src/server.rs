@@ -114,6 +114,10 @@ pub async fn start_core(
         .map_err(|e| StartError::Threads(e.to_string()))?;
     let admin_key_hash = Some(crate::api::auth::key_hash(&bootstrap_admin_key(config)?));
     Ok(Arc::new(ApiState {
+        rate: crate::api::rate::RateLimiter::new(
+            config.rate_per_credential_per_s,
+            config.rate_burst,
+        ),
         admin_key_hash,
         manual_clock,
         registry,

@@ -49,6 +49,7 @@ fn authenticate(state: &ApiState, header: Option<String>) -> Result<Principal, A
         .filter(|c| !c.revoked)
         .ok_or(ApiError::Unauthorized)?;
     let role = rec.role().map_err(|_| ApiError::Unauthorized)?;
+    state.rate.take(rec.id).map_err(ApiError::RateLimited)?;
     Ok(Principal {
         credential: CredentialId(rec.id),
         role,

@@ -69,6 +69,8 @@ pub enum ApiError {
     Unauthorized,
     #[error("this credential may not do that")]
     Forbidden,
+    #[error("too many requests for this credential; retry in {0} s")]
+    RateLimited(u64),
 }
 
 impl warp::reject::Reject for ApiError {}
@@ -140,6 +142,7 @@ impl ApiError {
             NoTestingClock => (StatusCode::NOT_FOUND, "not_found"),
             Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         }
     }
 }
@@ -171,7 +174,7 @@ impl From<ActorError> for ApiError {
 pub fn error_response(status: StatusCode, code: &str, message: String) -> Response {
     let mut res = warp::reply::with_status(warp::reply::json(&ErrorBody { code, message }), status)
         .into_response();
-    if status == StatusCode::SERVICE_UNAVAILABLE {
+    if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
         res.headers_mut()
             .insert("retry-after", warp::http::HeaderValue::from_static("1"));
     }

@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod dto;
 pub mod error;
 pub mod handlers;
+pub mod rate;
 pub mod schedule_dto;
 pub mod schedule_handlers;
 
@@ -39,6 +40,8 @@ pub struct ApiState {
     pub default_time_zone: String,
     /// SHA-256 of the bootstrap administrator key, if one is configured.
     pub admin_key_hash: Option<[u8; 32]>,
+    /// Requests per credential; the bootstrap administrator is not limited.
+    pub rate: rate::RateLimiter,
 }
 
 impl ApiState {

@@ -215,3 +215,33 @@ async fn credentials_scope_every_route_to_their_store() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     server.assert_ledger_sums_to_zero().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_over_its_rate_gets_429_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let a = server.create_store("A").await;
+    let key = credential(
+        &server,
+        "c-rate",
+        json!({"name": "POS", "role": "pos", "store_ids": [a]}),
+    )
+    .await;
+    let pos = client_with_key(&key);
+    let mut limited = None;
+    for _ in 0..5_000 {
+        let res = pos.get(server.url("/v1/settings")).send().await.unwrap();
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(res);
+            break;
+        }
+    }
+    let res =
+        limited.expect("the limit (config/default.toml) is reached well before 5,000 requests");
+    assert!(res.headers().contains_key("retry-after"));
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    // Other credentials are not affected.
+    let (status, _) = server.get("/v1/settings").await;
+    assert_eq!(status, StatusCode::OK);
+}
