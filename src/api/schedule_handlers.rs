@@ -18,7 +18,7 @@ use super::ApiState;
 use crate::actors::directory::{DeleteService, PutService, SetSettings};
 use crate::actors::scheduler::*;
 use crate::actors::WriteMeta;
-use crate::domain::access::{Capability, Principal};
+use crate::domain::access::{Capability, Principal, Role};
 use crate::domain::booking::*;
 use crate::domain::calendar::{BookingId, CAPACITY_MAX};
 use crate::domain::hours::{StoreHours, WeeklyHours};
@@ -609,6 +609,16 @@ pub async fn transit(
             };
             let meta = meta(key, &format!("POST /v1/appointments/{id}/{action}"), &())?;
             let (store, addr) = owner(&state, &p, cap, id, "booking")?;
+            if let Role::Staff { resource, .. } = &p.role {
+                // Staff check in only bookings on their own resource.
+                let on_own = match read(&addr, Query::Booking(BookingId(id))).await? {
+                    Answer::Booking(b) => b.resources.contains(resource),
+                    _ => false,
+                };
+                if !on_own {
+                    return Err(ApiError::Forbidden);
+                }
+            }
             let msg = Transit {
                 meta,
                 booking: BookingId(id),

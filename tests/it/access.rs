@@ -257,3 +257,62 @@ async fn a_credential_over_its_rate_gets_429_with_retry_after() {
     let (status, _) = server.get("/v1/settings").await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_check_in_only_their_own_bookings() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_clock(dir.path(), Some("2026-01-01T00:00:00Z"));
+    let a = server.create_store("A").await;
+    let member = server.register("13200000009", a).await;
+    let (_, svc) = server
+        .post(
+            "/v1/services",
+            "svc",
+            json!({"name": "Massage", "duration_minutes": 60, "booking_mode": "appointment", "resource_kinds": ["therapist"]}),
+        )
+        .await;
+    let mut resources = Vec::new();
+    for i in 0..2 {
+        let (_, r) = server
+            .post(
+                &format!("/v1/stores/{a}/resources"),
+                &format!("r{i}"),
+                json!({"name": format!("T{i}"), "kind": "therapist", "capacity": 1}),
+            )
+            .await;
+        resources.push(r["id"].as_u64().unwrap());
+    }
+    let mut bookings = Vec::new();
+    for (i, r) in resources.iter().enumerate() {
+        let (status, b) = server
+            .post(
+                &format!("/v1/stores/{a}/appointments"),
+                &format!("b{i}"),
+                json!({"member_id": member, "service_id": svc["id"], "start": "2026-02-02T10:00", "resource_ids": [r]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{b}");
+        bookings.push(b["id"].as_u64().unwrap());
+    }
+    let staff_key = credential(
+        &server,
+        "c-staff",
+        json!({"name": "T0", "role": "staff", "store_ids": [a], "resource_id": resources[0]}),
+    )
+    .await;
+    let staff = client_with_key(&staff_key);
+    let url = |b: u64| server.url(&format!("/v1/appointments/{b}/check-in"));
+    let (status, body) = call(&staff, "POST", url(bookings[1]), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = call(&staff, "POST", url(bookings[0]), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "checked_in");
+    let (status, _) = call(
+        &staff,
+        "POST",
+        server.url(&format!("/v1/appointments/{}/cancel", bookings[0])),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
