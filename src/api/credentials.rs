@@ -10,10 +10,9 @@ use warp::reply::Response;
 
 use super::auth::{allow, key_hash, new_key};
 use super::error::ApiError;
-use super::handlers::{idempotency_key, json_status, parse_json, respond, write};
+use super::handlers::{json_status, meta, parse_json, respond, write};
 use super::ApiState;
 use crate::actors::directory::{CreateCredential, RevokeCredential};
-use crate::actors::WriteMeta;
 use crate::domain::access::{Capability, Credential, Principal, Role, MANAGER_STORES_MAX};
 use crate::domain::booking::ResourceId;
 use crate::domain::idempotency::Outcome;
@@ -113,19 +112,12 @@ pub async fn create(
     respond(
         async {
             allow(&p, Capability::ChainAdmin, None, String::new)?;
-            let idem = idempotency_key(key)?;
             let body: CredentialBody = parse_json(ct, &body)?;
-            let mut fingerprint = b"POST /v1/credentials\0".to_vec();
-            fingerprint.extend(
-                serde_json::to_vec(&body).map_err(|e| ApiError::InvalidBody(e.to_string()))?,
-            );
+            let meta = meta(key, "POST /v1/credentials", &body)?;
             let secret = new_key()?;
             let hash = key_hash(&secret);
             let msg = CreateCredential {
-                meta: WriteMeta {
-                    key: idem,
-                    fingerprint,
-                },
+                meta,
                 name: Name::new(&body.name, "credential name").map_err(ApiError::InvalidField)?,
                 role: role(&state, &body)?,
                 key_hash: hash,
@@ -183,10 +175,7 @@ pub async fn revoke(state: Arc<ApiState>, p: Principal, id: u64, key: Option<Str
     respond(
         async {
             allow(&p, Capability::ChainAdmin, None, String::new)?;
-            let meta = WriteMeta {
-                key: idempotency_key(key)?,
-                fingerprint: format!("DELETE /v1/credentials/{id}").into_bytes(),
-            };
+            let meta = meta(key, &format!("DELETE /v1/credentials/{id}"), &())?;
             match write(&state.directory, RevokeCredential { meta, id }).await? {
                 Outcome::Credential(c) => {
                     Ok(json_status(StatusCode::OK, &CredentialDto::new(&c, None)))

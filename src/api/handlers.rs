@@ -6,6 +6,7 @@ use actix::dev::ToEnvelope;
 use actix::{Actor, Addr, Handler, Message};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use warp::http::StatusCode;
 use warp::reply::{self, Response};
 use warp::Reply;
@@ -16,7 +17,7 @@ use super::error::ApiError;
 use super::{ApiState, ACTOR_REPLY_TIMEOUT};
 use crate::actors::directory::{CreateStore, RegisterMember};
 use crate::actors::store_ledger::{ApplyLedger, ApplyLedgerBatch};
-use crate::actors::WriteResult;
+use crate::actors::{WriteMeta, WriteResult};
 use crate::domain::access::{Capability, Principal};
 use crate::domain::idempotency::Outcome;
 use crate::domain::ids::{EntrySeq, IdempotencyKey, MemberId, Name, Phone, StoreId};
@@ -36,6 +37,19 @@ pub(super) fn json_status<T: serde::Serialize>(status: StatusCode, body: &T) -> 
 pub(super) fn idempotency_key(header: Option<String>) -> Result<IdempotencyKey, ApiError> {
     let raw = header.ok_or(ApiError::IdempotencyKeyRequired)?;
     IdempotencyKey::new(&raw).map_err(ApiError::InvalidIdempotencyKey)
+}
+
+/// A fingerprinted write's idempotency record remembers the route and the parsed body.
+pub(super) fn meta(
+    key: Option<String>,
+    route: &str,
+    body: &impl Serialize,
+) -> Result<WriteMeta, ApiError> {
+    let key = idempotency_key(key)?;
+    let mut fingerprint = route.as_bytes().to_vec();
+    fingerprint.push(0);
+    fingerprint.extend(serde_json::to_vec(body).map_err(|e| ApiError::InvalidBody(e.to_string()))?);
+    Ok(WriteMeta { key, fingerprint })
 }
 
 pub(super) fn parse_json<T: DeserializeOwned>(

@@ -6,13 +6,12 @@ use std::sync::Arc;
 use actix::Addr;
 use bytes::Bytes;
 use chrono_tz::Tz;
-use serde::Serialize;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::auth::allow;
 use super::error::ApiError;
-use super::handlers::{idempotency_key, json_status, parse_json, respond, write, ApiResult};
+use super::handlers::{json_status, meta, parse_json, respond, write, ApiResult};
 use super::schedule_dto::*;
 use super::ApiState;
 use crate::actors::directory::{DeleteService, PutService, SetSettings};
@@ -27,15 +26,6 @@ use crate::domain::ids::{MemberId, Name, StoreId};
 use crate::domain::planning::{AVAILABILITY_DAYS_MAX, AVAILABILITY_STEP_MINUTES_MIN};
 
 pub const EVENTS_PAGE_DEFAULT: usize = 100;
-
-/// The idempotency record of a scheduling write remembers the route and the parsed body.
-fn meta(key: Option<String>, route: &str, body: &impl Serialize) -> Result<WriteMeta, ApiError> {
-    let key = idempotency_key(key)?;
-    let mut fingerprint = route.as_bytes().to_vec();
-    fingerprint.push(0);
-    fingerprint.extend(serde_json::to_vec(body).map_err(|e| ApiError::InvalidBody(e.to_string()))?);
-    Ok(WriteMeta { key, fingerprint })
-}
 
 /// The store named in the path, if `p` may use `cap` there.
 fn store_in(p: &Principal, cap: Capability, raw: u64) -> Result<StoreId, ApiError> {

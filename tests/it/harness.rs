@@ -23,6 +23,13 @@ pub fn client_with_key(key: &str) -> Client {
         .expect("client")
 }
 
+/// Sends a request and returns its status and JSON body (`Null` when there is none).
+pub async fn send(req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let res = req.send().await.expect("send");
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
 pub struct Server {
     child: Option<Child>,
     pub base: String,
@@ -92,54 +99,42 @@ impl Server {
     }
 
     pub async fn post(&self, path: &str, key: &str, body: Value) -> (StatusCode, Value) {
-        let res = self
-            .client
-            .post(self.url(path))
-            .header("Idempotency-Key", key)
-            .json(&body)
-            .send()
-            .await
-            .expect("send");
-        let status = res.status();
-        (status, res.json().await.unwrap_or(Value::Null))
+        send(
+            self.client
+                .post(self.url(path))
+                .header("Idempotency-Key", key)
+                .json(&body),
+        )
+        .await
     }
 
     pub async fn put(&self, path: &str, key: &str, body: Value) -> (StatusCode, Value) {
-        let res = self
-            .client
-            .put(self.url(path))
-            .header("Idempotency-Key", key)
-            .json(&body)
-            .send()
-            .await
-            .expect("send");
-        let status = res.status();
-        (status, res.json().await.unwrap_or(Value::Null))
+        send(
+            self.client
+                .put(self.url(path))
+                .header("Idempotency-Key", key)
+                .json(&body),
+        )
+        .await
     }
 
     pub async fn delete(&self, path: &str, key: &str) -> (StatusCode, Value) {
-        let res = self
-            .client
-            .delete(self.url(path))
-            .header("Idempotency-Key", key)
-            .send()
-            .await
-            .expect("send");
-        let status = res.status();
-        (status, res.json().await.unwrap_or(Value::Null))
+        send(
+            self.client
+                .delete(self.url(path))
+                .header("Idempotency-Key", key),
+        )
+        .await
     }
 
     /// A POST without a body (state transitions).
     pub async fn act(&self, path: &str, key: &str) -> (StatusCode, Value) {
-        let res = self
-            .client
-            .post(self.url(path))
-            .header("Idempotency-Key", key)
-            .send()
-            .await
-            .expect("send");
-        let status = res.status();
-        (status, res.json().await.unwrap_or(Value::Null))
+        send(
+            self.client
+                .post(self.url(path))
+                .header("Idempotency-Key", key),
+        )
+        .await
     }
 
     /// Moves the manual clock; the server runs its schedulers' ticks before answering.
@@ -155,9 +150,7 @@ impl Server {
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let res = self.client.get(self.url(path)).send().await.expect("send");
-        let status = res.status();
-        (status, res.json().await.unwrap_or(Value::Null))
+        send(self.client.get(self.url(path))).await
     }
 
     pub async fn create_store(&self, name: &str) -> u64 {
