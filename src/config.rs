@@ -74,6 +74,8 @@ struct RawLimits {
 struct RawLedger {
     idempotency_retention_hours: u64,
     default_time_zone: String,
+    point_value_minor: i64,
+    cross_store_use: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +91,10 @@ pub struct Config {
     pub page_size_max: usize,
     pub idempotency_retention: Duration,
     pub default_time_zone: chrono_tz::Tz,
+    /// What one point is worth, in minor units, when a member pays with points.
+    pub point_value: crate::domain::money::Money,
+    /// Members may spend stored value, sessions and coupons at any store of the chain.
+    pub cross_store_use: bool,
     pub reminder_lead: chrono::Duration,
     /// Where the bootstrap HQ administrator key lives (relative paths are under data_dir).
     pub bootstrap_admin_key_file: PathBuf,
@@ -156,6 +162,11 @@ impl Config {
                 raw.ledger.default_time_zone
             ));
         };
+        if !(1..=10_000).contains(&raw.ledger.point_value_minor) {
+            return Err(ConfigError::Invalid(
+                "ledger.point_value_minor must be between 1 and 10000".into(),
+            ));
+        }
         if raw.scheduling.reminder_lead_minutes > REMINDER_LEAD_MINUTES_MAX {
             return bad(format!(
                 "scheduling.reminder_lead_minutes must be at most {REMINDER_LEAD_MINUTES_MAX}"
@@ -175,6 +186,8 @@ impl Config {
                 raw.ledger.idempotency_retention_hours * 3600,
             ),
             default_time_zone,
+            point_value: crate::domain::money::Money::from_minor(raw.ledger.point_value_minor),
+            cross_store_use: raw.ledger.cross_store_use,
             reminder_lead: chrono::Duration::minutes(i64::from(
                 raw.scheduling.reminder_lead_minutes,
             )),

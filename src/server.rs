@@ -94,10 +94,11 @@ pub async fn start_core(
         clock,
         config.reminder_lead,
     );
+    registry.publish_catalog(storage.catalog(config.point_value)?);
     let stores = storage.stores()?;
     let last_store = stores.last().map_or(0, |s| s.id.get());
     for store in &stores {
-        registry.start_store(store.id, storage.book(store.id)?);
+        registry.start_store(store.id, store.time_zone, storage.book(store.id)?)?;
         let state = SchedulerState::load(&storage, store.id)?;
         registry.start_scheduler(store.id, store.time_zone, state);
     }
@@ -114,6 +115,7 @@ pub async fn start_core(
         .map_err(|e| StartError::Threads(e.to_string()))?;
     let admin_key_hash = Some(crate::api::auth::key_hash(&bootstrap_admin_key(config)?));
     Ok(Arc::new(ApiState {
+        cross_store_use: config.cross_store_use,
         rate: crate::api::rate::RateLimiter::new(
             config.rate_per_credential_per_s,
             config.rate_burst,

@@ -163,7 +163,7 @@ impl Handler<CreateStore> for Directory {
         )];
         let answer = self.commit(msg.key, request, Outcome::StoreCreated(store), writes);
         // Safe before durability: anything routed to the new actor is journaled after this.
-        self.registry.start_store(id, Vec::new());
+        self.registry.start_store(id, time_zone, Vec::new())?;
         self.registry
             .start_scheduler(id, time_zone, super::scheduler::SchedulerState::empty());
         self.last_store = id.get();

@@ -9,6 +9,7 @@ use crossbeam_skiplist::SkipMap;
 use super::scheduler::{SchedulerState, StoreScheduler};
 use super::store_ledger::StoreLedger;
 use crate::clock::Clock;
+use crate::domain::counter::Catalog;
 use crate::domain::ids::StoreId;
 use crate::domain::ledger::StoreAccount;
 use crate::domain::money::Money;
@@ -16,6 +17,9 @@ use crate::storage::{Journal, Storage};
 
 pub struct Registry {
     stores: SkipMap<StoreId, Addr<StoreLedger>>,
+    zones: SkipMap<StoreId, chrono_tz::Tz>,
+    /// HQ's levels and coupon templates, replaced whole by the directory on each change.
+    catalog: SkipMap<(), Arc<Catalog>>,
     schedulers: SkipMap<StoreId, Addr<StoreScheduler>>,
     pub reminder_lead: chrono::Duration,
     arbiters: Vec<ArbiterHandle>,
@@ -35,6 +39,8 @@ impl Registry {
         assert!(!arbiters.is_empty());
         Arc::new(Registry {
             stores: SkipMap::new(),
+            zones: SkipMap::new(),
+            catalog: SkipMap::new(),
             schedulers: SkipMap::new(),
             reminder_lead,
             arbiters,
@@ -73,6 +79,25 @@ impl Registry {
         self.schedulers.insert(store, addr);
     }
 
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog
+            .get(&())
+            .map(|e| e.value().clone())
+            .unwrap_or_default()
+    }
+
+    /// Publishes a new catalog. Only the directory calls this, in the handler that submits
+    /// the change; later writes that use it are journaled after it.
+    pub fn publish_catalog(&self, catalog: Catalog) {
+        self.catalog.insert((), Arc::new(catalog));
+    }
+
+    pub fn time_zone(&self, store: StoreId) -> chrono_tz::Tz {
+        self.zones
+            .get(&store)
+            .map_or(chrono_tz::UTC, |e| *e.value())
+    }
+
     pub fn has_store(&self, id: StoreId) -> bool {
         self.stores.contains_key(&id)
     }
@@ -82,15 +107,23 @@ impl Registry {
     }
 
     /// Starts the ledger actor of `store` with its store-side `book` and makes it routable.
-    pub fn start_store(self: &Arc<Self>, store: StoreId, book: Vec<(StoreAccount, Money)>) {
+    pub fn start_store(
+        self: &Arc<Self>,
+        store: StoreId,
+        tz: chrono_tz::Tz,
+        book: Vec<(StoreAccount, Money)>,
+    ) -> Result<(), crate::storage::StorageError> {
         debug_assert!(!self.has_store(store));
+        self.zones.insert(store, tz);
+        let next_order = self.storage.last_order_seq(store)?.saturating_add(1);
         let arbiter = &self.arbiters[store.get() as usize % self.arbiters.len()];
         let registry = self.clone();
         let addr = StoreLedger::start_in_arbiter(arbiter, move |ctx| {
             ctx.set_mailbox_capacity(super::MAILBOX_CAPACITY);
-            StoreLedger::new(store, registry, book)
+            StoreLedger::new(store, registry, book, next_order)
         });
         self.stores.insert(store, addr);
+        Ok(())
     }
 
     pub fn arbiter(&self, n: usize) -> &ArbiterHandle {

@@ -1,5 +1,7 @@
 //! The ledger actor of one store: it alone owns the accounts of the members homed there,
-//! wherever they spend, and the store-side balances those entries touched.
+//! wherever they spend (stored value, bonus, points, count cards, coupons, level, card),
+//! their orders, the walk-in orders sold at the store, and the store-side balances those
+//! touched. Every operation becomes one journal submission with its idempotency record.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,11 +12,15 @@ use super::idempotency::IdemTable;
 use super::pending::Pending;
 use super::registry::Registry;
 use super::{ActorError, Durable, WriteResult};
+use crate::domain::checkout::{Order, OrderId};
+use crate::domain::counter::{self, Catalog, CounterOp, Ctx, Effects};
 use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::{EntrySeq, IdempotencyKey, MemberId, StoreId};
 use crate::domain::ledger::{
-    self, Account, Entry, EntryKind, LedgerCommand, StoreAccount, StoreBook,
+    Account, Entry, EntryKind, LedgerCommand, LedgerError, StoreAccount, StoreBook, Timestamp,
+    Transfer,
 };
+use crate::domain::membership::{card_number, MemberError};
 use crate::domain::money::Money;
 use crate::storage::codec::{self, AccountRec, EntryRec};
 use crate::storage::{keys, JournalLog, Write};
@@ -28,15 +34,18 @@ pub struct ApplyLedger {
 }
 
 pub struct StoreLedger {
-    home: StoreId,
-    registry: Arc<Registry>,
-    log: JournalLog,
+    pub(super) home: StoreId,
+    pub(super) registry: Arc<Registry>,
+    pub(super) log: JournalLog,
     /// Accounts loaded so far; loaded lazily from disk, then owned here.
     accounts: HashMap<MemberId, Account>,
     book: StoreBook,
-    idem: IdemTable,
-    /// Deduction entries written or changed but not durable yet.
-    deductions: Pending<(MemberId, EntrySeq), Entry>,
+    pub(super) idem: IdemTable,
+    /// Entries written or changed but not durable yet.
+    entries: Pending<(MemberId, EntrySeq), Entry>,
+    /// Orders written or changed but not durable yet.
+    pub(super) orders: Pending<OrderId, Order>,
+    pub(super) next_order: u32,
 }
 
 impl Actor for StoreLedger {
@@ -48,6 +57,7 @@ impl StoreLedger {
         home: StoreId,
         registry: Arc<Registry>,
         book: Vec<(StoreAccount, Money)>,
+        next_order: u32,
     ) -> StoreLedger {
         let log = registry.journal.log();
         StoreLedger {
@@ -57,113 +67,235 @@ impl StoreLedger {
             accounts: HashMap::new(),
             book: StoreBook::from_balances(book),
             idem: IdemTable::default(),
-            deductions: Pending::default(),
+            entries: Pending::default(),
+            orders: Pending::default(),
+            next_order,
         }
     }
 
     fn account(&mut self, member: MemberId) -> Result<Option<Account>, ActorError> {
         if let Some(a) = self.accounts.get(&member) {
-            return Ok(Some(*a));
+            return Ok(Some(a.clone()));
         }
         let loaded = self.registry.storage.account(member)?;
-        if let Some(a) = loaded {
-            self.accounts.insert(member, a);
+        if let Some(a) = &loaded {
+            self.accounts.insert(member, a.clone());
         }
         Ok(loaded)
     }
 
-    fn deduction(&self, member: MemberId, seq: EntrySeq) -> Result<Option<Entry>, ActorError> {
-        if let Some((_, e)) = self.deductions.get(&(member, seq)) {
-            return Ok(Some(*e));
+    pub(super) fn entry(&self, member: MemberId, seq: EntrySeq) -> Result<Entry, ActorError> {
+        if let Some((_, e)) = self.entries.get(&(member, seq)) {
+            return Ok(*e);
         }
-        Ok(self.registry.storage.entry(member, seq)?)
+        self.registry
+            .storage
+            .entry(member, seq)?
+            .ok_or(ActorError::EntryNotFound(member.get(), seq.0))
     }
-}
 
-impl StoreLedger {
-    /// Applies one command under its key, appending its writes to `writes`, which the caller
-    /// submits as one journal entry. A repeat of a known key appends nothing and answers the
-    /// first outcome; its durability is covered by the ticket of the caller's submission.
-    fn apply(
+    pub(super) fn order(&self, id: OrderId) -> Result<Order, ActorError> {
+        if let Some((_, o)) = self.orders.get(&id) {
+            return Ok(o.clone());
+        }
+        self.registry
+            .storage
+            .order(id)?
+            .ok_or_else(|| ActorError::NotFound(format!("order {}", id.0)))
+    }
+
+    pub(super) fn ctx_parts(&self, store: StoreId) -> (Arc<Catalog>, Timestamp, chrono::NaiveDate) {
+        let now = self.registry.clock.now();
+        let today = now
+            .with_timezone(&self.registry.time_zone(store))
+            .date_naive();
+        (self.registry.catalog(), now, today)
+    }
+
+    /// Applies one counter operation under its key, appending its writes to `writes`,
+    /// which the caller submits as one journal entry. A repeat of a known key appends
+    /// nothing and answers the first outcome. `card` is the card generation presented, if
+    /// the member was identified by card number. `build` turns the loaded account into the
+    /// operation (loading what it names); its errors refuse without recording.
+    pub(super) fn apply_member(
         &mut self,
         key: IdempotencyKey,
-        command: LedgerCommand,
+        request: Request,
+        member: MemberId,
+        store: StoreId,
+        card: Option<u32>,
+        build: impl FnOnce(&Self, &Account) -> Result<CounterOp, ActorError>,
         writes: &mut Vec<Write>,
     ) -> Result<Outcome, ActorError> {
-        let request = Request::Ledger(command.clone());
         if let Some(answer) = self
             .idem
             .replay(&self.registry.storage, &self.log, &key, &request)?
         {
             return Ok(answer.value);
         }
-        let member = command.member();
         if member.home_store() != self.home {
             return Err(ActorError::MemberNotFound(member.get()));
+        }
+        if !self.registry.has_store(store) {
+            return Err(ActorError::StoreNotFound(store.get()));
         }
         let account = self
             .account(member)?
             .ok_or(ActorError::MemberNotFound(member.get()))?;
-        let now = self.registry.clock.now();
-        let posted = match command {
-            LedgerCommand::Recharge { store, amount, .. }
-            | LedgerCommand::Deduct { store, amount, .. } => {
-                if !self.registry.has_store(store) {
-                    return Err(ActorError::StoreNotFound(store.get()));
-                }
-                if matches!(command, LedgerCommand::Recharge { .. }) {
-                    ledger::recharge(&account, store, amount, now)
-                } else {
-                    ledger::deduct(&account, store, amount, now)
-                }
-            }
-            LedgerCommand::Refund {
-                deduction, amount, ..
-            } => {
-                let target = self
-                    .deduction(member, deduction)?
-                    .ok_or(ActorError::EntryNotFound(member.get(), deduction.0))?;
-                ledger::refund(&account, &target, amount, now)
-            }
-        };
         let seq = self.log.next_seq();
-        let outcome =
-            match posted.and_then(|p| self.book.apply(&p.entry.transfer()).map(|b| (p, b))) {
-                Ok((p, ((store, kind), balance))) => {
-                    writes.push(Write::put(
-                        keys::account(member),
-                        codec::encode(&AccountRec::from(&p.account)),
-                    ));
-                    writes.push(Write::put(
-                        keys::entry(member, p.entry.seq),
-                        codec::encode(&EntryRec::from(&p.entry)),
-                    ));
-                    writes.push(Write::put(
-                        keys::book(self.home, store, kind),
-                        codec::encode(&balance.minor()),
-                    ));
-                    if let Some(d) = &p.updated_deduction {
-                        writes.push(Write::put(
-                            keys::entry(member, d.seq),
-                            codec::encode(&EntryRec::from(d)),
-                        ));
-                    }
-                    self.accounts.insert(member, p.account);
-                    if let Some(d) = p.updated_deduction {
-                        self.deductions.insert(seq, (member, d.seq), d);
-                    }
-                    if matches!(p.entry.kind, EntryKind::Deduction { .. }) {
-                        self.deductions.insert(seq, (member, p.entry.seq), p.entry);
-                    }
-                    Outcome::Posted(p.entry)
-                }
-                Err(rejection) => Outcome::Rejected(rejection),
-            };
+        let (catalog, now, today) = self.ctx_parts(store);
+        let result = match card {
+            Some(g) if g != account.membership.card_generation => Err(LedgerError::Member(
+                MemberError::CardReplaced(card_number(member, g)),
+            )),
+            _ => build(self, &account).and_then(|op| {
+                let ctx = Ctx {
+                    store,
+                    now,
+                    today,
+                    catalog: &catalog,
+                };
+                Ok(counter::apply(&account, &ctx, op))
+            })?,
+        };
+        let outcome = match result {
+            Ok(fx) => self.write_effects(seq, &account, fx, writes)?,
+            Err(rejection) => Outcome::Rejected(rejection),
+        };
         writes.push(self.idem.record(seq, now, key, request, &outcome));
         Ok(outcome)
     }
 
-    fn submit(&mut self, writes: Vec<Write>) -> crate::storage::Ticket {
+    /// Appends the writes of `fx` and takes its state as this actor's.
+    fn write_effects(
+        &mut self,
+        seq: u64,
+        before: &Account,
+        fx: Effects,
+        writes: &mut Vec<Write>,
+    ) -> Result<Outcome, ActorError> {
+        let member = fx.account.member;
+        writes.push(Write::put(
+            keys::account(member),
+            codec::encode(&AccountRec::from(&fx.account)),
+        ));
+        for e in &fx.entries {
+            writes.push(Write::put(
+                keys::entry(member, e.seq),
+                codec::encode(&EntryRec::from(e)),
+            ));
+            let new = e.seq > before.last_entry;
+            if new && e.store != self.home {
+                if let Some(owed) = settlement_owed(e) {
+                    writes.push(Write::put(
+                        keys::settlement(
+                            self.home,
+                            e.store,
+                            e.at.timestamp_micros(),
+                            member,
+                            e.seq,
+                        ),
+                        codec::encode(&owed.minor()),
+                    ));
+                }
+            }
+            if matches!(
+                e.kind,
+                EntryKind::Deduction { .. } | EntryKind::Recharge { .. }
+            ) {
+                self.entries.insert(seq, (member, e.seq), *e);
+            }
+        }
+        for a in &fx.activities {
+            writes.push(Write::put(keys::activity(member, a.seq), codec::encode(a)));
+        }
+        if let Some(order) = &fx.order {
+            self.put_order(seq, order, writes);
+        }
+        self.transfer(&fx.transfers, writes)?;
+        self.accounts.insert(member, fx.account);
+        Ok(Outcome::Counter(Box::new(fx.answer)))
+    }
+
+    pub(super) fn put_order(&mut self, seq: u64, order: &Order, writes: &mut Vec<Write>) {
+        writes.push(Write::put(
+            keys::id8(keys::TAG_ORDER, order.id.0),
+            codec::encode(order),
+        ));
+        let held = keys::held(order.store, order.id.0);
+        match order.status {
+            crate::domain::checkout::OrderStatus::Held => writes.push(Write::put(held, Vec::new())),
+            crate::domain::checkout::OrderStatus::Paid => writes.push(Write::delete(held)),
+        }
+        self.orders.insert(seq, order.id, order.clone());
+    }
+
+    /// Applies store-side transfers to the book and appends the changed balances.
+    pub(super) fn transfer(
+        &mut self,
+        transfers: &[Transfer],
+        writes: &mut Vec<Write>,
+    ) -> Result<(), ActorError> {
+        for t in transfers {
+            let changed = self
+                .book
+                .apply(t)
+                .map_err(|_| ActorError::Invalid("store balance overflow".into()))?;
+            for ((store, kind), balance) in changed {
+                writes.push(Write::put(
+                    keys::book(self.home, store, kind),
+                    codec::encode(&balance.minor()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(
+        &mut self,
+        key: IdempotencyKey,
+        command: LedgerCommand,
+        writes: &mut Vec<Write>,
+    ) -> Result<Outcome, ActorError> {
+        let member = command.member();
+        let store = match &command {
+            LedgerCommand::Recharge { store, .. } | LedgerCommand::Deduct { store, .. } => *store,
+            LedgerCommand::Refund { .. } => self.home,
+        };
+        let request = Request::Ledger(command.clone());
+        let outcome = self.apply_member(
+            key,
+            request,
+            member,
+            store,
+            None,
+            |me, _| {
+                Ok(match command {
+                    LedgerCommand::Recharge { amount, tender, .. } => {
+                        CounterOp::Recharge { amount, tender }
+                    }
+                    LedgerCommand::Deduct { amount, .. } => CounterOp::Deduct { amount },
+                    LedgerCommand::Refund {
+                        deduction, amount, ..
+                    } => CounterOp::Refund {
+                        deduction: me.entry(member, deduction)?,
+                        amount,
+                    },
+                })
+            },
+            writes,
+        )?;
+        // The plain ledger routes answer with the entry they posted.
+        Ok(match outcome {
+            Outcome::Counter(a) => match a.entry {
+                Some(e) => Outcome::Posted(e),
+                None => Outcome::Counter(a),
+            },
+            other => other,
+        })
+    }
+
+    pub(super) fn submit(&mut self, writes: Vec<Write>) -> crate::storage::Ticket {
         if writes.is_empty() {
             self.log.ticket_for_latest()
         } else {
@@ -171,10 +303,21 @@ impl StoreLedger {
         }
     }
 
-    fn prune(&mut self) {
+    pub(super) fn prune(&mut self) {
         let durable = self.log.durable();
         self.idem.prune(durable);
-        self.deductions.prune(durable);
+        self.entries.prune(durable);
+        self.orders.prune(durable);
+    }
+}
+
+/// What the home store owes the store where `e` happened: stored value spent there, less
+/// what was refunded there.
+fn settlement_owed(e: &Entry) -> Option<Money> {
+    match e.kind {
+        EntryKind::Deduction { .. } => Some(e.amount.money()),
+        EntryKind::Refund { .. } => Some(Money::from_minor(-e.amount.minor())),
+        _ => None,
     }
 }
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::ledger::{Account, Entry, EntryKind, Timestamp};
 use crate::domain::member::{Member, Store};
+use crate::domain::membership::{card_number, CountCard};
 use crate::storage::db::TrialBalance;
 
 #[derive(Debug, Deserialize)]
@@ -32,6 +33,8 @@ pub struct MoneyBody {
     /// Where it happens: the store taking the cash or selling the service. Taken from the
     /// credential for store staff and terminals; required for HQ.
     pub store_id: Option<u64>,
+    /// For a recharge: how it was paid (cash, bank_card, wechat_pay, alipay); cash if absent.
+    pub tender: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,21 +113,45 @@ pub struct EntryDto {
     pub entry_seq: u64,
     pub kind: &'static str,
     pub store_id: u32,
+    /// Stored value moved, bonus included.
     pub amount: i64,
+    /// The part of `amount` that is bonus.
+    pub bonus: i64,
     pub balance_after: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refunded: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refund_of: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tender: Option<&'static str>,
+    /// For a recharge refund: the cash given back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cash: Option<i64>,
     pub at: Timestamp,
 }
 
 impl From<&Entry> for EntryDto {
     fn from(e: &Entry) -> Self {
+        let (mut tender, mut cash) = (None, None);
         let (kind, refunded, refund_of) = match e.kind {
-            EntryKind::Recharge => ("recharge", None, None),
+            EntryKind::Recharge {
+                tender: t,
+                refunded,
+            } => {
+                tender = Some(t.name());
+                ("recharge", Some(refunded.minor()), None)
+            }
             EntryKind::Deduction { refunded } => ("deduction", Some(refunded.minor()), None),
             EntryKind::Refund { of } => ("refund", None, Some(of.0)),
+            EntryKind::RechargeRefund {
+                of,
+                cash: c,
+                tender: t,
+            } => {
+                tender = Some(t.name());
+                cash = Some(c.minor());
+                ("recharge_refund", None, Some(of.0))
+            }
         };
         EntryDto {
             member_id: e.member.get(),
@@ -132,27 +159,95 @@ impl From<&Entry> for EntryDto {
             kind,
             store_id: e.store.get(),
             amount: e.amount.minor(),
+            bonus: e.bonus.minor(),
             balance_after: e.balance_after.minor(),
             refunded,
             refund_of,
+            tender,
+            cash,
             at: e.at,
         }
     }
 }
 
+/// A member's account: every balance they hold (剩余储值, 积分, 剩余服务).
 #[derive(Debug, Serialize)]
 pub struct BalanceDto {
     pub member_id: u64,
+    /// Whole stored value: principal + bonus.
     pub balance: i64,
+    pub principal: i64,
+    pub bonus: i64,
+    pub points: i64,
+    pub level: u16,
+    pub card_number: String,
+    pub locked: bool,
+    pub total_recharged: i64,
+    pub total_spent: i64,
+    pub total_points_earned: i64,
+    pub count_cards: Vec<CountCardDto>,
+    pub coupons: Vec<HeldCouponDto>,
     pub last_entry_seq: u64,
+    pub last_activity_seq: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CountCardDto {
+    pub card_id: u32,
+    pub service_id: u64,
+    pub total: u32,
+    pub remaining: u32,
+    pub expires_on: Option<chrono::NaiveDate>,
+    pub price: i64,
+    pub sold_at_store_id: u32,
+}
+
+impl From<&CountCard> for CountCardDto {
+    fn from(c: &CountCard) -> Self {
+        CountCardDto {
+            card_id: c.id.0,
+            service_id: c.service.0,
+            total: c.total,
+            remaining: c.remaining,
+            expires_on: c.expires_on,
+            price: c.price.minor(),
+            sold_at_store_id: c.sold_at.get(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct HeldCouponDto {
+    pub code: String,
+    pub template_id: u32,
 }
 
 impl From<&Account> for BalanceDto {
     fn from(a: &Account) -> Self {
+        let m = &a.membership;
         BalanceDto {
             member_id: a.member.get(),
             balance: a.balance.minor(),
+            principal: a.principal().minor(),
+            bonus: a.bonus.minor(),
+            points: m.points,
+            level: m.level.0,
+            card_number: card_number(a.member, m.card_generation),
+            locked: m.locked,
+            total_recharged: m.totals.recharged.minor(),
+            total_spent: m.totals.spent.minor(),
+            total_points_earned: m.totals.points_earned,
+            count_cards: m.count_cards.iter().map(CountCardDto::from).collect(),
+            coupons: m
+                .coupons
+                .iter()
+                .map(|c| HeldCouponDto {
+                    code: c.code.to_string(),
+                    template_id: c.template.0,
+                })
+                .collect(),
             last_entry_seq: a.last_entry.0,
+            last_activity_seq: m.last_activity,
         }
     }
 }
@@ -169,10 +264,12 @@ pub struct TrialBalanceDto {
     pub member_accounts: u64,
     /// Sum of members' prepaid balances (what the chain owes its members).
     pub member_balances: i128,
-    /// Sum of stores' cash accounts (credit-positive, so negative when cash was taken in).
-    pub store_cash: i128,
+    /// Sum of stores' tender accounts (credit-positive, so negative when money was taken in).
+    pub store_tenders: i128,
     pub store_revenue: i128,
-    /// Always 0: every operation is one transfer between two accounts.
+    /// Recharge bonuses handed out, net of bonuses taken back (negative).
+    pub store_promotion: i128,
+    /// Always 0: every operation is made of transfers between two accounts.
     pub sum: i128,
 }
 
@@ -181,8 +278,9 @@ impl From<&TrialBalance> for TrialBalanceDto {
         TrialBalanceDto {
             member_accounts: t.member_accounts,
             member_balances: t.members,
-            store_cash: t.store_cash,
+            store_tenders: t.store_tenders,
             store_revenue: t.store_revenue,
+            store_promotion: t.store_promotion,
             sum: t.sum(),
         }
     }

@@ -8,8 +8,11 @@ use warp::reply::Response;
 use warp::{Rejection, Reply};
 
 use crate::actors::ActorError;
+use crate::domain::checkout::CheckoutError;
+use crate::domain::coupon::CouponError;
 use crate::domain::ids::IdError;
 use crate::domain::ledger::LedgerError;
+use crate::domain::membership::MemberError;
 use crate::domain::money::MoneyError;
 use crate::storage::StorageError;
 
@@ -87,6 +90,9 @@ fn not_found_code(what: &str) -> &'static str {
         Some("plan") => "plan_not_found",
         Some("credential") => "credential_not_found",
         Some("occurrence") => "occurrence_not_found",
+        Some("order") => "order_not_found",
+        Some("level") => "level_not_found",
+        Some("coupon") => "coupon_template_not_found",
         _ => "not_found",
     }
 }
@@ -125,6 +131,15 @@ impl ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "refund_exceeds_deduction")
             }
             Ledger(LedgerError::Overflow) => (StatusCode::UNPROCESSABLE_ENTITY, "amount_overflow"),
+            Ledger(LedgerError::NotARecharge(_)) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "not_a_recharge")
+            }
+            Ledger(LedgerError::RechargeRefundTooLarge { .. }) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "recharge_refund_too_large",
+            ),
+            Ledger(LedgerError::Member(e)) => member_error(e),
+            Ledger(LedgerError::Checkout(e)) => checkout_error(e),
             Exhausted(_) => (StatusCode::UNPROCESSABLE_ENTITY, "ids_exhausted"),
             Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
@@ -145,6 +160,50 @@ impl ApiError {
             RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         }
     }
+}
+
+fn member_error(e: &MemberError) -> (StatusCode, &'static str) {
+    use MemberError::*;
+    let code = match e {
+        Locked => "card_locked",
+        CardReplaced(_) => "card_replaced",
+        CardNotFound(_) => return (StatusCode::NOT_FOUND, "count_card_not_found"),
+        CardExpired(_) => "count_card_expired",
+        NotEnoughSessions { .. } => "insufficient_sessions",
+        WrongService { .. } => "count_card_wrong_service",
+        TooManyCards => "too_many_count_cards",
+        BadSessions => "invalid_sessions",
+        InsufficientPoints { .. } => "insufficient_points",
+        PointsOverflow => "points_overflow",
+        NotLocked => "card_not_locked",
+        AlreadyLocked => "card_already_locked",
+        Coupon(CouponError::NotFound) => return (StatusCode::NOT_FOUND, "coupon_not_found"),
+        Coupon(CouponError::OutsidePeriod) => "coupon_outside_period",
+        Coupon(CouponError::WrongStore) => "coupon_wrong_store",
+        Coupon(CouponError::BelowMinimum { .. }) => "coupon_below_minimum_spend",
+        Coupon(CouponError::BadTemplate(_)) => "invalid_coupon_template",
+        Coupon(CouponError::TooMany) => "too_many_coupons",
+    };
+    (StatusCode::UNPROCESSABLE_ENTITY, code)
+}
+
+fn checkout_error(e: &CheckoutError) -> (StatusCode, &'static str) {
+    use CheckoutError::*;
+    let code = match e {
+        BadLines => "invalid_order_lines",
+        CardLineNotService => "count_card_line_not_service",
+        TooLarge => "order_too_large",
+        PaymentMismatch { .. } => "payment_mismatch",
+        BadTenders => "invalid_tenders",
+        WalkInNeedsTenders => "walk_in_needs_tenders",
+        NotFound(_) => return (StatusCode::NOT_FOUND, "order_not_found"),
+        NotHeld(_) => return (StatusCode::CONFLICT, "order_not_held"),
+        NotPaid(_) => return (StatusCode::CONFLICT, "order_not_paid"),
+        ReturnTooLarge { .. } => "return_exceeds_order",
+        BadReturn => "invalid_return",
+        TooManyHeld => "too_many_held_orders",
+    };
+    (StatusCode::UNPROCESSABLE_ENTITY, code)
 }
 
 impl From<ActorError> for ApiError {

@@ -21,7 +21,7 @@ use crate::actors::{WriteMeta, WriteResult};
 use crate::domain::access::{Capability, Principal};
 use crate::domain::idempotency::Outcome;
 use crate::domain::ids::{EntrySeq, IdempotencyKey, MemberId, Name, Phone, StoreId};
-use crate::domain::ledger::LedgerCommand;
+use crate::domain::ledger::{LedgerCommand, TenderKind};
 use crate::domain::money::Amount;
 
 pub(super) type ApiResult = Result<Response, ApiError>;
@@ -77,13 +77,41 @@ fn amount(minor: i64) -> Result<Amount, ApiError> {
 }
 
 /// Counter work on a member needs the member's home store.
-fn allow_member(p: &Principal, member: MemberId) -> Result<(), ApiError> {
+pub(super) fn allow_member(p: &Principal, member: MemberId) -> Result<(), ApiError> {
     allow(p, Capability::Counter, Some(member.home_store()), || {
         format!("member {member}")
     })
 }
 
-fn member_id(raw: u64) -> Result<MemberId, ApiError> {
+/// Spending a member's value (跨店消费): at the home store, or, when the chain allows
+/// cross-store use, at any counter of the chain. Reading the member's history stays with
+/// the home store.
+pub(super) fn allow_spend(
+    state: &ApiState,
+    p: &Principal,
+    member: MemberId,
+) -> Result<(), ApiError> {
+    match allow_member(p, member) {
+        Err(ApiError::NotFound(_)) if state.cross_store_use => {
+            let store = p.role.home_store().ok_or(ApiError::Forbidden)?;
+            allow(p, Capability::Counter, Some(store), || {
+                format!("member {member}")
+            })
+        }
+        other => other,
+    }
+}
+
+pub(super) fn tender(name: Option<&str>) -> Result<TenderKind, ApiError> {
+    match name {
+        None => Ok(TenderKind::Cash),
+        Some(n) => TenderKind::parse(n).ok_or_else(|| {
+            ApiError::InvalidBody("tender must be cash, bank_card, wechat_pay or alipay".into())
+        }),
+    }
+}
+
+pub(super) fn member_id(raw: u64) -> Result<MemberId, ApiError> {
     MemberId::parse(raw).map_err(|_| ApiError::NotFound(format!("member {raw}")))
 }
 
@@ -280,7 +308,11 @@ pub async fn ledger_write(
         async {
             let key = idempotency_key(key)?;
             let member = member_id(raw)?;
-            allow_member(&p, member)?;
+            if matches!(route, LedgerRoute::Deduct) {
+                allow_spend(&state, &p, member)?;
+            } else {
+                allow_member(&p, member)?;
+            }
             let command = match route {
                 LedgerRoute::Recharge | LedgerRoute::Deduct => {
                     let body: MoneyBody = parse_json(ct, &body)?;
@@ -291,6 +323,7 @@ pub async fn ledger_write(
                             member,
                             store,
                             amount,
+                            tender: tender(body.tender.as_deref())?,
                         }
                     } else {
                         LedgerCommand::Deduct {
@@ -403,6 +436,7 @@ fn batch_command(p: &Principal, op: &BatchOp) -> Result<(IdempotencyKey, LedgerC
             member,
             store: need_store()?,
             amount: need_amount()?,
+            tender: TenderKind::Cash,
         },
         "deduct" => LedgerCommand::Deduct {
             member,

@@ -40,6 +40,8 @@ pub struct ApiState {
     pub default_time_zone: String,
     /// SHA-256 of the bootstrap administrator key, if one is configured.
     pub admin_key_hash: Option<[u8; 32]>,
+    /// Whether members may spend their value at any store of the chain (跨店消费).
+    pub cross_store_use: bool,
     /// Requests per credential; the bootstrap administrator is not limited.
     pub rate: rate::RateLimiter,
 }

@@ -9,7 +9,9 @@ use super::ledger::Timestamp;
 pub const RESOURCE_KINDS_MAX: usize = 4;
 pub const SERVICE_DURATION_MAX_MINUTES: u32 = 24 * 60;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct ServiceId(pub u64);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -35,7 +35,9 @@ pub enum Outcome {
     PhoneTaken(MemberId),
     StoreCreated(Store),
     Service(Service),
-    Settings { plans_enabled: bool },
+    Settings {
+        plans_enabled: bool,
+    },
     StoreHours(StoreId, StoreHours),
     Resource(Resource),
     ResourceDeleted(ResourceId),
@@ -43,6 +45,10 @@ pub enum Outcome {
     Plan(Plan, Vec<Booking>),
     PlanConflicts(Vec<OccurrenceFailure>),
     Credential(super::access::Credential),
+    /// A counter operation on a member's account.
+    Counter(Box<super::counter::Answer>),
+    /// A walk-in order paid or returned, or an order held.
+    Order(Box<super::checkout::Order>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,8 +26,24 @@ pub enum IdError {
     BadName(&'static str),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "u32", into = "u32")]
 pub struct StoreId(u32);
+
+impl TryFrom<u32> for StoreId {
+    type Error = IdError;
+    fn try_from(raw: u32) -> Result<Self, IdError> {
+        StoreId::new(raw)
+    }
+}
+
+impl From<StoreId> for u32 {
+    fn from(s: StoreId) -> u32 {
+        s.0
+    }
+}
 
 impl StoreId {
     pub fn new(raw: u32) -> Result<StoreId, IdError> {
@@ -56,8 +72,24 @@ impl fmt::Display for StoreId {
 
 /// A member's id carries the member's home store, so routing a request to the actor that
 /// owns the account needs no lookup: `id = home_store << 32 | seq`, with seq starting at 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "u64", into = "u64")]
 pub struct MemberId(u64);
+
+impl TryFrom<u64> for MemberId {
+    type Error = IdError;
+    fn try_from(raw: u64) -> Result<Self, IdError> {
+        MemberId::parse(raw)
+    }
+}
+
+impl From<MemberId> for u64 {
+    fn from(m: MemberId) -> u64 {
+        m.0
+    }
+}
 
 impl MemberId {
     pub fn new(home: StoreId, seq: u32) -> MemberId {
@@ -94,7 +126,9 @@ impl fmt::Display for MemberId {
 }
 
 /// Position of an entry in one member's ledger, starting at 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct EntrySeq(pub u64);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

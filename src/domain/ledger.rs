@@ -10,17 +10,56 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::ids::{EntrySeq, MemberId, StoreId};
-use super::money::{Amount, Money, MoneyError};
+use super::membership::{MemberError, Membership};
+use super::money::{pro_rata, Amount, Money, MoneyError};
 
 pub type Timestamp = DateTime<Utc>;
 
+/// External tenders (收款方式): recorded, not processed.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub enum TenderKind {
+    Cash,
+    BankCard,
+    WeChatPay,
+    Alipay,
+}
+
+impl TenderKind {
+    pub const ALL: [TenderKind; 4] = [
+        TenderKind::Cash,
+        TenderKind::BankCard,
+        TenderKind::WeChatPay,
+        TenderKind::Alipay,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TenderKind::Cash => "cash",
+            TenderKind::BankCard => "bank_card",
+            TenderKind::WeChatPay => "wechat_pay",
+            TenderKind::Alipay => "alipay",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TenderKind> {
+        TenderKind::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StoreAccountKind {
-    /// Cash (or card, WeChat Pay) taken in for recharges.
-    Cash,
-    /// Stored value spent at the store's POS, net of refunds.
+    /// Money taken in by one tender (cash, card, WeChat Pay), for recharges and sales.
+    Tender(TenderKind),
+    /// Value sold at the store's counter: stored value spent and tenders taken for orders,
+    /// net of refunds and returns.
     Revenue,
+    /// Recharge bonuses given (赠送金额): goes negative as bonus is handed out.
+    Promotion,
 }
+
+pub const CASH: StoreAccountKind = StoreAccountKind::Tender(TenderKind::Cash);
 
 /// A store-side account: which store, and which of its accounts.
 pub type StoreAccount = (StoreId, StoreAccountKind);
@@ -38,13 +77,26 @@ pub struct Transfer {
     pub amount: Amount,
 }
 
-/// A member's prepaid account. `balance` is never negative.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+impl Transfer {
+    /// A transfer of `amount` if it is positive; nothing moves for zero.
+    pub fn of(from: AccountRef, to: AccountRef, amount: Money) -> Option<Transfer> {
+        Amount::new(amount.minor())
+            .ok()
+            .map(|amount| Transfer { from, to, amount })
+    }
+}
+
+/// A member's account: stored value (principal and bonus) and every other holding.
+/// `balance` is the whole stored value, `bonus` the part of it that was given, not paid.
+/// Spending takes principal first, then bonus. Neither ever goes negative.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Account {
     pub member: MemberId,
     pub balance: Money,
+    pub bonus: Money,
     /// Sequence of the newest entry; 0 before the first one.
     pub last_entry: EntrySeq,
+    pub membership: Membership,
 }
 
 impl Account {
@@ -52,14 +104,29 @@ impl Account {
         Account {
             member,
             balance: Money::ZERO,
+            bonus: Money::ZERO,
             last_entry: EntrySeq(0),
+            membership: Membership::default(),
         }
+    }
+
+    /// The paid part of the stored value.
+    pub fn principal(&self) -> Money {
+        Money::from_minor(self.balance.minor() - self.bonus.minor())
+    }
+
+    pub fn check(&self) -> bool {
+        !self.bonus.is_negative() && self.bonus <= self.balance && self.membership.check()
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum EntryKind {
-    Recharge,
+    /// `refunded` is the principal paid back so far (退充值), never more than was paid.
+    Recharge {
+        tender: TenderKind,
+        refunded: Money,
+    },
     /// `refunded` grows with each refund of this deduction and never exceeds its amount.
     Deduction {
         refunded: Money,
@@ -67,42 +134,78 @@ pub enum EntryKind {
     Refund {
         of: EntrySeq,
     },
+    /// Paid principal given back from recharge `of`, with its bonus taken back in
+    /// proportion. `cash` is what left the till; the rest of `amount` went back to the
+    /// promotion account (bonus taken back, or principal standing in for bonus already spent).
+    RechargeRefund {
+        of: EntrySeq,
+        cash: Money,
+        tender: TenderKind,
+    },
 }
 
-/// One line of a member's transaction history (消费记录).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One line of a member's stored-value history (储值记录).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     pub member: MemberId,
     pub seq: EntrySeq,
     pub kind: EntryKind,
     /// The store where it happened: where cash was taken, value spent or refunded.
     pub store: StoreId,
+    /// Stored value moved in or out, bonus included.
     pub amount: Amount,
+    /// The part of `amount` that is bonus.
+    pub bonus: Money,
     pub balance_after: Money,
     pub at: Timestamp,
 }
 
 impl Entry {
-    pub fn transfer(&self) -> Transfer {
+    /// The double-entry transfers that explain this entry; they sum to `amount`.
+    pub fn transfers(&self) -> Vec<Transfer> {
         let member = AccountRef::Member(self.member);
-        let (from, to) = match self.kind {
-            EntryKind::Recharge => (
-                AccountRef::Store(self.store, StoreAccountKind::Cash),
-                member,
-            ),
-            EntryKind::Deduction { .. } => (
-                member,
-                AccountRef::Store(self.store, StoreAccountKind::Revenue),
-            ),
-            EntryKind::Refund { .. } => (
-                AccountRef::Store(self.store, StoreAccountKind::Revenue),
-                member,
-            ),
+        let store = |k| AccountRef::Store(self.store, k);
+        let paid = Money::from_minor(self.amount.minor() - self.bonus.minor());
+        let all = match self.kind {
+            EntryKind::Recharge { tender, .. } => [
+                Transfer::of(store(StoreAccountKind::Tender(tender)), member, paid),
+                Transfer::of(store(StoreAccountKind::Promotion), member, self.bonus),
+            ],
+            EntryKind::Deduction { .. } => [
+                Transfer::of(
+                    member,
+                    store(StoreAccountKind::Revenue),
+                    self.amount.money(),
+                ),
+                None,
+            ],
+            EntryKind::Refund { .. } => [
+                Transfer::of(
+                    store(StoreAccountKind::Revenue),
+                    member,
+                    self.amount.money(),
+                ),
+                None,
+            ],
+            EntryKind::RechargeRefund { cash, tender, .. } => [
+                Transfer::of(member, store(StoreAccountKind::Tender(tender)), cash),
+                Transfer::of(
+                    member,
+                    store(StoreAccountKind::Promotion),
+                    Money::from_minor(self.amount.minor() - cash.minor()),
+                ),
+            ],
         };
-        Transfer {
-            from,
-            to,
-            amount: self.amount,
+        all.into_iter().flatten().collect()
+    }
+
+    /// What this entry did to the member's stored value.
+    pub fn signed(&self) -> Money {
+        match self.kind {
+            EntryKind::Recharge { .. } | EntryKind::Refund { .. } => self.amount.money(),
+            EntryKind::Deduction { .. } | EntryKind::RechargeRefund { .. } => {
+                Money::from_minor(-self.amount.minor())
+            }
         }
     }
 }
@@ -113,6 +216,7 @@ pub enum LedgerCommand {
         member: MemberId,
         store: StoreId,
         amount: Amount,
+        tender: TenderKind,
     },
     Deduct {
         member: MemberId,
@@ -137,7 +241,7 @@ impl LedgerCommand {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum LedgerError {
     #[error("insufficient balance: balance {balance}, requested {requested}")]
     InsufficientBalance { balance: Money, requested: Amount },
@@ -150,6 +254,20 @@ pub enum LedgerError {
     },
     #[error("balance would overflow")]
     Overflow,
+    #[error("entry {0:?} is not a recharge")]
+    NotARecharge(EntrySeq),
+    #[error("at most {refundable} of this recharge's principal can be refunded now")]
+    RechargeRefundTooLarge { refundable: Money },
+    #[error("{0}")]
+    Member(#[from] MemberError),
+    #[error("{0}")]
+    Checkout(#[from] super::checkout::CheckoutError),
+}
+
+impl From<super::coupon::CouponError> for LedgerError {
+    fn from(e: super::coupon::CouponError) -> Self {
+        LedgerError::Member(MemberError::Coupon(e))
+    }
 }
 
 impl From<MoneyError> for LedgerError {
@@ -159,7 +277,7 @@ impl From<MoneyError> for LedgerError {
 }
 
 /// The result of applying a command: the account's new state, the new entry and, for a
-/// refund, the deduction entry with its grown `refunded`.
+/// refund, the entry refunded with its grown `refunded`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Posted {
     pub account: Account,
@@ -176,76 +294,112 @@ fn next_entry(account: &Account) -> Result<EntrySeq, LedgerError> {
         .ok_or(LedgerError::Overflow)
 }
 
+/// Posts an entry that moves `amount` (of which `bonus` is bonus) in the entry's direction.
 fn post(
     account: &Account,
     kind: EntryKind,
     store: StoreId,
     amount: Amount,
-    balance: Money,
+    bonus: Money,
     at: Timestamp,
 ) -> Result<Posted, LedgerError> {
-    assert!(
-        !balance.is_negative(),
-        "member balance must never go negative"
-    );
     let seq = next_entry(account)?;
-    let entry = Entry {
+    let mut entry = Entry {
         member: account.member,
         seq,
         kind,
         store,
         amount,
-        balance_after: balance,
+        bonus,
+        balance_after: Money::ZERO,
         at,
     };
+    let signed_bonus = if entry.signed().is_negative() {
+        Money::ZERO.checked_sub(bonus)?
+    } else {
+        bonus
+    };
+    let balance = account.balance.checked_add(entry.signed())?;
+    let new_bonus = account.bonus.checked_add(signed_bonus)?;
+    assert!(
+        !balance.is_negative() && !new_bonus.is_negative() && new_bonus <= balance,
+        "stored value must never go negative"
+    );
+    entry.balance_after = balance;
+    let mut after = account.clone();
+    after.balance = balance;
+    after.bonus = new_bonus;
+    after.last_entry = seq;
     Ok(Posted {
-        account: Account {
-            member: account.member,
-            balance,
-            last_entry: seq,
-        },
+        account: after,
         entry,
         updated_deduction: None,
     })
 }
 
+/// A recharge of `paid` with `bonus` on top (the recharge rule's tier).
 pub fn recharge(
     account: &Account,
     store: StoreId,
-    amount: Amount,
+    paid: Amount,
+    bonus: Money,
+    tender: TenderKind,
     at: Timestamp,
 ) -> Result<Posted, LedgerError> {
-    let balance = account.balance.checked_add(amount.money())?;
-    post(account, EntryKind::Recharge, store, amount, balance, at)
+    debug_assert!(!bonus.is_negative());
+    let total = Amount::new(paid.money().checked_add(bonus)?.minor())?;
+    let mut posted = post(
+        account,
+        EntryKind::Recharge {
+            tender,
+            refunded: Money::ZERO,
+        },
+        store,
+        total,
+        bonus,
+        at,
+    )?;
+    let t = &mut posted.account.membership.totals;
+    t.recharged = t.recharged.checked_add(paid.money())?;
+    Ok(posted)
 }
 
+/// Spends `amount` of stored value: principal first, then bonus.
 pub fn deduct(
     account: &Account,
     store: StoreId,
     amount: Amount,
     at: Timestamp,
 ) -> Result<Posted, LedgerError> {
-    let balance = account.balance.checked_sub(amount.money())?;
-    if balance.is_negative() {
+    account.membership.may_spend()?;
+    if account.balance < amount.money() {
         return Err(LedgerError::InsufficientBalance {
             balance: account.balance,
             requested: amount,
         });
     }
-    post(
+    let from_bonus = amount
+        .money()
+        .checked_sub(account.principal())?
+        .max(Money::ZERO);
+    let mut posted = post(
         account,
         EntryKind::Deduction {
             refunded: Money::ZERO,
         },
         store,
         amount,
-        balance,
+        from_bonus,
         at,
-    )
+    )?;
+    let t = &mut posted.account.membership.totals;
+    t.spent = t.spent.checked_add(amount.money())?;
+    Ok(posted)
 }
 
 /// Refunds part or all of `deduction` back to the member's stored value, at the store where
-/// the value was spent. The total refunded never exceeds what was deducted.
+/// the value was spent, principal and bonus in the deduction's proportion. The total
+/// refunded never exceeds what was deducted.
 pub fn refund(
     account: &Account,
     deduction: &Entry,
@@ -267,23 +421,85 @@ pub fn refund(
             })
         }
     };
-    let balance = account.balance.checked_add(amount.money())?;
+    let whole = deduction.amount.minor();
+    let after = refunded.checked_add(amount.money())?;
+    assert!(
+        after <= deduction.amount.money(),
+        "refunded more than deducted"
+    );
+    let bonus = pro_rata(deduction.bonus, after.minor(), whole).checked_sub(pro_rata(
+        deduction.bonus,
+        refunded.minor(),
+        whole,
+    ))?;
     let mut posted = post(
         account,
         EntryKind::Refund { of: deduction.seq },
         deduction.store,
         amount,
-        balance,
+        bonus,
         at,
     )?;
-    let refunded = refunded.checked_add(amount.money())?;
-    assert!(
-        refunded <= deduction.amount.money(),
-        "refunded more than deducted"
-    );
+    let t = &mut posted.account.membership.totals;
+    t.spent = t.spent.checked_sub(amount.money())?.max(Money::ZERO);
     posted.updated_deduction = Some(Entry {
-        kind: EntryKind::Deduction { refunded },
+        kind: EntryKind::Deduction { refunded: after },
         ..*deduction
+    });
+    Ok(posted)
+}
+
+/// Gives back `amount` of a recharge's paid principal as cash (退充值), taking back the
+/// recharge's bonus in the same proportion. If that bonus was already spent, the shortfall
+/// is kept from the cash, so the member never gets more cash than they paid for value they
+/// did not use.
+pub fn refund_recharge(
+    account: &Account,
+    recharge: &Entry,
+    amount: Amount,
+    at: Timestamp,
+) -> Result<Posted, LedgerError> {
+    debug_assert_eq!(recharge.member, account.member);
+    let EntryKind::Recharge { tender, refunded } = recharge.kind else {
+        return Err(LedgerError::NotARecharge(recharge.seq));
+    };
+    let paid = recharge.amount.minor() - recharge.bonus.minor();
+    let refundable = Money::from_minor(paid)
+        .checked_sub(refunded)?
+        .min(account.principal());
+    if amount.money() > refundable {
+        return Err(LedgerError::RechargeRefundTooLarge { refundable });
+    }
+    let after = refunded.checked_add(amount.money())?;
+    let bonus_due = pro_rata(recharge.bonus, after.minor(), paid).checked_sub(pro_rata(
+        recharge.bonus,
+        refunded.minor(),
+        paid,
+    ))?;
+    let bonus_taken = bonus_due.min(account.bonus);
+    let shortfall = bonus_due.checked_sub(bonus_taken)?.min(amount.money());
+    let cash = amount.money().checked_sub(shortfall)?;
+    let total = Amount::new(amount.money().checked_add(bonus_taken)?.minor())?;
+    let mut posted = post(
+        account,
+        EntryKind::RechargeRefund {
+            of: recharge.seq,
+            cash,
+            tender,
+        },
+        recharge.store,
+        total,
+        bonus_taken,
+        at,
+    )?;
+    let t = &mut posted.account.membership.totals;
+    t.recharged = t.recharged.checked_sub(amount.money())?.max(Money::ZERO);
+    posted.updated_deduction = Some(Entry {
+        kind: EntryKind::Recharge {
+            tender,
+            refunded: after,
+        },
+        ..*recharge
     });
     Ok(posted)
 }
@@ -309,19 +525,25 @@ impl StoreBook {
             .unwrap_or(Money::ZERO)
     }
 
-    /// Applies the store side of `transfer` and returns the store account it changed with its
-    /// new balance. The member side is carried by [`Posted::account`].
-    pub fn apply(&mut self, transfer: &Transfer) -> Result<(StoreAccount, Money), LedgerError> {
-        let (key, delta) = match (transfer.from, transfer.to) {
-            (AccountRef::Store(s, k), AccountRef::Member(_)) => {
-                ((s, k), Money::ZERO.checked_sub(transfer.amount.money())?)
+    /// Applies the store side(s) of `transfer` and returns each store account it changed
+    /// with its new balance. The member side is carried by [`Posted::account`].
+    pub fn apply(
+        &mut self,
+        transfer: &Transfer,
+    ) -> Result<Vec<(StoreAccount, Money)>, LedgerError> {
+        let mut changed = Vec::with_capacity(2);
+        let amount = transfer.amount.money();
+        for (side, delta) in [
+            (transfer.from, Money::ZERO.checked_sub(amount)?),
+            (transfer.to, amount),
+        ] {
+            if let AccountRef::Store(s, k) = side {
+                let new = self.balance(s, k).checked_add(delta)?;
+                self.balances.insert((s, k), new);
+                changed.push(((s, k), new));
             }
-            (AccountRef::Member(_), AccountRef::Store(s, k)) => ((s, k), transfer.amount.money()),
-            _ => unreachable!("every ledger transfer is between a member and a store account"),
-        };
-        let new = self.balance(key.0, key.1).checked_add(delta)?;
-        self.balances.insert(key, new);
-        Ok((key, new))
+        }
+        Ok(changed)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&StoreAccount, &Money)> {
@@ -349,7 +571,15 @@ mod tests {
     #[test]
     fn deduct_never_overdraws() {
         let acct = Account::open(MemberId::new(store(1), 1));
-        let p = recharge(&acct, store(1), amt(50), at()).unwrap();
+        let p = recharge(
+            &acct,
+            store(1),
+            amt(50),
+            Money::ZERO,
+            TenderKind::Cash,
+            at(),
+        )
+        .unwrap();
         assert_eq!(p.account.balance, Money::from_minor(50));
         let err = deduct(&p.account, store(2), amt(51), at()).unwrap_err();
         assert!(matches!(err, LedgerError::InsufficientBalance { .. }));
@@ -361,7 +591,15 @@ mod tests {
     #[test]
     fn refund_is_bounded_by_the_deduction() {
         let acct = Account::open(MemberId::new(store(1), 1));
-        let p = recharge(&acct, store(1), amt(100), at()).unwrap();
+        let p = recharge(
+            &acct,
+            store(1),
+            amt(100),
+            Money::ZERO,
+            TenderKind::Cash,
+            at(),
+        )
+        .unwrap();
         let d = deduct(&p.account, store(3), amt(80), at()).unwrap();
         let r1 = refund(&d.account, &d.entry, Some(amt(30)), at()).unwrap();
         assert_eq!(r1.account.balance, Money::from_minor(50));
@@ -408,7 +646,7 @@ mod tests {
             let mut model: i64 = 0;
             for op in ops {
                 let result = match op {
-                    Op::Recharge(a) => recharge(&account, store(1), amt(a), at()),
+                    Op::Recharge(a) => recharge(&account, store(1), amt(a), Money::ZERO, TenderKind::Cash, at()),
                     Op::Deduct(a) => deduct(&account, store(2), amt(a), at()),
                     Op::Refund(i, a) => {
                         let Some(target) = entries.get(i).copied() else { continue };
@@ -416,11 +654,10 @@ mod tests {
                     }
                 };
                 let Ok(posted) = result else { continue };
-                match posted.entry.kind {
-                    EntryKind::Deduction { .. } => model -= posted.entry.amount.minor(),
-                    _ => model += posted.entry.amount.minor(),
+                model += posted.entry.signed().minor();
+                for t in posted.entry.transfers() {
+                    book.apply(&t).unwrap();
                 }
-                book.apply(&posted.entry.transfer()).unwrap();
                 if let Some(d) = posted.updated_deduction {
                     entries[(d.seq.0 - 1) as usize] = d;
                 }

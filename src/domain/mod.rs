@@ -3,11 +3,16 @@
 pub mod access;
 pub mod booking;
 pub mod calendar;
+pub mod checkout;
+pub mod counter;
+pub mod coupon;
 pub mod hours;
 pub mod idempotency;
 pub mod ids;
 pub mod ledger;
+pub mod levels;
 pub mod member;
+pub mod membership;
 pub mod money;
 pub mod planning;
 pub mod recurrence;

@@ -13,10 +13,25 @@ pub enum MoneyError {
     TooLarge(i64),
     #[error("arithmetic overflow")]
     Overflow,
+    #[error("a rate is 0 to 10000 basis points, got {0}")]
+    RateOutOfRange(u16),
 }
 
 /// A signed quantity of minor units. Account balances use this type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct Money(i64);
 
 impl Money {
@@ -56,8 +71,24 @@ impl fmt::Display for Money {
 }
 
 /// A strictly positive amount, bounded by [`AMOUNT_MAX_MINOR`]: what an operation moves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "i64", into = "i64")]
 pub struct Amount(i64);
+
+impl TryFrom<i64> for Amount {
+    type Error = MoneyError;
+    fn try_from(minor: i64) -> Result<Self, MoneyError> {
+        Amount::new(minor)
+    }
+}
+
+impl From<Amount> for i64 {
+    fn from(a: Amount) -> i64 {
+        a.0
+    }
+}
 
 impl Amount {
     pub fn new(minor: i64) -> Result<Amount, MoneyError> {
@@ -85,6 +116,60 @@ impl fmt::Display for Amount {
     }
 }
 
+/// `total * part / whole` rounded down, in exact integer arithmetic. Unwinding a share of an
+/// earlier movement with a cumulative `part` never adds up to more than `total`, and
+/// `part == whole` gives back exactly `total`.
+pub fn pro_rata(total: Money, part: i64, whole: i64) -> Money {
+    assert!(
+        whole > 0 && (0..=whole).contains(&part),
+        "pro_rata share out of range"
+    );
+    let share = i128::from(total.0) * i128::from(part) / i128::from(whole);
+    // |share| <= |total|, so it fits.
+    Money(share as i64)
+}
+
+/// A rate in basis points, 0 to 10,000 (0% to 100%).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "u16", into = "u16")]
+pub struct Rate(u16);
+
+impl Rate {
+    pub const FULL: Rate = Rate(10_000);
+    pub const ZERO: Rate = Rate(0);
+
+    pub fn new(bp: u16) -> Result<Rate, MoneyError> {
+        if bp > 10_000 {
+            return Err(MoneyError::RateOutOfRange(bp));
+        }
+        Ok(Rate(bp))
+    }
+
+    pub const fn bp(self) -> u16 {
+        self.0
+    }
+
+    /// `amount * rate`, rounded down: what a percentage discount takes off, or a share.
+    pub fn of(self, amount: Money) -> Money {
+        Money((i128::from(amount.0) * i128::from(self.0) / 10_000) as i64)
+    }
+}
+
+impl TryFrom<u16> for Rate {
+    type Error = MoneyError;
+    fn try_from(bp: u16) -> Result<Self, MoneyError> {
+        Rate::new(bp)
+    }
+}
+
+impl From<Rate> for u16 {
+    fn from(r: Rate) -> u16 {
+        r.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +183,23 @@ mod tests {
             Err(MoneyError::TooLarge(AMOUNT_MAX_MINOR + 1))
         );
         assert_eq!(Amount::new(1).map(Amount::minor), Ok(1));
+    }
+
+    #[test]
+    fn pro_rata_shares_add_up_exactly() {
+        let total = Money::from_minor(1_000);
+        let mut given = Money::ZERO;
+        for part in 1..=3 {
+            let cum = pro_rata(total, part, 3);
+            assert!(cum >= given);
+            given = cum;
+        }
+        assert_eq!(given, total);
+        assert_eq!(
+            Rate::new(1_250).unwrap().of(Money::from_minor(999)).minor(),
+            124
+        );
+        assert!(Rate::new(10_001).is_err());
     }
 
     #[test]

@@ -9,10 +9,15 @@ use super::schedule_codec::{
     BookingRec, FailureRec, PlanRec, ResourceRec, ServiceRec, StoreHoursRec,
 };
 use crate::domain::booking::{Booking, ResourceId};
+use crate::domain::checkout::Order;
+use crate::domain::counter::Answer;
 use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::{EntrySeq, IdError, MemberId, Name, Phone, StoreId};
-use crate::domain::ledger::{Account, Entry, EntryKind, LedgerCommand, LedgerError, Timestamp};
+use crate::domain::ledger::{
+    Account, Entry, EntryKind, LedgerCommand, LedgerError, TenderKind, Timestamp,
+};
 use crate::domain::member::{Member, Store};
+use crate::domain::membership::Membership;
 use crate::domain::money::{Amount, Money, MoneyError};
 use crate::domain::planning::OccurrenceFailure;
 
@@ -138,7 +143,9 @@ impl TryFrom<MemberRec> for Member {
 pub struct AccountRec {
     pub member: u64,
     pub balance: i64,
+    pub bonus: i64,
     pub last_entry: u64,
+    pub membership: Membership,
 }
 
 impl From<&Account> for AccountRec {
@@ -146,7 +153,9 @@ impl From<&Account> for AccountRec {
         AccountRec {
             member: a.member.get(),
             balance: a.balance.minor(),
+            bonus: a.bonus.minor(),
             last_entry: a.last_entry.0,
+            membership: a.membership.clone(),
         }
     }
 }
@@ -154,22 +163,20 @@ impl From<&Account> for AccountRec {
 impl TryFrom<AccountRec> for Account {
     type Error = CodecError;
     fn try_from(r: AccountRec) -> Result<Self, CodecError> {
-        if r.balance < 0 {
-            return Err(CodecError::Invalid("negative member balance".into()));
-        }
-        Ok(Account {
+        let account = Account {
             member: MemberId::parse(r.member)?,
             balance: Money::from_minor(r.balance),
+            bonus: Money::from_minor(r.bonus),
             last_entry: EntrySeq(r.last_entry),
-        })
+            membership: r.membership,
+        };
+        if !account.check() {
+            return Err(CodecError::Invalid(
+                "member account breaks an invariant".into(),
+            ));
+        }
+        Ok(account)
     }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum EntryKindRec {
-    Recharge,
-    Deduction { refunded: i64 },
-    Refund { of: u64 },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -179,24 +186,23 @@ pub struct EntryRec {
     pub kind: EntryKindRec,
     pub store: u32,
     pub amount: i64,
+    pub bonus: i64,
     pub balance_after: i64,
     pub at_us: i64,
 }
+
+/// The entry kinds as stored; the domain enum itself, which has no invariant of its own.
+pub type EntryKindRec = EntryKind;
 
 impl From<&Entry> for EntryRec {
     fn from(e: &Entry) -> Self {
         EntryRec {
             member: e.member.get(),
             seq: e.seq.0,
-            kind: match e.kind {
-                EntryKind::Recharge => EntryKindRec::Recharge,
-                EntryKind::Deduction { refunded } => EntryKindRec::Deduction {
-                    refunded: refunded.minor(),
-                },
-                EntryKind::Refund { of } => EntryKindRec::Refund { of: of.0 },
-            },
+            kind: e.kind,
             store: e.store.get(),
             amount: e.amount.minor(),
+            bonus: e.bonus.minor(),
             balance_after: e.balance_after.minor(),
             at_us: e.at.timestamp_micros(),
         }
@@ -206,18 +212,16 @@ impl From<&Entry> for EntryRec {
 impl TryFrom<EntryRec> for Entry {
     type Error = CodecError;
     fn try_from(r: EntryRec) -> Result<Self, CodecError> {
+        if r.bonus < 0 || r.bonus > r.amount || r.balance_after < 0 {
+            return Err(CodecError::Invalid("entry amounts".into()));
+        }
         Ok(Entry {
             member: MemberId::parse(r.member)?,
             seq: EntrySeq(r.seq),
-            kind: match r.kind {
-                EntryKindRec::Recharge => EntryKind::Recharge,
-                EntryKindRec::Deduction { refunded } => EntryKind::Deduction {
-                    refunded: Money::from_minor(refunded),
-                },
-                EntryKindRec::Refund { of } => EntryKind::Refund { of: EntrySeq(of) },
-            },
+            kind: r.kind,
             store: StoreId::new(r.store)?,
             amount: Amount::new(r.amount)?,
+            bonus: Money::from_minor(r.bonus),
             balance_after: Money::from_minor(r.balance_after),
             at: ts(r.at_us)?,
         })
@@ -230,6 +234,7 @@ pub enum RequestRec {
         member: u64,
         store: u32,
         amount: i64,
+        tender: TenderKind,
     },
     Deduct {
         member: u64,
@@ -260,10 +265,12 @@ impl From<&Request> for RequestRec {
                 member,
                 store,
                 amount,
+                tender,
             }) => RequestRec::Recharge {
                 member: member.get(),
                 store: store.get(),
                 amount: amount.minor(),
+                tender: *tender,
             },
             Request::Ledger(LedgerCommand::Deduct {
                 member,
@@ -305,10 +312,12 @@ impl TryFrom<RequestRec> for Request {
                 member,
                 store,
                 amount,
+                tender,
             } => Request::Ledger(LedgerCommand::Recharge {
                 member: MemberId::parse(member)?,
                 store: StoreId::new(store)?,
                 amount: Amount::new(amount)?,
+                tender,
             }),
             RequestRec::Deduct {
                 member,
@@ -345,25 +354,9 @@ impl TryFrom<RequestRec> for Request {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum RejectionRec {
-    InsufficientBalance {
-        balance: i64,
-        requested: i64,
-    },
-    NotADeduction {
-        seq: u64,
-    },
-    RefundExceedsDeduction {
-        remaining: i64,
-        requested: Option<i64>,
-    },
-    Overflow,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum OutcomeRec {
     Posted(EntryRec),
-    Rejected(RejectionRec),
+    Rejected(LedgerError),
     MemberRegistered(MemberRec),
     PhoneTaken(u64),
     StoreCreated(StoreRec),
@@ -376,29 +369,15 @@ pub enum OutcomeRec {
     Plan(PlanRec, Vec<BookingRec>),
     PlanConflicts(Vec<FailureRec>),
     Credential(super::schedule_codec::CredentialRec),
+    Counter(Box<Answer>),
+    Order(Box<Order>),
 }
 
 impl From<&Outcome> for OutcomeRec {
     fn from(o: &Outcome) -> Self {
         match o {
             Outcome::Posted(e) => OutcomeRec::Posted(e.into()),
-            Outcome::Rejected(err) => OutcomeRec::Rejected(match *err {
-                LedgerError::InsufficientBalance { balance, requested } => {
-                    RejectionRec::InsufficientBalance {
-                        balance: balance.minor(),
-                        requested: requested.minor(),
-                    }
-                }
-                LedgerError::NotADeduction(seq) => RejectionRec::NotADeduction { seq: seq.0 },
-                LedgerError::RefundExceedsDeduction {
-                    remaining,
-                    requested,
-                } => RejectionRec::RefundExceedsDeduction {
-                    remaining: remaining.minor(),
-                    requested: requested.map(Amount::minor),
-                },
-                LedgerError::Overflow => RejectionRec::Overflow,
-            }),
+            Outcome::Rejected(err) => OutcomeRec::Rejected(err.clone()),
             Outcome::MemberRegistered(m) => OutcomeRec::MemberRegistered(m.into()),
             Outcome::PhoneTaken(id) => OutcomeRec::PhoneTaken(id.get()),
             Outcome::StoreCreated(s) => OutcomeRec::StoreCreated(s.into()),
@@ -412,6 +391,8 @@ impl From<&Outcome> for OutcomeRec {
                 OutcomeRec::Plan(p.into(), bs.iter().map(BookingRec::from).collect())
             }
             Outcome::Credential(c) => OutcomeRec::Credential(c.into()),
+            Outcome::Counter(a) => OutcomeRec::Counter(a.clone()),
+            Outcome::Order(o) => OutcomeRec::Order(o.clone()),
             Outcome::PlanConflicts(fs) => {
                 OutcomeRec::PlanConflicts(fs.iter().map(FailureRec::from).collect())
             }
@@ -424,23 +405,7 @@ impl TryFrom<OutcomeRec> for Outcome {
     fn try_from(r: OutcomeRec) -> Result<Self, CodecError> {
         Ok(match r {
             OutcomeRec::Posted(e) => Outcome::Posted(e.try_into()?),
-            OutcomeRec::Rejected(rej) => Outcome::Rejected(match rej {
-                RejectionRec::InsufficientBalance { balance, requested } => {
-                    LedgerError::InsufficientBalance {
-                        balance: Money::from_minor(balance),
-                        requested: Amount::new(requested)?,
-                    }
-                }
-                RejectionRec::NotADeduction { seq } => LedgerError::NotADeduction(EntrySeq(seq)),
-                RejectionRec::RefundExceedsDeduction {
-                    remaining,
-                    requested,
-                } => LedgerError::RefundExceedsDeduction {
-                    remaining: Money::from_minor(remaining),
-                    requested: requested.map(Amount::new).transpose()?,
-                },
-                RejectionRec::Overflow => LedgerError::Overflow,
-            }),
+            OutcomeRec::Rejected(err) => Outcome::Rejected(err),
             OutcomeRec::MemberRegistered(m) => Outcome::MemberRegistered(m.try_into()?),
             OutcomeRec::PhoneTaken(id) => Outcome::PhoneTaken(MemberId::parse(id)?),
             OutcomeRec::StoreCreated(s) => Outcome::StoreCreated(s.try_into()?),
@@ -459,6 +424,8 @@ impl TryFrom<OutcomeRec> for Outcome {
                     .collect::<Result<_, _>>()?,
             ),
             OutcomeRec::Credential(c) => Outcome::Credential(c.try_into()?),
+            OutcomeRec::Counter(a) => Outcome::Counter(a),
+            OutcomeRec::Order(o) => Outcome::Order(o),
             OutcomeRec::PlanConflicts(fs) => Outcome::PlanConflicts(
                 fs.into_iter()
                     .map(OccurrenceFailure::try_from)
@@ -504,6 +471,7 @@ mod tests {
             },
             store: StoreId::new(5).unwrap(),
             amount: Amount::new(100).unwrap(),
+            bonus: Money::from_minor(3),
             balance_after: Money::from_minor(12),
             at: DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
         };
@@ -518,7 +486,9 @@ mod tests {
         let mut bytes = encode(&AccountRec {
             member: 1 << 32 | 1,
             balance: 5,
+            bonus: 0,
             last_entry: 1,
+            membership: Membership::default(),
         });
         bytes[0] = 99;
         assert!(matches!(

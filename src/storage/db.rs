@@ -287,25 +287,27 @@ impl Storage {
                 .ok_or_else(|| corrupt(&key, CodecError::Invalid("book key".into())))?;
             let balance: i64 = decode_at(&key, &value)?;
             match kind {
-                StoreAccountKind::Cash => tb.store_cash += i128::from(balance),
+                StoreAccountKind::Tender(_) => tb.store_tenders += i128::from(balance),
                 StoreAccountKind::Revenue => tb.store_revenue += i128::from(balance),
+                StoreAccountKind::Promotion => tb.store_promotion += i128::from(balance),
             }
         }
         Ok(tb)
     }
 }
 
-/// Sums over the whole ledger; `members + store_cash + store_revenue` is always zero.
+/// Sums over the whole ledger; members + tenders + revenue + promotion is always zero.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TrialBalance {
     pub member_accounts: u64,
     pub members: i128,
-    pub store_cash: i128,
+    pub store_tenders: i128,
     pub store_revenue: i128,
+    pub store_promotion: i128,
 }
 
 impl TrialBalance {
     pub fn sum(&self) -> i128 {
-        self.members + self.store_cash + self.store_revenue
+        self.members + self.store_tenders + self.store_revenue + self.store_promotion
     }
 }

@@ -48,6 +48,14 @@ impl Write {
         }
     }
 
+    pub fn delete(key: Vec<u8>) -> Write {
+        Write {
+            cf: Cf::Default,
+            key,
+            value: None,
+        }
+    }
+
     pub fn put_idem(key: Vec<u8>, value: Vec<u8>) -> Write {
         Write {
             cf: Cf::Idem,

@@ -19,9 +19,17 @@
 //! | `F` | store id (4), event seq (8)          | EventRec       | default       |
 //! | `C` | SHA-256 of the key (32)              | CredentialRec  | default       |
 //! | `D` | credential id (8)                    | key hash (32)  | default       |
+//! | `G` | member id (8), activity seq (8)      | ActivityRecord | default       |
+//! | `O` | order id (8) = owner store << 32 \| seq | Order       | default       |
+//! | `N` | selling store (4), order id (8)      | (empty): held  | default       |
+//! | `Y` | home (4), store (4), at µs (8), member (8), entry seq (8) | i64 owed | default |
+//! | `Z` | `l` level (2) / `o` store (4) level (2) / `c` template (4) | catalog item | default |
+//!
+//! `Y` lines are inter-store settlement (跨店结算): what the home store owes the store where
+//! its member spent stored value (negative for refunds).
 
 use crate::domain::ids::{EntrySeq, IdempotencyKey, MemberId, Phone, StoreId};
-use crate::domain::ledger::StoreAccountKind;
+use crate::domain::ledger::{StoreAccountKind, TenderKind};
 
 pub const CF_IDEM: &str = "idem";
 
@@ -41,6 +49,66 @@ pub const TAG_PLAN: u8 = b'L';
 pub const TAG_EVENT: u8 = b'F';
 pub const TAG_CREDENTIAL: u8 = b'C';
 pub const TAG_CREDENTIAL_ID: u8 = b'D';
+pub const TAG_ACTIVITY: u8 = b'G';
+pub const TAG_ORDER: u8 = b'O';
+pub const TAG_HELD: u8 = b'N';
+pub const TAG_SETTLEMENT: u8 = b'Y';
+pub const TAG_CATALOG: u8 = b'Z';
+
+pub fn activity(member: MemberId, seq: u64) -> Vec<u8> {
+    let mut k = vec![TAG_ACTIVITY];
+    k.extend_from_slice(&member.get().to_be_bytes());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+pub fn held(store: StoreId, order: u64) -> Vec<u8> {
+    let mut k = vec![TAG_HELD];
+    k.extend_from_slice(&store.get().to_be_bytes());
+    k.extend_from_slice(&order.to_be_bytes());
+    k
+}
+
+pub fn settlement_prefix(home: StoreId, store: StoreId) -> Vec<u8> {
+    let mut k = vec![TAG_SETTLEMENT];
+    k.extend_from_slice(&home.get().to_be_bytes());
+    k.extend_from_slice(&store.get().to_be_bytes());
+    k
+}
+
+pub fn settlement(
+    home: StoreId,
+    store: StoreId,
+    at_us: i64,
+    member: MemberId,
+    seq: EntrySeq,
+) -> Vec<u8> {
+    let mut k = settlement_prefix(home, store);
+    // Timestamps before 1970 don't occur; clamp keeps the order total.
+    k.extend_from_slice(&(at_us.max(0) as u64).to_be_bytes());
+    k.extend_from_slice(&member.get().to_be_bytes());
+    k.extend_from_slice(&seq.0.to_be_bytes());
+    k
+}
+
+pub fn catalog_level(level: u16) -> Vec<u8> {
+    let mut k = vec![TAG_CATALOG, b'l'];
+    k.extend_from_slice(&level.to_be_bytes());
+    k
+}
+
+pub fn catalog_override(store: StoreId, level: u16) -> Vec<u8> {
+    let mut k = vec![TAG_CATALOG, b'o'];
+    k.extend_from_slice(&store.get().to_be_bytes());
+    k.extend_from_slice(&level.to_be_bytes());
+    k
+}
+
+pub fn catalog_coupon(template: u32) -> Vec<u8> {
+    let mut k = vec![TAG_CATALOG, b'c'];
+    k.extend_from_slice(&template.to_be_bytes());
+    k
+}
 
 pub fn credential(key_hash: &[u8]) -> Vec<u8> {
     let mut k = vec![TAG_CREDENTIAL];
@@ -136,8 +204,12 @@ pub fn entry_seq_of(key: &[u8]) -> Option<EntrySeq> {
 
 fn kind_byte(kind: StoreAccountKind) -> u8 {
     match kind {
-        StoreAccountKind::Cash => b'c',
+        StoreAccountKind::Tender(TenderKind::Cash) => b'c',
+        StoreAccountKind::Tender(TenderKind::BankCard) => b'k',
+        StoreAccountKind::Tender(TenderKind::WeChatPay) => b'w',
+        StoreAccountKind::Tender(TenderKind::Alipay) => b'a',
         StoreAccountKind::Revenue => b'r',
+        StoreAccountKind::Promotion => b'p',
     }
 }
 
@@ -162,8 +234,12 @@ pub fn parse_book(key: &[u8]) -> Option<(StoreId, StoreId, StoreAccountKind)> {
     let home = StoreId::new(u32::from_be_bytes(key[1..5].try_into().ok()?)).ok()?;
     let store = StoreId::new(u32::from_be_bytes(key[5..9].try_into().ok()?)).ok()?;
     let kind = match key[9] {
-        b'c' => StoreAccountKind::Cash,
+        b'c' => StoreAccountKind::Tender(TenderKind::Cash),
+        b'k' => StoreAccountKind::Tender(TenderKind::BankCard),
+        b'w' => StoreAccountKind::Tender(TenderKind::WeChatPay),
+        b'a' => StoreAccountKind::Tender(TenderKind::Alipay),
         b'r' => StoreAccountKind::Revenue,
+        b'p' => StoreAccountKind::Promotion,
         _ => return None,
     };
     Some((home, store, kind))

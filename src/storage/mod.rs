@@ -5,6 +5,7 @@ pub mod codec;
 pub mod db;
 pub mod journal;
 pub mod keys;
+pub mod membership_reads;
 pub mod schedule_codec;
 pub mod schedule_reads;
 

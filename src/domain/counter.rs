@@ -1,0 +1,608 @@
+//! Counter operations on one member's account: every membership product in one place, as
+//! one pure function from (account, context, operation) to the effects the actor writes.
+//! After every operation the member's level is re-evaluated: it only goes up, and each
+//! change is recorded.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::booking::ServiceId;
+use super::checkout::{
+    self, check_payment, money_list, plan_return, sessions_used, validate_lines, CheckoutError,
+    Order, OrderStatus, Payment, Pricing,
+};
+use super::coupon::{CouponCode, CouponError, CouponTemplate, TemplateId};
+use super::ids::StoreId;
+use super::ledger::{
+    self, Account, AccountRef, Entry, LedgerError, Posted, StoreAccountKind, TenderKind, Timestamp,
+    Transfer,
+};
+use super::levels::{LevelCatalog, LevelRules};
+use super::membership::{card_number, Activity, ActivityRecord, CardId, CountCard, MemberError};
+use super::money::{Amount, Money};
+
+/// What HQ has defined for the whole chain, as counter operations read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Catalog {
+    pub levels: LevelCatalog,
+    pub coupons: BTreeMap<TemplateId, CouponTemplate>,
+    /// What one point is worth when paying with points.
+    pub point_value: Money,
+}
+
+impl Default for Catalog {
+    fn default() -> Self {
+        Catalog {
+            levels: LevelCatalog::default(),
+            coupons: BTreeMap::new(),
+            point_value: Money::from_minor(1),
+        }
+    }
+}
+
+pub struct Ctx<'a> {
+    /// Where the operation happens.
+    pub store: StoreId,
+    pub now: Timestamp,
+    /// Today in that store's time zone: expiry and validity dates are checked against it.
+    pub today: NaiveDate,
+    pub catalog: &'a Catalog,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PaidWith {
+    StoredValue,
+    Tender(TenderKind),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CounterOp {
+    Recharge {
+        amount: Amount,
+        tender: TenderKind,
+    },
+    Deduct {
+        amount: Amount,
+    },
+    Refund {
+        deduction: Entry,
+        amount: Option<Amount>,
+    },
+    RefundRecharge {
+        recharge: Entry,
+        amount: Amount,
+    },
+    BuyCard {
+        service: ServiceId,
+        sessions: u32,
+        price: Money,
+        expires_on: Option<NaiveDate>,
+        paid_with: PaidWith,
+    },
+    Consume {
+        card: CardId,
+        sessions: u32,
+        service: Option<ServiceId>,
+        reason: String,
+    },
+    AddSessions {
+        card: CardId,
+        sessions: u32,
+        reason: String,
+    },
+    Points {
+        delta: i64,
+        reason: String,
+    },
+    IssueCoupon {
+        template: TemplateId,
+        secret: u32,
+    },
+    RedeemCoupon {
+        code: CouponCode,
+        bill: Money,
+    },
+    Lock,
+    Unlock,
+    ReplaceCard,
+    /// Pays `order` (new, or held and resumed).
+    Checkout {
+        order: Order,
+        coupon: Option<CouponCode>,
+        payment: Payment,
+    },
+    Return {
+        order: Order,
+        /// The stored-value deduction that paid the order, if any.
+        deduction: Option<Entry>,
+        lines: Vec<(usize, u32)>,
+    },
+}
+
+/// What a counter operation answers, and what its idempotency key remembers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    pub account: Account,
+    pub entry: Option<Entry>,
+    pub order: Option<Order>,
+    pub coupon: Option<CouponCode>,
+    pub card: Option<CardId>,
+    pub discount: Option<Money>,
+}
+
+/// Everything one operation changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Effects {
+    pub account: Account,
+    /// New entries, and earlier entries whose `refunded` grew.
+    pub entries: Vec<Entry>,
+    pub activities: Vec<ActivityRecord>,
+    pub order: Option<Order>,
+    /// Every double-entry transfer, the entries' included.
+    pub transfers: Vec<Transfer>,
+    pub answer: Answer,
+}
+
+struct Fx<'a, 'c> {
+    ctx: &'a Ctx<'c>,
+    acct: Account,
+    entries: Vec<Entry>,
+    main_entry: Option<Entry>,
+    activities: Vec<ActivityRecord>,
+    transfers: Vec<Transfer>,
+}
+
+impl Fx<'_, '_> {
+    fn rules(&self) -> &LevelRules {
+        self.ctx
+            .catalog
+            .levels
+            .rules(self.ctx.store, self.acct.membership.level)
+    }
+
+    fn post(&mut self, p: Posted) {
+        self.transfers.extend(p.entry.transfers());
+        self.acct = p.account;
+        if let Some(u) = p.updated_deduction {
+            self.entries.push(u);
+        }
+        self.entries.push(p.entry);
+        self.main_entry = Some(p.entry);
+    }
+
+    fn note(&mut self, activity: Activity) {
+        let m = &mut self.acct.membership;
+        m.last_activity += 1;
+        self.activities.push(ActivityRecord {
+            seq: m.last_activity,
+            store: self.ctx.store,
+            at: self.ctx.now,
+            activity,
+        });
+    }
+
+    fn points(&mut self, delta: i64, reason: String) -> Result<(), LedgerError> {
+        if delta != 0 {
+            let after = self.acct.membership.add_points(delta)?;
+            self.note(Activity::Points {
+                delta,
+                after,
+                reason,
+            });
+        }
+        Ok(())
+    }
+
+    fn sessions(&mut self, card: CardId, delta: i64, remaining: u32, reason: String) {
+        self.note(Activity::Sessions {
+            card,
+            delta,
+            remaining,
+            reason,
+        });
+    }
+
+    fn store_transfer(&mut self, from: StoreAccountKind, to: StoreAccountKind, amount: Money) {
+        let s = self.ctx.store;
+        self.transfers.extend(Transfer::of(
+            AccountRef::Store(s, from),
+            AccountRef::Store(s, to),
+            amount,
+        ));
+    }
+
+    fn add_spent(&mut self, amount: Money) -> Result<(), LedgerError> {
+        let t = &mut self.acct.membership.totals;
+        t.spent = t.spent.checked_add(amount)?.max(Money::ZERO);
+        Ok(())
+    }
+
+    fn upgrade(&mut self) {
+        let m = &self.acct.membership;
+        if let Some(to) = self
+            .ctx
+            .catalog
+            .levels
+            .upgrade(self.ctx.store, m.level, &m.totals)
+        {
+            let from = m.level;
+            self.acct.membership.level = to;
+            self.note(Activity::LevelChanged { from, to });
+        }
+    }
+}
+
+fn template<'a>(ctx: &'a Ctx<'_>, id: TemplateId) -> Result<&'a CouponTemplate, LedgerError> {
+    ctx.catalog
+        .coupons
+        .get(&id)
+        .ok_or(LedgerError::from(CouponError::NotFound))
+}
+
+pub fn apply(account: &Account, ctx: &Ctx<'_>, op: CounterOp) -> Result<Effects, LedgerError> {
+    let mut fx = Fx {
+        ctx,
+        acct: account.clone(),
+        entries: Vec::new(),
+        main_entry: None,
+        activities: Vec::new(),
+        transfers: Vec::new(),
+    };
+    let mut answer_order = None;
+    let (mut coupon, mut card, mut discount) = (None, None, None);
+    let (store, now, today) = (ctx.store, ctx.now, ctx.today);
+    match op {
+        CounterOp::Recharge { amount, tender } => {
+            let bonus = fx.rules().bonus_for(amount.money());
+            let p = ledger::recharge(&fx.acct, store, amount, bonus, tender, now)?;
+            fx.post(p);
+        }
+        CounterOp::Deduct { amount } => {
+            let p = ledger::deduct(&fx.acct, store, amount, now)?;
+            let earned = fx.rules().points_for(amount.money());
+            let seq = p.entry.seq.0;
+            fx.post(p);
+            fx.points(earned, format!("deduction {seq}"))?;
+        }
+        CounterOp::Refund { deduction, amount } => {
+            let p = ledger::refund(&fx.acct, &deduction, amount, now)?;
+            fx.post(p);
+        }
+        CounterOp::RefundRecharge { recharge, amount } => {
+            let p = ledger::refund_recharge(&fx.acct, &recharge, amount, now)?;
+            fx.post(p);
+        }
+        CounterOp::BuyCard {
+            service,
+            sessions,
+            price,
+            expires_on,
+            paid_with,
+        } => {
+            if price.is_negative() || expires_on.is_some_and(|d| d < today) {
+                return Err(MemberError::BadSessions.into());
+            }
+            let id = CardId(fx.acct.membership.number());
+            let new = CountCard {
+                id,
+                service,
+                total: sessions,
+                remaining: sessions,
+                expires_on,
+                price,
+                sold_at: store,
+            };
+            fx.acct.membership.add_card(new.clone())?;
+            match paid_with {
+                PaidWith::StoredValue => {
+                    if let Ok(amount) = Amount::new(price.minor()) {
+                        let p = ledger::deduct(&fx.acct, store, amount, now)?;
+                        fx.post(p);
+                    }
+                }
+                PaidWith::Tender(kind) => {
+                    fx.store_transfer(
+                        StoreAccountKind::Tender(kind),
+                        StoreAccountKind::Revenue,
+                        price,
+                    );
+                    fx.add_spent(price)?;
+                }
+            }
+            let earned = fx.rules().points_for(price);
+            fx.note(Activity::CardSold(new));
+            fx.points(earned, format!("count card {}", id.0))?;
+            card = Some(id);
+        }
+        CounterOp::Consume {
+            card: id,
+            sessions,
+            service,
+            reason,
+        } => {
+            let left = fx.acct.membership.consume(id, sessions, service, today)?;
+            fx.sessions(id, -i64::from(sessions), left, reason);
+            card = Some(id);
+        }
+        CounterOp::AddSessions {
+            card: id,
+            sessions,
+            reason,
+        } => {
+            let left = fx.acct.membership.add_sessions(id, sessions, false)?;
+            fx.sessions(id, i64::from(sessions), left, reason);
+            card = Some(id);
+        }
+        CounterOp::Points { delta, reason } => fx.points(delta, reason)?,
+        CounterOp::IssueCoupon {
+            template: t,
+            secret,
+        } => {
+            let tpl = template(ctx, t)?;
+            if today > tpl.valid_until {
+                return Err(CouponError::OutsidePeriod.into());
+            }
+            let code = CouponCode {
+                member: fx.acct.member,
+                number: fx.acct.membership.number(),
+                secret,
+            };
+            fx.acct.membership.issue_coupon(t, code)?;
+            fx.note(Activity::CouponIssued {
+                code: code.to_string(),
+                template: t,
+            });
+            coupon = Some(code);
+        }
+        CounterOp::RedeemCoupon { code, bill } => {
+            fx.acct.membership.may_spend()?;
+            let held = *fx.acct.membership.coupon(&code)?;
+            let off = template(ctx, held.template)?.discount(store, today, bill)?;
+            fx.acct.membership.take_coupon(&code)?;
+            fx.note(Activity::CouponRedeemed {
+                code: code.to_string(),
+                template: held.template,
+                discount: off,
+            });
+            coupon = Some(code);
+            discount = Some(off);
+        }
+        CounterOp::Lock => {
+            if fx.acct.membership.locked {
+                return Err(MemberError::AlreadyLocked.into());
+            }
+            fx.acct.membership.locked = true;
+            fx.note(Activity::Locked);
+        }
+        CounterOp::Unlock => {
+            if !fx.acct.membership.locked {
+                return Err(MemberError::NotLocked.into());
+            }
+            fx.acct.membership.locked = false;
+            fx.note(Activity::Unlocked);
+        }
+        CounterOp::ReplaceCard => {
+            let m = &mut fx.acct.membership;
+            let old = card_number(fx.acct.member, m.card_generation);
+            m.card_generation = m
+                .card_generation
+                .checked_add(1)
+                .ok_or(LedgerError::Overflow)?;
+            m.locked = false;
+            let new = card_number(fx.acct.member, m.card_generation);
+            fx.note(Activity::CardReplaced { old, new });
+        }
+        CounterOp::Checkout {
+            order,
+            coupon: code,
+            payment,
+        } => {
+            let order = checkout_member(&mut fx, order, code, payment)?;
+            coupon = order.coupon.map(|c| c.0);
+            discount = Some(order.pricing.coupon_off);
+            answer_order = Some(order);
+        }
+        CounterOp::Return {
+            order,
+            deduction,
+            lines,
+        } => answer_order = Some(return_member(&mut fx, order, deduction, &lines)?),
+    }
+    fx.upgrade();
+    assert!(
+        fx.acct.check(),
+        "a counter operation broke an account invariant"
+    );
+    let answer = Answer {
+        account: fx.acct.clone(),
+        entry: fx.main_entry,
+        order: answer_order.clone(),
+        coupon,
+        card,
+        discount,
+    };
+    Ok(Effects {
+        account: fx.acct,
+        entries: fx.entries,
+        activities: fx.activities,
+        order: answer_order,
+        transfers: fx.transfers,
+        answer,
+    })
+}
+
+fn checkout_member(
+    fx: &mut Fx<'_, '_>,
+    mut order: Order,
+    code: Option<CouponCode>,
+    payment: Payment,
+) -> Result<Order, LedgerError> {
+    let ctx = fx.ctx;
+    validate_lines(&order.lines)?;
+    let uses_account = code.is_some()
+        || payment.stored_value != Money::ZERO
+        || payment.points != 0
+        || order.lines.iter().any(|l| l.card.is_some());
+    if uses_account {
+        fx.acct.membership.may_spend()?;
+    }
+    let label = format!("order {}", order.id.0);
+    for (id, service, n) in sessions_used(&order.lines) {
+        let left = fx
+            .acct
+            .membership
+            .consume(id, n, Some(service), ctx.today)?;
+        fx.sessions(id, -i64::from(n), left, label.clone());
+    }
+    let list = money_list(&order.lines);
+    let member_price = fx.rules().member_price(list);
+    let mut coupon_off = Money::ZERO;
+    if let Some(code) = code {
+        let held = *fx.acct.membership.coupon(&code)?;
+        coupon_off = template(ctx, held.template)?.discount(ctx.store, ctx.today, member_price)?;
+        fx.acct.membership.take_coupon(&code)?;
+        fx.note(Activity::CouponRedeemed {
+            code: code.to_string(),
+            template: held.template,
+            discount: coupon_off,
+        });
+        order.coupon = Some((code, held.template));
+    }
+    let payable = member_price.checked_sub(coupon_off)?;
+    check_payment(payable, &payment, ctx.catalog.point_value, false)?;
+    fx.points(-payment.points, label.clone())?;
+    if let Ok(amount) = Amount::new(payment.stored_value.minor()) {
+        let p = ledger::deduct(&fx.acct, ctx.store, amount, ctx.now)?;
+        order.deduction = Some(p.entry.seq);
+        fx.post(p);
+    }
+    for (kind, amount) in &payment.tenders {
+        fx.store_transfer(
+            StoreAccountKind::Tender(*kind),
+            StoreAccountKind::Revenue,
+            *amount,
+        );
+    }
+    fx.add_spent(payment.tenders_total())?;
+    let earned = fx
+        .rules()
+        .points_for(payment.stored_value.checked_add(payment.tenders_total())?);
+    fx.points(earned, label)?;
+    order.status = OrderStatus::Paid;
+    order.pricing = Pricing {
+        list,
+        member_price,
+        coupon_off,
+        payable,
+    };
+    order.payment = payment;
+    order.points_earned = earned;
+    order.paid_at = Some(ctx.now);
+    Ok(order)
+}
+
+fn return_member(
+    fx: &mut Fx<'_, '_>,
+    mut order: Order,
+    deduction: Option<Entry>,
+    lines: &[(usize, u32)],
+) -> Result<Order, LedgerError> {
+    let plan = plan_return(&order, lines)?;
+    let label = format!("return of order {}", order.id.0);
+    if let Ok(amount) = Amount::new(plan.stored_value.minor()) {
+        let d = deduction.ok_or(CheckoutError::NotPaid(order.id.0))?;
+        let p = ledger::refund(&fx.acct, &d, Some(amount), fx.ctx.now)?;
+        fx.post(p);
+    }
+    fx.points(plan.points, label.clone())?;
+    for (kind, amount) in &plan.tenders {
+        fx.store_transfer(
+            StoreAccountKind::Revenue,
+            StoreAccountKind::Tender(*kind),
+            *amount,
+        );
+        fx.add_spent(Money::ZERO.checked_sub(*amount)?)?;
+    }
+    for (id, n) in &plan.sessions {
+        let left = fx.acct.membership.add_sessions(*id, *n, true)?;
+        fx.sessions(*id, i64::from(*n), left, label.clone());
+    }
+    let take = plan.points_earned.min(fx.acct.membership.points);
+    fx.points(-take, label)?;
+    let mut returned = plan.returned;
+    returned.points_unrecovered += plan.points_earned - take;
+    if plan.restore_coupon {
+        if let Some((code, template)) = order.coupon {
+            fx.acct
+                .membership
+                .coupons
+                .push(super::coupon::Coupon { code, template });
+            fx.note(Activity::CouponRestored {
+                code: code.to_string(),
+            });
+        }
+    }
+    order.returned = returned;
+    Ok(order)
+}
+
+/// A walk-in customer's order: external tenders only, no level, no coupon.
+pub fn checkout_walk_in(
+    ctx: &Ctx<'_>,
+    mut order: Order,
+    payment: Payment,
+) -> Result<(Order, Vec<Transfer>), LedgerError> {
+    validate_lines(&order.lines)?;
+    if order.lines.iter().any(|l| l.card.is_some()) {
+        return Err(CheckoutError::WalkInNeedsTenders.into());
+    }
+    let list = money_list(&order.lines);
+    check_payment(list, &payment, ctx.catalog.point_value, true)?;
+    let s = ctx.store;
+    let transfers = payment
+        .tenders
+        .iter()
+        .filter_map(|(k, m)| {
+            Transfer::of(
+                AccountRef::Store(s, StoreAccountKind::Tender(*k)),
+                AccountRef::Store(s, StoreAccountKind::Revenue),
+                *m,
+            )
+        })
+        .collect();
+    order.status = OrderStatus::Paid;
+    order.pricing = Pricing {
+        list,
+        member_price: list,
+        coupon_off: Money::ZERO,
+        payable: list,
+    };
+    order.payment = payment;
+    order.paid_at = Some(ctx.now);
+    Ok((order, transfers))
+}
+
+/// A walk-in customer's return: tenders back in proportion.
+pub fn return_walk_in(
+    order: &Order,
+    lines: &[(usize, u32)],
+) -> Result<(Order, Vec<Transfer>), LedgerError> {
+    let plan = checkout::plan_return(order, lines)?;
+    let s = order.store;
+    let transfers = plan
+        .tenders
+        .iter()
+        .filter_map(|(k, m)| {
+            Transfer::of(
+                AccountRef::Store(s, StoreAccountKind::Revenue),
+                AccountRef::Store(s, StoreAccountKind::Tender(*k)),
+                *m,
+            )
+        })
+        .collect();
+    let mut order = order.clone();
+    order.returned = plan.returned;
+    Ok((order, transfers))
+}

@@ -1,0 +1,169 @@
+//! Reads of membership state: the catalog at start-up, orders, activity history, held
+//! orders and inter-store settlement. Everything here is durable by construction.
+
+use rocksdb::{Direction, IteratorMode};
+
+use super::db::{decode_at, Storage, StorageError};
+use super::keys;
+use crate::domain::checkout::{Order, OrderId};
+use crate::domain::counter::Catalog;
+use crate::domain::coupon::CouponTemplate;
+use crate::domain::ids::{MemberId, StoreId};
+use crate::domain::ledger::Timestamp;
+use crate::domain::levels::{Level, LevelId, LevelRules};
+use crate::domain::membership::ActivityRecord;
+use crate::domain::money::Money;
+
+/// Totals of the settlement lines of one store pair over a period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SettlementTotal {
+    pub lines: u64,
+    pub amount: Money,
+}
+
+impl Storage {
+    pub fn catalog(&self, point_value: Money) -> Result<Catalog, StorageError> {
+        let mut catalog = Catalog {
+            point_value,
+            ..Catalog::default()
+        };
+        let prefix = [keys::TAG_CATALOG];
+        for item in self.db().prefix_iterator(prefix) {
+            let (key, value) = item?;
+            if key.first() != Some(&keys::TAG_CATALOG) {
+                break;
+            }
+            let bad = || {
+                super::db::corrupt(
+                    &key,
+                    super::codec::CodecError::Invalid("catalog item".into()),
+                )
+            };
+            match key.get(1) {
+                Some(b'l') => {
+                    let level: Level = decode_at(&key, &value)?;
+                    catalog.levels.put(level).map_err(|_| bad())?;
+                }
+                Some(b'o') if key.len() == 8 => {
+                    let store =
+                        StoreId::new(u32::from_be_bytes(key[2..6].try_into().map_err(|_| bad())?))
+                            .map_err(|_| bad())?;
+                    let level =
+                        LevelId(u16::from_be_bytes(key[6..8].try_into().map_err(|_| bad())?));
+                    let rules: LevelRules = decode_at(&key, &value)?;
+                    catalog
+                        .levels
+                        .put_override(store, level, rules)
+                        .map_err(|_| bad())?;
+                }
+                Some(b'c') => {
+                    let t: CouponTemplate = decode_at(&key, &value)?;
+                    catalog.coupons.insert(t.id, t);
+                }
+                _ => return Err(bad()),
+            }
+        }
+        Ok(catalog)
+    }
+
+    pub fn order(&self, id: OrderId) -> Result<Option<Order>, StorageError> {
+        let key = keys::id8(keys::TAG_ORDER, id.0);
+        self.db()
+            .get_pinned(&key)?
+            .map(|v| decode_at(&key, &v))
+            .transpose()
+    }
+
+    pub fn last_order_seq(&self, owner: StoreId) -> Result<u32, StorageError> {
+        self.last_store_seq(keys::TAG_ORDER, owner)
+    }
+
+    /// Orders held at `store`, oldest first.
+    pub fn held_orders(&self, store: StoreId, limit: usize) -> Result<Vec<Order>, StorageError> {
+        let prefix = {
+            let mut k = vec![keys::TAG_HELD];
+            k.extend_from_slice(&store.get().to_be_bytes());
+            k
+        };
+        let mut out = Vec::new();
+        for item in self.db().prefix_iterator(&prefix) {
+            let (key, _) = item?;
+            if !key.starts_with(&prefix) || out.len() >= limit {
+                break;
+            }
+            let id = key
+                .get(5..13)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_be_bytes);
+            if let Some(order) = id.map(|id| self.order(OrderId(id))).transpose()?.flatten() {
+                out.push(order);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A member's activity, newest first, before seq `before`.
+    pub fn activity_page(
+        &self,
+        member: MemberId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<ActivityRecord>, StorageError> {
+        let prefix = &keys::activity(member, 0)[..9];
+        let start = match before {
+            Some(0) => return Ok(Vec::new()),
+            Some(s) => keys::activity(member, s - 1),
+            None => keys::activity(member, u64::MAX),
+        };
+        let mut out = Vec::new();
+        for item in self
+            .db()
+            .iterator(IteratorMode::From(&start, Direction::Reverse))
+        {
+            let (key, value) = item?;
+            if !key.starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            out.push(decode_at(&key, &value)?);
+        }
+        Ok(out)
+    }
+
+    /// What `home` owes `store` for its members' spending there in [from, to).
+    pub fn settlement(
+        &self,
+        home: StoreId,
+        store: StoreId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<SettlementTotal, StorageError> {
+        let prefix = keys::settlement_prefix(home, store);
+        let mut start = prefix.clone();
+        start.extend_from_slice(&(from.timestamp_micros().max(0) as u64).to_be_bytes());
+        let end_us = to.timestamp_micros().max(0) as u64;
+        let mut total = SettlementTotal::default();
+        for item in self
+            .db()
+            .iterator(IteratorMode::From(&start, Direction::Forward))
+        {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let at = key
+                .get(9..17)
+                .and_then(|b| b.try_into().ok())
+                .map_or(u64::MAX, u64::from_be_bytes);
+            if at >= end_us {
+                break;
+            }
+            let owed: i64 = decode_at(&key, &value)?;
+            total.lines += 1;
+            total.amount = total
+                .amount
+                .checked_add(Money::from_minor(owed))
+                .unwrap_or(total.amount);
+        }
+        Ok(total)
+    }
+}
