@@ -12,6 +12,7 @@ use super::pending::Pending;
 use super::registry::Registry;
 use super::{ActorError, Durable, WriteMeta, WriteResult};
 use crate::domain::booking::{BookingMode, ResourceKind, Service, ServiceId};
+use crate::domain::counter::CatalogChange;
 use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::{IdempotencyKey, MemberId, Name, Phone, StoreId, STORE_ID_MAX};
 use crate::domain::ledger::Account;
@@ -406,5 +407,64 @@ impl Handler<RevokeCredential> for Directory {
             Outcome::Credential(credential),
             writes,
         ))
+    }
+}
+
+#[derive(Debug, Message)]
+#[rtype(result = "WriteResult")]
+pub struct ChangeCatalog {
+    pub meta: WriteMeta,
+    pub change: CatalogChange,
+}
+
+impl Handler<ChangeCatalog> for Directory {
+    type Result = WriteResult;
+
+    fn handle(&mut self, msg: ChangeCatalog, _ctx: &mut Context<Self>) -> WriteResult {
+        let (request, replay) = self.replay_meta(&msg.meta)?;
+        if let Some(answer) = replay {
+            return Ok(answer);
+        }
+        let mut catalog = (*self.registry.catalog()).clone();
+        let invalid = |e: String| ActorError::Invalid(e);
+        let write = match &msg.change {
+            CatalogChange::Level(level) => {
+                catalog
+                    .levels
+                    .put(level.clone())
+                    .map_err(|e| invalid(e.to_string()))?;
+                Write::put(keys::catalog_level(level.id.0), codec::encode(level))
+            }
+            CatalogChange::Override {
+                store,
+                level,
+                rules,
+            } => {
+                if !self.registry.has_store(*store) {
+                    return Err(ActorError::StoreNotFound(store.get()));
+                }
+                catalog
+                    .levels
+                    .put_override(*store, *level, rules.clone())
+                    .map_err(|e| ActorError::NotFound(format!("level {}: {e}", level.0)))?;
+                Write::put(
+                    keys::catalog_override(*store, level.0),
+                    codec::encode(rules),
+                )
+            }
+            CatalogChange::CouponTemplate(t) => {
+                catalog.coupons.insert(t.id, t.clone());
+                Write::put(keys::catalog_coupon(t.id.0), codec::encode(t))
+            }
+        };
+        let answer = self.commit(
+            msg.meta.key,
+            request,
+            Outcome::Catalog(Box::new(msg.change)),
+            vec![write],
+        );
+        // Safe before durability: operations that read it are journaled after this.
+        self.registry.publish_catalog(catalog);
+        Ok(answer)
     }
 }

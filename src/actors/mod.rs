@@ -7,6 +7,7 @@
 //! - [`registry::Registry`]: the address book the API routes by; written only when a store
 //!   is created.
 
+pub mod counter;
 pub mod directory;
 pub mod idempotency;
 pub mod pending;

@@ -124,7 +124,7 @@ impl StoreLedger {
         member: MemberId,
         store: StoreId,
         card: Option<u32>,
-        build: impl FnOnce(&Self, &Account) -> Result<CounterOp, ActorError>,
+        build: impl FnOnce(&mut Self, &Account) -> Result<CounterOp, ActorError>,
         writes: &mut Vec<Write>,
     ) -> Result<Outcome, ActorError> {
         if let Some(answer) = self
@@ -148,15 +148,16 @@ impl StoreLedger {
             Some(g) if g != account.membership.card_generation => Err(LedgerError::Member(
                 MemberError::CardReplaced(card_number(member, g)),
             )),
-            _ => build(self, &account).and_then(|op| {
+            _ => {
+                let op = build(self, &account)?;
                 let ctx = Ctx {
                     store,
                     now,
                     today,
                     catalog: &catalog,
                 };
-                Ok(counter::apply(&account, &ctx, op))
-            })?,
+                counter::apply(&account, &ctx, op)
+            }
         };
         let outcome = match result {
             Ok(fx) => self.write_effects(seq, &account, fx, writes)?,
@@ -269,7 +270,7 @@ impl StoreLedger {
             member,
             store,
             None,
-            |me, _| {
+            |me: &mut StoreLedger, _| {
                 Ok(match command {
                     LedgerCommand::Recharge { amount, tender, .. } => {
                         CounterOp::Recharge { amount, tender }

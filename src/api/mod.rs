@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod dto;
 pub mod error;
 pub mod handlers;
+pub mod membership;
 pub mod rate;
 pub mod schedule_dto;
 pub mod schedule_handlers;
@@ -197,6 +198,8 @@ pub fn routes(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .unify()
         .boxed()
         .or(schedule_routes(st.clone(), auth.clone(), limit))
+        .unify()
+        .or(membership_routes(st.clone().boxed(), auth.clone(), limit))
         .unify()
         .recover(error::recover)
         .unify()
@@ -427,6 +430,147 @@ fn schedule_routes(
         .or(resources)
         .unify()
         .or(bookings)
+        .unify()
+        .boxed()
+}
+
+fn membership_routes(
+    st: StateFilter,
+    auth: BoxedFilter<(Principal,)>,
+    limit: u64,
+) -> BoxedFilter<(Response,)> {
+    use membership as m;
+    let key = || warp::header::optional::<String>("idempotency-key");
+    let body = move || {
+        warp::header::optional::<String>("content-type")
+            .and(warp::body::content_length_limit(limit))
+            .and(warp::body::bytes())
+    };
+    let card_action = warp::path!("v1" / "members" / u64 / "count-cards" / u32 / String)
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(key())
+        .and(body())
+        .then(|id, card, action, s, p, k, ct, b| m::card_action(action, s, p, id, card, k, ct, b));
+    let member_action = warp::path!("v1" / "members" / u64 / String)
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(key())
+        .and(body())
+        .then(|id, action, s, p, k, ct, b| m::member_action(action, s, p, id, k, ct, b));
+    let activity = warp::path!("v1" / "members" / u64 / "activity")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<m::ActivityQuery>())
+        .then(|id, s, p, q| m::activity(s, p, id, q));
+    let checkout = warp::path!("v1" / "orders")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(key())
+        .and(body())
+        .then(|s, p, k, ct, b| m::order_write(false, s, p, k, ct, b));
+    let hold = warp::path!("v1" / "orders" / "held")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(key())
+        .and(body())
+        .then(|s, p, k, ct, b| m::order_write(true, s, p, k, ct, b));
+    let get_order = warp::path!("v1" / "orders" / u64)
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .then(|id, s, p| m::get_order(s, p, id));
+    let ret = warp::path!("v1" / "orders" / u64 / "returns")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(key())
+        .and(body())
+        .then(|id, s, p, k, ct, b| m::order_return(s, p, id, k, ct, b));
+    let held = warp::path!("v1" / "stores" / u64 / "held-orders")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .then(|id, s, p| m::held_orders(s, p, id));
+    let redeem = warp::path!("v1" / "coupons" / "redeem")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(key())
+        .and(body())
+        .then(m::redeem);
+    let bulk = warp::path!("v1" / "coupons" / "issue")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(key())
+        .and(body())
+        .then(m::bulk_issue);
+    let settlement = warp::path!("v1" / "settlements")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<m::SettlementQuery>())
+        .then(m::settlement);
+    let level = warp::path!("v1" / "levels" / u16)
+        .and(warp::put())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(key())
+        .and(body())
+        .then(|id, s, p, k, ct, b| m::put_level(s, p, id, k, ct, b));
+    let over = warp::path!("v1" / "stores" / u64 / "levels" / u16)
+        .and(warp::put())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(key())
+        .and(body())
+        .then(|sid, id, s, p, k, ct, b| m::put_override(s, p, sid, id, k, ct, b));
+    let template = warp::path!("v1" / "coupon-templates" / u32)
+        .and(warp::put())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(key())
+        .and(body())
+        .then(|id, s, p, k, ct, b| m::put_template(s, p, id, k, ct, b));
+    let catalog = warp::path!("v1" / "catalog")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .then(m::get_catalog);
+    card_action
+        .or(activity)
+        .unify()
+        .or(member_action)
+        .unify()
+        .or(hold)
+        .unify()
+        .or(checkout)
+        .unify()
+        .or(get_order)
+        .unify()
+        .or(ret)
+        .unify()
+        .or(held)
+        .unify()
+        .or(redeem)
+        .unify()
+        .or(bulk)
+        .unify()
+        .or(settlement)
+        .unify()
+        .or(level)
+        .unify()
+        .or(over)
+        .unify()
+        .or(template)
+        .unify()
+        .or(catalog)
         .unify()
         .boxed()
 }

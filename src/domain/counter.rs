@@ -42,6 +42,18 @@ impl Default for Catalog {
     }
 }
 
+/// A change to HQ's catalog: a level, a store's override of a level, a coupon template.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum CatalogChange {
+    Level(super::levels::Level),
+    Override {
+        store: StoreId,
+        level: super::levels::LevelId,
+        rules: super::levels::LevelRules,
+    },
+    CouponTemplate(super::coupon::CouponTemplate),
+}
+
 pub struct Ctx<'a> {
     /// Where the operation happens.
     pub store: StoreId,

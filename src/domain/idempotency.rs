@@ -49,6 +49,8 @@ pub enum Outcome {
     Counter(Box<super::counter::Answer>),
     /// A walk-in order paid or returned, or an order held.
     Order(Box<super::checkout::Order>),
+    /// HQ's catalog changed; the change itself is the answer.
+    Catalog(Box<super::counter::CatalogChange>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

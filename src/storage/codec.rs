@@ -371,6 +371,7 @@ pub enum OutcomeRec {
     Credential(super::schedule_codec::CredentialRec),
     Counter(Box<Answer>),
     Order(Box<Order>),
+    Catalog(Box<crate::domain::counter::CatalogChange>),
 }
 
 impl From<&Outcome> for OutcomeRec {
@@ -393,6 +394,7 @@ impl From<&Outcome> for OutcomeRec {
             Outcome::Credential(c) => OutcomeRec::Credential(c.into()),
             Outcome::Counter(a) => OutcomeRec::Counter(a.clone()),
             Outcome::Order(o) => OutcomeRec::Order(o.clone()),
+            Outcome::Catalog(c) => OutcomeRec::Catalog(c.clone()),
             Outcome::PlanConflicts(fs) => {
                 OutcomeRec::PlanConflicts(fs.iter().map(FailureRec::from).collect())
             }
@@ -426,6 +428,7 @@ impl TryFrom<OutcomeRec> for Outcome {
             OutcomeRec::Credential(c) => Outcome::Credential(c.try_into()?),
             OutcomeRec::Counter(a) => Outcome::Counter(a),
             OutcomeRec::Order(o) => Outcome::Order(o),
+            OutcomeRec::Catalog(c) => Outcome::Catalog(c),
             OutcomeRec::PlanConflicts(fs) => Outcome::PlanConflicts(
                 fs.into_iter()
                     .map(OccurrenceFailure::try_from)
