@@ -246,7 +246,7 @@ impl Server {
             .iter()
             .map(|e| {
                 let amount = e["amount"].as_i64().expect("amount");
-                if e["kind"] == "deduction" {
+                if e["kind"] == "deduction" || e["kind"] == "recharge_refund" {
                     -amount
                 } else {
                     amount

@@ -9,4 +9,5 @@ mod harness;
 mod idempotency;
 mod ledger;
 mod loadtest;
+mod membership;
 mod scheduling;
