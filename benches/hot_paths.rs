@@ -20,9 +20,9 @@ fn ledger_benches(c: &mut Criterion) {
     let member = MemberId::new(store, 1);
     let at = DateTime::from_timestamp(1_700_000_000, 0).expect("time");
     let account = Account {
-        member,
         balance: Money::from_minor(1_000_000_000),
         last_entry: EntrySeq(10),
+        ..Account::open(member)
     };
     let amount = Amount::new(100).expect("amount");
 
@@ -34,7 +34,9 @@ fn ledger_benches(c: &mut Criterion) {
             StoreBook::default,
             |mut book| {
                 let p = ledger::deduct(&account, store, amount, at).expect("funded");
-                book.apply(&p.entry.transfer()).expect("no overflow");
+                for t in p.entry.transfers() {
+                    book.apply(&t).expect("no overflow");
+                }
                 (
                     codec::encode(&AccountRec::from(&p.account)),
                     codec::encode(&EntryRec::from(&p.entry)),
@@ -47,7 +49,7 @@ fn ledger_benches(c: &mut Criterion) {
     c.bench_function("journal/encode_1000_deductions", |b| {
         b.iter(|| {
             let mut writes = Vec::with_capacity(3000);
-            let mut acct = account;
+            let mut acct = account.clone();
             for _ in 0..1000 {
                 let p = ledger::deduct(&acct, store, amount, at).expect("funded");
                 writes.push(codec::encode(&AccountRec::from(&p.account)));

@@ -89,17 +89,13 @@ async fn credentials_scope_every_route_to_their_store() {
     let (status, _) = call(&pos, "GET", url(format!("/v1/members/{ma}/balance")), None).await;
     assert_eq!(status, StatusCode::OK);
 
-    // Another store's member, whatever ids it sends: not found, and nothing changes.
+    // Another store's member, whatever ids it sends: not found, and nothing changes; only
+    // spending crosses stores (跨店消费, below), never reading, recharging or refunding.
     for (method, path, body) in [
         ("GET", format!("/v1/members/{mb}/balance"), None),
         ("GET", format!("/v1/members/{mb}"), None),
         ("GET", format!("/v1/members/{mb}/entries"), None),
         ("GET", "/v1/members?phone=13200000002".to_owned(), None),
-        (
-            "POST",
-            format!("/v1/members/{mb}/deductions"),
-            Some(json!({"amount": 10})),
-        ),
         (
             "POST",
             format!("/v1/members/{mb}/recharges"),
@@ -114,6 +110,17 @@ async fn credentials_scope_every_route_to_their_store() {
         let (status, body) = call(&pos, method, url(path.clone()), body).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
     }
+    // Cross-store use: the POS of this store may spend the other store's member's value,
+    // and the entry names this store, whatever store_id is sent.
+    let (status, body) = call(
+        &pos,
+        "POST",
+        url(format!("/v1/members/{mb}/deductions")),
+        Some(json!({"amount": 10})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_ne!(body["store_id"].as_u64(), Some(mb >> 32));
     let (status, r) = call(
         &pos,
         "POST",
@@ -158,7 +165,7 @@ async fn credentials_scope_every_route_to_their_store() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
         assert_eq!(body["code"], "forbidden");
     }
-    assert_eq!(server.balance(mb).await, 1_000);
+    assert_eq!(server.balance(mb).await, 990);
     assert_eq!(server.balance(ma).await, 990);
 
     // A manager of B manages B's resources, not A's.
