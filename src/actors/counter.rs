@@ -16,6 +16,8 @@ use crate::domain::ids::{EntrySeq, MemberId, StoreId};
 use crate::domain::ledger::LedgerError;
 use crate::domain::money::Amount;
 
+// Requests travel once through a mailbox; boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum MemberRequest {
     /// An operation that names nothing but the member's own holdings.

@@ -117,6 +117,7 @@ impl StoreLedger {
     /// nothing and answers the first outcome. `card` is the card generation presented, if
     /// the member was identified by card number. `build` turns the loaded account into the
     /// operation (loading what it names); its errors refuse without recording.
+    #[allow(clippy::too_many_arguments)] // one call shape shared by every member write
     pub(super) fn apply_member(
         &mut self,
         key: IdempotencyKey,
