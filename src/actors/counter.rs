@@ -13,7 +13,6 @@ use crate::domain::counter::{self, CounterOp, Ctx};
 use crate::domain::coupon::CouponCode;
 use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::{EntrySeq, MemberId, StoreId};
-use crate::domain::ledger::LedgerError;
 use crate::domain::money::Amount;
 
 // Requests travel once through a mailbox; boxing the large variant would buy nothing.
@@ -251,7 +250,7 @@ impl Handler<WalkInWrite> for StoreLedger {
                 coupon: None,
             } => (lines, resume, Some(payment), None),
             MemberRequest::Return { order, lines } => {
-                (lines_none(), None, None, Some((order, lines)))
+                (Vec::new(), None, None, Some((order, lines)))
             }
             _ => {
                 return Err(ActorError::Invalid(
@@ -308,15 +307,5 @@ impl Handler<WalkInWrite> for StoreLedger {
             value: outcome,
             ticket,
         })
-    }
-}
-
-fn lines_none() -> Vec<OrderLine> {
-    Vec::new()
-}
-
-impl From<LedgerError> for ActorError {
-    fn from(e: LedgerError) -> Self {
-        ActorError::Invalid(e.to_string())
     }
 }

@@ -161,6 +161,14 @@ impl StoreLedger {
             }
         };
         let outcome = match result {
+            // The plain ledger routes answer (and remember) just the entry they posted.
+            Ok(fx) if matches!(request, Request::Ledger(_)) => {
+                let entry = fx.answer.entry;
+                match (self.write_effects(seq, &account, fx, writes)?, entry) {
+                    (_, Some(e)) => Outcome::Posted(e),
+                    (other, None) => other,
+                }
+            }
             Ok(fx) => self.write_effects(seq, &account, fx, writes)?,
             Err(rejection) => Outcome::Rejected(rejection),
         };
@@ -265,7 +273,7 @@ impl StoreLedger {
             LedgerCommand::Refund { .. } => self.home,
         };
         let request = Request::Ledger(command.clone());
-        let outcome = self.apply_member(
+        self.apply_member(
             key,
             request,
             member,
@@ -286,15 +294,7 @@ impl StoreLedger {
                 })
             },
             writes,
-        )?;
-        // The plain ledger routes answer with the entry they posted.
-        Ok(match outcome {
-            Outcome::Counter(a) => match a.entry {
-                Some(e) => Outcome::Posted(e),
-                None => Outcome::Counter(a),
-            },
-            other => other,
-        })
+        )
     }
 
     pub(super) fn submit(&mut self, writes: Vec<Write>) -> crate::storage::Ticket {

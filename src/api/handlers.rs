@@ -115,7 +115,7 @@ pub(super) fn member_id(raw: u64) -> Result<MemberId, ApiError> {
     MemberId::parse(raw).map_err(|_| ApiError::NotFound(format!("member {raw}")))
 }
 
-fn store_id(raw: u64) -> Result<StoreId, ApiError> {
+pub(super) fn store_id(raw: u64) -> Result<StoreId, ApiError> {
     StoreId::from_u64(raw).map_err(|_| ApiError::NotFound(format!("store {raw}")))
 }
 

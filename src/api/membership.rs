@@ -15,7 +15,7 @@ use super::dto::{BalanceDto, EntryDto};
 use super::error::ApiError;
 use super::handlers::{
     allow_member, allow_spend, json_status, member_id, meta, page_limit, parse_json, respond,
-    tender, write,
+    store_id, tender, write,
 };
 use super::ApiState;
 use crate::actors::counter::{MemberRequest, MemberWrite, WalkInWrite};
@@ -602,8 +602,7 @@ pub async fn get_order(state: Arc<ApiState>, p: Principal, id: u64) -> Response 
 
 pub async fn held_orders(state: Arc<ApiState>, p: Principal, store: u64) -> Response {
     respond((|| {
-        let sid =
-            StoreId::from_u64(store).map_err(|_| ApiError::NotFound(format!("store {store}")))?;
+        let sid = store_id(store)?;
         allow(&p, Capability::Counter, Some(sid), || {
             format!("store {store}")
         })?;
@@ -694,8 +693,7 @@ pub async fn bulk_issue(
                     "member_ids has 1 to {BULK_ISSUE_MAX} members"
                 )));
             }
-            let store = StoreId::from_u64(b.store_id)
-                .map_err(|_| ApiError::NotFound(format!("store {}", b.store_id)))?;
+            let store = store_id(b.store_id)?;
             let mut results = Vec::with_capacity(b.member_ids.len());
             for raw in &b.member_ids {
                 let one = IssueBody {
@@ -770,10 +768,8 @@ pub struct SettlementQuery {
 /// What `home_store_id` owes `store_id` for its members' spending there in [from, to).
 pub async fn settlement(state: Arc<ApiState>, p: Principal, q: SettlementQuery) -> Response {
     respond((|| {
-        let home =
-            StoreId::from_u64(q.home_store_id).map_err(|_| ApiError::NotFound("store".into()))?;
-        let store =
-            StoreId::from_u64(q.store_id).map_err(|_| ApiError::NotFound("store".into()))?;
+        let home = store_id(q.home_store_id)?;
+        let store = store_id(q.store_id)?;
         let either = allow(&p, Capability::ManageStore, Some(home), || {
             format!("store {home}")
         })
@@ -920,8 +916,7 @@ pub async fn put_override(
 ) -> Response {
     respond(
         async {
-            let sid = StoreId::from_u64(store)
-                .map_err(|_| ApiError::NotFound(format!("store {store}")))?;
+            let sid = store_id(store)?;
             allow(&p, Capability::ManageStore, Some(sid), || {
                 format!("store {store}")
             })?;
@@ -982,9 +977,7 @@ pub async fn put_template(
             let stores = b
                 .store_ids
                 .iter()
-                .map(|s| {
-                    StoreId::from_u64(*s).map_err(|_| ApiError::NotFound(format!("store {s}")))
-                })
+                .map(|s| store_id(*s))
                 .collect::<Result<_, _>>()?;
             let template = CouponTemplate {
                 id: TemplateId(id),
