@@ -456,6 +456,15 @@ impl Handler<ChangeCatalog> for Directory {
                 catalog.coupons.insert(t.id, t.clone());
                 Write::put(keys::catalog_coupon(t.id.0), codec::encode(t))
             }
+            CatalogChange::Gift(g) => {
+                if !catalog.gifts.contains_key(&g.id)
+                    && catalog.gifts.len() >= crate::domain::gift::GIFTS_MAX
+                {
+                    return Err(ActorError::Exhausted("gift definitions"));
+                }
+                catalog.gifts.insert(g.id, g.clone());
+                Write::put(keys::catalog_gift(g.id.0), codec::encode(g))
+            }
         };
         let answer = self.commit(
             msg.meta.key,

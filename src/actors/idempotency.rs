@@ -52,11 +52,22 @@ impl IdemTable {
         request: Request,
         outcome: &Outcome,
     ) -> Write {
-        let write = Write::put_idem(
-            keys::idem(&key),
-            codec::encode(&IdemRec::new(now, &request, outcome)),
-        );
+        let write = Self::write(now, &key, &request, outcome);
         self.pending.insert(seq, key, (request, outcome.clone()));
         write
+    }
+
+    /// The idempotency record alone, for a write that another actor submits while this one
+    /// waits for it to be durable (so no pending entry is needed).
+    pub fn write(
+        now: Timestamp,
+        key: &IdempotencyKey,
+        request: &Request,
+        outcome: &Outcome,
+    ) -> Write {
+        Write::put_idem(
+            keys::idem(key),
+            codec::encode(&IdemRec::new(now, request, outcome)),
+        )
     }
 }

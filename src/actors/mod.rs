@@ -9,8 +9,10 @@
 
 pub mod counter;
 pub mod directory;
+pub mod gifts;
 pub mod idempotency;
 pub mod pending;
+pub mod plan_sessions;
 pub mod registry;
 pub mod resource;
 pub mod scheduler;
@@ -71,6 +73,8 @@ pub enum ActorError {
     ModeImmutable,
     #[error("the server is shutting down")]
     Unavailable,
+    #[error("{0}")]
+    Rule(#[from] crate::domain::ledger::LedgerError),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
 }

@@ -26,6 +26,7 @@ use chrono_tz::Tz;
 use futures::future::join_all;
 
 use super::idempotency::IdemTable;
+use super::plan_sessions::{CompleteLinked, LinkedCompletion, SessionTaken};
 use super::registry::Registry;
 use super::resource::{
     Free, HasBookingsAfter, HoldSlot, Reconfigure, Reserve, ResourceActor, Settle, Snapshot,
@@ -37,6 +38,7 @@ use crate::domain::hours::{local_to_utc, DateSet, StoreHours, WeeklyHours};
 use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::{MemberId, Name, StoreId};
 use crate::domain::ledger::Timestamp;
+use crate::domain::membership::CardId;
 use crate::domain::planning::{self, FreeStart, OccurrenceFailure, Slot};
 use crate::domain::recurrence::{self, Occurrence, Repeat};
 use crate::storage::codec;
@@ -62,8 +64,16 @@ pub enum When {
 
 #[derive(Debug)]
 pub enum What {
-    Appointment { start: When },
-    Plan { repeat: Repeat, dry_run: bool },
+    Appointment {
+        start: When,
+    },
+    Plan {
+        repeat: Repeat,
+        dry_run: bool,
+        /// A count card of the member, checked usable for the service by the caller; each
+        /// completed occurrence takes one session from it.
+        count_card: Option<CardId>,
+    },
 }
 
 #[derive(Debug, Message)]
@@ -201,8 +211,10 @@ impl Actor for StoreScheduler {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_interval(TICK_INTERVAL, |act, _| {
-            act.tick();
+        ctx.run_interval(TICK_INTERVAL, |act, ctx| {
+            if let (_, Some(linked)) = act.tick() {
+                ctx.wait(linked.map(|_, _, _| ()));
+            }
         });
     }
 }
@@ -435,9 +447,86 @@ impl StoreScheduler {
         AtomicResponse::new(Box::pin(ready(value)))
     }
 
-    fn tick(&mut self) -> Ticket {
+    /// The count card that pays for `b`, when `b` is an occurrence of a linked plan.
+    fn linked_card(&self, b: &Booking) -> Option<(CardId, String)> {
+        match b.origin {
+            BookingOrigin::Plan { plan, index } => {
+                let card = self.plans.get(&plan)?.count_card?;
+                Some((card, format!("plan {} occurrence {index}", plan.0)))
+            }
+            BookingOrigin::Appointment => None,
+        }
+    }
+
+    /// Hands linked completions to the members' home ledgers, which write each with the
+    /// session it takes. `done` holds each booking as it was before, to put back when its
+    /// completion was not written. The returned future must run with the mailbox blocked
+    /// (`ctx.wait` or an `AtomicResponse`): memory already shows the completions, and no
+    /// read may see them before the ledgers' writes are durable.
+    fn complete_linked(&mut self, done: Vec<(Booking, LinkedCompletion)>) -> LinkedFuture {
+        let mut by_home: BTreeMap<StoreId, (Vec<Booking>, Vec<LinkedCompletion>)> = BTreeMap::new();
+        for (old, item) in done {
+            let group = by_home.entry(item.member.home_store()).or_default();
+            group.0.push(old);
+            group.1.push(item);
+        }
+        let store = self.store;
+        let sends: Vec<_> = by_home
+            .into_values()
+            .map(|(olds, items)| {
+                let ledger = self.registry.store(olds[0].member.home_store());
+                async move {
+                    let Some(ledger) = ledger else {
+                        return (olds, None);
+                    };
+                    match ledger.send(CompleteLinked { store, items }).await {
+                        Ok(d) => {
+                            if d.ticket.durable().await.is_err() {
+                                return (olds, None);
+                            }
+                            (olds, Some(d.value))
+                        }
+                        Err(_) => (olds, None),
+                    }
+                }
+            })
+            .collect();
+        Box::pin(join_all(sends).into_actor(self).map(|groups, act, _| {
+            let now = act.registry.clock.now();
+            let mut notes = Vec::new();
+            let mut failed = 0;
+            for (olds, results) in groups {
+                let results = results.unwrap_or_default();
+                for (i, old) in olds.into_iter().enumerate() {
+                    match results.get(i) {
+                        Some(SessionTaken::Taken { .. }) => {}
+                        Some(SessionTaken::NotTaken(why)) => {
+                            tracing::warn!(booking = old.id.0, %why, "completed without a session");
+                            notes.push(act.event_write("count_card_not_charged", &old, now));
+                        }
+                        Some(SessionTaken::Failed) | None => {
+                            failed += 1;
+                            act.put_booking(old);
+                        }
+                    }
+                }
+            }
+            if failed > 0 {
+                tracing::warn!(failed, "linked completions not written; retried next tick");
+            }
+            if !notes.is_empty() {
+                act.log.submit(notes);
+            }
+            failed == 0
+        }))
+    }
+
+    /// Completes and reminds what is due. Linked completions come back as a future that
+    /// must run with the mailbox blocked (see [`Self::complete_linked`]).
+    fn tick(&mut self) -> (Ticket, Option<LinkedFuture>) {
         let now = self.registry.clock.now();
         let mut writes = Vec::new();
+        let mut linked = Vec::new();
         let due: Vec<BookingId> = self
             .due_complete
             .iter()
@@ -452,10 +541,26 @@ impl StoreScheduler {
             let Ok(status) = transition(b.status, Transition::Complete) else {
                 continue;
             };
+            let old = b.clone();
             b.status = status;
             b.reminded = true;
-            writes.push(Self::booking_write(&b));
-            writes.push(self.event_write("completed", &b, now));
+            let mut w = vec![
+                Self::booking_write(&b),
+                self.event_write("completed", &b, now),
+            ];
+            match self.linked_card(&b) {
+                Some((card, reason)) => linked.push((
+                    old,
+                    LinkedCompletion {
+                        member: b.member,
+                        card,
+                        service: b.service,
+                        reason,
+                        writes: w,
+                    },
+                )),
+                None => writes.append(&mut w),
+            }
             self.put_booking(b);
         }
         let remind: Vec<BookingId> = self
@@ -476,13 +581,17 @@ impl StoreScheduler {
             }
             self.put_booking(b);
         }
-        if writes.is_empty() {
+        let ticket = if writes.is_empty() {
             self.log.ticket_for_latest()
         } else {
             self.log.submit(writes)
-        }
+        };
+        let linked = (!linked.is_empty()).then(|| self.complete_linked(linked));
+        (ticket, linked)
     }
 }
+
+type LinkedFuture = std::pin::Pin<Box<dyn actix::ActorFuture<StoreScheduler, Output = bool>>>;
 
 pub fn spawn_resource(
     registry: &Arc<Registry>,
@@ -509,6 +618,7 @@ struct PendingBook {
     dry_run: bool,
     /// For a move: the booking being moved and its plan.
     moving: Option<Booking>,
+    count_card: Option<CardId>,
 }
 
 impl StoreScheduler {
@@ -648,6 +758,7 @@ impl StoreScheduler {
                 resources: p.template.resources.clone(),
                 occurrences: Vec::new(),
                 created_at: now,
+                count_card: p.count_card,
             };
             return (
                 Ok(Durable {
@@ -683,6 +794,7 @@ impl StoreScheduler {
                 resources: p.template.resources.clone(),
                 occurrences: ids.clone(),
                 created_at: now,
+                count_card: p.count_card,
             };
             writes.push(Self::plan_write(&plan));
             self.last_plan = plan_id.0 as u32;
@@ -834,6 +946,10 @@ impl StoreScheduler {
             plan,
             dry_run,
             moving: None,
+            count_card: match msg.what {
+                What::Plan { count_card, .. } => count_card,
+                What::Appointment { .. } => None,
+            },
         }))
     }
 }
@@ -890,6 +1006,7 @@ impl Handler<MoveOccurrence> for StoreScheduler {
                 plan: Some(plan.id),
                 dry_run: false,
                 moving: Some(old),
+                count_card: plan.count_card,
             }))
         })();
         match prepared {
@@ -943,6 +1060,53 @@ impl StoreScheduler {
     }
 }
 
+impl StoreScheduler {
+    /// Staff complete one booking. An occurrence of a plan linked to a count card is
+    /// written by the member's home ledger with the session it takes and this request's
+    /// idempotency record, all in one submission.
+    fn complete_one(
+        &mut self,
+        meta: WriteMeta,
+        id: BookingId,
+    ) -> AtomicResponse<Self, SchedResult> {
+        let Some((card, reason)) = self.linked_card(&self.bookings[&id]) else {
+            return self.transit_many(meta, &[id], Transition::Complete, |s| {
+                Outcome::Booking(s.bookings[&id].clone())
+            });
+        };
+        let old = self.bookings[&id].clone();
+        let mut b = old.clone();
+        b.status = BookingStatus::Completed;
+        let now = self.registry.clock.now();
+        let outcome = Outcome::Booking(b.clone());
+        let request = Request::Fingerprint(meta.fingerprint);
+        let writes = vec![
+            Self::booking_write(&b),
+            self.event_write("completed", &b, now),
+            IdemTable::write(now, &meta.key, &request, &outcome),
+        ];
+        let item = LinkedCompletion {
+            member: b.member,
+            card,
+            service: b.service,
+            reason,
+            writes,
+        };
+        self.put_booking(b);
+        let linked = self.complete_linked(vec![(old, item)]);
+        AtomicResponse::new(Box::pin(linked.map(move |written, act, _| {
+            if written {
+                Ok(Durable {
+                    value: outcome,
+                    ticket: act.log.ticket(0),
+                })
+            } else {
+                Err(ActorError::Unavailable)
+            }
+        })))
+    }
+}
+
 impl Handler<Transit> for StoreScheduler {
     type Result = AtomicResponse<Self, SchedResult>;
 
@@ -959,6 +1123,9 @@ impl Handler<Transit> for StoreScheduler {
             Ok(Ok(()))
         })();
         match checked {
+            Ok(Ok(())) if msg.transition == Transition::Complete => {
+                self.complete_one(msg.meta, msg.booking)
+            }
             Ok(Ok(())) => {
                 let id = msg.booking;
                 self.transit_many(msg.meta, &[id], msg.transition, |s| {
@@ -1110,11 +1277,7 @@ impl Handler<DeleteResource> for StoreScheduler {
                 Err(_) => Err(ActorError::Unavailable),
                 Ok(true) => Err(ActorError::ResourceHasBookings(msg.id.0)),
                 Ok(false) => {
-                    let write = Write {
-                        cf: crate::storage::journal::Cf::Default,
-                        key: keys::id8(keys::TAG_RESOURCE, msg.id.0),
-                        value: None,
-                    };
+                    let write = Write::delete(keys::id8(keys::TAG_RESOURCE, msg.id.0));
                     act.resources.remove(&msg.id);
                     Ok(act.commit(msg.meta, Outcome::ResourceDeleted(msg.id), vec![write]))
                 }
@@ -1124,10 +1287,15 @@ impl Handler<DeleteResource> for StoreScheduler {
 }
 
 impl Handler<Tick> for StoreScheduler {
-    type Result = actix::MessageResult<Tick>;
+    type Result = AtomicResponse<Self, Ticket>;
 
     fn handle(&mut self, _: Tick, _: &mut Context<Self>) -> Self::Result {
-        actix::MessageResult(self.tick())
+        match self.tick() {
+            (ticket, None) => AtomicResponse::new(Box::pin(ready(ticket))),
+            (ticket, Some(linked)) => {
+                AtomicResponse::new(Box::pin(linked.map(move |_, _, _| ticket)))
+            }
+        }
     }
 }
 

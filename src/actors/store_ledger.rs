@@ -46,6 +46,8 @@ pub struct StoreLedger {
     /// Orders written or changed but not durable yet.
     pub(super) orders: Pending<OrderId, Order>,
     pub(super) next_order: u32,
+    /// Gift stock of this store: disk less reservations in flight; loaded on first use.
+    pub(super) gift_stock: HashMap<crate::domain::gift::GiftId, i64>,
 }
 
 impl Actor for StoreLedger {
@@ -70,10 +72,11 @@ impl StoreLedger {
             entries: Pending::default(),
             orders: Pending::default(),
             next_order,
+            gift_stock: HashMap::new(),
         }
     }
 
-    fn account(&mut self, member: MemberId) -> Result<Option<Account>, ActorError> {
+    pub(super) fn account(&mut self, member: MemberId) -> Result<Option<Account>, ActorError> {
         if let Some(a) = self.accounts.get(&member) {
             return Ok(Some(a.clone()));
         }
@@ -177,7 +180,7 @@ impl StoreLedger {
     }
 
     /// Appends the writes of `fx` and takes its state as this actor's.
-    fn write_effects(
+    pub(super) fn write_effects(
         &mut self,
         seq: u64,
         before: &Account,

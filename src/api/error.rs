@@ -10,6 +10,7 @@ use warp::{Rejection, Reply};
 use crate::actors::ActorError;
 use crate::domain::checkout::CheckoutError;
 use crate::domain::coupon::CouponError;
+use crate::domain::gift::GiftError;
 use crate::domain::ids::IdError;
 use crate::domain::ledger::LedgerError;
 use crate::domain::membership::MemberError;
@@ -140,6 +141,7 @@ impl ApiError {
             ),
             Ledger(LedgerError::Member(e)) => member_error(e),
             Ledger(LedgerError::Checkout(e)) => checkout_error(e),
+            Ledger(LedgerError::Gift(e)) => gift_error(e),
             Exhausted(_) => (StatusCode::UNPROCESSABLE_ENTITY, "ids_exhausted"),
             Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
@@ -187,6 +189,17 @@ fn member_error(e: &MemberError) -> (StatusCode, &'static str) {
     (StatusCode::UNPROCESSABLE_ENTITY, code)
 }
 
+fn gift_error(e: &GiftError) -> (StatusCode, &'static str) {
+    let code = match e {
+        GiftError::NotFound(_) => return (StatusCode::NOT_FOUND, "gift_not_found"),
+        GiftError::OutOfStock { .. } => return (StatusCode::CONFLICT, "gift_out_of_stock"),
+        GiftError::BadQuantity => "invalid_quantity",
+        GiftError::BadStock => "invalid_stock",
+        GiftError::BadPoints => "invalid_gift_points",
+    };
+    (StatusCode::UNPROCESSABLE_ENTITY, code)
+}
+
 fn checkout_error(e: &CheckoutError) -> (StatusCode, &'static str) {
     use CheckoutError::*;
     let code = match e {
@@ -226,6 +239,7 @@ impl From<ActorError> for ApiError {
             ActorError::ResourceHasBookings(id) => ApiError::ResourceHasBookings(id),
             ActorError::ModeImmutable => ApiError::ModeImmutable,
             ActorError::Unavailable => ApiError::Unavailable,
+            ActorError::Rule(e) => ApiError::Ledger(e),
         }
     }
 }

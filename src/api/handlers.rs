@@ -420,10 +420,19 @@ pub async fn tick_all(registry: &crate::actors::registry::Registry) -> Result<()
 /// Most operations one batch request may carry.
 pub const BATCH_OPS_MAX: usize = 1_000;
 
-fn batch_command(p: &Principal, op: &BatchOp) -> Result<(IdempotencyKey, LedgerCommand), ApiError> {
+fn batch_command(
+    state: &ApiState,
+    p: &Principal,
+    op: &BatchOp,
+) -> Result<(IdempotencyKey, LedgerCommand), ApiError> {
     let key = IdempotencyKey::new(&op.idempotency_key).map_err(ApiError::InvalidIdempotencyKey)?;
     let member = member_id(op.member_id)?;
-    allow_member(p, member)?;
+    // The same rule as the single routes: a deduction may be cross-store, nothing else.
+    if op.op == "deduct" {
+        allow_spend(state, p, member)?;
+    } else {
+        allow_member(p, member)?;
+    }
     let need_store = || acting_store(p, op.store_id);
     let need_amount = || {
         amount(
@@ -505,7 +514,7 @@ pub async fn ledger_batch(
                 Vec<(usize, IdempotencyKey, LedgerCommand)>,
             > = std::collections::HashMap::new();
             for (i, op) in body.operations.iter().enumerate() {
-                match batch_command(&p, op) {
+                match batch_command(&state, &p, op) {
                     Ok((key, command)) => {
                         by_store
                             .entry(command.member().home_store())

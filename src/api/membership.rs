@@ -83,7 +83,7 @@ fn parse_card(raw: &str) -> Result<(MemberId, u32), ApiError> {
     Ok((member, generation))
 }
 
-fn render(outcome: Outcome) -> Result<Response, ApiError> {
+pub(super) fn render(outcome: Outcome) -> Result<Response, ApiError> {
     match outcome {
         Outcome::Counter(a) => Ok(json_status(
             StatusCode::CREATED,
@@ -856,7 +856,7 @@ fn rules(b: &RulesBody) -> Result<LevelRules, ApiError> {
     .map_err(|e| invalid(e.to_string()))
 }
 
-async fn catalog_write(
+pub(super) async fn catalog_write(
     state: &ApiState,
     meta_: crate::actors::WriteMeta,
     change: CatalogChange,
@@ -1011,8 +1011,9 @@ pub async fn get_catalog(state: Arc<ApiState>, _any: Principal) -> Response {
         .map(|((s, l), r)| serde_json::json!({ "store_id": s.get(), "level": l.0, "rules": r }))
         .collect();
     let coupons: Vec<_> = c.coupons.values().collect();
+    let gifts: Vec<_> = c.gifts.values().collect();
     json_status(
         StatusCode::OK,
-        &serde_json::json!({ "levels": levels, "overrides": overrides, "coupon_templates": coupons, "point_value": c.point_value.minor() }),
+        &serde_json::json!({ "levels": levels, "overrides": overrides, "coupon_templates": coupons, "gifts": gifts, "point_value": c.point_value.minor() }),
     )
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod credentials;
 pub mod dto;
 pub mod error;
+pub mod gifts;
 pub mod handlers;
 pub mod membership;
 pub mod rate;
@@ -453,6 +454,32 @@ fn membership_routes(
         .and(key())
         .and(body())
         .then(|id, card, action, s, p, k, ct, b| m::card_action(action, s, p, id, card, k, ct, b));
+    let exchange = warp::path!("v1" / "members" / u64 / "gift-exchanges")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(key())
+        .and(body())
+        .then(|id, s, p, k, ct, b| gifts::exchange(s, p, id, k, ct, b));
+    let gift = warp::path!("v1" / "gifts" / u32)
+        .and(warp::put())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(key())
+        .and(body())
+        .then(|id, s, p, k, ct, b| gifts::put_gift(s, p, id, k, ct, b));
+    let stock = warp::path!("v1" / "stores" / u64 / "gifts" / u32 / "stock")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(key())
+        .and(body())
+        .then(|sid, id, s, p, k, ct, b| gifts::move_stock(s, p, sid, id, k, ct, b));
+    let store_gifts = warp::path!("v1" / "stores" / u64 / "gifts")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .then(|sid, s, p| gifts::list_gifts(s, p, sid));
     let member_action = warp::path!("v1" / "members" / u64 / String)
         .and(warp::post())
         .and(st.clone())
@@ -543,8 +570,19 @@ fn membership_routes(
         .and(st.clone())
         .and(auth.clone())
         .then(m::get_catalog);
-    card_action
+    // Boxed in groups: warp's nested filter types make long chains slow to compile.
+    let gifts = exchange
+        .or(gift)
+        .unify()
+        .or(stock)
+        .unify()
+        .or(store_gifts)
+        .unify()
+        .boxed();
+    let members = card_action
         .or(activity)
+        .unify()
+        .or(gifts)
         .unify()
         .or(member_action)
         .unify()
@@ -556,6 +594,8 @@ fn membership_routes(
         .unify()
         .or(ret)
         .unify()
+        .boxed();
+    members
         .or(held)
         .unify()
         .or(redeem)

@@ -100,6 +100,10 @@ pub struct PlanBody {
     pub repeat: RepeatBody,
     #[serde(default)]
     pub dry_run: bool,
+    /// A count card (次卡) of the member for this service: each completed occurrence
+    /// takes one session from it, in the same write as the completion.
+    #[serde(default)]
+    pub count_card_id: Option<u32>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -367,6 +371,8 @@ pub struct PlanDto {
     pub member_id: u64,
     pub service_id: u64,
     pub resource_ids: Vec<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count_card_id: Option<u32>,
     pub status: &'static str,
     pub dry_run: bool,
     pub occurrences: Vec<BookingDto>,
@@ -381,6 +387,7 @@ impl PlanDto {
             member_id: p.member.get(),
             service_id: p.service.0,
             resource_ids: p.resources.iter().map(|r| r.0).collect(),
+            count_card_id: p.count_card.map(|c| c.0),
             status: if dry_run {
                 "dry_run"
             } else {

@@ -13,8 +13,9 @@ use super::auth::allow;
 use super::error::ApiError;
 use super::handlers::{json_status, meta, parse_json, respond, write, ApiResult};
 use super::schedule_dto::*;
-use super::ApiState;
+use super::{ApiState, ACTOR_REPLY_TIMEOUT};
 use crate::actors::directory::{DeleteService, PutService, SetSettings};
+use crate::actors::plan_sessions::CheckCard;
 use crate::actors::scheduler::*;
 use crate::actors::WriteMeta;
 use crate::domain::access::{Capability, Principal, Role};
@@ -23,6 +24,7 @@ use crate::domain::calendar::{BookingId, CAPACITY_MAX};
 use crate::domain::hours::{StoreHours, WeeklyHours};
 use crate::domain::idempotency::Outcome;
 use crate::domain::ids::{MemberId, Name, StoreId};
+use crate::domain::membership::CardId;
 use crate::domain::planning::{AVAILABILITY_DAYS_MAX, AVAILABILITY_STEP_MINUTES_MIN};
 
 pub const EVENTS_PAGE_DEFAULT: usize = 100;
@@ -556,14 +558,21 @@ pub async fn create_plan(
             let body: PlanBody = parse_json(ct, &body)?;
             let meta = meta(key, &format!("POST /v1/stores/{store}/plans"), &body)?;
             let store = store_in(&p, Capability::ManageStore, store)?;
+            let member = member_id(body.member_id)?;
+            let service = ServiceId(body.service_id);
+            let count_card = match body.count_card_id {
+                Some(card) => Some(check_card(&state, member, CardId(card), service, store).await?),
+                None => None,
+            };
             let msg = Book {
                 meta,
-                member: member_id(body.member_id)?,
-                service: ServiceId(body.service_id),
+                member,
+                service,
                 resources: resource_ids(&body.resource_ids)?,
                 what: What::Plan {
                     repeat: repeat(&body.repeat)?,
                     dry_run: body.dry_run,
+                    count_card,
                 },
             };
             let addr = scheduler(&state, store)?;
@@ -572,6 +581,33 @@ pub async fn create_plan(
         }
         .await,
     )
+}
+
+/// A card can be linked only while it has sessions, has not expired and is for the service.
+/// It may still run out before an occurrence completes; that occurrence then completes
+/// without taking a session, and the store's event feed says so.
+async fn check_card(
+    state: &ApiState,
+    member: MemberId,
+    card: CardId,
+    service: ServiceId,
+    store: StoreId,
+) -> Result<CardId, ApiError> {
+    let ledger = state
+        .registry
+        .store(member.home_store())
+        .ok_or_else(|| ApiError::NotFound(format!("member {member}")))?;
+    let msg = CheckCard {
+        member,
+        card,
+        service,
+        store,
+    };
+    match tokio::time::timeout(ACTOR_REPLY_TIMEOUT, ledger.send(msg)).await {
+        Ok(Ok(checked)) => checked.map(|_| card).map_err(ApiError::from),
+        Ok(Err(_)) => Err(ApiError::Unavailable),
+        Err(_) => Err(ApiError::Overloaded),
+    }
 }
 
 pub async fn transit(

@@ -200,6 +200,8 @@ pub struct Plan {
     pub resources: Vec<ResourceId>,
     pub occurrences: Vec<BookingId>,
     pub created_at: Timestamp,
+    /// A count card (次卡) of the member that pays one session per completed occurrence.
+    pub count_card: Option<super::membership::CardId>,
 }
 
 /// A plan's status, derived from its occurrences.

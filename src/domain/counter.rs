@@ -14,6 +14,7 @@ use super::checkout::{
     Order, OrderStatus, Payment, Pricing,
 };
 use super::coupon::{CouponCode, CouponError, CouponTemplate, TemplateId};
+use super::gift::{Gift, GiftError, GiftId};
 use super::ids::StoreId;
 use super::ledger::{
     self, Account, AccountRef, Entry, LedgerError, Posted, StoreAccountKind, TenderKind, Timestamp,
@@ -28,6 +29,7 @@ use super::money::{Amount, Money};
 pub struct Catalog {
     pub levels: LevelCatalog,
     pub coupons: BTreeMap<TemplateId, CouponTemplate>,
+    pub gifts: BTreeMap<GiftId, Gift>,
     /// What one point is worth when paying with points.
     pub point_value: Money,
 }
@@ -37,6 +39,7 @@ impl Default for Catalog {
         Catalog {
             levels: LevelCatalog::default(),
             coupons: BTreeMap::new(),
+            gifts: BTreeMap::new(),
             point_value: Money::from_minor(1),
         }
     }
@@ -52,6 +55,7 @@ pub enum CatalogChange {
         rules: super::levels::LevelRules,
     },
     CouponTemplate(super::coupon::CouponTemplate),
+    Gift(Gift),
 }
 
 pub struct Ctx<'a> {
@@ -119,6 +123,11 @@ pub enum CounterOp {
     Lock,
     Unlock,
     ReplaceCard,
+    /// Points for gifts (积分兑换); the gift store's stock is the caller's to check.
+    ExchangeGift {
+        gift: GiftId,
+        quantity: u32,
+    },
     /// Pays `order` (new, or held and resumed).
     Checkout {
         order: Order,
@@ -381,6 +390,22 @@ pub fn apply(account: &Account, ctx: &Ctx<'_>, op: CounterOp) -> Result<Effects,
             coupon = Some(code);
             discount = Some(off);
         }
+        CounterOp::ExchangeGift { gift, quantity } => {
+            fx.acct.membership.may_spend()?;
+            let g = ctx
+                .catalog
+                .gifts
+                .get(&gift)
+                .ok_or(GiftError::NotFound(gift.0))?;
+            let points = g.cost(quantity)?;
+            fx.points(-points, format!("gift {} x {quantity}", gift.0))?;
+            fx.note(Activity::GiftExchanged {
+                store,
+                gift: gift.0,
+                quantity,
+                points,
+            });
+        }
         CounterOp::Lock => {
             if fx.acct.membership.locked {
                 return Err(MemberError::AlreadyLocked.into());
@@ -618,3 +643,7 @@ pub fn return_walk_in(
     order.returned = plan.returned;
     Ok((order, transfers))
 }
+
+#[cfg(test)]
+#[path = "counter_tests.rs"]
+mod tests;

@@ -51,6 +51,12 @@ pub enum Outcome {
     Order(Box<super::checkout::Order>),
     /// HQ's catalog changed; the change itself is the answer.
     Catalog(Box<super::counter::CatalogChange>),
+    /// A store's stock of a gift after a restock or correction.
+    GiftStock {
+        store: StoreId,
+        gift: super::gift::GiftId,
+        stock: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

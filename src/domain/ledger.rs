@@ -262,6 +262,8 @@ pub enum LedgerError {
     Member(#[from] MemberError),
     #[error("{0}")]
     Checkout(#[from] super::checkout::CheckoutError),
+    #[error("{0}")]
+    Gift(#[from] super::gift::GiftError),
 }
 
 impl From<super::coupon::CouponError> for LedgerError {

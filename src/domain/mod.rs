@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod checkout;
 pub mod counter;
 pub mod coupon;
+pub mod gift;
 pub mod hours;
 pub mod idempotency;
 pub mod ids;

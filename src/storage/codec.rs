@@ -372,6 +372,7 @@ pub enum OutcomeRec {
     Counter(Box<Answer>),
     Order(Box<Order>),
     Catalog(Box<crate::domain::counter::CatalogChange>),
+    GiftStock(u32, u32, i64),
 }
 
 impl From<&Outcome> for OutcomeRec {
@@ -395,6 +396,9 @@ impl From<&Outcome> for OutcomeRec {
             Outcome::Counter(a) => OutcomeRec::Counter(a.clone()),
             Outcome::Order(o) => OutcomeRec::Order(o.clone()),
             Outcome::Catalog(c) => OutcomeRec::Catalog(c.clone()),
+            Outcome::GiftStock { store, gift, stock } => {
+                OutcomeRec::GiftStock(store.get(), gift.0, *stock)
+            }
             Outcome::PlanConflicts(fs) => {
                 OutcomeRec::PlanConflicts(fs.iter().map(FailureRec::from).collect())
             }
@@ -429,6 +433,11 @@ impl TryFrom<OutcomeRec> for Outcome {
             OutcomeRec::Counter(a) => Outcome::Counter(a),
             OutcomeRec::Order(o) => Outcome::Order(o),
             OutcomeRec::Catalog(c) => Outcome::Catalog(c),
+            OutcomeRec::GiftStock(store, gift, stock) => Outcome::GiftStock {
+                store: StoreId::new(store)?,
+                gift: crate::domain::gift::GiftId(gift),
+                stock,
+            },
             OutcomeRec::PlanConflicts(fs) => Outcome::PlanConflicts(
                 fs.into_iter()
                     .map(OccurrenceFailure::try_from)

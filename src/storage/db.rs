@@ -62,6 +62,10 @@ impl Storage {
         table.set_bloom_filter(10.0, false);
         let mut default_opts = Options::default();
         default_opts.set_block_based_table_factory(&table);
+        default_opts.set_merge_operator_associative(
+            super::counter::MERGE_OPERATOR_NAME,
+            super::counter::add_i64,
+        );
         let mut idem_opts = Options::default();
         idem_opts.set_block_based_table_factory(&table);
         let retention_us = i64::try_from(idem_retention.as_micros()).unwrap_or(i64::MAX);

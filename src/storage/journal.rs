@@ -31,12 +31,21 @@ pub enum Cf {
     Idem,
 }
 
-/// One key's new value (or deletion).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    Put(Vec<u8>),
+    Delete,
+    /// A merge operand (see `storage::counter`): commutes with other merges of the key, so
+    /// several actors may change one counter without agreeing on an order.
+    Merge(Vec<u8>),
+}
+
+/// One key's new value, deletion or merge operand.
 #[derive(Debug, Clone)]
 pub struct Write {
     pub cf: Cf,
     pub key: Vec<u8>,
-    pub value: Option<Vec<u8>>,
+    pub op: Op,
 }
 
 impl Write {
@@ -44,7 +53,7 @@ impl Write {
         Write {
             cf: Cf::Default,
             key,
-            value: Some(value),
+            op: Op::Put(value),
         }
     }
 
@@ -52,7 +61,15 @@ impl Write {
         Write {
             cf: Cf::Default,
             key,
-            value: None,
+            op: Op::Delete,
+        }
+    }
+
+    pub fn merge(key: Vec<u8>, operand: Vec<u8>) -> Write {
+        Write {
+            cf: Cf::Default,
+            key,
+            op: Op::Merge(operand),
         }
     }
 
@@ -60,7 +77,7 @@ impl Write {
         Write {
             cf: Cf::Idem,
             key,
-            value: Some(value),
+            op: Op::Put(value),
         }
     }
 }
@@ -227,20 +244,25 @@ fn run(db: Arc<DB>, rx: Receiver<Submission>, stats: Arc<JournalStats>) {
         // Keys in order make RocksDB's memtable inserts cheap (its skip-list splice is reused);
         // a stable sort keeps two writes of one key in submission order, so the last wins.
         // A key written twice in one batch (a hot account, a store's balance) needs only its
-        // last value: keep the last of each run of equal keys.
+        // last value: a put or delete hides every earlier write of its key. Merge operands
+        // hide nothing and are all kept, in order.
         let mut writes: Vec<&Write> = pending.iter().flat_map(|s| s.writes.iter()).collect();
         writes.sort_by(|a, b| (a.cf as u8, &a.key).cmp(&(b.cf as u8, &b.key)));
         writes.reverse();
-        writes.dedup_by(|later, earlier| later.cf == earlier.cf && later.key == earlier.key);
+        writes.dedup_by(|earlier, later| {
+            later.cf == earlier.cf && later.key == earlier.key && !matches!(later.op, Op::Merge(_))
+        });
         writes.reverse();
         let mut batch = WriteBatch::default();
         {
             for w in writes {
-                match (w.cf, &w.value) {
-                    (Cf::Default, Some(v)) => batch.put(&w.key, v),
-                    (Cf::Default, None) => batch.delete(&w.key),
-                    (Cf::Idem, Some(v)) => batch.put_cf(idem_cf, &w.key, v),
-                    (Cf::Idem, None) => batch.delete_cf(idem_cf, &w.key),
+                match (w.cf, &w.op) {
+                    (Cf::Default, Op::Put(v)) => batch.put(&w.key, v),
+                    (Cf::Default, Op::Delete) => batch.delete(&w.key),
+                    (Cf::Default, Op::Merge(v)) => batch.merge(&w.key, v),
+                    (Cf::Idem, Op::Put(v)) => batch.put_cf(idem_cf, &w.key, v),
+                    (Cf::Idem, Op::Delete) => batch.delete_cf(idem_cf, &w.key),
+                    (Cf::Idem, Op::Merge(v)) => batch.merge_cf(idem_cf, &w.key, v),
                 }
             }
         }

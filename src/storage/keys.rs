@@ -23,7 +23,8 @@
 //! | `O` | order id (8) = owner store << 32 \| seq | Order       | default       |
 //! | `N` | selling store (4), order id (8)      | (empty): held  | default       |
 //! | `Y` | home (4), store (4), at µs (8), member (8), entry seq (8) | i64 owed | default |
-//! | `Z` | `l` level (2) / `o` store (4) level (2) / `c` template (4) | catalog item | default |
+//! | `Z` | `l` level (2) / `o` store (4) level (2) / `c` template (4) / `g` gift (4) | catalog item | default |
+//! | `W` | store (4), gift (4)                  | stock i64, by merge (`counter`) | default |
 //!
 //! `Y` lines are inter-store settlement (跨店结算): what the home store owes the store where
 //! its member spent stored value (negative for refunds).
@@ -54,6 +55,7 @@ pub const TAG_ORDER: u8 = b'O';
 pub const TAG_HELD: u8 = b'N';
 pub const TAG_SETTLEMENT: u8 = b'Y';
 pub const TAG_CATALOG: u8 = b'Z';
+pub const TAG_GIFT_STOCK: u8 = b'W';
 
 pub fn activity(member: MemberId, seq: u64) -> Vec<u8> {
     let mut k = vec![TAG_ACTIVITY];
@@ -107,6 +109,20 @@ pub fn catalog_override(store: StoreId, level: u16) -> Vec<u8> {
 pub fn catalog_coupon(template: u32) -> Vec<u8> {
     let mut k = vec![TAG_CATALOG, b'c'];
     k.extend_from_slice(&template.to_be_bytes());
+    k
+}
+
+pub fn catalog_gift(gift: u32) -> Vec<u8> {
+    let mut k = vec![TAG_CATALOG, b'g'];
+    k.extend_from_slice(&gift.to_be_bytes());
+    k
+}
+
+/// A store's stock of a gift: a counter changed only by merge operands (see `counter`).
+pub fn gift_stock(store: StoreId, gift: u32) -> Vec<u8> {
+    let mut k = vec![TAG_GIFT_STOCK];
+    k.extend_from_slice(&store.get().to_be_bytes());
+    k.extend_from_slice(&gift.to_be_bytes());
     k
 }
 

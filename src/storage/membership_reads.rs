@@ -8,6 +8,7 @@ use super::keys;
 use crate::domain::checkout::{Order, OrderId};
 use crate::domain::counter::Catalog;
 use crate::domain::coupon::CouponTemplate;
+use crate::domain::gift::GiftId;
 use crate::domain::ids::{MemberId, StoreId};
 use crate::domain::ledger::Timestamp;
 use crate::domain::levels::{Level, LevelId, LevelRules};
@@ -56,6 +57,10 @@ impl Storage {
                         .put_override(store, level, rules)
                         .map_err(|_| bad())?;
                 }
+                Some(b'g') => {
+                    let g: crate::domain::gift::Gift = decode_at(&key, &value)?;
+                    catalog.gifts.insert(g.id, g);
+                }
                 Some(b'c') => {
                     let t: CouponTemplate = decode_at(&key, &value)?;
                     catalog.coupons.insert(t.id, t);
@@ -64,6 +69,12 @@ impl Storage {
             }
         }
         Ok(catalog)
+    }
+
+    /// Units of `gift` in stock at `store`: every merge operand folded in.
+    pub fn gift_stock(&self, store: StoreId, gift: GiftId) -> Result<i64, StorageError> {
+        self.get_rec(&keys::gift_stock(store, gift.0))
+            .map(|v| v.unwrap_or(0))
     }
 
     pub fn order(&self, id: OrderId) -> Result<Option<Order>, StorageError> {

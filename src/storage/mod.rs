@@ -2,6 +2,7 @@
 //! journal (the only writer) and the read side used by recovery and by durable reads.
 
 pub mod codec;
+pub mod counter;
 pub mod db;
 pub mod journal;
 pub mod keys;

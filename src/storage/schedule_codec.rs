@@ -276,6 +276,7 @@ pub struct PlanRec {
     pub resources: Vec<u64>,
     pub occurrences: Vec<u64>,
     pub created_at_us: i64,
+    pub count_card: Option<u32>,
 }
 
 impl From<&Plan> for PlanRec {
@@ -288,6 +289,7 @@ impl From<&Plan> for PlanRec {
             resources: p.resources.iter().map(|r| r.0).collect(),
             occurrences: p.occurrences.iter().map(|b| b.0).collect(),
             created_at_us: p.created_at.timestamp_micros(),
+            count_card: p.count_card.map(|c| c.0),
         }
     }
 }
@@ -303,6 +305,7 @@ impl TryFrom<PlanRec> for Plan {
             resources: r.resources.into_iter().map(ResourceId).collect(),
             occurrences: r.occurrences.into_iter().map(BookingId).collect(),
             created_at: ts(r.created_at_us)?,
+            count_card: r.count_card.map(crate::domain::membership::CardId),
         })
     }
 }

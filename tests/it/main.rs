@@ -10,4 +10,5 @@ mod idempotency;
 mod ledger;
 mod loadtest;
 mod membership;
+mod plan_cards_gifts;
 mod scheduling;

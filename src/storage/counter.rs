@@ -1,0 +1,28 @@
+//! Counters kept as RocksDB merges: the value is an i64 and every write adds a delta. Used
+//! for a store's gift stock, which the store's ledger reserves in memory while the member's
+//! home ledger writes the exchange: deltas commute, so two ledgers' submissions landing in
+//! either order give the same stock. Values and operands are both `encode(&i64)`, with the
+//! format-version byte like every other value.
+
+use rocksdb::MergeOperands;
+
+use super::codec;
+
+pub const MERGE_OPERATOR_NAME: &str = "i64_add";
+
+pub fn operand(delta: i64) -> Vec<u8> {
+    codec::encode(&delta)
+}
+
+/// The merge operator: the existing value plus every operand. An undecodable value or an
+/// overflow fails the merge, which RocksDB reports as corruption on read: never a guess.
+pub fn add_i64(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
+    let mut total = match existing {
+        Some(v) => codec::decode::<i64>(v).ok()?,
+        None => 0,
+    };
+    for op in operands {
+        total = total.checked_add(codec::decode::<i64>(op).ok()?)?;
+    }
+    Some(codec::encode(&total))
+}
