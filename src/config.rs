@@ -55,6 +55,7 @@ struct RawScheduling {
 struct RawServer {
     listen: String,
     data_dir: PathBuf,
+    backup_dir: PathBuf,
     http_threads: usize,
     actor_threads: usize,
 }
@@ -82,6 +83,9 @@ struct RawLedger {
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// Where `POST /v1/admin/backups` puts checkpoints; a relative path is taken from the
+    /// data directory's parent, so that it lands on the same file system (hard links).
+    pub backup_dir: PathBuf,
     pub http_threads: usize,
     pub actor_threads: usize,
     pub body_bytes_max: u64,
@@ -103,6 +107,18 @@ pub struct Config {
 }
 
 impl Config {
+    pub fn backup_root(&self) -> PathBuf {
+        if self.backup_dir.is_absolute() {
+            return self.backup_dir.clone();
+        }
+        let parent = self
+            .data_dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        parent.join(&self.backup_dir)
+    }
+
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
@@ -175,6 +191,7 @@ impl Config {
         Ok(Config {
             listen,
             data_dir: raw.server.data_dir,
+            backup_dir: raw.server.backup_dir,
             http_threads: raw.server.http_threads,
             actor_threads: raw.server.actor_threads,
             body_bytes_max: raw.limits.body_bytes_max,

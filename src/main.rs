@@ -26,6 +26,51 @@ struct Args {
     /// The bootstrap HQ administrator key (instead of the key file).
     #[arg(long)]
     admin_key: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Make a data directory from a backup (a checkpoint from `POST /v1/admin/backups`),
+    /// then check that its ledger sums to zero. The server must not be running on `--to`.
+    Restore {
+        /// The backup directory.
+        #[arg(long)]
+        from: PathBuf,
+        /// The new data directory; must not exist or be empty.
+        #[arg(long)]
+        to: PathBuf,
+    },
+}
+
+fn restore(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
+    if to.exists() && std::fs::read_dir(to)?.next().is_some() {
+        anyhow::bail!(
+            "{} is not empty; restore into a new directory",
+            to.display()
+        );
+    }
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+        }
+    }
+    let storage = chainstore::storage::Storage::open(to, std::time::Duration::from_secs(86_400))?;
+    let tb = storage.trial_balance()?;
+    anyhow::ensure!(
+        tb.sum() == 0,
+        "the restored ledger does not sum to zero: {}",
+        tb.sum()
+    );
+    println!(
+        "restored {} into {}; trial balance sums to 0",
+        from.display(),
+        to.display()
+    );
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,6 +82,9 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    if let Some(Command::Restore { from, to }) = &args.command {
+        return restore(from, to);
+    }
     let mut config = Config::load(&args.config)?;
     if let Some(listen) = args.listen {
         config.listen = listen;

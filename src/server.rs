@@ -127,6 +127,7 @@ pub async fn start_core(
         body_bytes_max: config.body_bytes_max,
         batch_body_bytes_max: config.batch_body_bytes_max,
         page_size_max: config.page_size_max,
+        backup_root: config.backup_root(),
         default_time_zone: config.default_time_zone.name().to_owned(),
     }))
 }

@@ -75,6 +75,8 @@ pub enum ApiError {
     Forbidden,
     #[error("too many requests for this credential; retry in {0} s")]
     RateLimited(u64),
+    #[error("backup failed: {0}")]
+    Backup(String),
 }
 
 impl warp::reject::Reject for ApiError {}
@@ -160,6 +162,7 @@ impl ApiError {
             Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Backup(_) => (StatusCode::INTERNAL_SERVER_ERROR, "backup_failed"),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP API: a thin translation of HTTP to actor messages and back.
 //! Every route lives under `/v1/` except `/healthz`; every error is `{code, message}`.
 
+pub mod admin;
 pub mod auth;
 pub mod credentials;
 pub mod dto;
@@ -46,6 +47,8 @@ pub struct ApiState {
     pub cross_store_use: bool,
     /// Requests per credential; the bootstrap administrator is not limited.
     pub rate: rate::RateLimiter,
+    /// Where backups (RocksDB checkpoints) are written.
+    pub backup_root: std::path::PathBuf,
 }
 
 impl ApiState {
@@ -162,6 +165,11 @@ pub fn routes(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
             .then(|id, s, p, k| credentials::revoke(s, p, id, k)))
         .unify()
         .boxed();
+    let backup = warp::path!("v1" / "admin" / "backups")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .then(admin::backup);
     let trial = warp::path!("v1" / "ledger" / "trial-balance")
         .and(warp::get())
         .and(st.clone())
@@ -192,6 +200,8 @@ pub fn routes(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .or(entries)
         .unify()
         .or(trial)
+        .unify()
+        .or(backup)
         .unify()
         .or(batch)
         .unify()

@@ -90,6 +90,13 @@ impl Storage {
         Ok(Storage { db: Arc::new(db) })
     }
 
+    /// A consistent copy of the whole database in `dir` (which must not exist), made while
+    /// the journal keeps writing: SST files are hard-linked, the memtable is flushed first.
+    pub fn checkpoint(&self, dir: &Path) -> Result<(), StorageError> {
+        rocksdb::checkpoint::Checkpoint::new(&self.db)?.create_checkpoint(dir)?;
+        Ok(())
+    }
+
     pub fn db(&self) -> Arc<DB> {
         self.db.clone()
     }

@@ -21,6 +21,7 @@ async fn call(
     let mut req = match method {
         "GET" => client.get(url),
         "DELETE" => client.delete(url),
+        "PUT" => client.put(url),
         _ => client.post(url),
     }
     .header("Idempotency-Key", format!("k-{}", rand_suffix()));
@@ -129,7 +130,8 @@ async fn credentials_scope_every_route_to_their_store() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(r["results"][0]["status"], 404);
+    // The batch follows the single route's rule.
+    assert_eq!(r["results"][0]["status"], 201, "{r}");
     // A store in the body other than the key's own: refused.
     let (status, _) = call(
         &pos,
@@ -143,6 +145,12 @@ async fn credentials_scope_every_route_to_their_store() {
     for (method, path, body) in [
         ("POST", "/v1/stores".to_owned(), Some(json!({"name": "C"}))),
         ("GET", "/v1/ledger/trial-balance".to_owned(), None),
+        ("POST", "/v1/admin/backups".to_owned(), None),
+        (
+            "PUT",
+            "/v1/gifts/1".to_owned(),
+            Some(json!({"name": "Mug", "points": 10})),
+        ),
         (
             "POST",
             "/v1/credentials".to_owned(),
@@ -165,7 +173,7 @@ async fn credentials_scope_every_route_to_their_store() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
         assert_eq!(body["code"], "forbidden");
     }
-    assert_eq!(server.balance(mb).await, 990);
+    assert_eq!(server.balance(mb).await, 989);
     assert_eq!(server.balance(ma).await, 990);
 
     // A manager of B manages B's resources, not A's.

@@ -2,6 +2,7 @@
 //! One test binary with modules keeps link time down.
 
 mod access;
+mod backup;
 mod bad_input;
 mod batch;
 mod crash;
