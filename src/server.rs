@@ -114,6 +114,8 @@ pub async fn start_core(
         .await
         .map_err(|e| StartError::Threads(e.to_string()))?;
     let admin_key_hash = Some(crate::api::auth::key_hash(&bootstrap_admin_key(config)?));
+    let metrics = crate::api::metrics::Metrics::new(registry.journal.stats(), &registry.gauges)
+        .map_err(|e| StartError::Threads(format!("metrics: {e}")))?;
     Ok(Arc::new(ApiState {
         cross_store_use: config.cross_store_use,
         rate: crate::api::rate::RateLimiter::new(
@@ -128,6 +130,7 @@ pub async fn start_core(
         batch_body_bytes_max: config.batch_body_bytes_max,
         page_size_max: config.page_size_max,
         backup_root: config.backup_root(),
+        metrics,
         default_time_zone: config.default_time_zone.name().to_owned(),
     }))
 }

@@ -26,6 +26,33 @@ pub struct Registry {
     pub storage: Storage,
     pub journal: Journal,
     pub clock: Arc<dyn Clock>,
+    pub gauges: ActorGauges,
+}
+
+/// What the actors hold in memory, for `/metrics`.
+#[derive(Clone)]
+pub struct ActorGauges {
+    pub accounts: prometheus::IntGauge,
+    pub resources: prometheus::IntGauge,
+}
+
+impl ActorGauges {
+    fn new() -> ActorGauges {
+        let gauge =
+            |name: &str, help: &str| prometheus::IntGauge::new(name, help).expect("valid gauge");
+        ActorGauges {
+            accounts: gauge(
+                "accounts_in_memory",
+                "Member accounts loaded into ledger actors",
+            ),
+            resources: gauge("resources_in_memory", "Resource actors running"),
+        }
+    }
+
+    pub fn register(&self, registry: &prometheus::Registry) -> prometheus::Result<()> {
+        registry.register(Box::new(self.accounts.clone()))?;
+        registry.register(Box::new(self.resources.clone()))
+    }
 }
 
 impl Registry {
@@ -47,6 +74,7 @@ impl Registry {
             storage,
             journal,
             clock,
+            gauges: ActorGauges::new(),
         })
     }
 

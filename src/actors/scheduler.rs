@@ -600,6 +600,7 @@ pub fn spawn_resource(
     bookings: Vec<(BookingId, Timestamp, Timestamp)>,
 ) -> Addr<ResourceActor> {
     let r2 = r.clone();
+    registry.gauges.resources.inc();
     ResourceActor::start_in_arbiter(registry.arbiter(r.id.0 as usize), move |ctx| {
         ctx.set_mailbox_capacity(super::MAILBOX_CAPACITY);
         ResourceActor::new(&r2, tz, bookings)
@@ -1279,6 +1280,7 @@ impl Handler<DeleteResource> for StoreScheduler {
                 Ok(false) => {
                     let write = Write::delete(keys::id8(keys::TAG_RESOURCE, msg.id.0));
                     act.resources.remove(&msg.id);
+                    act.registry.gauges.resources.dec();
                     Ok(act.commit(msg.meta, Outcome::ResourceDeleted(msg.id), vec![write]))
                 }
             },

@@ -83,6 +83,7 @@ impl StoreLedger {
         let loaded = self.registry.storage.account(member)?;
         if let Some(a) = &loaded {
             self.accounts.insert(member, a.clone());
+            self.registry.gauges.accounts.inc();
         }
         Ok(loaded)
     }

@@ -126,6 +126,7 @@ where
     A::Context: ToEnvelope<A, M>,
     M: Message<Result = WriteResult> + Send + 'static,
 {
+    let _in_flight = super::metrics::InFlight::new::<A>();
     let reply = tokio::time::timeout(ACTOR_REPLY_TIMEOUT, addr.send(msg))
         .await
         .map_err(|_| ApiError::Overloaded)?

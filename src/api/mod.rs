@@ -9,6 +9,7 @@ pub mod error;
 pub mod gifts;
 pub mod handlers;
 pub mod membership;
+pub mod metrics;
 pub mod rate;
 pub mod schedule_dto;
 pub mod schedule_handlers;
@@ -49,6 +50,7 @@ pub struct ApiState {
     pub rate: rate::RateLimiter,
     /// Where backups (RocksDB checkpoints) are written.
     pub backup_root: std::path::PathBuf,
+    pub metrics: metrics::Metrics,
 }
 
 impl ApiState {
@@ -60,6 +62,10 @@ impl ApiState {
 /// All routes, with every error (ours and warp's) rendered as JSON. Each route matches its
 /// path before its method, so an unknown path is 404 and a wrong method on a known one is 405.
 pub fn routes(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
+    metrics::instrument(state.clone(), handlers(state))
+}
+
+fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
     let limit = state.body_bytes_max;
     let state_batch_limit = state.batch_body_bytes_max;
     let auth = auth::authenticated(state.clone());
@@ -165,6 +171,11 @@ pub fn routes(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
             .then(|id, s, p, k| credentials::revoke(s, p, id, k)))
         .unify()
         .boxed();
+    let scrape = warp::path!("metrics")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .then(metrics::scrape);
     let backup = warp::path!("v1" / "admin" / "backups")
         .and(warp::post())
         .and(st.clone())
@@ -202,6 +213,8 @@ pub fn routes(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .or(trial)
         .unify()
         .or(backup)
+        .unify()
+        .or(scrape)
         .unify()
         .or(batch)
         .unify()

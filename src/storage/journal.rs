@@ -8,7 +8,6 @@
 //! disagrees with disk must not go on serving.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
@@ -88,27 +87,65 @@ struct Submission {
     writes: Vec<Write>,
 }
 
-/// Counters the journal thread keeps for metrics and benchmarks.
-#[derive(Debug, Default)]
+/// What the journal thread measures, as Prometheus metrics (atomic, no lock on the write path).
+#[derive(Clone)]
 pub struct JournalStats {
-    pub batches: AtomicU64,
-    pub submissions: AtomicU64,
-    pub sync_us_total: AtomicU64,
-    pub sync_us_last: AtomicU64,
+    pub batches: prometheus::IntCounter,
+    pub submissions: prometheus::IntCounter,
+    /// Submissions per synced batch: how well group commit groups.
+    pub batch_submissions: prometheus::Histogram,
+    /// Time of each synced `WriteBatch` write.
+    pub sync_seconds: prometheus::Histogram,
+}
+
+impl JournalStats {
+    fn new() -> JournalStats {
+        use prometheus::{exponential_buckets, Histogram, HistogramOpts, IntCounter};
+        let hist = |name: &str, help: &str, buckets: Vec<f64>| {
+            Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
+                .expect("valid histogram options")
+        };
+        JournalStats {
+            batches: IntCounter::new("journal_batches_total", "Synced write batches")
+                .expect("valid counter"),
+            submissions: IntCounter::new(
+                "journal_submissions_total",
+                "Actor submissions made durable",
+            )
+            .expect("valid counter"),
+            batch_submissions: hist(
+                "journal_batch_submissions",
+                "Submissions per synced batch",
+                exponential_buckets(1.0, 2.0, 14).expect("valid buckets"),
+            ),
+            sync_seconds: hist(
+                "journal_sync_seconds",
+                "Time to write and sync one batch",
+                exponential_buckets(0.000_05, 2.0, 14).expect("valid buckets"),
+            ),
+        }
+    }
+
+    pub fn register(&self, registry: &prometheus::Registry) -> prometheus::Result<()> {
+        registry.register(Box::new(self.batches.clone()))?;
+        registry.register(Box::new(self.submissions.clone()))?;
+        registry.register(Box::new(self.batch_submissions.clone()))?;
+        registry.register(Box::new(self.sync_seconds.clone()))
+    }
 }
 
 /// A cloneable handle to the journal thread.
 #[derive(Clone)]
 pub struct Journal {
     tx: Sender<Submission>,
-    stats: Arc<JournalStats>,
+    stats: JournalStats,
 }
 
 impl Journal {
     /// Starts the journal thread over `db`. The thread ends when every handle is dropped.
     pub fn start(db: Arc<DB>) -> Journal {
         let (tx, rx) = crossbeam_channel::bounded(QUEUE_SUBMISSIONS_MAX);
-        let stats = Arc::new(JournalStats::default());
+        let stats = JournalStats::new();
         let thread_stats = stats.clone();
         thread::Builder::new()
             .name("journal".into())
@@ -224,7 +261,7 @@ fn fail_stop(why: &str) -> ! {
     std::process::abort();
 }
 
-fn run(db: Arc<DB>, rx: Receiver<Submission>, stats: Arc<JournalStats>) {
+fn run(db: Arc<DB>, rx: Receiver<Submission>, stats: JournalStats) {
     let Some(idem_cf) = db.cf_handle(CF_IDEM) else {
         fail_stop("column family `idem` is missing")
     };
@@ -270,13 +307,10 @@ fn run(db: Arc<DB>, rx: Receiver<Submission>, stats: Arc<JournalStats>) {
         if let Err(e) = db.write_opt(batch, &opts) {
             fail_stop(&format!("RocksDB write failed: {e}"));
         }
-        let sync_us = started.elapsed().as_micros() as u64;
-        stats.batches.fetch_add(1, Ordering::Relaxed);
-        stats
-            .submissions
-            .fetch_add(pending.len() as u64, Ordering::Relaxed);
-        stats.sync_us_total.fetch_add(sync_us, Ordering::Relaxed);
-        stats.sync_us_last.store(sync_us, Ordering::Relaxed);
+        stats.sync_seconds.observe(started.elapsed().as_secs_f64());
+        stats.batches.inc();
+        stats.submissions.inc_by(pending.len() as u64);
+        stats.batch_submissions.observe(pending.len() as f64);
 
         for sub in pending.drain(..) {
             let slot = watermarks

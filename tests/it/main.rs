@@ -11,5 +11,6 @@ mod idempotency;
 mod ledger;
 mod loadtest;
 mod membership;
+mod operability;
 mod plan_cards_gifts;
 mod scheduling;

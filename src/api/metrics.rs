@@ -1,0 +1,282 @@
+//! Prometheus metrics at `/metrics`, and the per-request wrapper that feeds them: request
+//! counts and latency by route and status, a request id on every answer, actor requests in
+//! flight. Journal and actor gauges are registered here too.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use prometheus::{
+    exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+use warp::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use warp::reply::Response;
+
+use super::auth::allow;
+use super::handlers::respond;
+use super::ApiState;
+use crate::domain::access::{Capability, Principal};
+
+/// Longest request id taken from a client's `X-Request-Id`; longer ones are replaced.
+pub const REQUEST_ID_LEN_MAX: usize = 64;
+
+/// Path words that appear in routes; any other word is reported as `{other}`, so that a
+/// client sending random paths can't grow the label set.
+const ROUTE_WORDS: &[&str] = &[
+    "v1",
+    "healthz",
+    "metrics",
+    "stores",
+    "members",
+    "recharges",
+    "deductions",
+    "refunds",
+    "balance",
+    "entries",
+    "ledger",
+    "trial-balance",
+    "batch",
+    "credentials",
+    "settings",
+    "services",
+    "hours",
+    "resources",
+    "availability",
+    "appointments",
+    "plans",
+    "occurrences",
+    "cancel",
+    "move",
+    "events",
+    "bookings",
+    "approve",
+    "reject",
+    "check-in",
+    "complete",
+    "no-show",
+    "count-cards",
+    "consume",
+    "sessions",
+    "points",
+    "coupons",
+    "redeem",
+    "issue",
+    "lock",
+    "unlock",
+    "replace-card",
+    "activity",
+    "orders",
+    "held",
+    "returns",
+    "held-orders",
+    "settlements",
+    "levels",
+    "coupon-templates",
+    "catalog",
+    "gifts",
+    "stock",
+    "gift-exchanges",
+    "recharge-refunds",
+    "testing",
+    "clock",
+    "admin",
+    "backups",
+];
+
+/// Requests the API has sent to an actor and not had answered, by actor: what waits in (or
+/// to enter) the mailboxes. Global like Prometheus' own default registry, so that every
+/// send helper can count without being handed the state.
+pub static ACTOR_INFLIGHT: std::sync::LazyLock<IntGaugeVec> = std::sync::LazyLock::new(|| {
+    IntGaugeVec::new(
+        Opts::new(
+            "actor_requests_in_flight",
+            "API requests waiting on an actor",
+        ),
+        &["actor"],
+    )
+    .expect("valid gauge")
+});
+
+/// Counts one request to actor `A` as in flight until dropped.
+pub struct InFlight(IntGauge);
+
+impl InFlight {
+    pub fn new<A>() -> InFlight {
+        let name = std::any::type_name::<A>();
+        let short = name.rsplit("::").next().unwrap_or(name);
+        let g = ACTOR_INFLIGHT.with_label_values(&[short]);
+        g.inc();
+        InFlight(g)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+pub struct Metrics {
+    pub registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    journal_queue: IntGauge,
+    next_request: AtomicU64,
+}
+
+impl Metrics {
+    pub fn new(
+        journal: &crate::storage::journal::JournalStats,
+        actors: &crate::actors::registry::ActorGauges,
+    ) -> prometheus::Result<Metrics> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route, method and status",
+            ),
+            &["route", "method", "status"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency")
+                .buckets(exponential_buckets(0.000_1, 2.0, 16)?),
+            &["route"],
+        )?;
+        let journal_queue = IntGauge::new(
+            "journal_queue_depth",
+            "Submissions waiting for the journal thread",
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(ACTOR_INFLIGHT.clone()))?;
+        registry.register(Box::new(journal_queue.clone()))?;
+        journal.register(&registry)?;
+        actors.register(&registry)?;
+        Ok(Metrics {
+            registry,
+            requests,
+            latency,
+            journal_queue,
+            next_request: AtomicU64::new(1),
+        })
+    }
+
+    fn observe(&self, method: &Method, path: &str, status: StatusCode, started: Instant) {
+        let route = route_label(path);
+        self.requests
+            .with_label_values(&[&route, method.as_str(), status.as_str()])
+            .inc();
+        self.latency
+            .with_label_values(&[&route])
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    /// The client's `X-Request-Id` when it is short and printable, else a new one.
+    fn request_id(&self, headers: &HeaderMap) -> HeaderValue {
+        let given = headers
+            .get("x-request-id")
+            .filter(|v| !v.is_empty() && v.len() <= REQUEST_ID_LEN_MAX)
+            .filter(|v| v.as_bytes().iter().all(|b| b.is_ascii_graphic()));
+        match given {
+            Some(v) => v.clone(),
+            None => {
+                let n = self.next_request.fetch_add(1, Ordering::Relaxed);
+                HeaderValue::from_str(&format!("r{n:x}")).expect("ascii request id")
+            }
+        }
+    }
+}
+
+/// `/v1/members/4294967297/deductions` -> `/v1/members/{id}/deductions`.
+pub fn route_label(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        out.push('/');
+        if seg.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str("{id}");
+        } else if ROUTE_WORDS.contains(&seg) {
+            out.push_str(seg);
+        } else {
+            out.push_str("{other}");
+        }
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+/// Wraps every route: counts and times it, logs it with its request id, and returns that id
+/// in `X-Request-Id`.
+pub fn instrument(
+    state: Arc<ApiState>,
+    inner: warp::filters::BoxedFilter<(Response,)>,
+) -> warp::filters::BoxedFilter<(Response,)> {
+    use warp::Filter;
+    warp::any()
+        .map(Instant::now)
+        .and(warp::method())
+        .and(warp::path::full())
+        .and(warp::header::headers_cloned())
+        .and(inner)
+        .map(
+            move |started: Instant,
+                  method: Method,
+                  path: warp::path::FullPath,
+                  headers: HeaderMap,
+                  mut res: Response| {
+                let m = &state.metrics;
+                let id = m.request_id(&headers);
+                m.observe(&method, path.as_str(), res.status(), started);
+                let status = res.status().as_u16();
+                let id_str = id.to_str().unwrap_or("");
+                if res.status().is_server_error() {
+                    tracing::warn!(request_id = id_str, %method, path = path.as_str(), status, "request failed");
+                } else {
+                    tracing::debug!(request_id = id_str, %method, path = path.as_str(), status, "request");
+                }
+                res.headers_mut().insert("x-request-id", id);
+                res
+            },
+        )
+        .boxed()
+}
+
+/// `GET /metrics`: Prometheus text format, for HQ credentials.
+pub async fn scrape(state: Arc<ApiState>, p: Principal) -> Response {
+    respond((|| {
+        allow(&p, Capability::ChainAdmin, None, String::new)?;
+        let m = &state.metrics;
+        m.journal_queue
+            .set(i64::try_from(state.registry.journal.queue_depth()).unwrap_or(i64::MAX));
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&m.registry.gather(), &mut buf)
+            .map_err(|_| super::error::ApiError::Unavailable)?;
+        let mut res = Response::new(buf.into());
+        res.headers_mut().insert(
+            "content-type",
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        );
+        Ok(res)
+    })())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_label;
+
+    #[test]
+    fn labels_hide_ids_and_unknown_words() {
+        assert_eq!(
+            route_label("/v1/members/4294967297/deductions"),
+            "/v1/members/{id}/deductions"
+        );
+        assert_eq!(
+            route_label("/v1/zzz/1/../x"),
+            "/v1/{other}/{id}/{other}/{other}"
+        );
+        assert_eq!(route_label("/"), "/");
+    }
+}
