@@ -4,6 +4,7 @@
 
 use actix::{Context, Handler, Message};
 
+use super::idempotency::Who;
 use super::store_ledger::StoreLedger;
 use super::{ActorError, Durable, WriteMeta, WriteResult};
 use crate::domain::checkout::{
@@ -136,7 +137,11 @@ impl StoreLedger {
         self.put_order(seq, &order, &mut writes);
         let outcome = Outcome::Order(Box::new(order));
         let now = self.registry.clock.now();
-        writes.push(self.idem.record(seq, now, meta.key, request, &outcome));
+        let who = Who {
+            audit: &meta.audit,
+            store: Some(self.home),
+        };
+        writes.extend(self.idem.record(seq, now, meta.key, request, &outcome, who));
         let ticket = self.submit(writes);
         Ok(Durable {
             value: outcome,
@@ -176,6 +181,7 @@ impl Handler<MemberWrite> for StoreLedger {
         let mut writes = Vec::with_capacity(8);
         let value = self.apply_member(
             key,
+            &meta.audit,
             fingerprint,
             member,
             store,
@@ -301,7 +307,14 @@ impl Handler<WalkInWrite> for StoreLedger {
             }
             Err(e) => Outcome::Rejected(e),
         };
-        writes.push(self.idem.record(seq, now, msg.meta.key, request, &outcome));
+        let who = Who {
+            audit: &msg.meta.audit,
+            store: Some(self.home),
+        };
+        writes.extend(
+            self.idem
+                .record(seq, now, msg.meta.key, request, &outcome, who),
+        );
         let ticket = self.submit(writes);
         Ok(Durable {
             value: outcome,

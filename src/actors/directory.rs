@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Message};
 
-use super::idempotency::IdemTable;
+use super::idempotency::{IdemTable, Who};
 use super::pending::Pending;
 use super::registry::Registry;
 use super::{ActorError, Durable, WriteMeta, WriteResult};
@@ -17,6 +17,7 @@ use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::{IdempotencyKey, MemberId, Name, Phone, StoreId, STORE_ID_MAX};
 use crate::domain::ledger::Account;
 use crate::domain::member::{Member, Store};
+use crate::domain::oplog::Audit;
 use crate::storage::codec::{self, AccountRec, MemberRec, StoreRec};
 use crate::storage::schedule_codec::{ServiceRec, SettingsRec};
 use crate::storage::{keys, JournalLog, StorageError, Write};
@@ -25,6 +26,7 @@ use crate::storage::{keys, JournalLog, StorageError, Write};
 #[rtype(result = "WriteResult")]
 pub struct CreateStore {
     pub key: IdempotencyKey,
+    pub audit: Audit,
     pub name: Name,
     pub time_zone: chrono_tz::Tz,
 }
@@ -33,6 +35,7 @@ pub struct CreateStore {
 #[rtype(result = "WriteResult")]
 pub struct RegisterMember {
     pub key: IdempotencyKey,
+    pub audit: Audit,
     pub phone: Phone,
     pub name: Name,
     pub home: StoreId,
@@ -100,14 +103,16 @@ impl Directory {
     fn commit(
         &mut self,
         key: IdempotencyKey,
+        audit: &Audit,
         request: Request,
         outcome: Outcome,
         mut writes: Vec<Write>,
     ) -> Durable<Outcome> {
         let now = self.registry.clock.now();
-        writes.push(
+        let who = Who { audit, store: None };
+        writes.extend(
             self.idem
-                .record(self.log.next_seq(), now, key, request, &outcome),
+                .record(self.log.next_seq(), now, key, request, &outcome, who),
         );
         let ticket = self.log.submit(writes);
         Durable {
@@ -162,7 +167,13 @@ impl Handler<CreateStore> for Directory {
             keys::store(id),
             codec::encode(&StoreRec::from(&store)),
         )];
-        let answer = self.commit(msg.key, request, Outcome::StoreCreated(store), writes);
+        let answer = self.commit(
+            msg.key,
+            &msg.audit,
+            request,
+            Outcome::StoreCreated(store),
+            writes,
+        );
         // Safe before durability: anything routed to the new actor is journaled after this.
         self.registry.start_store(id, time_zone, Vec::new())?;
         self.registry
@@ -188,7 +199,13 @@ impl Handler<RegisterMember> for Directory {
             return Err(ActorError::StoreNotFound(msg.home.get()));
         }
         if let Some(owner) = self.phone_owner(&msg.phone)? {
-            return Ok(self.commit(msg.key, request, Outcome::PhoneTaken(owner), Vec::new()));
+            return Ok(self.commit(
+                msg.key,
+                &msg.audit,
+                request,
+                Outcome::PhoneTaken(owner),
+                Vec::new(),
+            ));
         }
         let id = self
             .next_member(msg.home)?
@@ -209,7 +226,13 @@ impl Handler<RegisterMember> for Directory {
         ];
         self.phones
             .insert(self.log.next_seq(), member.phone.clone(), id);
-        Ok(self.commit(msg.key, request, Outcome::MemberRegistered(member), writes))
+        Ok(self.commit(
+            msg.key,
+            &msg.audit,
+            request,
+            Outcome::MemberRegistered(member),
+            writes,
+        ))
     }
 }
 
@@ -281,7 +304,13 @@ impl Handler<PutService> for Directory {
             requires_review: msg.requires_review,
         };
         let writes = vec![service_write(&service, false)];
-        Ok(self.commit(msg.meta.key, request, Outcome::Service(service), writes))
+        Ok(self.commit(
+            msg.meta.key,
+            &msg.meta.audit,
+            request,
+            Outcome::Service(service),
+            writes,
+        ))
     }
 }
 
@@ -297,7 +326,13 @@ impl Handler<DeleteService> for Directory {
             return Err(ActorError::NotFound(format!("service {}", msg.id.0)));
         };
         let writes = vec![service_write(&service, true)];
-        Ok(self.commit(msg.meta.key, request, Outcome::Service(service), writes))
+        Ok(self.commit(
+            msg.meta.key,
+            &msg.meta.audit,
+            request,
+            Outcome::Service(service),
+            writes,
+        ))
     }
 }
 
@@ -315,6 +350,7 @@ impl Handler<SetSettings> for Directory {
         let writes = vec![Write::put(keys::settings(), codec::encode(&rec))];
         Ok(self.commit(
             msg.meta.key,
+            &msg.meta.audit,
             request,
             Outcome::Settings {
                 plans_enabled: msg.plans_enabled,
@@ -376,6 +412,7 @@ impl Handler<CreateCredential> for Directory {
         let writes = credential_writes(&credential);
         Ok(self.commit(
             msg.meta.key,
+            &msg.meta.audit,
             request,
             Outcome::Credential(credential),
             writes,
@@ -403,6 +440,7 @@ impl Handler<RevokeCredential> for Directory {
         let writes = credential_writes(&credential);
         Ok(self.commit(
             msg.meta.key,
+            &msg.meta.audit,
             request,
             Outcome::Credential(credential),
             writes,
@@ -468,6 +506,7 @@ impl Handler<ChangeCatalog> for Directory {
         };
         let answer = self.commit(
             msg.meta.key,
+            &msg.meta.audit,
             request,
             Outcome::Catalog(Box::new(msg.change)),
             vec![write],

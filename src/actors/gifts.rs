@@ -11,6 +11,7 @@
 use actix::fut::{ready, ActorFutureExt, WrapFuture};
 use actix::{AsyncContext, Context, Handler, Message, ResponseActFuture};
 
+use super::idempotency::Who;
 use super::store_ledger::StoreLedger;
 use super::{ActorError, Durable, WriteMeta, WriteResult};
 use crate::domain::counter::CounterOp;
@@ -99,6 +100,7 @@ impl StoreLedger {
         let mut writes = Vec::with_capacity(6);
         let outcome = self.apply_member(
             msg.meta.key,
+            &msg.meta.audit,
             Request::Fingerprint(msg.meta.fingerprint),
             msg.member,
             store,
@@ -164,13 +166,18 @@ impl Handler<MoveStock> for StoreLedger {
         };
         let seq = self.log.next_seq();
         let now = self.registry.clock.now();
-        let writes = vec![
-            Write::merge(
-                keys::gift_stock(self.home, msg.gift.0),
-                counter::operand(msg.delta),
-            ),
-            self.idem.record(seq, now, msg.meta.key, request, &outcome),
-        ];
+        let mut writes = vec![Write::merge(
+            keys::gift_stock(self.home, msg.gift.0),
+            counter::operand(msg.delta),
+        )];
+        let who = Who {
+            audit: &msg.meta.audit,
+            store: Some(self.home),
+        };
+        writes.extend(
+            self.idem
+                .record(seq, now, msg.meta.key, request, &outcome, who),
+        );
         let ticket = self.submit(writes);
         Ok(Durable {
             value: outcome,

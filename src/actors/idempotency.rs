@@ -5,9 +5,18 @@ use super::pending::Pending;
 use super::{ActorError, Durable};
 use crate::domain::idempotency::{judge, Outcome, Replay, Request};
 use crate::domain::ids::IdempotencyKey;
+use crate::domain::ids::StoreId;
 use crate::domain::ledger::Timestamp;
+use crate::domain::oplog::{Audit, OpRecord};
 use crate::storage::codec::{self, IdemRec};
-use crate::storage::{keys, JournalLog, Storage, Write};
+use crate::storage::{keys, oplog, JournalLog, Storage, Write};
+
+/// Who wrote, and the store of the actor that applied it, for the operation log.
+#[derive(Debug, Clone, Copy)]
+pub struct Who<'a> {
+    pub audit: &'a Audit,
+    pub store: Option<StoreId>,
+}
 
 #[derive(Default)]
 pub struct IdemTable {
@@ -42,8 +51,8 @@ impl IdemTable {
         }
     }
 
-    /// The idempotency record to write with the change, remembered until submission `seq`
-    /// is durable.
+    /// The idempotency record and the operation log's lines to write with the change; the
+    /// outcome is remembered until submission `seq` is durable.
     pub fn record(
         &mut self,
         seq: u64,
@@ -51,23 +60,28 @@ impl IdemTable {
         key: IdempotencyKey,
         request: Request,
         outcome: &Outcome,
-    ) -> Write {
-        let write = Self::write(now, &key, &request, outcome);
+        who: Who<'_>,
+    ) -> Vec<Write> {
+        let writes = Self::writes(now, &key, &request, outcome, who);
         self.pending.insert(seq, key, (request, outcome.clone()));
-        write
+        writes
     }
 
-    /// The idempotency record alone, for a write that another actor submits while this one
-    /// waits for it to be durable (so no pending entry is needed).
-    pub fn write(
+    /// The same writes with nothing remembered, for a change that another actor submits
+    /// while this one waits for it to be durable.
+    pub fn writes(
         now: Timestamp,
         key: &IdempotencyKey,
         request: &Request,
         outcome: &Outcome,
-    ) -> Write {
-        Write::put_idem(
+        who: Who<'_>,
+    ) -> Vec<Write> {
+        let rec = OpRecord::new(who.audit, now, who.store, key.as_str(), request, outcome);
+        let mut writes = oplog::writes(&rec);
+        writes.push(Write::put_idem(
             keys::idem(key),
             codec::encode(&IdemRec::new(now, request, outcome)),
-        )
+        ));
+        writes
     }
 }

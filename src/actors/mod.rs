@@ -31,6 +31,8 @@ pub const MAILBOX_CAPACITY: usize = 4_096;
 pub struct WriteMeta {
     pub key: crate::domain::ids::IdempotencyKey,
     pub fingerprint: Vec<u8>,
+    /// Who asks, for the operation log.
+    pub audit: crate::domain::oplog::Audit,
 }
 
 /// An answer that must not reach the client before `ticket` completes.

@@ -25,7 +25,7 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 use futures::future::join_all;
 
-use super::idempotency::IdemTable;
+use super::idempotency::{IdemTable, Who};
 use super::plan_sessions::{CompleteLinked, LinkedCompletion, SessionTaken};
 use super::registry::Registry;
 use super::resource::{
@@ -360,9 +360,13 @@ impl StoreScheduler {
     ) -> Durable<Outcome> {
         let now = self.registry.clock.now();
         let request = Request::Fingerprint(meta.fingerprint);
-        writes.push(
+        let who = Who {
+            audit: &meta.audit,
+            store: Some(self.store),
+        };
+        writes.extend(
             self.idem
-                .record(self.log.next_seq(), now, meta.key, request, &outcome),
+                .record(self.log.next_seq(), now, meta.key, request, &outcome, who),
         );
         let ticket = self.log.submit(writes);
         Durable {
@@ -1081,11 +1085,15 @@ impl StoreScheduler {
         let now = self.registry.clock.now();
         let outcome = Outcome::Booking(b.clone());
         let request = Request::Fingerprint(meta.fingerprint);
-        let writes = vec![
+        let who = Who {
+            audit: &meta.audit,
+            store: Some(self.store),
+        };
+        let mut writes = vec![
             Self::booking_write(&b),
             self.event_write("completed", &b, now),
-            IdemTable::write(now, &meta.key, &request, &outcome),
         ];
+        writes.extend(IdemTable::writes(now, &meta.key, &request, &outcome, who));
         let item = LinkedCompletion {
             member: b.member,
             card,

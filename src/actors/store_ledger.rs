@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Message};
 
-use super::idempotency::IdemTable;
+use super::idempotency::{IdemTable, Who};
 use super::pending::Pending;
 use super::registry::Registry;
 use super::{ActorError, Durable, WriteResult};
@@ -22,6 +22,7 @@ use crate::domain::ledger::{
 };
 use crate::domain::membership::{card_number, MemberError};
 use crate::domain::money::Money;
+use crate::domain::oplog::Audit;
 use crate::storage::codec::{self, AccountRec, EntryRec};
 use crate::storage::{keys, JournalLog, Write};
 
@@ -31,6 +32,7 @@ use crate::storage::{keys, JournalLog, Write};
 pub struct ApplyLedger {
     pub key: IdempotencyKey,
     pub command: LedgerCommand,
+    pub audit: Audit,
 }
 
 pub struct StoreLedger {
@@ -125,6 +127,7 @@ impl StoreLedger {
     pub(super) fn apply_member(
         &mut self,
         key: IdempotencyKey,
+        audit: &Audit,
         request: Request,
         member: MemberId,
         store: StoreId,
@@ -176,7 +179,11 @@ impl StoreLedger {
             Ok(fx) => self.write_effects(seq, &account, fx, writes)?,
             Err(rejection) => Outcome::Rejected(rejection),
         };
-        writes.push(self.idem.record(seq, now, key, request, &outcome));
+        let who = Who {
+            audit,
+            store: Some(self.home),
+        };
+        writes.extend(self.idem.record(seq, now, key, request, &outcome, who));
         Ok(outcome)
     }
 
@@ -268,6 +275,7 @@ impl StoreLedger {
     fn apply(
         &mut self,
         key: IdempotencyKey,
+        audit: &Audit,
         command: LedgerCommand,
         writes: &mut Vec<Write>,
     ) -> Result<Outcome, ActorError> {
@@ -279,6 +287,7 @@ impl StoreLedger {
         let request = Request::Ledger(command.clone());
         self.apply_member(
             key,
+            audit,
             request,
             member,
             store,
@@ -333,7 +342,7 @@ impl Handler<ApplyLedger> for StoreLedger {
     fn handle(&mut self, msg: ApplyLedger, _ctx: &mut Context<Self>) -> WriteResult {
         self.prune();
         let mut writes = Vec::with_capacity(5);
-        let value = self.apply(msg.key, msg.command, &mut writes)?;
+        let value = self.apply(msg.key, &msg.audit, msg.command, &mut writes)?;
         let ticket = self.submit(writes);
         Ok(Durable { value, ticket })
     }
@@ -345,6 +354,7 @@ impl Handler<ApplyLedger> for StoreLedger {
 #[rtype(result = "Durable<Vec<Result<Outcome, ActorError>>>")]
 pub struct ApplyLedgerBatch {
     pub ops: Vec<(IdempotencyKey, LedgerCommand)>,
+    pub audit: Audit,
 }
 
 impl Handler<ApplyLedgerBatch> for StoreLedger {
@@ -356,7 +366,7 @@ impl Handler<ApplyLedgerBatch> for StoreLedger {
         let results = msg
             .ops
             .into_iter()
-            .map(|(key, command)| self.apply(key, command, &mut writes))
+            .map(|(key, command)| self.apply(key, &msg.audit, command, &mut writes))
             .collect();
         let ticket = self.submit(writes);
         actix::MessageResult(Durable {

@@ -113,7 +113,7 @@ pub async fn create(
         async {
             allow(&p, Capability::ChainAdmin, None, String::new)?;
             let body: CredentialBody = parse_json(ct, &body)?;
-            let meta = meta(key, "POST /v1/credentials", &body)?;
+            let meta = meta(&p, key, "POST /v1/credentials", &body)?;
             let secret = new_key()?;
             let hash = key_hash(&secret);
             let msg = CreateCredential {
@@ -175,7 +175,7 @@ pub async fn revoke(state: Arc<ApiState>, p: Principal, id: u64, key: Option<Str
     respond(
         async {
             allow(&p, Capability::ChainAdmin, None, String::new)?;
-            let meta = meta(key, &format!("DELETE /v1/credentials/{id}"), &())?;
+            let meta = meta(&p, key, &format!("DELETE /v1/credentials/{id}"), &())?;
             match write(&state.directory, RevokeCredential { meta, id }).await? {
                 Outcome::Credential(c) => {
                     Ok(json_status(StatusCode::OK, &CredentialDto::new(&c, None)))

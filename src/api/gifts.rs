@@ -64,7 +64,7 @@ pub async fn put_gift(
                 Gift::new(GiftId(id), name, b.points).map_err(|e| ApiError::Ledger(e.into()))?;
             catalog_write(
                 &state,
-                meta(key, &format!("gifts/{id}"), &b)?,
+                meta(&p, key, &format!("gifts/{id}"), &b)?,
                 CatalogChange::Gift(gift),
             )
             .await
@@ -91,7 +91,7 @@ pub async fn move_stock(
             })?;
             let b: StockBody = parse_json(ct, &body)?;
             let msg = MoveStock {
-                meta: meta(key, &format!("stores/{store}/gifts/{id}/stock"), &b)?,
+                meta: meta(&p, key, &format!("stores/{store}/gifts/{id}/stock"), &b)?,
                 gift: GiftId(id),
                 delta: b.delta,
             };
@@ -155,7 +155,7 @@ pub async fn exchange(
             let b: ExchangeBody = parse_json(ct, &body)?;
             let store = acting_store(&p, b.store_id)?;
             let msg = ExchangeGift {
-                meta: meta(key, &format!("members/{raw}/gift-exchanges"), &b)?,
+                meta: meta(&p, key, &format!("members/{raw}/gift-exchanges"), &b)?,
                 member,
                 store,
                 card: None,

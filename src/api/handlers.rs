@@ -23,6 +23,7 @@ use crate::domain::idempotency::Outcome;
 use crate::domain::ids::{EntrySeq, IdempotencyKey, MemberId, Name, Phone, StoreId};
 use crate::domain::ledger::{LedgerCommand, TenderKind};
 use crate::domain::money::Amount;
+use crate::domain::oplog::Audit;
 
 pub(super) type ApiResult = Result<Response, ApiError>;
 
@@ -41,6 +42,7 @@ pub(super) fn idempotency_key(header: Option<String>) -> Result<IdempotencyKey, 
 
 /// A fingerprinted write's idempotency record remembers the route and the parsed body.
 pub(super) fn meta(
+    p: &Principal,
     key: Option<String>,
     route: &str,
     body: &impl Serialize,
@@ -49,7 +51,11 @@ pub(super) fn meta(
     let mut fingerprint = route.as_bytes().to_vec();
     fingerprint.push(0);
     fingerprint.extend(serde_json::to_vec(body).map_err(|e| ApiError::InvalidBody(e.to_string()))?);
-    Ok(WriteMeta { key, fingerprint })
+    Ok(WriteMeta {
+        key,
+        fingerprint,
+        audit: Audit::new(p, route),
+    })
 }
 
 pub(super) fn parse_json<T: DeserializeOwned>(
@@ -178,6 +184,7 @@ pub async fn create_store(
                 .parse()
                 .map_err(|_| ApiError::InvalidTimeZone(tz_name.chars().take(64).collect()))?;
             let msg = CreateStore {
+                audit: Audit::new(&p, "POST /v1/stores"),
                 key,
                 name,
                 time_zone,
@@ -248,6 +255,7 @@ pub async fn register_member(
                 format!("store {home}")
             })?;
             let msg = RegisterMember {
+                audit: Audit::new(&p, "POST /v1/members"),
                 key,
                 phone: Phone::new(&body.phone).map_err(ApiError::InvalidField)?,
                 name: Name::new(&body.name, "member name").map_err(ApiError::InvalidField)?,
@@ -294,6 +302,16 @@ pub enum LedgerRoute {
     Recharge,
     Deduct,
     Refund,
+}
+
+impl LedgerRoute {
+    fn segment(self) -> &'static str {
+        match self {
+            LedgerRoute::Recharge => "recharges",
+            LedgerRoute::Deduct => "deductions",
+            LedgerRoute::Refund => "refunds",
+        }
+    }
 }
 
 pub async fn ledger_write(
@@ -347,7 +365,18 @@ pub async fn ledger_write(
                 .registry
                 .store(member.home_store())
                 .ok_or_else(|| ApiError::NotFound(format!("member {raw}")))?;
-            outcome_response(write(&addr, ApplyLedger { key, command }).await?)
+            let audit = Audit::new(&p, &format!("POST /v1/members/{raw}/{}", route.segment()));
+            outcome_response(
+                write(
+                    &addr,
+                    ApplyLedger {
+                        key,
+                        command,
+                        audit,
+                    },
+                )
+                .await?,
+            )
         }
         .await,
     )
@@ -537,6 +566,7 @@ pub async fn ledger_batch(
                 };
                 let index: Vec<usize> = ops.iter().map(|(i, _, _)| *i).collect();
                 let msg = ApplyLedgerBatch {
+                    audit: Audit::new(&p, "POST /v1/ledger/batch"),
                     ops: ops.into_iter().map(|(_, k, c)| (k, c)).collect(),
                 };
                 sends.push(async move {

@@ -201,7 +201,7 @@ pub async fn member_action(
                     let b: RechargeRefundBody = parse_json(ct, &body)?;
                     let amount = Amount::new(b.amount).map_err(ApiError::InvalidAmount)?;
                     (
-                        meta(key, &route, &b)?,
+                        meta(&p, key, &route, &b)?,
                         member.home_store(),
                         MemberRequest::RefundRecharge {
                             recharge: EntrySeq(b.recharge_seq),
@@ -231,7 +231,7 @@ pub async fn member_action(
                     {
                         return Err(ApiError::NotFound(format!("service {}", b.service_id)));
                     }
-                    (meta(key, &route, &b)?, store, MemberRequest::Op(op))
+                    (meta(&p, key, &route, &b)?, store, MemberRequest::Op(op))
                 }
                 "points" => {
                     allow_member(&p, member)?;
@@ -241,7 +241,7 @@ pub async fn member_action(
                         delta: b.delta,
                         reason: reason(Some(b.reason.clone()), true)?,
                     };
-                    (meta(key, &route, &b)?, store, MemberRequest::Op(op))
+                    (meta(&p, key, &route, &b)?, store, MemberRequest::Op(op))
                 }
                 "coupons" => {
                     allow_member(&p, member)?;
@@ -252,7 +252,7 @@ pub async fn member_action(
                         secret: secret()?,
                     };
                     // The secret is random, so the fingerprint covers the body, not the op.
-                    (meta(key, &route, &b)?, store, MemberRequest::Op(op))
+                    (meta(&p, key, &route, &b)?, store, MemberRequest::Op(op))
                 }
                 "lock" | "unlock" | "replace-card" => {
                     allow_member(&p, member)?;
@@ -263,7 +263,7 @@ pub async fn member_action(
                         "unlock" => CounterOp::Unlock,
                         _ => CounterOp::ReplaceCard,
                     };
-                    (meta(key, &route, &b)?, store, MemberRequest::Op(op))
+                    (meta(&p, key, &route, &b)?, store, MemberRequest::Op(op))
                 }
                 _ => {
                     return Err(ApiError::NotFound(format!(
@@ -337,7 +337,7 @@ pub async fn card_action(
             let store = acting_store(&p, b.store_id)?;
             member_write(
                 &state,
-                meta(key, &route, &b)?,
+                meta(&p, key, &route, &b)?,
                 member,
                 store,
                 presented,
@@ -459,7 +459,7 @@ pub async fn order_write(
         async {
             let b: OrderBody = parse_json(ct, &body)?;
             let store = acting_store(&p, b.store_id)?;
-            let meta_ = meta(key, if hold { "orders/held" } else { "orders" }, &b)?;
+            let meta_ = meta(&p, key, if hold { "orders/held" } else { "orders" }, &b)?;
             let lines = lines(&b.lines)?;
             let coupon = b
                 .coupon_code
@@ -565,7 +565,7 @@ pub async fn order_return(
         async {
             let b: ReturnBody = parse_json(ct, &body)?;
             let order = order_access(&state, &p, id)?;
-            let meta_ = meta(key, &format!("orders/{id}/returns"), &b)?;
+            let meta_ = meta(&p, key, &format!("orders/{id}/returns"), &b)?;
             let request = MemberRequest::Return {
                 order: order.id,
                 lines: b.lines.iter().map(|l| (l.line, l.quantity)).collect(),
@@ -651,7 +651,7 @@ pub async fn redeem(
             };
             member_write(
                 &state,
-                meta(key, "coupons/redeem", &b)?,
+                meta(&p, key, "coupons/redeem", &b)?,
                 code.member,
                 store,
                 None,
@@ -707,6 +707,7 @@ pub async fn bulk_issue(
                         secret: secret()?,
                     };
                     let m = meta(
+                        &p,
                         Some(format!("{key}/{raw}")),
                         &format!("members/{raw}/coupons"),
                         &one,
@@ -895,7 +896,7 @@ pub async fn put_level(
             };
             catalog_write(
                 &state,
-                meta(key, &format!("levels/{id}"), &b)?,
+                meta(&p, key, &format!("levels/{id}"), &b)?,
                 CatalogChange::Level(level),
             )
             .await
@@ -928,7 +929,7 @@ pub async fn put_override(
             };
             catalog_write(
                 &state,
-                meta(key, &format!("stores/{store}/levels/{id}"), &b)?,
+                meta(&p, key, &format!("stores/{store}/levels/{id}"), &b)?,
                 change,
             )
             .await
@@ -992,7 +993,7 @@ pub async fn put_template(
             .map_err(|e| invalid(e.to_string()))?;
             catalog_write(
                 &state,
-                meta(key, &format!("coupon-templates/{id}"), &b)?,
+                meta(&p, key, &format!("coupon-templates/{id}"), &b)?,
                 CatalogChange::CouponTemplate(template),
             )
             .await

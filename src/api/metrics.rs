@@ -82,6 +82,7 @@ const ROUTE_WORDS: &[&str] = &[
     "clock",
     "admin",
     "backups",
+    "oplog",
 ];
 
 /// Requests the API has sent to an actor and not had answered, by actor: what waits in (or

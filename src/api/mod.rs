@@ -10,6 +10,7 @@ pub mod gifts;
 pub mod handlers;
 pub mod membership;
 pub mod metrics;
+pub mod oplog;
 pub mod rate;
 pub mod schedule_dto;
 pub mod schedule_handlers;
@@ -171,6 +172,12 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
             .then(|id, s, p, k| credentials::revoke(s, p, id, k)))
         .unify()
         .boxed();
+    let oplog = warp::path!("v1" / "oplog")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<oplog::OplogQuery>())
+        .then(oplog::list);
     let scrape = warp::path!("metrics")
         .and(warp::get())
         .and(st.clone())
@@ -187,7 +194,9 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .and(auth.clone())
         .then(handlers::trial_balance);
 
-    healthz
+    // Boxed in groups: warp's nested filter types make long chains slow to compile.
+    let operations = backup.or(scrape).unify().or(oplog).unify().boxed();
+    let directory = healthz
         .or(create_store)
         .unify()
         .or(list_stores)
@@ -200,6 +209,8 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .unify()
         .or(get_member)
         .unify()
+        .boxed();
+    directory
         .or(ledger("recharges", LedgerRoute::Recharge))
         .unify()
         .or(ledger("deductions", LedgerRoute::Deduct))
@@ -212,9 +223,7 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .unify()
         .or(trial)
         .unify()
-        .or(backup)
-        .unify()
-        .or(scrape)
+        .or(operations)
         .unify()
         .or(batch)
         .unify()

@@ -131,7 +131,7 @@ pub async fn put_settings(
         async {
             allow(&p, Capability::ChainAdmin, None, String::new)?;
             let body: SettingsBody = parse_json(ct, &body)?;
-            let meta = meta(key, "PUT /v1/settings", &body)?;
+            let meta = meta(&p, key, "PUT /v1/settings", &body)?;
             let msg = SetSettings {
                 meta,
                 plans_enabled: body.service_plans_enabled,
@@ -209,7 +209,7 @@ pub async fn create_service(
         async {
             allow(&p, Capability::ChainAdmin, None, String::new)?;
             let body: ServiceBody = parse_json(ct, &body)?;
-            let msg = service_msg(meta(key, "POST /v1/services", &body)?, None, &body)?;
+            let msg = service_msg(meta(&p, key, "POST /v1/services", &body)?, None, &body)?;
             render(write(&state.directory, msg).await?, None, true)
         }
         .await,
@@ -228,7 +228,7 @@ pub async fn update_service(
         async {
             allow(&p, Capability::ChainAdmin, None, String::new)?;
             let body: ServiceBody = parse_json(ct, &body)?;
-            let meta = meta(key, &format!("PUT /v1/services/{id}"), &body)?;
+            let meta = meta(&p, key, &format!("PUT /v1/services/{id}"), &body)?;
             let msg = service_msg(meta, Some(ServiceId(id)), &body)?;
             render(write(&state.directory, msg).await?, None, false)
         }
@@ -245,7 +245,7 @@ pub async fn delete_service(
     respond(
         async {
             allow(&p, Capability::ChainAdmin, None, String::new)?;
-            let meta = meta(key, &format!("DELETE /v1/services/{id}"), &())?;
+            let meta = meta(&p, key, &format!("DELETE /v1/services/{id}"), &())?;
             let msg = DeleteService {
                 meta,
                 id: ServiceId(id),
@@ -305,7 +305,7 @@ pub async fn put_hours(
     respond(
         async {
             let body: StoreHoursBody = parse_json(ct, &body)?;
-            let meta = meta(key, &format!("PUT /v1/stores/{store}/hours"), &body)?;
+            let meta = meta(&p, key, &format!("PUT /v1/stores/{store}/hours"), &body)?;
             let store = store_in(&p, Capability::ManageStore, store)?;
             let hours = StoreHours {
                 business: weekly(&body.business_hours)?,
@@ -376,7 +376,12 @@ pub async fn create_resource(
     respond(
         async {
             let body: ResourceBody = parse_json(ct, &body)?;
-            let meta = meta(key, &format!("POST /v1/stores/{store}/resources"), &body)?;
+            let meta = meta(
+                &p,
+                key,
+                &format!("POST /v1/stores/{store}/resources"),
+                &body,
+            )?;
             let store = store_in(&p, Capability::ManageStore, store)?;
             let spec = resource_spec(&body)?;
             let addr = scheduler(&state, store)?;
@@ -409,7 +414,7 @@ pub async fn update_resource(
     respond(
         async {
             let body: ResourceBody = parse_json(ct, &body)?;
-            let meta = meta(key, &format!("PUT /v1/resources/{id}"), &body)?;
+            let meta = meta(&p, key, &format!("PUT /v1/resources/{id}"), &body)?;
             let spec = resource_spec(&body)?;
             let (_, addr) = owner(&state, &p, Capability::ManageStore, id, "resource")?;
             let msg = PutResource {
@@ -431,7 +436,7 @@ pub async fn delete_resource(
 ) -> Response {
     respond(
         async {
-            let meta = meta(key, &format!("DELETE /v1/resources/{id}"), &())?;
+            let meta = meta(&p, key, &format!("DELETE /v1/resources/{id}"), &())?;
             let (_, addr) = owner(&state, &p, Capability::ManageStore, id, "resource")?;
             render(
                 write(
@@ -515,7 +520,12 @@ pub async fn create_appointment(
     respond(
         async {
             let body: AppointmentBody = parse_json(ct, &body)?;
-            let meta = meta(key, &format!("POST /v1/stores/{store}/appointments"), &body)?;
+            let meta = meta(
+                &p,
+                key,
+                &format!("POST /v1/stores/{store}/appointments"),
+                &body,
+            )?;
             let store = store_in(&p, Capability::ManageStore, store)?;
             let start = match chrono::DateTime::parse_from_rfc3339(&body.start) {
                 Ok(t) => When::Instant(t.with_timezone(&chrono::Utc)),
@@ -556,7 +566,7 @@ pub async fn create_plan(
     respond(
         async {
             let body: PlanBody = parse_json(ct, &body)?;
-            let meta = meta(key, &format!("POST /v1/stores/{store}/plans"), &body)?;
+            let meta = meta(&p, key, &format!("POST /v1/stores/{store}/plans"), &body)?;
             let store = store_in(&p, Capability::ManageStore, store)?;
             let member = member_id(body.member_id)?;
             let service = ServiceId(body.service_id);
@@ -633,7 +643,12 @@ pub async fn transit(
             } else {
                 Capability::ManageStore
             };
-            let meta = meta(key, &format!("POST /v1/appointments/{id}/{action}"), &())?;
+            let meta = meta(
+                &p,
+                key,
+                &format!("POST /v1/appointments/{id}/{action}"),
+                &(),
+            )?;
             let (store, addr) = owner(&state, &p, cap, id, "booking")?;
             if let Role::Staff { resource, .. } = &p.role {
                 // Staff check in only bookings on their own resource.
@@ -732,7 +747,7 @@ pub async fn cancel_plan(
                 Some(n) => format!("POST /v1/plans/{id}/occurrences/{n}/cancel"),
                 None => format!("POST /v1/plans/{id}/cancel"),
             };
-            let meta = meta(key, &route, &())?;
+            let meta = meta(&p, key, &route, &())?;
             let (store, addr) = owner(&state, &p, Capability::ManageStore, id, "plan")?;
             let msg = CancelPlan {
                 meta,
@@ -758,6 +773,7 @@ pub async fn move_occurrence(
         async {
             let body: MoveBody = parse_json(ct, &body)?;
             let meta = meta(
+                &p,
                 key,
                 &format!("POST /v1/plans/{id}/occurrences/{n}/move"),
                 &body,

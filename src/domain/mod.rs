@@ -15,5 +15,6 @@ pub mod levels;
 pub mod member;
 pub mod membership;
 pub mod money;
+pub mod oplog;
 pub mod planning;
 pub mod recurrence;

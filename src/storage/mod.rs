@@ -7,6 +7,7 @@ pub mod db;
 pub mod journal;
 pub mod keys;
 pub mod membership_reads;
+pub mod oplog;
 pub mod schedule_codec;
 pub mod schedule_reads;
 

@@ -1,0 +1,180 @@
+//! The operation log (操作日志): who did what, when, in which store, to which objects, with
+//! what result. One record per write, made from the write's request and outcome and written
+//! in the same journal submission as the change.
+
+use serde::{Deserialize, Serialize};
+
+use super::access::{CredentialId, Principal};
+use super::idempotency::{Outcome, Request};
+use super::ids::StoreId;
+use super::ledger::Timestamp;
+
+/// Objects one record names, at most.
+pub const OBJECTS_MAX: usize = 4;
+/// Longest operation text kept.
+pub const OPERATION_LEN_MAX: usize = 200;
+
+/// Who is writing, and through which route: carried by every write message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audit {
+    pub credential: CredentialId,
+    pub role: &'static str,
+    pub operation: String,
+}
+
+impl Audit {
+    pub fn new(p: &Principal, operation: &str) -> Audit {
+        Audit {
+            credential: p.credential,
+            role: p.role.name(),
+            operation: operation.chars().take(OPERATION_LEN_MAX).collect(),
+        }
+    }
+
+    /// Writes the server makes by itself (plan completions by the clock).
+    pub fn system(operation: &str) -> Audit {
+        Audit {
+            credential: CredentialId(0),
+            role: "system",
+            operation: operation.to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpRecord {
+    pub at: Timestamp,
+    pub credential: u64,
+    pub role: String,
+    /// Where it happened; `None` for chain-wide operations (HQ catalog, stores, credentials).
+    pub store: Option<StoreId>,
+    pub operation: String,
+    /// `kind:id`, e.g. `member:4294967297`, `plan:8589934593`.
+    pub objects: Vec<String>,
+    /// `ok`, or the reason a business rule refused it.
+    pub result: String,
+    pub idempotency_key: String,
+}
+
+impl OpRecord {
+    pub fn new(
+        audit: &Audit,
+        at: Timestamp,
+        actor_store: Option<StoreId>,
+        key: &str,
+        request: &Request,
+        outcome: &Outcome,
+    ) -> OpRecord {
+        OpRecord {
+            at,
+            credential: audit.credential.0,
+            role: audit.role.to_owned(),
+            store: store_of(outcome).or(actor_store),
+            operation: audit.operation.clone(),
+            objects: objects(request, outcome),
+            result: match outcome {
+                Outcome::Rejected(e) => format!("rejected: {e}"),
+                Outcome::PlanConflicts(fs) => {
+                    format!("rejected: {} conflicting occurrences", fs.len())
+                }
+                Outcome::PhoneTaken(_) => "rejected: phone taken".to_owned(),
+                _ => "ok".to_owned(),
+            },
+            idempotency_key: key.to_owned(),
+        }
+    }
+}
+
+/// The store where a change happened, when the outcome says.
+fn store_of(outcome: &Outcome) -> Option<StoreId> {
+    match outcome {
+        Outcome::Posted(e) => Some(e.store),
+        Outcome::Counter(a) => a
+            .entry
+            .map(|e| e.store)
+            .or(a.order.as_ref().map(|o| o.store)),
+        Outcome::Order(o) => Some(o.store),
+        Outcome::StoreCreated(s) => Some(s.id),
+        Outcome::StoreHours(s, _) => Some(*s),
+        Outcome::Resource(r) => Some(r.store),
+        Outcome::Booking(b) => Some(b.store),
+        Outcome::Plan(p, _) => Some(p.store),
+        Outcome::GiftStock { store, .. } => Some(*store),
+        _ => None,
+    }
+}
+
+fn objects(request: &Request, outcome: &Outcome) -> Vec<String> {
+    let mut out = Vec::new();
+    match request {
+        Request::Ledger(c) => out.push(format!("member:{}", c.member())),
+        Request::RegisterMember { .. } | Request::CreateStore { .. } | Request::Fingerprint(_) => {}
+    }
+    match outcome {
+        Outcome::MemberRegistered(m) => out.push(format!("member:{}", m.id)),
+        Outcome::PhoneTaken(m) => out.push(format!("member:{m}")),
+        Outcome::StoreCreated(s) => out.push(format!("store:{}", s.id)),
+        Outcome::Service(s) => out.push(format!("service:{}", s.id.0)),
+        Outcome::Resource(r) => out.push(format!("resource:{}", r.id.0)),
+        Outcome::ResourceDeleted(r) => out.push(format!("resource:{}", r.0)),
+        Outcome::Booking(b) => {
+            out.push(format!("booking:{}", b.id.0));
+            out.push(format!("member:{}", b.member));
+        }
+        Outcome::Plan(p, _) if p.id.0 != 0 => {
+            out.push(format!("plan:{}", p.id.0));
+            out.push(format!("member:{}", p.member));
+        }
+        Outcome::Credential(c) => out.push(format!("credential:{}", c.id.0)),
+        Outcome::Counter(a) => {
+            out.push(format!("member:{}", a.account.member));
+            if let Some(o) = &a.order {
+                out.push(format!("order:{}", o.id.0));
+            }
+        }
+        Outcome::Order(o) => out.push(format!("order:{}", o.id.0)),
+        Outcome::GiftStock { gift, .. } => out.push(format!("gift:{}", gift.0)),
+        _ => {}
+    }
+    out.dedup();
+    out.truncate(OBJECTS_MAX);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::access::Role;
+    use crate::domain::ids::MemberId;
+    use crate::domain::ledger::LedgerCommand;
+    use crate::domain::money::Amount;
+
+    #[test]
+    fn a_deduction_names_its_member_and_store() {
+        let store = StoreId::new(2).unwrap();
+        let member = MemberId::new(StoreId::new(1).unwrap(), 7);
+        let p = Principal {
+            credential: CredentialId(9),
+            role: Role::Pos { store },
+        };
+        let request = Request::Ledger(LedgerCommand::Deduct {
+            member,
+            store,
+            amount: Amount::new(5).unwrap(),
+        });
+        let outcome = Outcome::Rejected(crate::domain::ledger::LedgerError::Overflow);
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let r = OpRecord::new(
+            &Audit::new(&p, "POST /v1/x"),
+            at,
+            Some(store),
+            "k1",
+            &request,
+            &outcome,
+        );
+        assert_eq!(r.objects, vec![format!("member:{member}")]);
+        assert_eq!((r.credential, r.role.as_str()), (9, "pos"));
+        assert_eq!(r.store, Some(store));
+        assert!(r.result.starts_with("rejected"));
+    }
+}
