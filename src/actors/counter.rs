@@ -4,7 +4,6 @@
 
 use actix::{Context, Handler, Message};
 
-use super::idempotency::Who;
 use super::store_ledger::StoreLedger;
 use super::{ActorError, Durable, WriteMeta, WriteResult};
 use crate::domain::checkout::{
@@ -137,11 +136,7 @@ impl StoreLedger {
         self.put_order(seq, &order, &mut writes);
         let outcome = Outcome::Order(Box::new(order));
         let now = self.registry.clock.now();
-        let who = Who {
-            audit: &meta.audit,
-            store: Some(self.home),
-        };
-        writes.extend(self.idem.record(seq, now, meta.key, request, &outcome, who));
+        writes.extend(self.log_write(seq, now, meta.key, &meta.audit, request, &outcome));
         let ticket = self.submit(writes);
         Ok(Durable {
             value: outcome,
@@ -307,14 +302,8 @@ impl Handler<WalkInWrite> for StoreLedger {
             }
             Err(e) => Outcome::Rejected(e),
         };
-        let who = Who {
-            audit: &msg.meta.audit,
-            store: Some(self.home),
-        };
-        writes.extend(
-            self.idem
-                .record(seq, now, msg.meta.key, request, &outcome, who),
-        );
+        let (key, audit) = (msg.meta.key, &msg.meta.audit);
+        writes.extend(self.log_write(seq, now, key, audit, request, &outcome));
         let ticket = self.submit(writes);
         Ok(Durable {
             value: outcome,

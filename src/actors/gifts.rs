@@ -11,7 +11,6 @@
 use actix::fut::{ready, ActorFutureExt, WrapFuture};
 use actix::{AsyncContext, Context, Handler, Message, ResponseActFuture};
 
-use super::idempotency::Who;
 use super::store_ledger::StoreLedger;
 use super::{ActorError, Durable, WriteMeta, WriteResult};
 use crate::domain::counter::CounterOp;
@@ -170,14 +169,8 @@ impl Handler<MoveStock> for StoreLedger {
             keys::gift_stock(self.home, msg.gift.0),
             counter::operand(msg.delta),
         )];
-        let who = Who {
-            audit: &msg.meta.audit,
-            store: Some(self.home),
-        };
-        writes.extend(
-            self.idem
-                .record(seq, now, msg.meta.key, request, &outcome, who),
-        );
+        let (key, audit) = (msg.meta.key, &msg.meta.audit);
+        writes.extend(self.log_write(seq, now, key, audit, request, &outcome));
         let ticket = self.submit(writes);
         Ok(Durable {
             value: outcome,

@@ -179,12 +179,25 @@ impl StoreLedger {
             Ok(fx) => self.write_effects(seq, &account, fx, writes)?,
             Err(rejection) => Outcome::Rejected(rejection),
         };
+        writes.extend(self.log_write(seq, now, key, audit, request, &outcome));
+        Ok(outcome)
+    }
+
+    /// The idempotency record and the operation log's lines of a write applied here.
+    pub(super) fn log_write(
+        &mut self,
+        seq: u64,
+        now: Timestamp,
+        key: IdempotencyKey,
+        audit: &Audit,
+        request: Request,
+        outcome: &Outcome,
+    ) -> Vec<Write> {
         let who = Who {
             audit,
             store: Some(self.home),
         };
-        writes.extend(self.idem.record(seq, now, key, request, &outcome, who));
-        Ok(outcome)
+        self.idem.record(seq, now, key, request, outcome, who)
     }
 
     /// Appends the writes of `fx` and takes its state as this actor's.
