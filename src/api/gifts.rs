@@ -162,10 +162,7 @@ pub async fn exchange(
                 gift: GiftId(b.gift_id),
                 quantity: b.quantity,
             };
-            let addr = state
-                .registry
-                .store(member.home_store())
-                .ok_or_else(|| ApiError::NotFound(format!("member {member}")))?;
+            let addr = super::handlers::home_ledger(&state, member)?;
             render(write(&addr, msg).await?)
         }
         .await,

@@ -121,6 +121,17 @@ pub(super) fn member_id(raw: u64) -> Result<MemberId, ApiError> {
     MemberId::parse(raw).map_err(|_| ApiError::NotFound(format!("member {raw}")))
 }
 
+/// The ledger actor of a member's home store, which owns the member's account.
+pub(super) fn home_ledger(
+    state: &ApiState,
+    member: MemberId,
+) -> Result<Addr<crate::actors::store_ledger::StoreLedger>, ApiError> {
+    state
+        .registry
+        .store(member.home_store())
+        .ok_or_else(|| ApiError::NotFound(format!("member {member}")))
+}
+
 pub(super) fn store_id(raw: u64) -> Result<StoreId, ApiError> {
     StoreId::from_u64(raw).map_err(|_| ApiError::NotFound(format!("store {raw}")))
 }
@@ -361,10 +372,7 @@ pub async fn ledger_write(
                     }
                 }
             };
-            let addr = state
-                .registry
-                .store(member.home_store())
-                .ok_or_else(|| ApiError::NotFound(format!("member {raw}")))?;
+            let addr = home_ledger(&state, member)?;
             let audit = Audit::new(&p, &format!("POST /v1/members/{raw}/{}", route.segment()));
             outcome_response(
                 write(

@@ -112,10 +112,7 @@ async fn member_write(
     card: Option<u32>,
     request: MemberRequest,
 ) -> Result<Response, ApiError> {
-    let addr = state
-        .registry
-        .store(member.home_store())
-        .ok_or_else(|| ApiError::NotFound(format!("member {member}")))?;
+    let addr = super::handlers::home_ledger(state, member)?;
     render(
         write(
             &addr,

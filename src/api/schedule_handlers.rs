@@ -603,10 +603,7 @@ async fn check_card(
     service: ServiceId,
     store: StoreId,
 ) -> Result<CardId, ApiError> {
-    let ledger = state
-        .registry
-        .store(member.home_store())
-        .ok_or_else(|| ApiError::NotFound(format!("member {member}")))?;
+    let ledger = super::handlers::home_ledger(state, member)?;
     let msg = CheckCard {
         member,
         card,
