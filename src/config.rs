@@ -36,6 +36,22 @@ struct RawConfig {
     ledger: RawLedger,
     scheduling: RawScheduling,
     auth: RawAuth,
+    log: RawLog,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    format: LogFormat,
+}
+
+/// How log lines are written to stderr: for people, or one JSON object per line for a log
+/// shipper (every field of the event and its spans, the request id among them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,6 +120,7 @@ pub struct Config {
     pub bootstrap_admin_key_file: PathBuf,
     /// A bootstrap administrator key given on the command line (tests); wins over the file.
     pub bootstrap_admin_key: Option<String>,
+    pub log_format: LogFormat,
 }
 
 impl Config {
@@ -210,6 +227,7 @@ impl Config {
             )),
             bootstrap_admin_key_file: raw.auth.bootstrap_admin_key_file,
             bootstrap_admin_key: None,
+            log_format: raw.log.format,
         })
     }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 
-use chainstore::config::Config;
+use chainstore::config::{Config, LogFormat};
 
 /// The chainstore server: stored-value ledger and scheduling for chains of stores.
 #[derive(Debug, Parser)]
@@ -26,6 +26,9 @@ struct Args {
     /// The bootstrap HQ administrator key (instead of the key file).
     #[arg(long)]
     admin_key: Option<String>,
+    /// Overrides log.format.
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -73,19 +76,27 @@ fn restore(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
+fn init_logs(format: LogFormat) {
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if let Some(Command::Restore { from, to }) = &args.command {
+        init_logs(args.log_format.unwrap_or(LogFormat::Text));
         return restore(from, to);
     }
     let mut config = Config::load(&args.config)?;
+    init_logs(args.log_format.unwrap_or(config.log_format));
     if let Some(listen) = args.listen {
         config.listen = listen;
     }

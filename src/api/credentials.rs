@@ -18,7 +18,7 @@ use crate::domain::booking::ResourceId;
 use crate::domain::idempotency::Outcome;
 use crate::domain::ids::{Name, StoreId};
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialBody {
     pub name: String,

@@ -8,7 +8,7 @@ use crate::domain::member::{Member, Store};
 use crate::domain::membership::{card_number, CountCard};
 use crate::storage::db::TrialBalance;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateStoreBody {
     pub name: String,
@@ -16,7 +16,7 @@ pub struct CreateStoreBody {
     pub time_zone: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterMemberBody {
     pub phone: String,
@@ -25,7 +25,7 @@ pub struct RegisterMemberBody {
 }
 
 /// Body of a recharge or a deduction.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoneyBody {
     /// Minor units (fen), strictly positive.
@@ -37,7 +37,7 @@ pub struct MoneyBody {
     pub tender: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundBody {
     /// `entry_seq` of the deduction to refund.
@@ -46,7 +46,8 @@ pub struct RefundBody {
     pub amount: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     pub before: Option<u64>,
@@ -54,14 +55,16 @@ pub struct PageQuery {
 }
 
 /// Paging of id-ordered lists: everything after the id `after`, at most `limit`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageAfterQuery {
     pub after: Option<u64>,
     pub limit: Option<usize>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PhoneQuery {
     pub phone: String,
@@ -287,7 +290,7 @@ impl From<&TrialBalance> for TrialBalanceDto {
 }
 
 /// One operation of `POST /v1/ledger/batch`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchOp {
     pub idempotency_key: String,
@@ -299,7 +302,7 @@ pub struct BatchOp {
     pub deduction_seq: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchBody {
     pub operations: Vec<BatchOp>,

@@ -22,7 +22,7 @@ use crate::domain::gift::{Gift, GiftId};
 use crate::domain::idempotency::Outcome;
 use crate::domain::ids::Name;
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GiftBody {
     pub name: String,
@@ -30,14 +30,14 @@ pub struct GiftBody {
     pub points: i64,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StockBody {
     /// Units in (delivery) or out (breakage, stock count), never below zero.
     pub delta: i64,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExchangeBody {
     pub gift_id: u32,

@@ -128,14 +128,14 @@ async fn member_write(
     )
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RechargeRefundBody {
     pub recharge_seq: u64,
     pub amount: i64,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BuyCardBody {
     pub service_id: u64,
@@ -147,7 +147,7 @@ pub struct BuyCardBody {
     pub store_id: Option<u64>,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SessionsBody {
     pub sessions: u32,
@@ -157,7 +157,7 @@ pub struct SessionsBody {
     pub store_id: Option<u64>,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PointsBody {
     pub delta: i64,
@@ -165,14 +165,14 @@ pub struct PointsBody {
     pub store_id: Option<u64>,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssueBody {
     pub template_id: u32,
     pub store_id: Option<u64>,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoreOnlyBody {
     pub store_id: Option<u64>,
@@ -346,7 +346,7 @@ pub async fn card_action(
     )
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineBody {
     pub service_id: Option<u64>,
@@ -356,14 +356,14 @@ pub struct LineBody {
     pub count_card_id: Option<u32>,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenderBody {
     pub kind: String,
     pub amount: i64,
 }
 
-#[derive(Debug, Deserialize, Serialize, Default)]
+#[derive(Debug, Deserialize, Serialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentBody {
     #[serde(default)]
@@ -374,7 +374,7 @@ pub struct PaymentBody {
     pub tenders: Vec<TenderBody>,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderBody {
     pub member_id: Option<u64>,
@@ -517,14 +517,14 @@ pub async fn order_write(
     )
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReturnLineBody {
     pub line: usize,
     pub quantity: u32,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReturnBody {
     pub lines: Vec<ReturnLineBody>,
@@ -617,7 +617,7 @@ pub async fn held_orders(state: Arc<ApiState>, p: Principal, store: u64) -> Resp
     })())
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedeemBody {
     pub code: String,
@@ -660,7 +660,7 @@ pub async fn redeem(
     )
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkIssueBody {
     pub template_id: u32,
@@ -731,7 +731,8 @@ pub async fn bulk_issue(
     )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ActivityQuery {
     pub before: Option<u64>,
@@ -754,7 +755,8 @@ pub async fn activity(state: Arc<ApiState>, p: Principal, raw: u64, q: ActivityQ
     })())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SettlementQuery {
     pub home_store_id: u64,
@@ -792,14 +794,14 @@ pub async fn settlement(state: Arc<ApiState>, p: Principal, q: SettlementQuery) 
     })())
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TierBody {
     pub min: i64,
     pub bonus: i64,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RulesBody {
     /// Share of list price paid, in basis points (8800 = 12% off).
@@ -813,7 +815,7 @@ pub struct RulesBody {
     pub upgrade_points: Option<i64>,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LevelBody {
     pub name: String,
@@ -935,7 +937,7 @@ pub async fn put_override(
     )
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateBody {
     pub name: String,

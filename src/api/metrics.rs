@@ -21,69 +21,19 @@ use crate::domain::access::{Capability, Principal};
 /// Longest request id taken from a client's `X-Request-Id`; longer ones are replaced.
 pub const REQUEST_ID_LEN_MAX: usize = 64;
 
-/// Path words that appear in routes; any other word is reported as `{other}`, so that a
-/// client sending random paths can't grow the label set.
-const ROUTE_WORDS: &[&str] = &[
-    "v1",
-    "healthz",
-    "metrics",
-    "stores",
-    "members",
-    "recharges",
-    "deductions",
-    "refunds",
-    "balance",
-    "entries",
-    "ledger",
-    "trial-balance",
-    "batch",
-    "credentials",
-    "settings",
-    "services",
-    "hours",
-    "resources",
-    "availability",
-    "appointments",
-    "plans",
-    "occurrences",
-    "cancel",
-    "move",
-    "events",
-    "bookings",
-    "approve",
-    "reject",
-    "check-in",
-    "complete",
-    "no-show",
-    "count-cards",
-    "consume",
-    "sessions",
-    "points",
-    "coupons",
-    "redeem",
-    "issue",
-    "lock",
-    "unlock",
-    "replace-card",
-    "activity",
-    "orders",
-    "held",
-    "returns",
-    "held-orders",
-    "settlements",
-    "levels",
-    "coupon-templates",
-    "catalog",
-    "gifts",
-    "stock",
-    "gift-exchanges",
-    "recharge-refunds",
-    "testing",
-    "clock",
-    "admin",
-    "backups",
-    "oplog",
-];
+/// Path words of the documented routes (`openapi::ROUTES`); any other word is reported as
+/// `{other}`, so that a client sending random paths can't grow the label set.
+fn route_word(seg: &str) -> bool {
+    static WORDS: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+        std::sync::LazyLock::new(|| {
+            super::openapi::ROUTES
+                .iter()
+                .flat_map(|r| r.path.split('/'))
+                .filter(|w| !w.is_empty() && !w.starts_with('{'))
+                .collect()
+        });
+    WORDS.contains(seg)
+}
 
 /// Requests the API has sent to an actor and not had answered, by actor: what waits in (or
 /// to enter) the mailboxes. Global like Prometheus' own default registry, so that every
@@ -196,7 +146,7 @@ pub fn route_label(path: &str) -> String {
         out.push('/');
         if seg.bytes().all(|b| b.is_ascii_digit()) {
             out.push_str("{id}");
-        } else if ROUTE_WORDS.contains(&seg) {
+        } else if route_word(seg) {
             out.push_str(seg);
         } else {
             out.push_str("{other}");

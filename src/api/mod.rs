@@ -10,6 +10,7 @@ pub mod gifts;
 pub mod handlers;
 pub mod membership;
 pub mod metrics;
+pub mod openapi;
 pub mod oplog;
 pub mod rate;
 pub mod schedule_dto;
@@ -21,7 +22,7 @@ use std::time::Duration;
 use actix::Addr;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::Filter;
+use warp::{Filter, Reply};
 
 use crate::actors::directory::Directory;
 use crate::actors::registry::Registry;
@@ -80,7 +81,13 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
 
     let healthz = warp::path!("healthz")
         .and(warp::get())
-        .then(handlers::healthz);
+        .then(handlers::healthz)
+        .or(warp::path!("v1" / "openapi.json").and(warp::get()).map(|| {
+            warp::reply::with_header(openapi::json(), "content-type", "application/json")
+                .into_response()
+        }))
+        .unify()
+        .boxed();
     let create_store = warp::path!("v1" / "stores")
         .and(warp::post())
         .and(st.clone())
@@ -117,14 +124,8 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .and(st.clone())
         .and(auth.clone())
         .then(|id, s, p| handlers::get_member(s, p, id));
-    let ledger = |segment: &'static str, route: LedgerRoute| {
-        warp::path("v1")
-            .and(warp::path("members"))
-            .and(warp::path::param::<u64>())
-            .and(warp::path(segment))
-            .and(warp::path::end())
-            .and(warp::post())
-            .and(st.clone())
+    let ledger = |path: BoxedFilter<(u64,)>, route: LedgerRoute| {
+        path.and(st.clone())
             .and(auth.clone())
             .and(key())
             .and(body())
@@ -211,11 +212,26 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .unify()
         .boxed();
     directory
-        .or(ledger("recharges", LedgerRoute::Recharge))
+        .or(ledger(
+            warp::path!("v1" / "members" / u64 / "recharges")
+                .and(warp::post())
+                .boxed(),
+            LedgerRoute::Recharge,
+        ))
         .unify()
-        .or(ledger("deductions", LedgerRoute::Deduct))
+        .or(ledger(
+            warp::path!("v1" / "members" / u64 / "deductions")
+                .and(warp::post())
+                .boxed(),
+            LedgerRoute::Deduct,
+        ))
         .unify()
-        .or(ledger("refunds", LedgerRoute::Refund))
+        .or(ledger(
+            warp::path!("v1" / "members" / u64 / "refunds")
+                .and(warp::post())
+                .boxed(),
+            LedgerRoute::Refund,
+        ))
         .unify()
         .or(balance)
         .unify()

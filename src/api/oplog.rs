@@ -14,7 +14,8 @@ use super::ApiState;
 use crate::domain::access::{Capability, Principal};
 use crate::storage::oplog::{Cursor, OpFilter, OBJECT_LEN_MAX};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OplogQuery {
     /// A store's operations; 0 for chain-wide ones (HQ).

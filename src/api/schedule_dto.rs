@@ -19,13 +19,13 @@ use crate::storage::schedule_codec::EventRec;
 pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const LOCAL_FMT: &str = "%Y-%m-%dT%H:%M:%S";
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsBody {
     pub service_plans_enabled: bool,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceBody {
     pub name: String,
@@ -40,27 +40,30 @@ pub struct ServiceBody {
 /// Weekly windows: `{"mon": [["09:00", "21:00"]], ...}`; a missing day is closed.
 pub type HoursBody = BTreeMap<String, Vec<(String, String)>>;
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoreHoursBody {
+    /// Weekly windows, e.g. `{"mon": [["09:00", "21:00"]]}`; a missing day is closed.
+    #[schema(value_type = BTreeMap<String, Vec<Vec<String>>>)]
     pub business_hours: HoursBody,
     #[serde(default)]
     pub closed_dates: Vec<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceBody {
     pub name: String,
     pub kind: String,
     pub capacity: u32,
     /// Absent: always available (within the store's business hours).
+    #[schema(value_type = Option<BTreeMap<String, Vec<Vec<String>>>>)]
     pub working_hours: Option<HoursBody>,
     #[serde(default)]
     pub days_off: Vec<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppointmentBody {
     pub member_id: u64,
@@ -70,20 +73,20 @@ pub struct AppointmentBody {
     pub resource_ids: Vec<u64>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Periodic {
     pub first_times: Vec<String>,
     pub count: usize,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Custom {
     pub starts: Vec<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "lowercase")]
 pub enum RepeatBody {
     Weekly(Periodic),
@@ -91,7 +94,7 @@ pub enum RepeatBody {
     Custom(Custom),
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanBody {
     pub member_id: u64,
@@ -106,20 +109,21 @@ pub struct PlanBody {
     pub count_card_id: Option<u32>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveBody {
     /// New wall-clock start in the store's zone.
     pub start: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClockBody {
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AvailabilityQuery {
     pub service_id: u64,
@@ -128,14 +132,16 @@ pub struct AvailabilityQuery {
     pub step_minutes: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RangeQuery {
     pub from: chrono::DateTime<chrono::Utc>,
     pub to: chrono::DateTime<chrono::Utc>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     pub after: Option<u64>,

@@ -11,6 +11,7 @@ mod idempotency;
 mod ledger;
 mod loadtest;
 mod membership;
+mod openapi;
 mod operability;
 mod plan_cards_gifts;
 mod scheduling;

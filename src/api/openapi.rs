@@ -1,0 +1,773 @@
+//! The OpenAPI 3 document of every route, served at `/v1/openapi.json`. POS vendors generate
+//! their clients from it. Request bodies and query strings are described by the very types
+//! the handlers parse (utoipa derives); `tests/it/openapi.rs` fails when this table and the
+//! router in `api/mod.rs` disagree.
+
+use std::sync::OnceLock;
+
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, Parameter, ParameterBuilder};
+use utoipa::openapi::path::{ParameterIn, PathItem, PathsBuilder};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, ObjectBuilder, OpenApi, OpenApiBuilder, Ref,
+    RefOr, Required, ResponseBuilder, ResponsesBuilder, Schema, SecurityRequirement, Type,
+};
+use utoipa::{IntoParams, ToSchema};
+
+use super::dto::*;
+use super::schedule_dto::*;
+use super::{credentials, gifts, membership as m, oplog};
+
+type Schemas = Vec<(String, RefOr<Schema>)>;
+type BodyFn = fn(&mut Schemas) -> RefOr<Schema>;
+type QueryFn = fn() -> Vec<Parameter>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+            Verb::Put => "PUT",
+            Verb::Delete => "DELETE",
+        }
+    }
+
+    fn http(self) -> HttpMethod {
+        match self {
+            Verb::Get => HttpMethod::Get,
+            Verb::Post => HttpMethod::Post,
+            Verb::Put => HttpMethod::Put,
+            Verb::Delete => HttpMethod::Delete,
+        }
+    }
+}
+
+/// One route as documented. Path parameters are `{name}` segments; `{action}`-style routes
+/// are listed once per action.
+pub struct Route {
+    pub verb: Verb,
+    pub path: &'static str,
+    pub tag: &'static str,
+    pub summary: &'static str,
+    /// Which roles may call it (the authorisation matrix in words).
+    pub who: &'static str,
+    body: Option<BodyFn>,
+    query: Option<QueryFn>,
+    /// Writes that take an `Idempotency-Key` header.
+    keyed: bool,
+    public: bool,
+}
+
+const fn get(
+    path: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    who: &'static str,
+) -> Route {
+    Route {
+        verb: Verb::Get,
+        path,
+        tag,
+        summary,
+        who,
+        body: None,
+        query: None,
+        keyed: false,
+        public: false,
+    }
+}
+
+const fn write(
+    verb: Verb,
+    path: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    who: &'static str,
+) -> Route {
+    Route {
+        verb,
+        path,
+        tag,
+        summary,
+        who,
+        body: None,
+        query: None,
+        keyed: true,
+        public: false,
+    }
+}
+
+const fn post(
+    path: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    who: &'static str,
+) -> Route {
+    write(Verb::Post, path, tag, summary, who)
+}
+
+const fn put(
+    path: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    who: &'static str,
+) -> Route {
+    write(Verb::Put, path, tag, summary, who)
+}
+
+const fn delete(
+    path: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    who: &'static str,
+) -> Route {
+    write(Verb::Delete, path, tag, summary, who)
+}
+
+impl Route {
+    const fn body(mut self, f: BodyFn) -> Self {
+        self.body = Some(f);
+        self
+    }
+    const fn query(mut self, f: QueryFn) -> Self {
+        self.query = Some(f);
+        self
+    }
+    const fn unkeyed(mut self) -> Self {
+        self.keyed = false;
+        self
+    }
+    const fn public(mut self) -> Self {
+        self.public = true;
+        self
+    }
+}
+
+fn schema<T: ToSchema>(all: &mut Schemas) -> RefOr<Schema> {
+    all.push((T::name().into_owned(), T::schema()));
+    T::schemas(all);
+    RefOr::Ref(Ref::from_schema_name(T::name()))
+}
+
+fn params<T: IntoParams>() -> Vec<Parameter> {
+    T::into_params(|| Some(ParameterIn::Query))
+}
+
+// The capability each route checks (`domain::access::Capability`), in words.
+const HQ: &str = "chain_admin: hq_admin only";
+const MANAGERS: &str = "manage_store: hq_admin; store_manager of the store";
+const COUNTER: &str = "counter: hq_admin; store_manager, cashier or pos of the store";
+const ANY: &str = "read_store: anyone working in the store";
+const STAFF: &str = "calendar: hq_admin; store_manager; staff for their own resource";
+
+/// Every route the server answers. Keep in the router's order, group by group.
+pub const ROUTES: &[Route] = &[
+    get("/healthz", "operations", "Liveness", "anyone").public(),
+    get("/v1/openapi.json", "operations", "This document", "anyone").public(),
+    post("/v1/stores", "directory", "Open a store", HQ).body(schema::<CreateStoreBody>),
+    get("/v1/stores", "directory", "List stores", ANY).query(params::<PageAfterQuery>),
+    get("/v1/stores/{store_id}", "directory", "A store", ANY),
+    post("/v1/members", "directory", "Register a member", COUNTER)
+        .body(schema::<RegisterMemberBody>),
+    get(
+        "/v1/members",
+        "directory",
+        "Find a member by phone",
+        COUNTER,
+    )
+    .query(params::<PhoneQuery>),
+    get("/v1/members/{member_id}", "directory", "A member", COUNTER),
+    post(
+        "/v1/members/{member_id}/recharges",
+        "ledger",
+        "Recharge stored value (储值)",
+        COUNTER,
+    )
+    .body(schema::<MoneyBody>),
+    post(
+        "/v1/members/{member_id}/deductions",
+        "ledger",
+        "Deduct stored value",
+        COUNTER,
+    )
+    .body(schema::<MoneyBody>),
+    post(
+        "/v1/members/{member_id}/refunds",
+        "ledger",
+        "Refund a deduction",
+        COUNTER,
+    )
+    .body(schema::<RefundBody>),
+    get(
+        "/v1/members/{member_id}/balance",
+        "ledger",
+        "Every balance a member holds",
+        COUNTER,
+    ),
+    get(
+        "/v1/members/{member_id}/entries",
+        "ledger",
+        "Ledger entries, newest first",
+        COUNTER,
+    )
+    .query(params::<PageQuery>),
+    get(
+        "/v1/ledger/trial-balance",
+        "ledger",
+        "Trial balance of the chain",
+        HQ,
+    ),
+    post(
+        "/v1/ledger/batch",
+        "ledger",
+        "Up to 1,000 ledger operations, one durable write",
+        COUNTER,
+    )
+    .body(schema::<BatchBody>)
+    .unkeyed(),
+    post(
+        "/v1/admin/backups",
+        "operations",
+        "Back up (RocksDB checkpoint) while serving",
+        HQ,
+    )
+    .unkeyed(),
+    get("/metrics", "operations", "Prometheus text metrics", HQ),
+    get(
+        "/v1/oplog",
+        "operations",
+        "Operation log (操作日志), newest first",
+        MANAGERS,
+    )
+    .query(params::<oplog::OplogQuery>),
+    post("/v1/credentials", "access", "Create an API key", HQ)
+        .body(schema::<credentials::CredentialBody>),
+    get("/v1/credentials", "access", "List API keys", HQ).query(params::<PageAfterQuery>),
+    delete(
+        "/v1/credentials/{credential_id}",
+        "access",
+        "Revoke an API key",
+        HQ,
+    ),
+    put("/v1/settings", "scheduling", "Chain settings", HQ).body(schema::<SettingsBody>),
+    get("/v1/settings", "scheduling", "Chain settings", ANY),
+    post("/v1/services", "scheduling", "Define a service", HQ).body(schema::<ServiceBody>),
+    get("/v1/services", "scheduling", "List services", ANY).query(params::<PageAfterQuery>),
+    get("/v1/services/{service_id}", "scheduling", "A service", ANY),
+    put(
+        "/v1/services/{service_id}",
+        "scheduling",
+        "Change a service",
+        HQ,
+    )
+    .body(schema::<ServiceBody>),
+    delete(
+        "/v1/services/{service_id}",
+        "scheduling",
+        "Delete a service",
+        HQ,
+    ),
+    put(
+        "/v1/stores/{store_id}/hours",
+        "scheduling",
+        "Business hours and closed dates",
+        MANAGERS,
+    )
+    .body(schema::<StoreHoursBody>),
+    get(
+        "/v1/stores/{store_id}/hours",
+        "scheduling",
+        "Business hours",
+        ANY,
+    ),
+    post(
+        "/v1/stores/{store_id}/resources",
+        "scheduling",
+        "Add a resource (staff, room, machine)",
+        MANAGERS,
+    )
+    .body(schema::<ResourceBody>),
+    get(
+        "/v1/stores/{store_id}/resources",
+        "scheduling",
+        "A store's resources",
+        ANY,
+    ),
+    get(
+        "/v1/stores/{store_id}/availability",
+        "scheduling",
+        "Free start times",
+        ANY,
+    )
+    .query(params::<AvailabilityQuery>),
+    post(
+        "/v1/stores/{store_id}/appointments",
+        "scheduling",
+        "Book an appointment",
+        COUNTER,
+    )
+    .body(schema::<AppointmentBody>),
+    post(
+        "/v1/stores/{store_id}/plans",
+        "scheduling",
+        "Create a service plan (服务计划), all or nothing",
+        MANAGERS,
+    )
+    .body(schema::<PlanBody>),
+    get(
+        "/v1/stores/{store_id}/events",
+        "scheduling",
+        "A store's event feed",
+        MANAGERS,
+    )
+    .query(params::<EventsQuery>),
+    get(
+        "/v1/resources/{resource_id}",
+        "scheduling",
+        "A resource",
+        ANY,
+    ),
+    get(
+        "/v1/resources/{resource_id}/bookings",
+        "scheduling",
+        "A resource's bookings",
+        STAFF,
+    )
+    .query(params::<RangeQuery>),
+    put(
+        "/v1/resources/{resource_id}",
+        "scheduling",
+        "Change a resource",
+        MANAGERS,
+    )
+    .body(schema::<ResourceBody>),
+    delete(
+        "/v1/resources/{resource_id}",
+        "scheduling",
+        "Delete a resource",
+        MANAGERS,
+    ),
+    get(
+        "/v1/appointments/{appointment_id}",
+        "scheduling",
+        "An appointment",
+        ANY,
+    ),
+    post(
+        "/v1/appointments/{appointment_id}/approve",
+        "scheduling",
+        "Approve",
+        MANAGERS,
+    ),
+    post(
+        "/v1/appointments/{appointment_id}/reject",
+        "scheduling",
+        "Reject",
+        MANAGERS,
+    ),
+    post(
+        "/v1/appointments/{appointment_id}/check-in",
+        "scheduling",
+        "Check in",
+        STAFF,
+    ),
+    post(
+        "/v1/appointments/{appointment_id}/complete",
+        "scheduling",
+        "Complete",
+        STAFF,
+    ),
+    post(
+        "/v1/appointments/{appointment_id}/cancel",
+        "scheduling",
+        "Cancel",
+        COUNTER,
+    ),
+    post(
+        "/v1/appointments/{appointment_id}/no-show",
+        "scheduling",
+        "Mark a no-show",
+        STAFF,
+    ),
+    get("/v1/plans/{plan_id}", "scheduling", "A service plan", ANY),
+    post(
+        "/v1/plans/{plan_id}/cancel",
+        "scheduling",
+        "Cancel a plan's remaining occurrences",
+        MANAGERS,
+    ),
+    post(
+        "/v1/plans/{plan_id}/occurrences/{occurrence}/cancel",
+        "scheduling",
+        "Cancel one occurrence",
+        MANAGERS,
+    ),
+    post(
+        "/v1/plans/{plan_id}/occurrences/{occurrence}/move",
+        "scheduling",
+        "Move one occurrence",
+        MANAGERS,
+    )
+    .body(schema::<MoveBody>),
+    get(
+        "/v1/members/{member_id}/plans",
+        "scheduling",
+        "A member's plans",
+        COUNTER,
+    ),
+    post(
+        "/v1/testing/clock",
+        "operations",
+        "Set the testing clock (--manual-clock only)",
+        HQ,
+    )
+    .body(schema::<ClockBody>)
+    .unkeyed(),
+    post(
+        "/v1/members/{member_id}/count-cards/{card_id}/consume",
+        "membership",
+        "Use sessions of a count card (次卡)",
+        COUNTER,
+    )
+    .body(schema::<m::SessionsBody>),
+    post(
+        "/v1/members/{member_id}/count-cards/{card_id}/sessions",
+        "membership",
+        "Add or remove sessions",
+        MANAGERS,
+    )
+    .body(schema::<m::SessionsBody>),
+    get(
+        "/v1/members/{member_id}/activity",
+        "membership",
+        "Points, sessions and coupon activity",
+        COUNTER,
+    )
+    .query(params::<m::ActivityQuery>),
+    post(
+        "/v1/members/{member_id}/gift-exchanges",
+        "gifts",
+        "Exchange points for a gift (积分兑换)",
+        COUNTER,
+    )
+    .body(schema::<gifts::ExchangeBody>),
+    put("/v1/gifts/{gift_id}", "gifts", "Define a gift", HQ).body(schema::<gifts::GiftBody>),
+    post(
+        "/v1/stores/{store_id}/gifts/{gift_id}/stock",
+        "gifts",
+        "Move gift stock in or out",
+        MANAGERS,
+    )
+    .body(schema::<gifts::StockBody>),
+    get(
+        "/v1/stores/{store_id}/gifts",
+        "gifts",
+        "A store's gifts and stock",
+        ANY,
+    ),
+    post(
+        "/v1/members/{member_id}/recharge-refunds",
+        "membership",
+        "Refund a recharge",
+        MANAGERS,
+    )
+    .body(schema::<m::RechargeRefundBody>),
+    post(
+        "/v1/members/{member_id}/count-cards",
+        "membership",
+        "Sell a count card",
+        COUNTER,
+    )
+    .body(schema::<m::BuyCardBody>),
+    post(
+        "/v1/members/{member_id}/points",
+        "membership",
+        "Adjust points (积分)",
+        MANAGERS,
+    )
+    .body(schema::<m::PointsBody>),
+    post(
+        "/v1/members/{member_id}/coupons",
+        "membership",
+        "Issue a coupon",
+        MANAGERS,
+    )
+    .body(schema::<m::IssueBody>),
+    post(
+        "/v1/members/{member_id}/lock",
+        "membership",
+        "Lock the member's card",
+        MANAGERS,
+    )
+    .body(schema::<m::StoreOnlyBody>),
+    post(
+        "/v1/members/{member_id}/unlock",
+        "membership",
+        "Unlock the member's card",
+        MANAGERS,
+    )
+    .body(schema::<m::StoreOnlyBody>),
+    post(
+        "/v1/members/{member_id}/replace-card",
+        "membership",
+        "Replace a lost card",
+        MANAGERS,
+    )
+    .body(schema::<m::StoreOnlyBody>),
+    post("/v1/orders/held", "orders", "Hold an order (挂单)", COUNTER).body(schema::<m::OrderBody>),
+    post("/v1/orders", "orders", "Check out an order", COUNTER).body(schema::<m::OrderBody>),
+    get("/v1/orders/{order_id}", "orders", "An order", COUNTER),
+    post(
+        "/v1/orders/{order_id}/returns",
+        "orders",
+        "Return lines of an order",
+        COUNTER,
+    )
+    .body(schema::<m::ReturnBody>),
+    get(
+        "/v1/stores/{store_id}/held-orders",
+        "orders",
+        "A store's held orders",
+        COUNTER,
+    ),
+    post("/v1/coupons/redeem", "coupons", "Redeem a coupon", COUNTER).body(schema::<m::RedeemBody>),
+    post(
+        "/v1/coupons/issue",
+        "coupons",
+        "Issue coupons to many members",
+        HQ,
+    )
+    .body(schema::<m::BulkIssueBody>),
+    get(
+        "/v1/settlements",
+        "ledger",
+        "What home stores owe selling stores (跨店结算)",
+        MANAGERS,
+    )
+    .query(params::<m::SettlementQuery>),
+    put(
+        "/v1/levels/{level_id}",
+        "membership",
+        "Define a member level",
+        HQ,
+    )
+    .body(schema::<m::LevelBody>),
+    put(
+        "/v1/stores/{store_id}/levels/{level_id}",
+        "membership",
+        "A store's rules for a level",
+        MANAGERS,
+    )
+    .body(schema::<m::RulesBody>),
+    put(
+        "/v1/coupon-templates/{template_id}",
+        "coupons",
+        "Define a coupon template",
+        HQ,
+    )
+    .body(schema::<m::TemplateBody>),
+    get(
+        "/v1/catalog",
+        "membership",
+        "Levels, coupon templates and gifts",
+        ANY,
+    ),
+];
+
+fn error_schema() -> Schema {
+    ObjectBuilder::new()
+        .property(
+            "code",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("Stable, machine-readable")),
+        )
+        .property(
+            "message",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("For people")),
+        )
+        .required("code")
+        .required("message")
+        .into()
+}
+
+fn path_params(path: &str) -> Vec<Parameter> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(1)),
+                ))
+                .build()
+        })
+        .collect()
+}
+
+fn build() -> OpenApi {
+    let mut schemas = Schemas::new();
+    let mut paths = PathsBuilder::new();
+    let json = |r: RefOr<Schema>| ContentBuilder::new().schema(Some(r)).build();
+    let error = || {
+        ResponseBuilder::new().content(
+            "application/json",
+            json(RefOr::Ref(Ref::from_schema_name("Error"))),
+        )
+    };
+    for (i, r) in ROUTES.iter().enumerate() {
+        let mut parameters = path_params(r.path);
+        if let Some(q) = r.query {
+            parameters.extend(q());
+        }
+        if r.keyed {
+            parameters.push(
+                ParameterBuilder::new()
+                    .name("Idempotency-Key")
+                    .parameter_in(ParameterIn::Header)
+                    .required(Required::True)
+                    .description(Some(
+                        "1-64 printable ASCII; a retry with the same key returns the first answer",
+                    ))
+                    .schema(Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .max_length(Some(64)),
+                    ))
+                    .build(),
+            );
+        }
+        let any = || {
+            RefOr::T(Schema::Object(
+                ObjectBuilder::new().schema_type(Type::Object).build(),
+            ))
+        };
+        let mut responses = ResponsesBuilder::new().response(
+            "200",
+            ResponseBuilder::new()
+                .description("Done")
+                .content("application/json", json(any())),
+        );
+        if r.verb != Verb::Get {
+            responses = responses.response(
+                "201",
+                ResponseBuilder::new()
+                    .description("Created or posted")
+                    .content("application/json", json(any())),
+            );
+        }
+        if !r.public {
+            responses = responses
+                .response("400", error().description("Bad input: nothing changed"))
+                .response("401", error().description("Missing or unknown API key"))
+                .response(
+                    "403",
+                    error().description("This credential may not do that"),
+                )
+                .response(
+                    "404",
+                    error().description("Not found, or not this credential's to see"),
+                )
+                .response("429", error().description("Rate limited; see Retry-After"))
+                .response(
+                    "503",
+                    error().description("Busy; retry with the same Idempotency-Key"),
+                );
+        }
+        if r.verb != Verb::Get {
+            responses = responses
+                .response(
+                    "409",
+                    error().description("Conflict, or the key was used for another request"),
+                )
+                .response(
+                    "422",
+                    error().description("Refused by a business rule; nothing changed"),
+                );
+        }
+        let mut op = OperationBuilder::new()
+            .operation_id(Some(format!("op{i:03}_{}", operation_name(r))))
+            .summary(Some(r.summary))
+            .description(Some(format!("Who: {}", r.who)))
+            .tag(r.tag)
+            .parameters(Some(parameters))
+            .responses(responses.build());
+        if let Some(body) = r.body {
+            op = op.request_body(Some(
+                RequestBodyBuilder::new()
+                    .required(Some(Required::True))
+                    .content("application/json", json(body(&mut schemas)))
+                    .build(),
+            ));
+        }
+        if r.public {
+            op = op.securities(Some(Vec::<SecurityRequirement>::new()));
+        }
+        paths = paths.path(r.path, PathItem::new(r.verb.http(), op.build()));
+    }
+    let mut components = ComponentsBuilder::new()
+        .schema("Error", error_schema())
+        .security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    for (name, s) in schemas {
+        components = components.schema(name, s);
+    }
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("chainstore")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Scheduling and stored-value ledger for chains of stores. Money is integer \
+                     minor units (fen). Every write takes an Idempotency-Key and is acknowledged \
+                     only once durable. Errors are {code, message}.",
+                )),
+        )
+        .paths(paths)
+        .components(Some(components.build()))
+        .security(Some(vec![SecurityRequirement::new(
+            "api_key",
+            Vec::<String>::new(),
+        )]))
+        .build()
+}
+
+fn operation_name(r: &Route) -> String {
+    let words: Vec<&str> = r
+        .path
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != "v1" && !s.starts_with('{'))
+        .collect();
+    format!(
+        "{}_{}",
+        r.verb.as_str().to_lowercase(),
+        words.join("_").replace(['-', '.'], "_")
+    )
+}
+
+/// The document, rendered once.
+pub fn json() -> &'static str {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| {
+        build()
+            .to_json()
+            .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    })
+}
