@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use actix::{Actor, Arbiter, ArbiterHandle, System};
 
+use crate::actors::closing::{CloseDue, Closings};
 use crate::actors::directory::Directory;
 use crate::actors::registry::Registry;
 use crate::actors::scheduler::SchedulerState;
@@ -113,6 +114,17 @@ pub async fn start_core(
     crate::api::handlers::tick_all(&registry)
         .await
         .map_err(|e| StartError::Threads(e.to_string()))?;
+    let closer = Closings::new(registry.clone(), directory.clone())?;
+    let closings = Closings::start_in_arbiter(registry.arbiter(1), move |ctx| {
+        ctx.set_mailbox_capacity(crate::actors::MAILBOX_CAPACITY);
+        closer
+    });
+    // Days that ended while the server was down are sealed before it serves.
+    closings
+        .send(CloseDue)
+        .await
+        .map_err(|e| StartError::Threads(e.to_string()))?
+        .map_err(|e| StartError::Threads(format!("closing: {e}")))?;
     let admin_key_hash = Some(crate::api::auth::key_hash(&bootstrap_admin_key(config)?));
     let metrics = crate::api::metrics::Metrics::new(registry.journal.stats(), &registry.gauges)
         .map_err(|e| StartError::Threads(format!("metrics: {e}")))?;
@@ -126,6 +138,7 @@ pub async fn start_core(
         manual_clock,
         registry,
         directory,
+        closings,
         body_bytes_max: config.body_bytes_max,
         batch_body_bytes_max: config.batch_body_bytes_max,
         page_size_max: config.page_size_max,

@@ -12,6 +12,7 @@ use super::pending::Pending;
 use super::registry::Registry;
 use super::{ActorError, Durable, WriteMeta, WriteResult};
 use crate::domain::booking::{BookingMode, ResourceKind, Service, ServiceId};
+use crate::domain::closing::{Deltas, Figure};
 use crate::domain::counter::CatalogChange;
 use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::{IdempotencyKey, MemberId, Name, Phone, StoreId, STORE_ID_MAX};
@@ -216,7 +217,10 @@ impl Handler<RegisterMember> for Directory {
             name: msg.name,
             created_at: self.registry.clock.now(),
         };
-        let writes = vec![
+        let mut new_member = Deltas::default();
+        let day = self.registry.business_day(msg.home, member.created_at);
+        new_member.add(msg.home, day, Figure::NewMembers, 1);
+        let mut writes = vec![
             Write::put(keys::member(id), codec::encode(&MemberRec::from(&member))),
             Write::put(keys::phone(&member.phone), id.get().to_be_bytes().to_vec()),
             Write::put(
@@ -224,6 +228,7 @@ impl Handler<RegisterMember> for Directory {
                 codec::encode(&AccountRec::from(&Account::open(id))),
             ),
         ];
+        writes.extend(crate::storage::closing::figure_writes(&new_member));
         self.phones
             .insert(self.log.next_seq(), member.phone.clone(), id);
         Ok(self.commit(
@@ -514,5 +519,13 @@ impl Handler<ChangeCatalog> for Directory {
         // Safe before durability: operations that read it are journaled after this.
         self.registry.publish_catalog(catalog);
         Ok(answer)
+    }
+}
+
+impl Handler<super::closing::Barrier> for Directory {
+    type Result = actix::MessageResult<super::closing::Barrier>;
+
+    fn handle(&mut self, _: super::closing::Barrier, _: &mut Self::Context) -> Self::Result {
+        actix::MessageResult(self.log.ticket_for_latest())
     }
 }

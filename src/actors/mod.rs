@@ -7,6 +7,7 @@
 //! - [`registry::Registry`]: the address book the API routes by; written only when a store
 //!   is created.
 
+pub mod closing;
 pub mod counter;
 pub mod directory;
 pub mod gifts;
@@ -75,6 +76,8 @@ pub enum ActorError {
     ModeImmutable,
     #[error("the server is shutting down")]
     Unavailable,
+    #[error("{0}")]
+    Closing(#[from] crate::domain::closing::ClosingError),
     #[error("{0}")]
     Rule(#[from] crate::domain::ledger::LedgerError),
     #[error("storage: {0}")]

@@ -118,7 +118,13 @@ impl Handler<CompleteLinked> for StoreLedger {
                         .membership
                         .card(item.card)
                         .map_or(0, |c| c.remaining);
-                    if self.write_effects(seq, &account, fx, &mut writes).is_err() {
+                    // A session used by a completed occurrence counts even on a closed day:
+                    // the service was given.
+                    let deltas = self.figures(&fx, &account, ctx.now);
+                    if self
+                        .write_effects(seq, &account, fx, &deltas, &mut writes)
+                        .is_err()
+                    {
                         results.push(SessionTaken::Failed);
                         continue;
                     }

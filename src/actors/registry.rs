@@ -4,14 +4,15 @@
 use std::sync::Arc;
 
 use actix::{Actor, Addr, ArbiterHandle};
-use crossbeam_skiplist::SkipMap;
+use crossbeam_skiplist::{SkipMap, SkipSet};
 
 use super::scheduler::{SchedulerState, StoreScheduler};
 use super::store_ledger::StoreLedger;
 use crate::clock::Clock;
+use crate::domain::closing::{BusinessDay, Deltas};
 use crate::domain::counter::Catalog;
 use crate::domain::ids::StoreId;
-use crate::domain::ledger::StoreAccount;
+use crate::domain::ledger::{StoreAccount, Timestamp};
 use crate::domain::money::Money;
 use crate::storage::{Journal, Storage};
 
@@ -21,6 +22,9 @@ pub struct Registry {
     /// HQ's levels and coupon templates, replaced whole by the directory on each change.
     catalog: SkipMap<(), Arc<Catalog>>,
     schedulers: SkipMap<StoreId, Addr<StoreScheduler>>,
+    /// Business days closed early by hand: writes that would add to their figures are
+    /// refused. Inserted only by the closing actor, before it waits for in-flight writes.
+    closed_days: SkipSet<(StoreId, BusinessDay)>,
     pub reminder_lead: chrono::Duration,
     arbiters: Vec<ArbiterHandle>,
     pub storage: Storage,
@@ -69,6 +73,7 @@ impl Registry {
             zones: SkipMap::new(),
             catalog: SkipMap::new(),
             schedulers: SkipMap::new(),
+            closed_days: SkipSet::new(),
             reminder_lead,
             arbiters,
             storage,
@@ -84,6 +89,14 @@ impl Registry {
 
     pub fn scheduler(&self, id: StoreId) -> Option<Addr<StoreScheduler>> {
         self.schedulers.get(&id).map(|e| e.value().clone())
+    }
+
+    pub fn ledgers(&self) -> Vec<Addr<StoreLedger>> {
+        self.stores.iter().map(|e| e.value().clone()).collect()
+    }
+
+    pub fn store_ids(&self) -> Vec<StoreId> {
+        self.stores.iter().map(|e| *e.key()).collect()
     }
 
     pub fn schedulers(&self) -> Vec<Addr<StoreScheduler>> {
@@ -124,6 +137,27 @@ impl Registry {
         self.zones
             .get(&store)
             .map_or(chrono_tz::UTC, |e| *e.value())
+    }
+
+    /// The store's business day at `at`, in its own time zone.
+    pub fn business_day(&self, store: StoreId, at: Timestamp) -> BusinessDay {
+        at.with_timezone(&self.time_zone(store)).date_naive()
+    }
+
+    pub fn day_closed(&self, store: StoreId, day: BusinessDay) -> bool {
+        self.closed_days.contains(&(store, day))
+    }
+
+    /// The first of `deltas`' days that is closed, if any.
+    pub fn closed_in(&self, deltas: &Deltas) -> Option<(StoreId, BusinessDay)> {
+        deltas
+            .iter()
+            .map(|(k, _)| *k)
+            .find(|(s, d)| self.day_closed(*s, *d))
+    }
+
+    pub fn mark_closed(&self, store: StoreId, day: BusinessDay) {
+        self.closed_days.insert((store, day));
     }
 
     pub fn has_store(&self, id: StoreId) -> bool {

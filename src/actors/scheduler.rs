@@ -34,6 +34,7 @@ use super::resource::{
 use super::{ActorError, Durable, WriteMeta};
 use crate::domain::booking::*;
 use crate::domain::calendar::{BookingId, ResourceSchedule};
+use crate::domain::closing;
 use crate::domain::hours::{local_to_utc, DateSet, StoreHours, WeeklyHours};
 use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::{MemberId, Name, StoreId};
@@ -41,6 +42,7 @@ use crate::domain::ledger::Timestamp;
 use crate::domain::membership::CardId;
 use crate::domain::planning::{self, FreeStart, OccurrenceFailure, Slot};
 use crate::domain::recurrence::{self, Occurrence, Repeat};
+use crate::storage::closing::figure_writes;
 use crate::storage::codec;
 use crate::storage::schedule_codec::{BookingRec, EventRec, PlanRec, ResourceRec, StoreHoursRec};
 use crate::storage::{keys, JournalLog, StorageError, Ticket, Write};
@@ -382,6 +384,14 @@ impl StoreScheduler {
         )
     }
 
+    /// The day-figure writes of writing `b` over the version in memory (so: call before
+    /// `put_booking`). Counted on the business day it happens.
+    fn booking_figures(&self, b: &Booking, now: Timestamp) -> Vec<Write> {
+        let before = self.bookings.get(&b.id).map(|o| o.status);
+        let day = self.registry.business_day(self.store, now);
+        figure_writes(&closing::of_booking(before, b, day)).collect()
+    }
+
     fn plan_write(p: &Plan) -> Write {
         Write::put(
             keys::id8(keys::TAG_PLAN, p.id.0),
@@ -552,6 +562,7 @@ impl StoreScheduler {
                 Self::booking_write(&b),
                 self.event_write("completed", &b, now),
             ];
+            w.extend(self.booking_figures(&b, now));
             match self.linked_card(&b) {
                 Some((card, reason)) => linked.push((
                     old,
@@ -774,6 +785,9 @@ impl StoreScheduler {
             );
         }
         let mut writes: Vec<Write> = bookings.iter().map(Self::booking_write).collect();
+        for b in &bookings {
+            writes.extend(self.booking_figures(b, now));
+        }
         let outcome = if let Some(old) = p.moving {
             let moved = Booking {
                 reminded: false,
@@ -1031,6 +1045,7 @@ impl StoreScheduler {
         t: Transition,
         outcome: impl FnOnce(&Self) -> Outcome,
     ) -> AtomicResponse<Self, SchedResult> {
+        let now = self.registry.clock.now();
         let mut writes = Vec::new();
         let mut frees = Vec::new();
         for id in ids {
@@ -1041,6 +1056,7 @@ impl StoreScheduler {
             let freed = b.status.holds_slot() && !status.holds_slot();
             b.status = status;
             writes.push(Self::booking_write(&b));
+            writes.extend(self.booking_figures(&b, now));
             if freed {
                 for r in &b.resources {
                     if let Some((_, addr)) = self.resources.get(r) {
@@ -1093,6 +1109,7 @@ impl StoreScheduler {
             Self::booking_write(&b),
             self.event_write("completed", &b, now),
         ];
+        writes.extend(self.booking_figures(&b, now));
         writes.extend(IdemTable::writes(now, &meta.key, &request, &outcome, who));
         let item = LinkedCompletion {
             member: b.member,
@@ -1434,5 +1451,13 @@ impl Handler<Availability> for StoreScheduler {
             Ok(act.durable_answer(starts))
         });
         AtomicResponse::new(Box::pin(fut))
+    }
+}
+
+impl Handler<super::closing::Barrier> for StoreScheduler {
+    type Result = actix::MessageResult<super::closing::Barrier>;
+
+    fn handle(&mut self, _: super::closing::Barrier, _: &mut Self::Context) -> Self::Result {
+        actix::MessageResult(self.log.ticket_for_latest())
     }
 }

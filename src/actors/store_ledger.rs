@@ -13,6 +13,7 @@ use super::pending::Pending;
 use super::registry::Registry;
 use super::{ActorError, Durable, WriteResult};
 use crate::domain::checkout::{Order, OrderId};
+use crate::domain::closing::{self, Deltas};
 use crate::domain::counter::{self, Catalog, CounterOp, Ctx, Effects};
 use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::{EntrySeq, IdempotencyKey, MemberId, StoreId};
@@ -168,15 +169,27 @@ impl StoreLedger {
             }
         };
         let outcome = match result {
-            // The plain ledger routes answer (and remember) just the entry they posted.
-            Ok(fx) if matches!(request, Request::Ledger(_)) => {
-                let entry = fx.answer.entry;
-                match (self.write_effects(seq, &account, fx, writes)?, entry) {
-                    (_, Some(e)) => Outcome::Posted(e),
-                    (other, None) => other,
+            Ok(fx) => {
+                let deltas = self.figures(&fx, &account, now);
+                match self.registry.closed_in(&deltas) {
+                    Some((s, day)) => Outcome::Rejected(LedgerError::DayClosed {
+                        store: s.get(),
+                        day,
+                    }),
+                    // The plain ledger routes answer (and remember) just the entry they posted.
+                    None if matches!(request, Request::Ledger(_)) => {
+                        let entry = fx.answer.entry;
+                        match (
+                            self.write_effects(seq, &account, fx, &deltas, writes)?,
+                            entry,
+                        ) {
+                            (_, Some(e)) => Outcome::Posted(e),
+                            (other, None) => other,
+                        }
+                    }
+                    None => self.write_effects(seq, &account, fx, &deltas, writes)?,
                 }
             }
-            Ok(fx) => self.write_effects(seq, &account, fx, writes)?,
             Err(rejection) => Outcome::Rejected(rejection),
         };
         writes.extend(self.log_write(seq, now, key, audit, request, &outcome));
@@ -200,14 +213,23 @@ impl StoreLedger {
         self.idem.record(seq, now, key, request, outcome, who)
     }
 
-    /// Appends the writes of `fx` and takes its state as this actor's.
+    /// What `fx`, applied at `now` to `before`, adds to the day figures of its stores.
+    pub(super) fn figures(&self, fx: &Effects, before: &Account, now: Timestamp) -> Deltas {
+        closing::of_effects(fx, before.last_entry, now, |s, at| {
+            self.registry.business_day(s, at)
+        })
+    }
+
+    /// Appends the writes of `fx` and its figures, and takes its state as this actor's.
     pub(super) fn write_effects(
         &mut self,
         seq: u64,
         before: &Account,
         fx: Effects,
+        deltas: &Deltas,
         writes: &mut Vec<Write>,
     ) -> Result<Outcome, ActorError> {
+        writes.extend(crate::storage::closing::figure_writes(deltas));
         let member = fx.account.member;
         writes.push(Write::put(
             keys::account(member),
@@ -386,5 +408,13 @@ impl Handler<ApplyLedgerBatch> for StoreLedger {
             value: results,
             ticket,
         })
+    }
+}
+
+impl Handler<super::closing::Barrier> for StoreLedger {
+    type Result = actix::MessageResult<super::closing::Barrier>;
+
+    fn handle(&mut self, _: super::closing::Barrier, _: &mut Self::Context) -> Self::Result {
+        actix::MessageResult(self.log.ticket_for_latest())
     }
 }

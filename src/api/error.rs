@@ -77,6 +77,8 @@ pub enum ApiError {
     RateLimited(u64),
     #[error("backup failed: {0}")]
     Backup(String),
+    #[error("{0}")]
+    Closing(crate::domain::closing::ClosingError),
 }
 
 impl warp::reject::Reject for ApiError {}
@@ -144,6 +146,9 @@ impl ApiError {
             Ledger(LedgerError::Member(e)) => member_error(e),
             Ledger(LedgerError::Checkout(e)) => checkout_error(e),
             Ledger(LedgerError::Gift(e)) => gift_error(e),
+            Ledger(LedgerError::DayClosed { .. }) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "business_day_closed")
+            }
             Exhausted(_) => (StatusCode::UNPROCESSABLE_ENTITY, "ids_exhausted"),
             Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
@@ -158,6 +163,12 @@ impl ApiError {
             Transition(_) => (StatusCode::CONFLICT, "invalid_transition"),
             ResourceHasBookings(_) => (StatusCode::CONFLICT, "resource_has_bookings"),
             ModeImmutable => (StatusCode::UNPROCESSABLE_ENTITY, "booking_mode_immutable"),
+            Closing(crate::domain::closing::ClosingError::NotManual) => {
+                (StatusCode::CONFLICT, "closing_not_manual")
+            }
+            Closing(crate::domain::closing::ClosingError::Future(_)) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "business_day_not_begun")
+            }
             NoTestingClock => (StatusCode::NOT_FOUND, "not_found"),
             Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
@@ -242,6 +253,7 @@ impl From<ActorError> for ApiError {
             ActorError::ResourceHasBookings(id) => ApiError::ResourceHasBookings(id),
             ActorError::ModeImmutable => ApiError::ModeImmutable,
             ActorError::Unavailable => ApiError::Unavailable,
+            ActorError::Closing(e) => ApiError::Closing(e),
             ActorError::Rule(e) => ApiError::Ledger(e),
         }
     }

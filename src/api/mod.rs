@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod closing;
 pub mod credentials;
 pub mod dto;
 pub mod error;
@@ -40,6 +41,8 @@ pub struct ApiState {
     /// Present only when started with `--manual-clock` (tests).
     pub manual_clock: Option<Arc<crate::clock::ManualClock>>,
     pub directory: Addr<Directory>,
+    /// Seals business days and owns the stores' closing modes.
+    pub closings: Addr<crate::actors::closing::Closings>,
     pub body_bytes_max: u64,
     pub batch_body_bytes_max: u64,
     pub page_size_max: usize,
@@ -189,6 +192,36 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .and(st.clone())
         .and(auth.clone())
         .then(admin::backup);
+    let closings = warp::path!("v1" / "stores" / u64 / "closing-mode")
+        .and(warp::put())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(key())
+        .and(body())
+        .then(|id, s, p, k, ct, b| closing::put_mode(s, p, id, k, ct, b))
+        .or(warp::path!("v1" / "stores" / u64 / "closings")
+            .and(warp::post())
+            .and(st.clone())
+            .and(auth.clone())
+            .and(key())
+            .and(body())
+            .then(|id, s, p, k, ct, b| closing::close(s, p, id, k, ct, b)))
+        .unify()
+        .or(warp::path!("v1" / "stores" / u64 / "closings")
+            .and(warp::get())
+            .and(st.clone())
+            .and(auth.clone())
+            .and(warp::query::<closing::ClosingsQuery>())
+            .then(|id, s, p, q| closing::list(s, p, id, q)))
+        .unify()
+        .or(warp::path!("v1" / "stats")
+            .and(warp::get())
+            .and(st.clone())
+            .and(auth.clone())
+            .and(warp::query::<closing::StatsQuery>())
+            .then(closing::stats))
+        .unify()
+        .boxed();
     let trial = warp::path!("v1" / "ledger" / "trial-balance")
         .and(warp::get())
         .and(st.clone())
@@ -196,7 +229,14 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .then(handlers::trial_balance);
 
     // Boxed in groups: warp's nested filter types make long chains slow to compile.
-    let operations = backup.or(scrape).unify().or(oplog).unify().boxed();
+    let operations = backup
+        .or(scrape)
+        .unify()
+        .or(oplog)
+        .unify()
+        .or(closings)
+        .unify()
+        .boxed();
     let directory = healthz
         .or(create_store)
         .unify()

@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::dto::*;
 use super::schedule_dto::*;
-use super::{credentials, gifts, membership as m, oplog};
+use super::{closing, credentials, gifts, membership as m, oplog};
 
 type Schemas = Vec<(String, RefOr<Schema>)>;
 type BodyFn = fn(&mut Schemas) -> RefOr<Schema>;
@@ -249,6 +249,34 @@ pub const ROUTES: &[Route] = &[
         MANAGERS,
     )
     .query(params::<oplog::OplogQuery>),
+    put(
+        "/v1/stores/{store_id}/closing-mode",
+        "closing",
+        "Close days by hand or only automatically",
+        HQ,
+    )
+    .body(schema::<closing::ClosingModeBody>),
+    post(
+        "/v1/stores/{store_id}/closings",
+        "closing",
+        "Close a business day by hand (日结); no more sales that day",
+        MANAGERS,
+    )
+    .body(schema::<closing::CloseBody>),
+    get(
+        "/v1/stores/{store_id}/closings",
+        "closing",
+        "Sealed business days",
+        MANAGERS,
+    )
+    .query(params::<closing::ClosingsQuery>),
+    get(
+        "/v1/stats",
+        "closing",
+        "Statistics (统计分析) per day and in total, by store or chain-wide",
+        MANAGERS,
+    )
+    .query(params::<closing::StatsQuery>),
     post("/v1/credentials", "access", "Create an API key", HQ)
         .body(schema::<credentials::CredentialBody>),
     get("/v1/credentials", "access", "List API keys", HQ).query(params::<PageAfterQuery>),

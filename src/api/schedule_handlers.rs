@@ -870,6 +870,11 @@ pub async fn set_clock(
             let body: ClockBody = parse_json(ct, &body)?;
             clock.set(body.now);
             super::handlers::tick_all(&state.registry).await?;
+            state
+                .closings
+                .send(crate::actors::closing::CloseDue)
+                .await
+                .map_err(|_| ApiError::Unavailable)??;
             Ok(json_status(
                 StatusCode::OK,
                 &serde_json::json!({ "now": body.now }),

@@ -57,6 +57,15 @@ pub enum Outcome {
         gift: super::gift::GiftId,
         stock: i64,
     },
+    /// A business day sealed by hand (日结); the sealed record is read from disk.
+    DayClosed {
+        store: StoreId,
+        day: chrono::NaiveDate,
+    },
+    ClosingMode {
+        store: StoreId,
+        manual: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

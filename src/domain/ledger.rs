@@ -264,6 +264,10 @@ pub enum LedgerError {
     Checkout(#[from] super::checkout::CheckoutError),
     #[error("{0}")]
     Gift(#[from] super::gift::GiftError),
+    /// After a manual daily close (日结), the store takes no more sales, refunds or returns
+    /// for that business day.
+    #[error("business day {day} is closed at store {store}")]
+    DayClosed { store: u32, day: chrono::NaiveDate },
 }
 
 impl From<super::coupon::CouponError> for LedgerError {

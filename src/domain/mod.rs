@@ -4,6 +4,7 @@ pub mod access;
 pub mod booking;
 pub mod calendar;
 pub mod checkout;
+pub mod closing;
 pub mod counter;
 pub mod coupon;
 pub mod gift;

@@ -100,6 +100,7 @@ fn store_of(outcome: &Outcome) -> Option<StoreId> {
         Outcome::Booking(b) => Some(b.store),
         Outcome::Plan(p, _) => Some(p.store),
         Outcome::GiftStock { store, .. } => Some(*store),
+        Outcome::DayClosed { store, .. } | Outcome::ClosingMode { store, .. } => Some(*store),
         _ => None,
     }
 }
@@ -134,6 +135,7 @@ fn objects(request: &Request, outcome: &Outcome) -> Vec<String> {
         }
         Outcome::Order(o) => out.push(format!("order:{}", o.id.0)),
         Outcome::GiftStock { gift, .. } => out.push(format!("gift:{}", gift.0)),
+        Outcome::DayClosed { store, day } => out.push(format!("closing:{store}:{day}")),
         _ => {}
     }
     out.dedup();

@@ -373,6 +373,8 @@ pub enum OutcomeRec {
     Order(Box<Order>),
     Catalog(Box<crate::domain::counter::CatalogChange>),
     GiftStock(u32, u32, i64),
+    DayClosed(u32, chrono::NaiveDate),
+    ClosingMode(u32, bool),
 }
 
 impl From<&Outcome> for OutcomeRec {
@@ -399,6 +401,8 @@ impl From<&Outcome> for OutcomeRec {
             Outcome::GiftStock { store, gift, stock } => {
                 OutcomeRec::GiftStock(store.get(), gift.0, *stock)
             }
+            Outcome::DayClosed { store, day } => OutcomeRec::DayClosed(store.get(), *day),
+            Outcome::ClosingMode { store, manual } => OutcomeRec::ClosingMode(store.get(), *manual),
             Outcome::PlanConflicts(fs) => {
                 OutcomeRec::PlanConflicts(fs.iter().map(FailureRec::from).collect())
             }
@@ -437,6 +441,14 @@ impl TryFrom<OutcomeRec> for Outcome {
                 store: StoreId::new(store)?,
                 gift: crate::domain::gift::GiftId(gift),
                 stock,
+            },
+            OutcomeRec::DayClosed(store, day) => Outcome::DayClosed {
+                store: StoreId::new(store)?,
+                day,
+            },
+            OutcomeRec::ClosingMode(store, manual) => Outcome::ClosingMode {
+                store: StoreId::new(store)?,
+                manual,
             },
             OutcomeRec::PlanConflicts(fs) => Outcome::PlanConflicts(
                 fs.into_iter()

@@ -14,9 +14,13 @@ pub fn operand(delta: i64) -> Vec<u8> {
     codec::encode(&delta)
 }
 
-/// The merge operator: the existing value plus every operand. An undecodable value or an
-/// overflow fails the merge, which RocksDB reports as corruption on read: never a guess.
-pub fn add_i64(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
+/// The merge operator of the default column family: day figures (`T` keys) add element-wise,
+/// every other counter is one i64. An undecodable value or an overflow fails the merge,
+/// which RocksDB reports as corruption on read: never a guess.
+pub fn add_i64(key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
+    if key.first() == Some(&super::closing::TAG_FIGURES) {
+        return super::closing::add_vectors(existing, operands);
+    }
     let mut total = match existing {
         Some(v) => codec::decode::<i64>(v).ok()?,
         None => 0,

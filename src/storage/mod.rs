@@ -1,6 +1,7 @@
 //! Durable state: the RocksDB key layout, the versioned value codec, the group-commit
 //! journal (the only writer) and the read side used by recovery and by durable reads.
 
+pub mod closing;
 pub mod codec;
 pub mod counter;
 pub mod db;

@@ -5,6 +5,7 @@ mod access;
 mod backup;
 mod bad_input;
 mod batch;
+mod closing;
 mod crash;
 mod harness;
 mod idempotency;

@@ -1,0 +1,273 @@
+//! Daily closing (日结) and statistics (统计分析) over HTTP.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::auth::allow;
+use super::error::ApiError;
+use super::handlers::{json_status, meta, page_limit, parse_json, respond, store_id, write};
+use super::ApiState;
+use crate::actors::closing::{CloseDay, SetClosingMode};
+use crate::domain::access::{Capability, Principal};
+use crate::domain::closing::{ClosedBy, Closing, DayFigures};
+use crate::domain::idempotency::Outcome;
+use crate::domain::ids::StoreId;
+
+/// Longest range one statistics request covers.
+pub const STATS_DAYS_MAX: i64 = 366;
+
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClosingModeBody {
+    /// true: the store closes each day by hand (and after that takes no more sales that
+    /// day); every day is still sealed automatically at its end if nobody closed it.
+    pub manual: bool,
+}
+
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseBody {
+    /// The business day to close, in the store's time zone; today if absent.
+    pub business_date: Option<NaiveDate>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ClosingsQuery {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct StatsQuery {
+    /// One store; absent: the whole chain (HQ only).
+    pub store_id: Option<u64>,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+fn figures_json(f: &DayFigures) -> BTreeMap<&'static str, i64> {
+    f.named().collect()
+}
+
+fn closing_json(c: &Closing) -> serde_json::Value {
+    let (by, credential) = match c.by {
+        ClosedBy::Automatic => ("automatic", None),
+        ClosedBy::Manual { credential } => ("manual", Some(credential)),
+    };
+    serde_json::json!({
+        "store_id": c.store.get(),
+        "business_date": c.day,
+        "sealed_at": c.sealed_at,
+        "closed_by": by,
+        "credential_id": credential,
+        "figures": figures_json(&c.figures),
+    })
+}
+
+fn range(from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
+    let days = (to - from).num_days();
+    if days < 0 {
+        return Err(ApiError::InvalidQuery("from must not be after to".into()));
+    }
+    if days >= STATS_DAYS_MAX {
+        return Err(ApiError::InvalidQuery(format!(
+            "a range covers at most {STATS_DAYS_MAX} days"
+        )));
+    }
+    Ok(())
+}
+
+fn known_store(state: &ApiState, raw: u64) -> Result<StoreId, ApiError> {
+    let sid = store_id(raw)?;
+    if !state.registry.has_store(sid) {
+        return Err(ApiError::NotFound(format!("store {raw}")));
+    }
+    Ok(sid)
+}
+
+/// `PUT /v1/stores/{id}/closing-mode`.
+pub async fn put_mode(
+    state: Arc<ApiState>,
+    p: Principal,
+    store: u64,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
+    respond(
+        async {
+            allow(&p, Capability::ChainAdmin, None, String::new)?;
+            let sid = known_store(&state, store)?;
+            let b: ClosingModeBody = parse_json(ct, &body)?;
+            let msg = SetClosingMode {
+                meta: meta(&p, key, &format!("stores/{store}/closing-mode"), &b)?,
+                store: sid,
+                manual: b.manual,
+            };
+            match write(&state.closings, msg).await? {
+                Outcome::ClosingMode { store, manual } => Ok(json_status(
+                    StatusCode::OK,
+                    &serde_json::json!({ "store_id": store.get(), "manual": manual }),
+                )),
+                other => Err(ApiError::InvalidBody(format!(
+                    "unexpected outcome {other:?}"
+                ))),
+            }
+        }
+        .await,
+    )
+}
+
+/// `POST /v1/stores/{id}/closings`: close a business day by hand and answer its sealed
+/// record. Closing a day already sealed answers that record.
+pub async fn close(
+    state: Arc<ApiState>,
+    p: Principal,
+    store: u64,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
+    respond(
+        async {
+            let sid = store_id(store)?;
+            allow(&p, Capability::ManageStore, Some(sid), || {
+                format!("store {store}")
+            })?;
+            let sid = known_store(&state, store)?;
+            let b: CloseBody = parse_json(ct, &body)?;
+            let day = b
+                .business_date
+                .unwrap_or_else(|| state.registry.business_day(sid, state.registry.clock.now()));
+            let msg = CloseDay {
+                meta: meta(&p, key, &format!("stores/{store}/closings"), &b)?,
+                store: sid,
+                day,
+                credential: p.credential.0,
+            };
+            match write(&state.closings, msg).await? {
+                Outcome::DayClosed { store, day } => {
+                    let sealed = state
+                        .storage()
+                        .closing(store, day)?
+                        .ok_or_else(|| ApiError::NotFound(format!("closing of {day}")))?;
+                    Ok(json_status(StatusCode::CREATED, &closing_json(&sealed)))
+                }
+                other => Err(ApiError::InvalidBody(format!(
+                    "unexpected outcome {other:?}"
+                ))),
+            }
+        }
+        .await,
+    )
+}
+
+/// `GET /v1/stores/{id}/closings?from=&to=&limit=`: sealed days, oldest first.
+pub async fn list(state: Arc<ApiState>, p: Principal, store: u64, q: ClosingsQuery) -> Response {
+    respond(
+        async {
+            let sid = store_id(store)?;
+            allow(&p, Capability::ManageStore, Some(sid), || {
+                format!("store {store}")
+            })?;
+            let sid = known_store(&state, store)?;
+            range(q.from, q.to)?;
+            let limit = page_limit(&state, q.limit)?;
+            let closings = state.storage().closings(sid, q.from, q.to, limit)?;
+            let items: Vec<_> = closings.iter().map(closing_json).collect();
+            Ok(json_status(
+                StatusCode::OK,
+                &serde_json::json!({ "store_id": sid.get(), "closings": items }),
+            ))
+        }
+        .await,
+    )
+}
+
+/// `GET /v1/stats?store_id=&from=&to=`: the day figures of a store (or the chain) per day
+/// and in total, with the stored value outstanding now. Read from the per-day figures that
+/// every write keeps, so a year costs one short scan, not a pass over the history.
+pub async fn stats(state: Arc<ApiState>, p: Principal, q: StatsQuery) -> Response {
+    respond(
+        async {
+            range(q.from, q.to)?;
+            let store = match q.store_id {
+                Some(raw) => {
+                    let sid = store_id(raw)?;
+                    allow(&p, Capability::ManageStore, Some(sid), || {
+                        format!("store {raw}")
+                    })?;
+                    Some(known_store(&state, raw)?)
+                }
+                None => {
+                    allow(&p, Capability::ChainAdmin, None, String::new)?;
+                    None
+                }
+            };
+            let storage = state.storage();
+            let mut days: BTreeMap<NaiveDate, DayFigures> = BTreeMap::new();
+            match store {
+                Some(sid) => {
+                    let mut d = q.from;
+                    while d <= q.to {
+                        days.insert(d, storage.day_figures(sid, d)?);
+                        d = d
+                            .succ_opt()
+                            .ok_or_else(|| ApiError::InvalidQuery("date".into()))?;
+                    }
+                }
+                None => {
+                    for (day, _, f) in storage.figures_range(q.from, q.to)? {
+                        days.entry(day).or_default().add_all(&f);
+                    }
+                }
+            }
+            let mut total = DayFigures::default();
+            for f in days.values() {
+                total.add_all(f);
+            }
+            let homes = match store {
+                Some(s) => vec![s],
+                None => state.registry.store_ids(),
+            };
+            // What members homed here hold: the opposite of the home's store-side book.
+            let mut liability: i64 = 0;
+            for home in homes {
+                for (_, balance) in storage.book(home)? {
+                    liability = liability
+                        .checked_sub(balance.minor())
+                        .ok_or(ApiError::Ledger(
+                            crate::domain::ledger::LedgerError::Overflow,
+                        ))?;
+                }
+            }
+            let per_day: Vec<_> = days
+                .iter()
+                .map(|(d, f)| serde_json::json!({ "business_date": d, "figures": figures_json(f) }))
+                .collect();
+            Ok(json_status(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "store_id": store.map(|s| s.get()),
+                    "from": q.from,
+                    "to": q.to,
+                    "totals": figures_json(&total),
+                    "days": per_day,
+                    "stored_value_outstanding": liability,
+                }),
+            ))
+        }
+        .await,
+    )
+}

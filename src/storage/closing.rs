@@ -1,0 +1,216 @@
+//! Day figures, sealed closings and each store's closing mode on disk.
+//!
+//! | tag | key                          | value                                   |
+//! |-----|------------------------------|-----------------------------------------|
+//! | `T` | day (4), store (4)           | figures `Vec<i64>`, by merge (`counter`) |
+//! | `U` | store (4), day (4)           | ClosingRec, written once                |
+//! | `J` | store (4)                    | closing mode: 1 = manual                |
+//!
+//! Days are `num_days_from_ce` as big-endian u32, so key order is day order; `T` puts the day
+//! first so that a chain-wide range is one scan.
+
+use chrono::{Datelike, NaiveDate};
+use rocksdb::{Direction, IteratorMode};
+use serde::{Deserialize, Serialize};
+
+use super::db::{decode_at, Storage, StorageError};
+use super::{codec, Write};
+use crate::domain::closing::{BusinessDay, ClosedBy, Closing, DayFigures, Deltas};
+use crate::domain::ids::StoreId;
+use crate::domain::ledger::Timestamp;
+
+pub const TAG_FIGURES: u8 = b'T';
+pub const TAG_CLOSING: u8 = b'U';
+pub const TAG_CLOSING_MODE: u8 = b'J';
+
+fn day_bytes(day: BusinessDay) -> [u8; 4] {
+    (day.num_days_from_ce().max(0) as u32).to_be_bytes()
+}
+
+fn day_from(bytes: &[u8]) -> Option<BusinessDay> {
+    let n = u32::from_be_bytes(bytes.try_into().ok()?);
+    NaiveDate::from_num_days_from_ce_opt(i32::try_from(n).ok()?)
+}
+
+pub fn figures_key(store: StoreId, day: BusinessDay) -> Vec<u8> {
+    let mut k = vec![TAG_FIGURES];
+    k.extend_from_slice(&day_bytes(day));
+    k.extend_from_slice(&store.get().to_be_bytes());
+    k
+}
+
+pub fn closing_key(store: StoreId, day: BusinessDay) -> Vec<u8> {
+    let mut k = vec![TAG_CLOSING];
+    k.extend_from_slice(&store.get().to_be_bytes());
+    k.extend_from_slice(&day_bytes(day));
+    k
+}
+
+pub fn mode_key(store: StoreId) -> Vec<u8> {
+    let mut k = vec![TAG_CLOSING_MODE];
+    k.extend_from_slice(&store.get().to_be_bytes());
+    k
+}
+
+/// The merge writes that add `deltas` to their days' figures.
+pub fn figure_writes(deltas: &Deltas) -> impl Iterator<Item = Write> + '_ {
+    deltas
+        .iter()
+        .filter(|(_, f)| !f.is_zero())
+        .map(|((store, day), f)| {
+            Write::merge(
+                figures_key(*store, *day),
+                codec::encode(&f.as_slice().to_vec()),
+            )
+        })
+}
+
+/// Merge operator for `T` keys: element-wise sums. Operands may differ in length (a later
+/// version adds figures); an overflow or an undecodable operand fails the merge.
+pub fn add_vectors(existing: Option<&[u8]>, operands: &rocksdb::MergeOperands) -> Option<Vec<u8>> {
+    let mut total: Vec<i64> = match existing {
+        Some(v) => codec::decode(v).ok()?,
+        None => Vec::new(),
+    };
+    for op in operands {
+        let delta: Vec<i64> = codec::decode(op).ok()?;
+        if delta.len() > total.len() {
+            total.resize(delta.len(), 0);
+        }
+        for (t, d) in total.iter_mut().zip(delta) {
+            *t = t.checked_add(d)?;
+        }
+    }
+    Some(codec::encode(&total))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClosingRec {
+    pub figures: Vec<i64>,
+    pub sealed_at_us: i64,
+    pub by: ClosedBy,
+}
+
+pub fn closing_write(c: &Closing) -> Write {
+    let rec = ClosingRec {
+        figures: c.figures.as_slice().to_vec(),
+        sealed_at_us: c.sealed_at.timestamp_micros(),
+        by: c.by,
+    };
+    Write::put(closing_key(c.store, c.day), codec::encode(&rec))
+}
+
+fn closing_from(store: StoreId, day: BusinessDay, rec: ClosingRec) -> Closing {
+    Closing {
+        store,
+        day,
+        figures: DayFigures::from_slice(&rec.figures),
+        sealed_at: Timestamp::from_timestamp_micros(rec.sealed_at_us).unwrap_or_default(),
+        by: rec.by,
+    }
+}
+
+impl Storage {
+    pub fn day_figures(
+        &self,
+        store: StoreId,
+        day: BusinessDay,
+    ) -> Result<DayFigures, StorageError> {
+        let v: Option<Vec<i64>> = self.get_rec(&figures_key(store, day))?;
+        Ok(v.map(|v| DayFigures::from_slice(&v)).unwrap_or_default())
+    }
+
+    /// Every store's figures for the days in `[from, to]`, day by day: one scan.
+    pub fn figures_range(
+        &self,
+        from: BusinessDay,
+        to: BusinessDay,
+    ) -> Result<Vec<(BusinessDay, StoreId, DayFigures)>, StorageError> {
+        let mut start = vec![TAG_FIGURES];
+        start.extend_from_slice(&day_bytes(from));
+        let db = self.db();
+        let mut out = Vec::new();
+        for item in db.iterator(IteratorMode::From(&start, Direction::Forward)) {
+            let (key, value) = item?;
+            if key.len() != 9 || key[0] != TAG_FIGURES {
+                break;
+            }
+            let Some(day) = day_from(&key[1..5]) else {
+                break;
+            };
+            if day > to {
+                break;
+            }
+            let store = u32::from_be_bytes([key[5], key[6], key[7], key[8]]);
+            let Ok(store) = StoreId::new(store) else {
+                continue;
+            };
+            let v: Vec<i64> = decode_at(&key, &value)?;
+            out.push((day, store, DayFigures::from_slice(&v)));
+        }
+        Ok(out)
+    }
+
+    pub fn closing(
+        &self,
+        store: StoreId,
+        day: BusinessDay,
+    ) -> Result<Option<Closing>, StorageError> {
+        Ok(self
+            .get_rec::<ClosingRec>(&closing_key(store, day))?
+            .map(|r| closing_from(store, day, r)))
+    }
+
+    /// A store's sealed days in `[from, to]`, oldest first, at most `limit`.
+    pub fn closings(
+        &self,
+        store: StoreId,
+        from: BusinessDay,
+        to: BusinessDay,
+        limit: usize,
+    ) -> Result<Vec<Closing>, StorageError> {
+        let start = closing_key(store, from);
+        let db = self.db();
+        let mut out = Vec::new();
+        for item in db.iterator(IteratorMode::From(&start, Direction::Forward)) {
+            let (key, value) = item?;
+            if out.len() >= limit || key.len() != 9 || key[..5] != start[..5] {
+                break;
+            }
+            let Some(day) = day_from(&key[5..9]) else {
+                break;
+            };
+            if day > to {
+                break;
+            }
+            out.push(closing_from(store, day, decode_at(&key, &value)?));
+        }
+        Ok(out)
+    }
+
+    /// The latest sealed day of a store before `day`.
+    pub fn last_closed_before(
+        &self,
+        store: StoreId,
+        day: BusinessDay,
+    ) -> Result<Option<BusinessDay>, StorageError> {
+        let upper = closing_key(store, day);
+        let db = self.db();
+        for item in db.iterator(IteratorMode::From(&upper, Direction::Reverse)) {
+            let (key, _) = item?;
+            if key.len() != 9 || key[..5] != upper[..5] {
+                return Ok(None);
+            }
+            match day_from(&key[5..9]) {
+                Some(d) if d < day => return Ok(Some(d)),
+                Some(_) => continue,
+                None => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    pub fn manual_closing(&self, store: StoreId) -> Result<bool, StorageError> {
+        Ok(self.get_rec::<u8>(&mode_key(store))? == Some(1))
+    }
+}
