@@ -42,7 +42,7 @@ use crate::domain::ledger::Timestamp;
 use crate::domain::membership::CardId;
 use crate::domain::planning::{self, FreeStart, OccurrenceFailure, Slot};
 use crate::domain::recurrence::{self, Occurrence, Repeat};
-use crate::storage::closing::figure_writes;
+use crate::storage::closing::{figure_writes, service_figures_write};
 use crate::storage::codec;
 use crate::storage::schedule_codec::{BookingRec, EventRec, PlanRec, ResourceRec, StoreHoursRec};
 use crate::storage::{keys, JournalLog, StorageError, Ticket, Write};
@@ -389,7 +389,12 @@ impl StoreScheduler {
     fn booking_figures(&self, b: &Booking, now: Timestamp) -> Vec<Write> {
         let before = self.bookings.get(&b.id).map(|o| o.status);
         let day = self.registry.business_day(self.store, now);
-        figure_writes(&closing::of_booking(before, b, day)).collect()
+        let deltas = closing::of_booking(before, b, day);
+        let mut writes: Vec<Write> = figure_writes(&deltas).collect();
+        if let Some(s) = closing::ServiceFigures::of(&deltas) {
+            writes.push(service_figures_write(self.store, day, b.service, s));
+        }
+        writes
     }
 
     fn plan_write(p: &Plan) -> Write {

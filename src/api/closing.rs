@@ -15,12 +15,15 @@ use super::handlers::{json_status, meta, page_limit, parse_json, respond, store_
 use super::ApiState;
 use crate::actors::closing::{CloseDay, SetClosingMode};
 use crate::domain::access::{Capability, Principal};
-use crate::domain::closing::{ClosedBy, Closing, DayFigures};
+use crate::domain::closing::{ClosedBy, Closing, DayFigures, Figure};
+use crate::domain::hours;
 use crate::domain::idempotency::Outcome;
 use crate::domain::ids::StoreId;
 
 /// Longest range one statistics request covers.
 pub const STATS_DAYS_MAX: i64 = 366;
+/// Services listed in "top services".
+pub const TOP_SERVICES: usize = 10;
 
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -216,6 +219,10 @@ pub async fn stats(state: Arc<ApiState>, p: Principal, q: StatsQuery) -> Respons
                 }
             };
             let storage = state.storage();
+            let stores = match store {
+                Some(s) => vec![s],
+                None => state.registry.store_ids(),
+            };
             let mut days: BTreeMap<NaiveDate, DayFigures> = BTreeMap::new();
             match store {
                 Some(sid) => {
@@ -237,13 +244,9 @@ pub async fn stats(state: Arc<ApiState>, p: Principal, q: StatsQuery) -> Respons
             for f in days.values() {
                 total.add_all(f);
             }
-            let homes = match store {
-                Some(s) => vec![s],
-                None => state.registry.store_ids(),
-            };
             // What members homed here hold: the opposite of the home's store-side book.
             let mut liability: i64 = 0;
-            for home in homes {
+            for &home in &stores {
                 for (_, balance) in storage.book(home)? {
                     liability = liability
                         .checked_sub(balance.minor())
@@ -252,6 +255,34 @@ pub async fn stats(state: Arc<ApiState>, p: Principal, q: StatsQuery) -> Respons
                         ))?;
                 }
             }
+            let mut services: Vec<_> = storage
+                .service_totals(store, q.from, q.to)?
+                .into_iter()
+                .collect();
+            services.sort_by_key(|(id, s)| (std::cmp::Reverse((s.completed, s.bookings)), id.0));
+            services.truncate(TOP_SERVICES);
+            let mut top = Vec::with_capacity(services.len());
+            for (id, s) in services {
+                let name = storage.service(id)?.map(|(svc, _)| svc.name.as_str().to_owned());
+                top.push(serde_json::json!({
+                    "service_id": id.0, "name": name, "bookings": s.bookings,
+                    "completed": s.completed, "served_minutes": s.served_minutes,
+                    "no_shows": s.no_shows,
+                }));
+            }
+            let mut working: i64 = 0;
+            for s in &stores {
+                let hours = storage.store_hours(*s)?;
+                for r in storage.resources_of(*s)? {
+                    let mut d = q.from;
+                    while d <= q.to {
+                        working += hours::working_minutes(&hours, &r.working_hours, &r.days_off, d);
+                        let Some(next) = d.succ_opt() else { break };
+                        d = next;
+                    }
+                }
+            }
+            let served = total.get(Figure::ServedMinutes);
             let per_day: Vec<_> = days
                 .iter()
                 .map(|(d, f)| serde_json::json!({ "business_date": d, "figures": figures_json(f) }))
@@ -265,6 +296,14 @@ pub async fn stats(state: Arc<ApiState>, p: Principal, q: StatsQuery) -> Respons
                     "totals": figures_json(&total),
                     "days": per_day,
                     "stored_value_outstanding": liability,
+                    "top_services": top,
+                    // Minutes of completed bookings over the minutes the store's current
+                    // resources could work in the range (business hours, days off).
+                    "utilisation": {
+                        "served_minutes": served,
+                        "working_minutes": working,
+                        "basis_points": (working > 0).then(|| served.saturating_mul(10_000) / working),
+                    },
                 }),
             ))
         }

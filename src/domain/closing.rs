@@ -314,6 +314,55 @@ pub fn of_booking(before: Option<BookingStatus>, b: &Booking, day: BusinessDay) 
     d
 }
 
+/// What a service did on a day at a store, for "top services".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ServiceFigures {
+    pub bookings: i64,
+    pub completed: i64,
+    pub served_minutes: i64,
+    pub no_shows: i64,
+}
+
+impl ServiceFigures {
+    /// The service's share of a booking's day figures (`of_booking`).
+    pub fn of(d: &Deltas) -> Option<ServiceFigures> {
+        let (_, f) = d.iter().next()?;
+        let s = ServiceFigures {
+            bookings: f.get(Figure::Bookings),
+            completed: f.get(Figure::Completed),
+            served_minutes: f.get(Figure::ServedMinutes),
+            no_shows: f.get(Figure::NoShows),
+        };
+        (s != ServiceFigures::default()).then_some(s)
+    }
+
+    pub fn to_vec(self) -> Vec<i64> {
+        vec![
+            self.bookings,
+            self.completed,
+            self.served_minutes,
+            self.no_shows,
+        ]
+    }
+
+    pub fn from_slice(v: &[i64]) -> ServiceFigures {
+        let at = |i: usize| v.get(i).copied().unwrap_or(0);
+        ServiceFigures {
+            bookings: at(0),
+            completed: at(1),
+            served_minutes: at(2),
+            no_shows: at(3),
+        }
+    }
+
+    pub fn add(&mut self, o: &ServiceFigures) {
+        self.bookings += o.bookings;
+        self.completed += o.completed;
+        self.served_minutes += o.served_minutes;
+        self.no_shows += o.no_shows;
+    }
+}
+
 /// How a day was closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClosedBy {

@@ -133,6 +133,31 @@ impl Default for StoreHours {
     }
 }
 
+/// Minutes a resource can work on `date`: its own windows within the store's business
+/// hours, none on the store's closed dates or the resource's days off. The denominator of
+/// utilisation.
+pub fn working_minutes(
+    store: &StoreHours,
+    working: &WeeklyHours,
+    days_off: &DateSet,
+    date: NaiveDate,
+) -> i64 {
+    if store.closed.contains(date) || days_off.contains(date) {
+        return 0;
+    }
+    let mut micros = 0i64;
+    for (s1, e1) in store.business.windows(date) {
+        for (s2, e2) in working.windows(date) {
+            let (start, end) = ((*s1).max(*s2), (*e1).min(*e2));
+            if end > start {
+                micros += (end - start).num_microseconds().unwrap_or(0);
+            }
+        }
+    }
+    // END_OF_DAY is a microsecond short of midnight: round to the nearest minute.
+    (micros + 30_000_000) / 60_000_000
+}
+
 /// The UTC instant of a local date and time in `tz`; `None` when that local time does not
 /// exist (the hour skipped by a daylight-saving change). An ambiguous time (the repeated
 /// hour) resolves to its first occurrence.
@@ -191,5 +216,35 @@ mod tests {
         let tz: Tz = "America/New_York".parse().unwrap();
         let gap = NaiveDateTime::parse_from_str("2026-03-08T02:30", "%Y-%m-%dT%H:%M").unwrap();
         assert_eq!(local_to_utc(tz, gap), None);
+    }
+
+    #[test]
+    fn working_minutes_intersect_store_and_resource_hours() {
+        let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 3, 9).unwrap(); // a Monday
+        let mut store_days: [Vec<(NaiveTime, NaiveTime)>; 7] = Default::default();
+        store_days[0] = vec![(t(9, 0), t(21, 0))];
+        let store = StoreHours {
+            business: WeeklyHours::new(store_days).unwrap(),
+            closed: DateSet::default(),
+        };
+        let mut res_days: [Vec<(NaiveTime, NaiveTime)>; 7] = Default::default();
+        res_days[0] = vec![(t(8, 0), t(12, 0)), (t(13, 0), t(23, 0))];
+        let res = WeeklyHours::new(res_days).unwrap();
+        assert_eq!(
+            working_minutes(&store, &res, &DateSet::default(), day),
+            3 * 60 + 8 * 60
+        );
+        let off = DateSet::new([day]).unwrap();
+        assert_eq!(working_minutes(&store, &res, &off, day), 0);
+        let always = StoreHours::default();
+        assert_eq!(
+            working_minutes(&always, &WeeklyHours::always(), &DateSet::default(), day),
+            1440
+        );
+        assert_eq!(
+            working_minutes(&store, &res, &DateSet::default(), day.succ_opt().unwrap()),
+            0
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! | `T` | day (4), store (4)           | figures `Vec<i64>`, by merge (`counter`) |
 //! | `U` | store (4), day (4)           | ClosingRec, written once                |
 //! | `J` | store (4)                    | closing mode: 1 = manual                |
+//! | `t` | day (4), store (4), service (8) | ServiceFigures `Vec<i64>`, by merge  |
 //!
 //! Days are `num_days_from_ce` as big-endian u32, so key order is day order; `T` puts the day
 //! first so that a chain-wide range is one scan.
@@ -15,13 +16,17 @@ use serde::{Deserialize, Serialize};
 
 use super::db::{decode_at, Storage, StorageError};
 use super::{codec, Write};
-use crate::domain::closing::{BusinessDay, ClosedBy, Closing, DayFigures, Deltas};
+use std::collections::HashMap;
+
+use crate::domain::booking::ServiceId;
+use crate::domain::closing::{BusinessDay, ClosedBy, Closing, DayFigures, Deltas, ServiceFigures};
 use crate::domain::ids::StoreId;
 use crate::domain::ledger::Timestamp;
 
 pub const TAG_FIGURES: u8 = b'T';
 pub const TAG_CLOSING: u8 = b'U';
 pub const TAG_CLOSING_MODE: u8 = b'J';
+pub const TAG_SERVICE_FIGURES: u8 = b't';
 
 fn day_bytes(day: BusinessDay) -> [u8; 4] {
     (day.num_days_from_ce().max(0) as u32).to_be_bytes()
@@ -37,6 +42,19 @@ pub fn figures_key(store: StoreId, day: BusinessDay) -> Vec<u8> {
     k.extend_from_slice(&day_bytes(day));
     k.extend_from_slice(&store.get().to_be_bytes());
     k
+}
+
+pub fn service_figures_write(
+    store: StoreId,
+    day: BusinessDay,
+    service: ServiceId,
+    f: ServiceFigures,
+) -> Write {
+    let mut k = vec![TAG_SERVICE_FIGURES];
+    k.extend_from_slice(&day_bytes(day));
+    k.extend_from_slice(&store.get().to_be_bytes());
+    k.extend_from_slice(&service.0.to_be_bytes());
+    Write::merge(k, codec::encode(&f.to_vec()))
 }
 
 pub fn closing_key(store: StoreId, day: BusinessDay) -> Vec<u8> {
@@ -147,6 +165,39 @@ impl Storage {
             };
             let v: Vec<i64> = decode_at(&key, &value)?;
             out.push((day, store, DayFigures::from_slice(&v)));
+        }
+        Ok(out)
+    }
+
+    /// Per-service figures over `[from, to]`, of one store or every store.
+    pub fn service_totals(
+        &self,
+        store: Option<StoreId>,
+        from: BusinessDay,
+        to: BusinessDay,
+    ) -> Result<HashMap<ServiceId, ServiceFigures>, StorageError> {
+        let mut start = vec![TAG_SERVICE_FIGURES];
+        start.extend_from_slice(&day_bytes(from));
+        let db = self.db();
+        let mut out: HashMap<ServiceId, ServiceFigures> = HashMap::new();
+        for item in db.iterator(IteratorMode::From(&start, Direction::Forward)) {
+            let (key, value) = item?;
+            if key.len() != 17 || key[0] != TAG_SERVICE_FIGURES {
+                break;
+            }
+            match day_from(&key[1..5]) {
+                Some(day) if day <= to => {}
+                _ => break,
+            }
+            let s = u32::from_be_bytes([key[5], key[6], key[7], key[8]]);
+            if store.is_some_and(|st| st.get() != s) {
+                continue;
+            }
+            let service = u64::from_be_bytes(key[9..17].try_into().unwrap_or([0; 8]));
+            let v: Vec<i64> = decode_at(&key, &value)?;
+            out.entry(ServiceId(service))
+                .or_default()
+                .add(&ServiceFigures::from_slice(&v));
         }
         Ok(out)
     }

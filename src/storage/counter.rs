@@ -18,7 +18,10 @@ pub fn operand(delta: i64) -> Vec<u8> {
 /// every other counter is one i64. An undecodable value or an overflow fails the merge,
 /// which RocksDB reports as corruption on read: never a guess.
 pub fn add_i64(key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
-    if key.first() == Some(&super::closing::TAG_FIGURES) {
+    if matches!(
+        key.first(),
+        Some(&super::closing::TAG_FIGURES | &super::closing::TAG_SERVICE_FIGURES)
+    ) {
         return super::closing::add_vectors(existing, operands);
     }
     let mut total = match existing {

@@ -168,6 +168,27 @@ async fn credentials_scope_every_route_to_their_store() {
             format!("/v1/stores/{a}/resources"),
             Some(json!({"name": "R", "kind": "staff", "capacity": 1})),
         ),
+        (
+            "PUT",
+            format!("/v1/stores/{a}/closing-mode"),
+            Some(json!({"manual": true})),
+        ),
+        ("POST", format!("/v1/stores/{a}/closings"), Some(json!({}))),
+        (
+            "GET",
+            format!("/v1/stores/{a}/closings?from=2026-01-01&to=2026-01-02"),
+            None,
+        ),
+        (
+            "GET",
+            format!("/v1/stats?store_id={a}&from=2026-01-01&to=2026-01-02"),
+            None,
+        ),
+        (
+            "GET",
+            "/v1/stats?from=2026-01-01&to=2026-01-02".to_owned(),
+            None,
+        ),
     ] {
         let (status, body) = call(&pos, method, url(path.clone()), body).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
@@ -200,6 +221,24 @@ async fn credentials_scope_every_route_to_their_store() {
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // Its own store's figures and closings, not A's.
+    let range = "from=2026-01-01&to=2026-01-02";
+    for (path, want) in [
+        (format!("/v1/stats?store_id={b}&{range}"), StatusCode::OK),
+        (
+            format!("/v1/stats?store_id={a}&{range}"),
+            StatusCode::NOT_FOUND,
+        ),
+        (format!("/v1/stats?{range}"), StatusCode::FORBIDDEN),
+        (format!("/v1/stores/{b}/closings?{range}"), StatusCode::OK),
+        (
+            format!("/v1/stores/{a}/closings?{range}"),
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let (status, body) = call(&mgr, "GET", url(path.clone()), None).await;
+        assert_eq!(status, want, "{path}: {body}");
+    }
     let (status, _) = call(&pos, "GET", url(format!("/v1/resources/{}", r["id"])), None).await;
     assert_eq!(
         status,

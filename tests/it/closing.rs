@@ -190,3 +190,61 @@ async fn manual_close_seals_the_day_and_refuses_later_sales() {
         (StatusCode::BAD_REQUEST, Some("invalid_query"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_count_bookings_top_services_and_utilisation() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_clock(dir.path(), Some("2026-03-09T08:00:00+08:00"));
+    let s = crate::scheduling::setup(&server, "Asia/Shanghai", 2).await;
+    let book = |key: &'static str, start: &'static str, r: u64| {
+        let body = json!({"member_id": s.member, "service_id": s.appt_service, "start": start, "resource_ids": [r]});
+        let path = format!("/v1/stores/{}/appointments", s.store);
+        let server = &server;
+        async move { server.post(&path, key, body).await }
+    };
+    let (status, a) = book("a-1", "2026-03-09T10:00", s.therapists[0]).await;
+    assert_eq!(status, StatusCode::CREATED, "{a}");
+    let (status, b) = book("a-2", "2026-03-09T11:00", s.therapists[1]).await;
+    assert_eq!(status, StatusCode::CREATED, "{b}");
+    let a = a["id"].as_u64().unwrap();
+    let b = b["id"].as_u64().unwrap();
+    server.set_clock("2026-03-09T12:30:00+08:00").await;
+    let (status, body) = server
+        .act(&format!("/v1/appointments/{a}/complete"), "c-a")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = server
+        .act(&format!("/v1/appointments/{b}/no-show"), "n-b")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, stats) = server
+        .get(&format!(
+            "/v1/stats?store_id={}&from=2026-03-09&to=2026-03-09",
+            s.store
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    assert_eq!(stats["totals"]["bookings"], 2);
+    assert_eq!(stats["totals"]["completed"], 1);
+    assert_eq!(stats["totals"]["no_shows"], 1);
+    assert_eq!(stats["totals"]["served_minutes"], 60);
+    assert_eq!(stats["totals"]["new_members"], 1);
+    let top = &stats["top_services"][0];
+    assert_eq!(top["service_id"], s.appt_service);
+    assert_eq!(top["name"], "Massage");
+    assert_eq!(
+        (top["bookings"].as_i64(), top["completed"].as_i64()),
+        (Some(2), Some(1))
+    );
+    // Two therapists, open around the clock by default: 2 x 1,440 working minutes.
+    assert_eq!(stats["utilisation"]["working_minutes"], 2 * 1_440);
+    assert_eq!(
+        stats["utilisation"]["basis_points"],
+        60 * 10_000 / (2 * 1_440)
+    );
+
+    let (status, chain) = server.get("/v1/stats?from=2026-03-09&to=2026-03-09").await;
+    assert_eq!(status, StatusCode::OK, "{chain}");
+    assert_eq!(chain["top_services"], stats["top_services"]);
+}

@@ -15,15 +15,15 @@ const T0: &str = "2026-01-01T00:00:00Z";
 
 /// A store with plans enabled, one plan-mode and one appointment-mode service needing a
 /// therapist, and `therapists` therapists of capacity 1.
-struct Setup {
-    store: u64,
-    member: u64,
-    plan_service: u64,
-    appt_service: u64,
-    therapists: Vec<u64>,
+pub(crate) struct Setup {
+    pub store: u64,
+    pub member: u64,
+    pub plan_service: u64,
+    pub appt_service: u64,
+    pub therapists: Vec<u64>,
 }
 
-async fn setup(server: &Server, tz: &str, therapists: usize) -> Setup {
+pub(crate) async fn setup(server: &Server, tz: &str, therapists: usize) -> Setup {
     let (status, store) = server
         .post(
             "/v1/stores",
