@@ -119,6 +119,12 @@ pub async fn start_core(
         ctx.set_mailbox_capacity(crate::actors::MAILBOX_CAPACITY);
         closer
     });
+    let courier = crate::actors::courier::Courier::new(registry.clone())
+        .map_err(|e| StartError::Threads(format!("webhook client: {e}")))?;
+    crate::actors::courier::Courier::start_in_arbiter(registry.arbiter(2), move |ctx| {
+        ctx.set_mailbox_capacity(crate::actors::MAILBOX_CAPACITY);
+        courier
+    });
     // Days that ended while the server was down are sealed before it serves.
     closings
         .send(CloseDue)

@@ -508,6 +508,17 @@ impl Handler<ChangeCatalog> for Directory {
                 catalog.gifts.insert(g.id, g.clone());
                 Write::put(keys::catalog_gift(g.id.0), codec::encode(g))
             }
+            CatalogChange::MessageTemplate(t) => {
+                catalog.templates.insert(t.event, t.clone());
+                Write::put(
+                    crate::storage::notify::template_key(t.event),
+                    codec::encode(t),
+                )
+            }
+            CatalogChange::Webhook(url) => {
+                catalog.webhook = url.clone();
+                Write::put(crate::storage::notify::webhook_key(), codec::encode(url))
+            }
         };
         let answer = self.commit(
             msg.meta.key,

@@ -9,6 +9,7 @@
 
 pub mod closing;
 pub mod counter;
+pub mod courier;
 pub mod directory;
 pub mod gifts;
 pub mod idempotency;

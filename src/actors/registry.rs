@@ -178,11 +178,14 @@ impl Registry {
         debug_assert!(!self.has_store(store));
         self.zones.insert(store, tz);
         let next_order = self.storage.last_order_seq(store)?.saturating_add(1);
+        let last_notification = self
+            .storage
+            .last_notification_seq(store, crate::domain::notify::Source::Ledger)?;
         let arbiter = &self.arbiters[store.get() as usize % self.arbiters.len()];
         let registry = self.clone();
         let addr = StoreLedger::start_in_arbiter(arbiter, move |ctx| {
             ctx.set_mailbox_capacity(super::MAILBOX_CAPACITY);
-            StoreLedger::new(store, registry, book, next_order)
+            StoreLedger::new(store, registry, book, next_order, last_notification)
         });
         self.stores.insert(store, addr);
         Ok(())

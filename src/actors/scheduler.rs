@@ -40,10 +40,12 @@ use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::{MemberId, Name, StoreId};
 use crate::domain::ledger::Timestamp;
 use crate::domain::membership::CardId;
+use crate::domain::notify::{EventKind, Notification, NotificationId, Source};
 use crate::domain::planning::{self, FreeStart, OccurrenceFailure, Slot};
 use crate::domain::recurrence::{self, Occurrence, Repeat};
 use crate::storage::closing::{figure_writes, service_figures_write};
 use crate::storage::codec;
+use crate::storage::notify::notification_writes;
 use crate::storage::schedule_codec::{BookingRec, EventRec, PlanRec, ResourceRec, StoreHoursRec};
 use crate::storage::{keys, JournalLog, StorageError, Ticket, Write};
 
@@ -193,6 +195,8 @@ pub struct StoreScheduler {
     registry: Arc<Registry>,
     log: JournalLog,
     reminder_lead: Duration,
+    /// Last sequence of this scheduler's notification ids.
+    last_notification: u32,
     resources: BTreeMap<ResourceId, (Resource, Addr<ResourceActor>)>,
     bookings: HashMap<BookingId, Booking>,
     plans: HashMap<PlanId, Plan>,
@@ -231,6 +235,7 @@ pub struct SchedulerState {
     pub last_plan: u32,
     pub last_resource: u32,
     pub last_event: u64,
+    pub last_notification: u32,
 }
 
 impl SchedulerState {
@@ -244,6 +249,7 @@ impl SchedulerState {
             last_plan: 0,
             last_resource: 0,
             last_event: 0,
+            last_notification: 0,
         }
     }
 
@@ -260,6 +266,8 @@ impl SchedulerState {
             last_plan: storage.last_store_seq(keys::TAG_PLAN, store)?,
             last_resource: storage.last_store_seq(keys::TAG_RESOURCE, store)?,
             last_event: storage.last_event_seq(store)?,
+            last_notification: storage
+                .last_notification_seq(store, crate::domain::notify::Source::Scheduler)?,
         })
     }
 }
@@ -314,6 +322,7 @@ impl StoreScheduler {
             last_plan: state.last_plan,
             last_resource: state.last_resource,
             last_event: state.last_event,
+            last_notification: state.last_notification,
             next_hold: 1,
             idem: IdemTable::default(),
         };
@@ -395,6 +404,43 @@ impl StoreScheduler {
             writes.push(service_figures_write(self.store, day, b.service, s));
         }
         writes
+    }
+
+    /// The plan reminder for the member, if the chain has a template for it.
+    fn reminder_notification(&mut self, b: &Booking, now: Timestamp) -> Vec<Write> {
+        let catalog = self.registry.catalog();
+        let Some(template) = catalog.templates.get(&EventKind::PlanReminder) else {
+            return Vec::new();
+        };
+        let Some(n) = self
+            .last_notification
+            .checked_add(1)
+            .filter(|n| *n < 1 << 31)
+        else {
+            return Vec::new();
+        };
+        self.last_notification = n;
+        let plan = match b.origin {
+            BookingOrigin::Plan { plan, .. } => plan.0.to_string(),
+            BookingOrigin::Appointment => String::new(),
+        };
+        let start = b
+            .start
+            .with_timezone(&self.tz)
+            .format("%Y-%m-%d %H:%M")
+            .to_string();
+        let vars = vec![
+            ("member_id", b.member.get().to_string()),
+            ("store_id", self.store.get().to_string()),
+            ("start", start),
+            ("plan", plan),
+            ("booking", b.id.0.to_string()),
+        ];
+        let id = NotificationId::new(self.store, Source::Scheduler, n);
+        notification_writes(
+            &Notification::new(id, b.member, self.store, template, &vars, now),
+            None,
+        )
     }
 
     fn plan_write(p: &Plan) -> Write {
@@ -598,6 +644,7 @@ impl StoreScheduler {
             writes.push(Self::booking_write(&b));
             if now < b.start {
                 writes.push(self.event_write("reminder", &b, now));
+                writes.extend(self.reminder_notification(&b, now));
             }
             self.put_booking(b);
         }

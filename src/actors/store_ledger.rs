@@ -23,8 +23,10 @@ use crate::domain::ledger::{
 };
 use crate::domain::membership::{card_number, MemberError};
 use crate::domain::money::Money;
+use crate::domain::notify::{self, Notification, NotificationId, Source};
 use crate::domain::oplog::Audit;
 use crate::storage::codec::{self, AccountRec, EntryRec};
+use crate::storage::notify::notification_writes;
 use crate::storage::{keys, JournalLog, Write};
 
 /// Apply one recharge, deduction or refund under an idempotency key.
@@ -51,6 +53,8 @@ pub struct StoreLedger {
     pub(super) next_order: u32,
     /// Gift stock of this store: disk less reservations in flight; loaded on first use.
     pub(super) gift_stock: HashMap<crate::domain::gift::GiftId, i64>,
+    /// Last sequence of this ledger's notification ids.
+    last_notification: u32,
 }
 
 impl Actor for StoreLedger {
@@ -63,6 +67,7 @@ impl StoreLedger {
         registry: Arc<Registry>,
         book: Vec<(StoreAccount, Money)>,
         next_order: u32,
+        last_notification: u32,
     ) -> StoreLedger {
         let log = registry.journal.log();
         StoreLedger {
@@ -76,6 +81,7 @@ impl StoreLedger {
             orders: Pending::default(),
             next_order,
             gift_stock: HashMap::new(),
+            last_notification,
         }
     }
 
@@ -230,6 +236,7 @@ impl StoreLedger {
         writes: &mut Vec<Write>,
     ) -> Result<Outcome, ActorError> {
         writes.extend(crate::storage::closing::figure_writes(deltas));
+        self.notify(&fx, before, writes);
         let member = fx.account.member;
         writes.push(Write::put(
             keys::account(member),
@@ -271,6 +278,29 @@ impl StoreLedger {
         self.transfer(&fx.transfers, writes)?;
         self.accounts.insert(member, fx.account);
         Ok(Outcome::Counter(Box::new(fx.answer)))
+    }
+
+    /// Renders the notifications `fx` calls for into the outbox, in the same submission.
+    fn notify(&mut self, fx: &Effects, before: &Account, writes: &mut Vec<Write>) {
+        let catalog = self.registry.catalog();
+        if catalog.templates.is_empty() {
+            return;
+        }
+        let now = self.registry.clock.now();
+        for (store, template, vars) in notify::for_effects(fx, before.last_entry, &catalog) {
+            let Some(n) = self
+                .last_notification
+                .checked_add(1)
+                .filter(|n| *n < 1 << 31)
+            else {
+                tracing::error!(store = %self.home, "notification ids of this ledger are exhausted");
+                return;
+            };
+            self.last_notification = n;
+            let id = NotificationId::new(self.home, Source::Ledger, n);
+            let note = Notification::new(id, fx.account.member, store, template, &vars, now);
+            writes.extend(notification_writes(&note, None));
+        }
     }
 
     pub(super) fn put_order(&mut self, seq: u64, order: &Order, writes: &mut Vec<Write>) {

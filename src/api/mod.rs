@@ -11,6 +11,7 @@ pub mod gifts;
 pub mod handlers;
 pub mod membership;
 pub mod metrics;
+pub mod notify;
 pub mod openapi;
 pub mod oplog;
 pub mod rate;
@@ -222,6 +223,35 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
             .then(closing::stats))
         .unify()
         .boxed();
+    let notifications = warp::path!("v1" / "notification-templates" / String)
+        .and(warp::put())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(key())
+        .and(body())
+        .then(|e, s, p, k, ct, b| notify::put_template(s, p, e, k, ct, b))
+        .or(warp::path!("v1" / "notification-templates")
+            .and(warp::get())
+            .and(st.clone())
+            .and(auth.clone())
+            .then(notify::templates))
+        .unify()
+        .or(warp::path!("v1" / "notification-webhook")
+            .and(warp::put())
+            .and(st.clone())
+            .and(auth.clone())
+            .and(key())
+            .and(body())
+            .then(notify::put_webhook))
+        .unify()
+        .or(warp::path!("v1" / "stores" / u64 / "notifications")
+            .and(warp::get())
+            .and(st.clone())
+            .and(auth.clone())
+            .and(warp::query::<dto::PageAfterQuery>())
+            .then(|id, s, p, q| notify::outbox(s, p, id, q)))
+        .unify()
+        .boxed();
     let trial = warp::path!("v1" / "ledger" / "trial-balance")
         .and(warp::get())
         .and(st.clone())
@@ -235,6 +265,8 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .or(oplog)
         .unify()
         .or(closings)
+        .unify()
+        .or(notifications)
         .unify()
         .boxed();
     let directory = healthz

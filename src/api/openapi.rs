@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::dto::*;
 use super::schedule_dto::*;
-use super::{closing, credentials, gifts, membership as m, oplog};
+use super::{closing, credentials, gifts, membership as m, notify, oplog};
 
 type Schemas = Vec<(String, RefOr<Schema>)>;
 type BodyFn = fn(&mut Schemas) -> RefOr<Schema>;
@@ -277,6 +277,54 @@ pub const ROUTES: &[Route] = &[
         MANAGERS,
     )
     .query(params::<closing::StatsQuery>),
+    put(
+        "/v1/notification-templates/balance_changed",
+        "notifications",
+        "Template of balance-change messages",
+        HQ,
+    )
+    .body(schema::<notify::TemplateTextBody>),
+    put(
+        "/v1/notification-templates/level_upgraded",
+        "notifications",
+        "Template of level-upgrade messages",
+        HQ,
+    )
+    .body(schema::<notify::TemplateTextBody>),
+    put(
+        "/v1/notification-templates/coupon_issued",
+        "notifications",
+        "Template of coupon-issued messages",
+        HQ,
+    )
+    .body(schema::<notify::TemplateTextBody>),
+    put(
+        "/v1/notification-templates/plan_reminder",
+        "notifications",
+        "Template of plan reminders",
+        HQ,
+    )
+    .body(schema::<notify::TemplateTextBody>),
+    get(
+        "/v1/notification-templates",
+        "notifications",
+        "Events, their placeholders and templates",
+        HQ,
+    ),
+    put(
+        "/v1/notification-webhook",
+        "notifications",
+        "Where notifications are delivered",
+        HQ,
+    )
+    .body(schema::<notify::WebhookBody>),
+    get(
+        "/v1/stores/{store_id}/notifications",
+        "notifications",
+        "A store's outbox with delivery status",
+        MANAGERS,
+    )
+    .query(params::<PageAfterQuery>),
     post("/v1/credentials", "access", "Create an API key", HQ)
         .body(schema::<credentials::CredentialBody>),
     get("/v1/credentials", "access", "List API keys", HQ).query(params::<PageAfterQuery>),

@@ -32,6 +32,10 @@ pub struct Catalog {
     pub gifts: BTreeMap<GiftId, Gift>,
     /// What one point is worth when paying with points.
     pub point_value: Money,
+    /// Member notification templates (an event without one sends nothing).
+    pub templates: BTreeMap<super::notify::EventKind, super::notify::MessageTemplate>,
+    /// Where the courier delivers notifications; none: they stay in the outbox.
+    pub webhook: Option<String>,
 }
 
 impl Default for Catalog {
@@ -41,6 +45,8 @@ impl Default for Catalog {
             coupons: BTreeMap::new(),
             gifts: BTreeMap::new(),
             point_value: Money::from_minor(1),
+            templates: BTreeMap::new(),
+            webhook: None,
         }
     }
 }
@@ -56,6 +62,8 @@ pub enum CatalogChange {
     },
     CouponTemplate(super::coupon::CouponTemplate),
     Gift(Gift),
+    MessageTemplate(super::notify::MessageTemplate),
+    Webhook(Option<String>),
 }
 
 pub struct Ctx<'a> {

@@ -16,6 +16,7 @@ pub mod levels;
 pub mod member;
 pub mod membership;
 pub mod money;
+pub mod notify;
 pub mod oplog;
 pub mod planning;
 pub mod recurrence;

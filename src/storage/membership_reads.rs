@@ -65,6 +65,11 @@ impl Storage {
                     let t: CouponTemplate = decode_at(&key, &value)?;
                     catalog.coupons.insert(t.id, t);
                 }
+                Some(b'n') => {
+                    let t: crate::domain::notify::MessageTemplate = decode_at(&key, &value)?;
+                    catalog.templates.insert(t.event, t);
+                }
+                Some(b'w') => catalog.webhook = decode_at(&key, &value)?,
                 _ => return Err(bad()),
             }
         }

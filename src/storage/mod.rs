@@ -8,6 +8,7 @@ pub mod db;
 pub mod journal;
 pub mod keys;
 pub mod membership_reads;
+pub mod notify;
 pub mod oplog;
 pub mod schedule_codec;
 pub mod schedule_reads;

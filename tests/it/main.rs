@@ -12,6 +12,7 @@ mod idempotency;
 mod ledger;
 mod loadtest;
 mod membership;
+mod notify;
 mod openapi;
 mod operability;
 mod plan_cards_gifts;
