@@ -37,6 +37,13 @@ struct RawConfig {
     scheduling: RawScheduling,
     auth: RawAuth,
     log: RawLog,
+    recycle_bin: RawRecycleBin,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecycleBin {
+    retention_days: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,6 +128,8 @@ pub struct Config {
     /// A bootstrap administrator key given on the command line (tests); wins over the file.
     pub bootstrap_admin_key: Option<String>,
     pub log_format: LogFormat,
+    /// Days a deleted object can be restored from the recycle bin.
+    pub bin_retention_days: u32,
 }
 
 impl Config {
@@ -205,6 +214,10 @@ impl Config {
                 "scheduling.reminder_lead_minutes must be at most {REMINDER_LEAD_MINUTES_MAX}"
             ));
         }
+        let max = crate::domain::recycle::RETENTION_DAYS_MAX;
+        if !(1..=max).contains(&raw.recycle_bin.retention_days) {
+            return bad(format!("recycle_bin.retention_days must be 1..={max}"));
+        }
         Ok(Config {
             listen,
             data_dir: raw.server.data_dir,
@@ -228,6 +241,7 @@ impl Config {
             bootstrap_admin_key_file: raw.auth.bootstrap_admin_key_file,
             bootstrap_admin_key: None,
             log_format: raw.log.format,
+            bin_retention_days: raw.recycle_bin.retention_days,
         })
     }
 }

@@ -94,6 +94,7 @@ pub async fn start_core(
         journal,
         clock,
         config.reminder_lead,
+        config.bin_retention_days,
     );
     registry.publish_catalog(storage.catalog(config.point_value)?);
     let stores = storage.stores()?;

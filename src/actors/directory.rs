@@ -19,7 +19,9 @@ use crate::domain::ids::{IdempotencyKey, MemberId, Name, Phone, StoreId, STORE_I
 use crate::domain::ledger::Account;
 use crate::domain::member::{Member, Store};
 use crate::domain::oplog::Audit;
+use crate::domain::recycle::{BinEntry, BinKind};
 use crate::storage::codec::{self, AccountRec, MemberRec, StoreRec};
+use crate::storage::recycle::{bin_key, bin_write};
 use crate::storage::schedule_codec::{ServiceRec, SettingsRec};
 use crate::storage::{keys, JournalLog, StorageError, Write};
 
@@ -56,7 +58,18 @@ pub struct Directory {
 
 impl Actor for Directory {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        actix::AsyncContext::run_interval(ctx, PURGE_INTERVAL, |act, _| {
+            if let Err(e) = act.purge() {
+                tracing::error!(error = %e, "purging the recycle bin");
+            }
+        });
+    }
 }
+
+/// How often expired recycle-bin entries are purged.
+pub const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3_600);
 
 impl Directory {
     pub fn new(
@@ -330,7 +343,18 @@ impl Handler<DeleteService> for Directory {
         let Some((service, false)) = self.registry.storage.service(msg.id)? else {
             return Err(ActorError::NotFound(format!("service {}", msg.id.0)));
         };
-        let writes = vec![service_write(&service, true)];
+        // The record stays, flagged, so history can still name it; the bin entry makes it
+        // restorable until the retention ends.
+        let bin = BinEntry {
+            kind: BinKind::Service,
+            id: msg.id.0,
+            store: None,
+            label: service.name.as_str().to_owned(),
+            deleted_at: self.registry.clock.now(),
+            deleted_by: msg.meta.audit.credential.0,
+            records: Vec::new(),
+        };
+        let writes = vec![service_write(&service, true), bin_write(&bin)];
         Ok(self.commit(
             msg.meta.key,
             &msg.meta.audit,
@@ -530,6 +554,172 @@ impl Handler<ChangeCatalog> for Directory {
         // Safe before durability: operations that read it are journaled after this.
         self.registry.publish_catalog(catalog);
         Ok(answer)
+    }
+}
+
+/// Move a gift or coupon template of the catalog to the recycle bin.
+#[derive(Debug, Message)]
+#[rtype(result = "WriteResult")]
+pub struct BinCatalogItem {
+    pub meta: WriteMeta,
+    pub kind: BinKind,
+    pub id: u32,
+}
+
+impl Handler<BinCatalogItem> for Directory {
+    type Result = WriteResult;
+
+    fn handle(&mut self, msg: BinCatalogItem, _ctx: &mut Context<Self>) -> WriteResult {
+        let (request, replay) = self.replay_meta(&msg.meta)?;
+        if let Some(answer) = replay {
+            return Ok(answer);
+        }
+        let mut catalog = (*self.registry.catalog()).clone();
+        let not_found = || ActorError::NotFound(format!("{} {}", msg.kind.name(), msg.id));
+        let (key, value, label) = match msg.kind {
+            BinKind::Gift => {
+                let g = catalog
+                    .gifts
+                    .remove(&crate::domain::gift::GiftId(msg.id))
+                    .ok_or_else(not_found)?;
+                (
+                    keys::catalog_gift(msg.id),
+                    codec::encode(&g),
+                    g.name.as_str().to_owned(),
+                )
+            }
+            BinKind::CouponTemplate => {
+                let t = catalog
+                    .coupons
+                    .remove(&crate::domain::coupon::TemplateId(msg.id))
+                    .ok_or_else(not_found)?;
+                (
+                    keys::catalog_coupon(msg.id),
+                    codec::encode(&t),
+                    t.name.clone(),
+                )
+            }
+            _ => return Err(not_found()),
+        };
+        let bin = BinEntry {
+            kind: msg.kind,
+            id: u64::from(msg.id),
+            store: None,
+            label,
+            deleted_at: self.registry.clock.now(),
+            deleted_by: msg.meta.audit.credential.0,
+            records: vec![(key.clone(), value)],
+        };
+        let answer = self.commit(
+            msg.meta.key,
+            &msg.meta.audit,
+            request,
+            Outcome::Binned(msg.kind, u64::from(msg.id)),
+            vec![Write::delete(key), bin_write(&bin)],
+        );
+        self.registry.publish_catalog(catalog);
+        Ok(answer)
+    }
+}
+
+/// Put a service, gift or coupon template back from the recycle bin.
+#[derive(Debug, Message)]
+#[rtype(result = "WriteResult")]
+pub struct RestoreChainItem {
+    pub meta: WriteMeta,
+    pub kind: BinKind,
+    pub id: u64,
+}
+
+impl Handler<RestoreChainItem> for Directory {
+    type Result = WriteResult;
+
+    fn handle(&mut self, msg: RestoreChainItem, _ctx: &mut Context<Self>) -> WriteResult {
+        let (request, replay) = self.replay_meta(&msg.meta)?;
+        if let Some(answer) = replay {
+            return Ok(answer);
+        }
+        let not_found =
+            || ActorError::NotFound(format!("{} {} in the recycle bin", msg.kind.name(), msg.id));
+        let entry = self
+            .registry
+            .storage
+            .bin_entry(msg.kind, msg.id)?
+            .ok_or_else(not_found)?;
+        entry.check_restore(self.registry.bin_retention_days, self.registry.clock.now())?;
+        let invalid = |e: crate::storage::codec::CodecError| ActorError::Invalid(e.to_string());
+        let mut catalog = (*self.registry.catalog()).clone();
+        let mut writes = vec![Write::delete(bin_key(msg.kind, msg.id))];
+        match msg.kind {
+            BinKind::Service => {
+                let Some((service, true)) = self.registry.storage.service(ServiceId(msg.id))?
+                else {
+                    return Err(not_found());
+                };
+                writes.push(service_write(&service, false));
+            }
+            BinKind::Gift | BinKind::CouponTemplate => {
+                let (key, value) = entry.records.first().cloned().ok_or_else(not_found)?;
+                if msg.kind == BinKind::Gift {
+                    let g: crate::domain::gift::Gift = codec::decode(&value).map_err(invalid)?;
+                    catalog.gifts.insert(g.id, g);
+                } else {
+                    let t: crate::domain::coupon::CouponTemplate =
+                        codec::decode(&value).map_err(invalid)?;
+                    catalog.coupons.insert(t.id, t);
+                }
+                writes.push(Write::put(key, value));
+            }
+            BinKind::Member | BinKind::Resource => return Err(not_found()),
+        }
+        let answer = self.commit(
+            msg.meta.key,
+            &msg.meta.audit,
+            request,
+            Outcome::Restored(msg.kind, msg.id),
+            writes,
+        );
+        self.registry.publish_catalog(catalog);
+        Ok(answer)
+    }
+}
+
+/// Purge expired recycle-bin entries now (also run every `PURGE_INTERVAL`).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<crate::storage::Ticket, ActorError>")]
+pub struct PurgeBin;
+
+impl Handler<PurgeBin> for Directory {
+    type Result = Result<crate::storage::Ticket, ActorError>;
+
+    fn handle(&mut self, _: PurgeBin, _ctx: &mut Context<Self>) -> Self::Result {
+        self.purge()
+    }
+}
+
+impl Directory {
+    /// Deletes every expired bin entry, and a purged service's record. Safe beside other
+    /// owners' writes: an expired entry can never be restored, so nobody else touches it.
+    fn purge(&mut self) -> Result<crate::storage::Ticket, ActorError> {
+        let now = self.registry.clock.now();
+        let retention = self.registry.bin_retention_days;
+        let mut writes = Vec::new();
+        let mut purged = 0;
+        for e in self.registry.storage.bin_entries(None)? {
+            if !e.expired(retention, now) {
+                continue;
+            }
+            writes.push(Write::delete(bin_key(e.kind, e.id)));
+            if e.kind == BinKind::Service {
+                writes.push(Write::delete(keys::id8(keys::TAG_SERVICE, e.id)));
+            }
+            purged += 1;
+        }
+        if writes.is_empty() {
+            return Ok(self.log.ticket_for_latest());
+        }
+        tracing::info!(purged, "recycle bin purged");
+        Ok(self.log.submit(writes))
     }
 }
 

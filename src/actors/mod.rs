@@ -80,6 +80,8 @@ pub enum ActorError {
     #[error("{0}")]
     Closing(#[from] crate::domain::closing::ClosingError),
     #[error("{0}")]
+    Recycle(#[from] crate::domain::recycle::RecycleError),
+    #[error("{0}")]
     Rule(#[from] crate::domain::ledger::LedgerError),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),

@@ -26,6 +26,8 @@ pub struct Registry {
     /// refused. Inserted only by the closing actor, before it waits for in-flight writes.
     closed_days: SkipSet<(StoreId, BusinessDay)>,
     pub reminder_lead: chrono::Duration,
+    /// Days a deleted object stays restorable (`recycle_bin.retention_days`).
+    pub bin_retention_days: u32,
     arbiters: Vec<ArbiterHandle>,
     pub storage: Storage,
     pub journal: Journal,
@@ -66,6 +68,7 @@ impl Registry {
         journal: Journal,
         clock: Arc<dyn Clock>,
         reminder_lead: chrono::Duration,
+        bin_retention_days: u32,
     ) -> Arc<Registry> {
         assert!(!arbiters.is_empty());
         Arc::new(Registry {
@@ -75,6 +78,7 @@ impl Registry {
             schedulers: SkipMap::new(),
             closed_days: SkipSet::new(),
             reminder_lead,
+            bin_retention_days,
             arbiters,
             storage,
             journal,

@@ -43,9 +43,11 @@ use crate::domain::membership::CardId;
 use crate::domain::notify::{EventKind, Notification, NotificationId, Source};
 use crate::domain::planning::{self, FreeStart, OccurrenceFailure, Slot};
 use crate::domain::recurrence::{self, Occurrence, Repeat};
+use crate::domain::recycle::{BinEntry, BinKind};
 use crate::storage::closing::{figure_writes, service_figures_write};
 use crate::storage::codec;
 use crate::storage::notify::notification_writes;
+use crate::storage::recycle::{bin_key, bin_write};
 use crate::storage::schedule_codec::{BookingRec, EventRec, PlanRec, ResourceRec, StoreHoursRec};
 use crate::storage::{keys, JournalLog, StorageError, Ticket, Write};
 
@@ -1355,13 +1357,69 @@ impl Handler<DeleteResource> for StoreScheduler {
                 Err(_) => Err(ActorError::Unavailable),
                 Ok(true) => Err(ActorError::ResourceHasBookings(msg.id.0)),
                 Ok(false) => {
-                    let write = Write::delete(keys::id8(keys::TAG_RESOURCE, msg.id.0));
-                    act.resources.remove(&msg.id);
+                    let key = keys::id8(keys::TAG_RESOURCE, msg.id.0);
+                    let Some((resource, _)) = act.resources.remove(&msg.id) else {
+                        return Err(ActorError::NotFound(format!("resource {}", msg.id.0)));
+                    };
                     act.registry.gauges.resources.dec();
-                    Ok(act.commit(msg.meta, Outcome::ResourceDeleted(msg.id), vec![write]))
+                    let bin = BinEntry {
+                        kind: BinKind::Resource,
+                        id: msg.id.0,
+                        store: Some(act.store),
+                        label: resource.name.as_str().to_owned(),
+                        deleted_at: act.registry.clock.now(),
+                        deleted_by: msg.meta.audit.credential.0,
+                        records: vec![(key.clone(), codec::encode(&ResourceRec::from(&resource)))],
+                    };
+                    let writes = vec![Write::delete(key), bin_write(&bin)];
+                    Ok(act.commit(msg.meta, Outcome::ResourceDeleted(msg.id), writes))
                 }
             },
         )))
+    }
+}
+
+/// Put a resource back from the recycle bin.
+#[derive(Debug, Message)]
+#[rtype(result = "SchedResult")]
+pub struct RestoreResource {
+    pub meta: WriteMeta,
+    pub id: ResourceId,
+}
+
+impl Handler<RestoreResource> for StoreScheduler {
+    type Result = SchedResult;
+
+    fn handle(&mut self, msg: RestoreResource, _: &mut Context<Self>) -> SchedResult {
+        if let Some(answer) = self.replay(&msg.meta)? {
+            return Ok(answer);
+        }
+        let not_found =
+            || ActorError::NotFound(format!("resource {} in the recycle bin", msg.id.0));
+        let entry = self
+            .registry
+            .storage
+            .bin_entry(BinKind::Resource, msg.id.0)?
+            .filter(|e| e.store == Some(self.store))
+            .ok_or_else(not_found)?;
+        let now = self.registry.clock.now();
+        entry.check_restore(self.registry.bin_retention_days, now)?;
+        let (key, value) = entry.records.first().cloned().ok_or_else(not_found)?;
+        let rec: ResourceRec =
+            codec::decode(&value).map_err(|e| ActorError::Invalid(e.to_string()))?;
+        let resource = Resource::try_from(rec).map_err(|e| ActorError::Invalid(e.to_string()))?;
+        let writes = vec![
+            Write::put(key, value),
+            Write::delete(bin_key(BinKind::Resource, msg.id.0)),
+        ];
+        let durable = self.commit(
+            msg.meta,
+            Outcome::Restored(BinKind::Resource, msg.id.0),
+            writes,
+        );
+        let addr = spawn_resource(&self.registry, &resource, self.tz, Vec::new());
+        self.resources.insert(resource.id, (resource, addr));
+        Ok(durable)
     }
 }
 

@@ -25,8 +25,10 @@ use crate::domain::membership::{card_number, MemberError};
 use crate::domain::money::Money;
 use crate::domain::notify::{self, Notification, NotificationId, Source};
 use crate::domain::oplog::Audit;
+use crate::domain::recycle::{BinEntry, BinKind};
 use crate::storage::codec::{self, AccountRec, EntryRec};
 use crate::storage::notify::notification_writes;
+use crate::storage::recycle::{bin_key, bin_write};
 use crate::storage::{keys, JournalLog, Write};
 
 /// Apply one recharge, deduction or refund under an idempotency key.
@@ -447,5 +449,134 @@ impl Handler<super::closing::Barrier> for StoreLedger {
 
     fn handle(&mut self, _: super::closing::Barrier, _: &mut Self::Context) -> Self::Result {
         actix::MessageResult(self.log.ticket_for_latest())
+    }
+}
+
+/// Move a member of this store to the recycle bin: only with nothing of value left.
+#[derive(Debug, Message)]
+#[rtype(result = "WriteResult")]
+pub struct BinMember {
+    pub meta: super::WriteMeta,
+    pub member: MemberId,
+}
+
+/// Put a member of this store back from the recycle bin.
+#[derive(Debug, Message)]
+#[rtype(result = "WriteResult")]
+pub struct RestoreMember {
+    pub meta: super::WriteMeta,
+    pub member: MemberId,
+}
+
+impl StoreLedger {
+    fn fingerprint_replay(
+        &mut self,
+        meta: &super::WriteMeta,
+    ) -> Result<Option<Durable<Outcome>>, ActorError> {
+        self.prune();
+        let request = Request::Fingerprint(meta.fingerprint.clone());
+        self.idem
+            .replay(&self.registry.storage, &self.log, &meta.key, &request)
+    }
+
+    fn commit_fingerprint(
+        &mut self,
+        meta: super::WriteMeta,
+        outcome: Outcome,
+        mut writes: Vec<Write>,
+    ) -> Durable<Outcome> {
+        let now = self.registry.clock.now();
+        let seq = self.log.next_seq();
+        let request = Request::Fingerprint(meta.fingerprint);
+        writes.extend(self.log_write(seq, now, meta.key, &meta.audit, request, &outcome));
+        Durable {
+            value: outcome,
+            ticket: self.log.submit(writes),
+        }
+    }
+}
+
+impl Handler<BinMember> for StoreLedger {
+    type Result = WriteResult;
+
+    fn handle(&mut self, msg: BinMember, _ctx: &mut Context<Self>) -> WriteResult {
+        if let Some(answer) = self.fingerprint_replay(&msg.meta)? {
+            return Ok(answer);
+        }
+        let not_found = || ActorError::MemberNotFound(msg.member.get());
+        if msg.member.home_store() != self.home {
+            return Err(not_found());
+        }
+        let account = self.account(msg.member)?.ok_or_else(not_found)?;
+        let storage = &self.registry.storage;
+        let member = storage.member(msg.member)?.ok_or_else(not_found)?;
+        crate::domain::recycle::check_member_empty(&account)?;
+        let (mkey, pkey, akey) = (
+            keys::member(msg.member),
+            keys::phone(&member.phone),
+            keys::account(msg.member),
+        );
+        let bin = BinEntry {
+            kind: BinKind::Member,
+            id: msg.member.get(),
+            store: Some(self.home),
+            label: format!("{} {}", member.name.as_str(), member.phone.as_str()),
+            deleted_at: self.registry.clock.now(),
+            deleted_by: msg.meta.audit.credential.0,
+            records: vec![
+                (
+                    mkey.clone(),
+                    codec::encode(&codec::MemberRec::from(&member)),
+                ),
+                (pkey.clone(), msg.member.get().to_be_bytes().to_vec()),
+                (akey.clone(), codec::encode(&AccountRec::from(&account))),
+            ],
+        };
+        // Its entries stay: the ledger's history is never deleted.
+        let writes = vec![
+            Write::delete(mkey),
+            Write::delete(pkey),
+            Write::delete(akey),
+            bin_write(&bin),
+        ];
+        if self.accounts.remove(&msg.member).is_some() {
+            self.registry.gauges.accounts.dec();
+        }
+        let outcome = Outcome::Binned(BinKind::Member, msg.member.get());
+        Ok(self.commit_fingerprint(msg.meta, outcome, writes))
+    }
+}
+
+impl Handler<RestoreMember> for StoreLedger {
+    type Result = WriteResult;
+
+    fn handle(&mut self, msg: RestoreMember, _ctx: &mut Context<Self>) -> WriteResult {
+        if let Some(answer) = self.fingerprint_replay(&msg.meta)? {
+            return Ok(answer);
+        }
+        let not_found =
+            || ActorError::NotFound(format!("member {} in the recycle bin", msg.member.get()));
+        let storage = &self.registry.storage;
+        let entry = storage
+            .bin_entry(BinKind::Member, msg.member.get())?
+            .filter(|e| e.store == Some(self.home))
+            .ok_or_else(not_found)?;
+        entry.check_restore(self.registry.bin_retention_days, self.registry.clock.now())?;
+        let (_, mvalue) = entry.records.first().ok_or_else(not_found)?;
+        let rec: codec::MemberRec =
+            codec::decode(mvalue).map_err(|e| ActorError::Invalid(e.to_string()))?;
+        let phone = crate::domain::ids::Phone::new(&rec.phone)
+            .map_err(|e| ActorError::Invalid(e.to_string()))?;
+        if storage.member_by_phone(&phone)?.is_some() {
+            return Err(crate::domain::recycle::RecycleError::PhoneTaken(rec.phone).into());
+        }
+        let mut writes: Vec<Write> = entry
+            .records
+            .iter()
+            .map(|(k, v)| Write::put(k.clone(), v.clone()))
+            .collect();
+        writes.push(Write::delete(bin_key(BinKind::Member, msg.member.get())));
+        let outcome = Outcome::Restored(BinKind::Member, msg.member.get());
+        Ok(self.commit_fingerprint(msg.meta, outcome, writes))
     }
 }

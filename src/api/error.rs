@@ -79,6 +79,8 @@ pub enum ApiError {
     Backup(String),
     #[error("{0}")]
     Closing(crate::domain::closing::ClosingError),
+    #[error("{0}")]
+    Recycle(crate::domain::recycle::RecycleError),
 }
 
 impl warp::reject::Reject for ApiError {}
@@ -165,6 +167,15 @@ impl ApiError {
             ModeImmutable => (StatusCode::UNPROCESSABLE_ENTITY, "booking_mode_immutable"),
             Closing(crate::domain::closing::ClosingError::NotManual) => {
                 (StatusCode::CONFLICT, "closing_not_manual")
+            }
+            Recycle(crate::domain::recycle::RecycleError::Expired(_)) => {
+                (StatusCode::GONE, "recycle_bin_expired")
+            }
+            Recycle(crate::domain::recycle::RecycleError::NotEmpty) => {
+                (StatusCode::CONFLICT, "member_not_empty")
+            }
+            Recycle(crate::domain::recycle::RecycleError::PhoneTaken(_)) => {
+                (StatusCode::CONFLICT, "phone_taken")
             }
             Closing(crate::domain::closing::ClosingError::Future(_)) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "business_day_not_begun")
@@ -254,6 +265,7 @@ impl From<ActorError> for ApiError {
             ActorError::ModeImmutable => ApiError::ModeImmutable,
             ActorError::Unavailable => ApiError::Unavailable,
             ActorError::Closing(e) => ApiError::Closing(e),
+            ActorError::Recycle(e) => ApiError::Recycle(e),
             ActorError::Rule(e) => ApiError::Ledger(e),
         }
     }

@@ -15,6 +15,7 @@ pub mod notify;
 pub mod openapi;
 pub mod oplog;
 pub mod rate;
+pub mod recycle;
 pub mod schedule_dto;
 pub mod schedule_handlers;
 
@@ -29,6 +30,7 @@ use warp::{Filter, Reply};
 use crate::actors::directory::Directory;
 use crate::actors::registry::Registry;
 use crate::domain::access::Principal;
+use crate::domain::recycle::BinKind;
 use crate::storage::Storage;
 use handlers::LedgerRoute;
 
@@ -252,6 +254,41 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
             .then(|id, s, p, q| notify::outbox(s, p, id, q)))
         .unify()
         .boxed();
+    let bin = warp::path!("v1" / "members" / u64)
+        .and(warp::delete())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(key())
+        .then(|id, s, p, k| recycle::delete_member(s, p, id, k))
+        .or(warp::path!("v1" / "gifts" / u32)
+            .and(warp::delete())
+            .and(st.clone())
+            .and(auth.clone())
+            .and(key())
+            .then(|id, s, p, k| recycle::delete_catalog_item(BinKind::Gift, s, p, id, k)))
+        .unify()
+        .or(warp::path!("v1" / "coupon-templates" / u32)
+            .and(warp::delete())
+            .and(st.clone())
+            .and(auth.clone())
+            .and(key())
+            .then(|id, s, p, k| recycle::delete_catalog_item(BinKind::CouponTemplate, s, p, id, k)))
+        .unify()
+        .or(warp::path!("v1" / "recycle-bin")
+            .and(warp::get())
+            .and(st.clone())
+            .and(auth.clone())
+            .and(warp::query::<recycle::BinQuery>())
+            .then(recycle::list))
+        .unify()
+        .or(warp::path!("v1" / "recycle-bin" / String / u64 / "restore")
+            .and(warp::post())
+            .and(st.clone())
+            .and(auth.clone())
+            .and(key())
+            .then(|kind, id, s, p, k| recycle::restore(s, p, kind, id, k)))
+        .unify()
+        .boxed();
     let trial = warp::path!("v1" / "ledger" / "trial-balance")
         .and(warp::get())
         .and(st.clone())
@@ -267,6 +304,9 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .or(closings)
         .unify()
         .or(notifications)
+        .unify()
+        .boxed()
+        .or(bin)
         .unify()
         .boxed();
     let directory = healthz

@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::dto::*;
 use super::schedule_dto::*;
-use super::{closing, credentials, gifts, membership as m, notify, oplog};
+use super::{closing, credentials, gifts, membership as m, notify, oplog, recycle};
 
 type Schemas = Vec<(String, RefOr<Schema>)>;
 type BodyFn = fn(&mut Schemas) -> RefOr<Schema>;
@@ -325,6 +325,61 @@ pub const ROUTES: &[Route] = &[
         MANAGERS,
     )
     .query(params::<PageAfterQuery>),
+    delete(
+        "/v1/members/{member_id}",
+        "recycle_bin",
+        "Move a member with nothing left to the recycle bin",
+        MANAGERS,
+    ),
+    delete(
+        "/v1/gifts/{gift_id}",
+        "recycle_bin",
+        "Move a gift to the recycle bin",
+        HQ,
+    ),
+    delete(
+        "/v1/coupon-templates/{template_id}",
+        "recycle_bin",
+        "Move a coupon template to the recycle bin",
+        HQ,
+    ),
+    get(
+        "/v1/recycle-bin",
+        "recycle_bin",
+        "Restorable deleted objects (数据回收站)",
+        MANAGERS,
+    )
+    .query(params::<recycle::BinQuery>),
+    post(
+        "/v1/recycle-bin/member/{id}/restore",
+        "recycle_bin",
+        "Restore a member",
+        MANAGERS,
+    ),
+    post(
+        "/v1/recycle-bin/resource/{id}/restore",
+        "recycle_bin",
+        "Restore a resource",
+        MANAGERS,
+    ),
+    post(
+        "/v1/recycle-bin/service/{id}/restore",
+        "recycle_bin",
+        "Restore a service",
+        HQ,
+    ),
+    post(
+        "/v1/recycle-bin/gift/{id}/restore",
+        "recycle_bin",
+        "Restore a gift",
+        HQ,
+    ),
+    post(
+        "/v1/recycle-bin/coupon_template/{id}/restore",
+        "recycle_bin",
+        "Restore a coupon template",
+        HQ,
+    ),
     post("/v1/credentials", "access", "Create an API key", HQ)
         .body(schema::<credentials::CredentialBody>),
     get("/v1/credentials", "access", "List API keys", HQ).query(params::<PageAfterQuery>),

@@ -875,6 +875,14 @@ pub async fn set_clock(
                 .send(crate::actors::closing::CloseDue)
                 .await
                 .map_err(|_| ApiError::Unavailable)??;
+            state
+                .directory
+                .send(crate::actors::directory::PurgeBin)
+                .await
+                .map_err(|_| ApiError::Unavailable)??
+                .durable()
+                .await
+                .map_err(|_| ApiError::Unavailable)?;
             Ok(json_status(
                 StatusCode::OK,
                 &serde_json::json!({ "now": body.now }),

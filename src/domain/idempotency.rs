@@ -66,6 +66,9 @@ pub enum Outcome {
         store: StoreId,
         manual: bool,
     },
+    /// An object moved to the recycle bin, or restored from it.
+    Binned(super::recycle::BinKind, u64),
+    Restored(super::recycle::BinKind, u64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

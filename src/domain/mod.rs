@@ -20,3 +20,4 @@ pub mod notify;
 pub mod oplog;
 pub mod planning;
 pub mod recurrence;
+pub mod recycle;

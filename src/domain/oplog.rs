@@ -136,6 +136,7 @@ fn objects(request: &Request, outcome: &Outcome) -> Vec<String> {
         Outcome::Order(o) => out.push(format!("order:{}", o.id.0)),
         Outcome::GiftStock { gift, .. } => out.push(format!("gift:{}", gift.0)),
         Outcome::DayClosed { store, day } => out.push(format!("closing:{store}:{day}")),
+        Outcome::Binned(k, id) | Outcome::Restored(k, id) => out.push(format!("{}:{id}", k.name())),
         _ => {}
     }
     out.dedup();

@@ -375,6 +375,8 @@ pub enum OutcomeRec {
     GiftStock(u32, u32, i64),
     DayClosed(u32, chrono::NaiveDate),
     ClosingMode(u32, bool),
+    Binned(crate::domain::recycle::BinKind, u64),
+    Restored(crate::domain::recycle::BinKind, u64),
 }
 
 impl From<&Outcome> for OutcomeRec {
@@ -403,6 +405,8 @@ impl From<&Outcome> for OutcomeRec {
             }
             Outcome::DayClosed { store, day } => OutcomeRec::DayClosed(store.get(), *day),
             Outcome::ClosingMode { store, manual } => OutcomeRec::ClosingMode(store.get(), *manual),
+            Outcome::Binned(k, id) => OutcomeRec::Binned(*k, *id),
+            Outcome::Restored(k, id) => OutcomeRec::Restored(*k, *id),
             Outcome::PlanConflicts(fs) => {
                 OutcomeRec::PlanConflicts(fs.iter().map(FailureRec::from).collect())
             }
@@ -450,6 +454,8 @@ impl TryFrom<OutcomeRec> for Outcome {
                 store: StoreId::new(store)?,
                 manual,
             },
+            OutcomeRec::Binned(k, id) => Outcome::Binned(k, id),
+            OutcomeRec::Restored(k, id) => Outcome::Restored(k, id),
             OutcomeRec::PlanConflicts(fs) => Outcome::PlanConflicts(
                 fs.into_iter()
                     .map(OccurrenceFailure::try_from)

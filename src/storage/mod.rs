@@ -10,6 +10,7 @@ pub mod keys;
 pub mod membership_reads;
 pub mod notify;
 pub mod oplog;
+pub mod recycle;
 pub mod schedule_codec;
 pub mod schedule_reads;
 

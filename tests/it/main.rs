@@ -16,4 +16,5 @@ mod notify;
 mod openapi;
 mod operability;
 mod plan_cards_gifts;
+mod recycle;
 mod scheduling;
