@@ -167,6 +167,7 @@ const HQ: &str = "chain_admin: hq_admin only";
 const MANAGERS: &str = "manage_store: hq_admin; store_manager of the store";
 const COUNTER: &str = "counter: hq_admin; store_manager, cashier or pos of the store";
 const ANY: &str = "read_store: anyone working in the store";
+const CHAIN: &str = "authenticated: any credential of the chain (chain-wide reference data)";
 const STAFF: &str = "calendar: hq_admin; store_manager; staff for their own resource";
 
 /// Every route the server answers. Keep in the router's order, group by group.
@@ -174,8 +175,8 @@ pub const ROUTES: &[Route] = &[
     get("/healthz", "operations", "Liveness", "anyone").public(),
     get("/v1/openapi.json", "operations", "This document", "anyone").public(),
     post("/v1/stores", "directory", "Open a store", HQ).body(schema::<CreateStoreBody>),
-    get("/v1/stores", "directory", "List stores", ANY).query(params::<PageAfterQuery>),
-    get("/v1/stores/{store_id}", "directory", "A store", ANY),
+    get("/v1/stores", "directory", "List stores", CHAIN).query(params::<PageAfterQuery>),
+    get("/v1/stores/{store_id}", "directory", "A store", CHAIN),
     post("/v1/members", "directory", "Register a member", COUNTER)
         .body(schema::<RegisterMemberBody>),
     get(
@@ -390,10 +391,15 @@ pub const ROUTES: &[Route] = &[
         HQ,
     ),
     put("/v1/settings", "scheduling", "Chain settings", HQ).body(schema::<SettingsBody>),
-    get("/v1/settings", "scheduling", "Chain settings", ANY),
+    get("/v1/settings", "scheduling", "Chain settings", CHAIN),
     post("/v1/services", "scheduling", "Define a service", HQ).body(schema::<ServiceBody>),
-    get("/v1/services", "scheduling", "List services", ANY).query(params::<PageAfterQuery>),
-    get("/v1/services/{service_id}", "scheduling", "A service", ANY),
+    get("/v1/services", "scheduling", "List services", CHAIN).query(params::<PageAfterQuery>),
+    get(
+        "/v1/services/{service_id}",
+        "scheduling",
+        "A service",
+        CHAIN,
+    ),
     put(
         "/v1/services/{service_id}",
         "scheduling",
@@ -710,7 +716,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/catalog",
         "membership",
         "Levels, coupon templates and gifts",
-        ANY,
+        CHAIN,
     ),
 ];
 

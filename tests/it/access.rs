@@ -370,3 +370,157 @@ async fn staff_check_in_only_their_own_bookings() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+/// A sample value for a documented query parameter.
+fn query_value(name: &str, schema: &Value, store_b: u64) -> String {
+    match (name, schema["format"].as_str()) {
+        ("store_id" | "home_store_id", _) => store_b.to_string(),
+        ("phone", _) => "13200000002".to_owned(),
+        ("from", Some("date")) => "2026-01-01".to_owned(),
+        ("to", Some("date")) => "2026-01-02".to_owned(),
+        ("from", _) => "2026-01-01T00:00:00Z".to_owned(),
+        ("to", _) => "2026-01-02T00:00:00Z".to_owned(),
+        _ => "1".to_owned(),
+    }
+}
+
+/// Every documented route, called by every role of store A with store B's ids: nothing
+/// crosses. HQ-only routes answer 403 to every other role; HQ is refused nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_route_by_every_role_with_another_stores_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_clock(dir.path(), Some("2026-01-01T00:00:00Z"));
+    let a = server.create_store("A").await;
+    let b = server.create_store("B").await;
+    let mb = server.register("13200000002", b).await;
+    server.recharge(mb, b, 1_000, "rb").await;
+    let (_, svc) = server
+        .post(
+            "/v1/services",
+            "svc",
+            json!({"name": "Massage", "duration_minutes": 60, "booking_mode": "appointment", "resource_kinds": ["therapist"]}),
+        )
+        .await;
+    let mut res = Vec::new();
+    for s in [a, b] {
+        let (status, r) = server
+            .post(
+                &format!("/v1/stores/{s}/resources"),
+                &format!("r{s}"),
+                json!({"name": "T", "kind": "therapist", "capacity": 1}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        res.push(r["id"].as_u64().unwrap());
+    }
+    let (status, booking) = server
+        .post(
+            &format!("/v1/stores/{b}/appointments"),
+            "bk",
+            json!({"member_id": mb, "service_id": svc["id"], "start": "2026-02-02T10:00", "resource_ids": [res[1]]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{booking}");
+    let mut roles = Vec::new();
+    for (i, body) in [
+        json!({"name": "M", "role": "store_manager", "store_ids": [a]}),
+        json!({"name": "C", "role": "cashier", "store_ids": [a]}),
+        json!({"name": "P", "role": "pos", "store_ids": [a]}),
+        json!({"name": "S", "role": "staff", "store_ids": [a], "resource_id": res[0]}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let role = body["role"].as_str().unwrap().to_owned();
+        let key = credential(&server, &format!("cred-{i}"), body).await;
+        roles.push((role, client_with_key(&key)));
+    }
+    let before = server.balance(mb).await;
+
+    let doc: Value = reqwest::get(server.url("/v1/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if op["security"].as_array().is_some_and(|s| s.is_empty()) {
+                continue;
+            }
+            let who = op["description"].as_str().unwrap();
+            let hq_only = who.starts_with("Who: chain_admin");
+            let chain_data = who.starts_with("Who: authenticated");
+            let mut store_bound = false;
+            let concrete: Vec<String> = path
+                .split('/')
+                .map(|seg| {
+                    let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
+                        return seg.to_owned();
+                    };
+                    let v = match name {
+                        "store_id" => b,
+                        "member_id" => mb,
+                        "resource_id" => res[1],
+                        "appointment_id" => booking["id"].as_u64().unwrap(),
+                        "plan_id" | "order_id" => (b << 32) | 1,
+                        // Not one of the keys under test: HQ's own call would revoke it.
+                        "credential_id" => 999_999,
+                        "id" if path.contains("/member/") => mb,
+                        "id" if path.contains("/resource/") => res[1],
+                        _ => 1,
+                    };
+                    store_bound |= matches!(
+                        name,
+                        "store_id"
+                            | "member_id"
+                            | "resource_id"
+                            | "appointment_id"
+                            | "plan_id"
+                            | "order_id"
+                    ) || (name == "id"
+                        && (path.contains("/member/") || path.contains("/resource/")));
+                    v.to_string()
+                })
+                .collect();
+            let mut query = Vec::new();
+            for p in op["parameters"].as_array().unwrap() {
+                if p["in"] == "query"
+                    && (p["required"] == true
+                        || p["name"] == "store_id"
+                        || p["name"] == "home_store_id")
+                {
+                    let name = p["name"].as_str().unwrap();
+                    store_bound |= name == "store_id" || name == "home_store_id";
+                    query.push(format!("{name}={}", query_value(name, &p["schema"], b)));
+                }
+            }
+            let url = server.url(&format!("{}?{}", concrete.join("/"), query.join("&")));
+            let method = method.to_uppercase();
+            let body = (method != "GET").then(|| json!({}));
+            for (role, client) in &roles {
+                let (status, answer) = call(client, &method, url.clone(), body.clone()).await;
+                let what = format!("{role} {method} {url}: {status} {answer}");
+                assert!(!status.is_server_error(), "{what}");
+                assert_ne!(status, StatusCode::UNAUTHORIZED, "{what}");
+                if hq_only {
+                    assert_eq!(status, StatusCode::FORBIDDEN, "{what}");
+                } else if store_bound && !chain_data {
+                    assert!(!status.is_success(), "crossed stores: {what}");
+                }
+                checked += 1;
+            }
+            let (status, answer) = call(&server.client, &method, url.clone(), body.clone()).await;
+            assert!(
+                status != StatusCode::FORBIDDEN
+                    && status != StatusCode::UNAUTHORIZED
+                    && !status.is_server_error(),
+                "hq {method} {url}: {status} {answer}"
+            );
+        }
+    }
+    assert!(checked > 300, "only {checked} calls");
+    // HQ's own calls above had empty bodies: nothing moved B's member's money.
+    assert_eq!(server.balance(mb).await, before);
+}
