@@ -73,19 +73,10 @@ const fn get(
     summary: &'static str,
     who: &'static str,
 ) -> Route {
-    Route {
-        verb: Verb::Get,
-        path,
-        tag,
-        summary,
-        who,
-        body: None,
-        query: None,
-        keyed: false,
-        public: false,
-    }
+    write(Verb::Get, path, tag, summary, who).unkeyed()
 }
 
+/// A route that takes an `Idempotency-Key` (every write but a few).
 const fn write(
     verb: Verb,
     path: &'static str,
@@ -106,6 +97,7 @@ const fn write(
     }
 }
 
+// Table rows read best as `post(path, ...)`: one short alias per verb.
 const fn post(
     path: &'static str,
     tag: &'static str,
