@@ -6,6 +6,11 @@ use clap::Parser;
 
 use chainstore::config::{Config, LogFormat};
 
+// glibc malloc took ~15% of the server's samples under pos load (BENCHMARKS.md): many
+// small, short-lived buffers across threads. RocksDB's C++ keeps the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The chainstore server: stored-value ledger and scheduling for chains of stores.
 #[derive(Debug, Parser)]
 #[command(version)]
