@@ -83,14 +83,14 @@ pub fn figure_writes(deltas: &Deltas) -> impl Iterator<Item = Write> + '_ {
         })
 }
 
-/// Folds the day-figure merges of one submission into one operand per key: a batch of a
-/// thousand deductions at one store adds one memtable entry for its figures, not a thousand.
+/// Folds the figure merges (`T` day and `t` service figures) of one submission into one
+/// operand per key: a batch of a thousand deductions, or a plan of 99 bookings, adds one
+/// memtable entry per key, not one per operation.
 pub fn fold_figure_writes(writes: &mut Vec<Write>) {
     let mut sums: Vec<(Vec<u8>, Vec<i64>)> = Vec::new();
     writes.retain(|w| {
-        let (true, super::journal::Op::Merge(operand)) =
-            (w.key.first() == Some(&TAG_FIGURES), &w.op)
-        else {
+        let figures = matches!(w.key.first(), Some(&(TAG_FIGURES | TAG_SERVICE_FIGURES)));
+        let (true, super::journal::Op::Merge(operand)) = (figures, &w.op) else {
             return true;
         };
         let Ok(delta) = codec::decode::<Vec<i64>>(operand) else {
