@@ -841,8 +841,15 @@ impl StoreScheduler {
             );
         }
         let mut writes: Vec<Write> = bookings.iter().map(Self::booking_write).collect();
+        // New bookings, all of one service: their figures add up before they are encoded.
+        let day = self.registry.business_day(self.store, now);
+        let mut figures = closing::Deltas::default();
         for b in &bookings {
-            writes.extend(self.booking_figures(b, now));
+            figures.absorb(&closing::of_booking(None, b, day));
+        }
+        writes.extend(figure_writes(&figures));
+        if let (Some(first), Some(s)) = (bookings.first(), closing::ServiceFigures::of(&figures)) {
+            writes.push(service_figures_write(self.store, day, first.service, s));
         }
         let outcome = if let Some(old) = p.moving {
             let moved = Booking {

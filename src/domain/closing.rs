@@ -202,6 +202,15 @@ impl Deltas {
         slot.add(f, delta);
     }
 
+    /// Adds every figure of `other`.
+    pub fn absorb(&mut self, other: &Deltas) {
+        for ((store, day), f) in other.iter() {
+            for fig in Figure::ALL {
+                self.add(*store, *day, fig, f.get(fig));
+            }
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &((StoreId, BusinessDay), DayFigures)> {
         self.0.iter()
     }
