@@ -345,15 +345,13 @@ impl Handler<DeleteService> for Directory {
         };
         // The record stays, flagged, so history can still name it; the bin entry makes it
         // restorable until the retention ends.
-        let bin = BinEntry {
-            kind: BinKind::Service,
-            id: msg.id.0,
-            store: None,
-            label: service.name.as_str().to_owned(),
-            deleted_at: self.registry.clock.now(),
-            deleted_by: msg.meta.audit.credential.0,
-            records: Vec::new(),
-        };
+        let bin = BinEntry::new(
+            BinKind::Service,
+            msg.id.0,
+            service.name.as_str(),
+            self.registry.clock.now(),
+            msg.meta.audit.credential.0,
+        );
         let writes = vec![service_write(&service, true), bin_write(&bin)];
         Ok(self.commit(
             msg.meta.key,
@@ -601,15 +599,14 @@ impl Handler<BinCatalogItem> for Directory {
             }
             _ => return Err(not_found()),
         };
-        let bin = BinEntry {
-            kind: msg.kind,
-            id: u64::from(msg.id),
-            store: None,
+        let bin = BinEntry::new(
+            msg.kind,
+            u64::from(msg.id),
             label,
-            deleted_at: self.registry.clock.now(),
-            deleted_by: msg.meta.audit.credential.0,
-            records: vec![(key.clone(), value)],
-        };
+            self.registry.clock.now(),
+            msg.meta.audit.credential.0,
+        )
+        .holding(vec![(key.clone(), value)]);
         let answer = self.commit(
             msg.meta.key,
             &msg.meta.audit,

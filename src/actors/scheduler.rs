@@ -1371,15 +1371,18 @@ impl Handler<DeleteResource> for StoreScheduler {
                         return Err(ActorError::NotFound(format!("resource {}", msg.id.0)));
                     };
                     act.registry.gauges.resources.dec();
-                    let bin = BinEntry {
-                        kind: BinKind::Resource,
-                        id: msg.id.0,
-                        store: Some(act.store),
-                        label: resource.name.as_str().to_owned(),
-                        deleted_at: act.registry.clock.now(),
-                        deleted_by: msg.meta.audit.credential.0,
-                        records: vec![(key.clone(), codec::encode(&ResourceRec::from(&resource)))],
-                    };
+                    let bin = BinEntry::new(
+                        BinKind::Resource,
+                        msg.id.0,
+                        resource.name.as_str(),
+                        act.registry.clock.now(),
+                        msg.meta.audit.credential.0,
+                    )
+                    .in_store(act.store)
+                    .holding(vec![(
+                        key.clone(),
+                        codec::encode(&ResourceRec::from(&resource)),
+                    )]);
                     let writes = vec![Write::delete(key), bin_write(&bin)];
                     Ok(act.commit(msg.meta, Outcome::ResourceDeleted(msg.id), writes))
                 }

@@ -516,22 +516,22 @@ impl Handler<BinMember> for StoreLedger {
             keys::phone(&member.phone),
             keys::account(msg.member),
         );
-        let bin = BinEntry {
-            kind: BinKind::Member,
-            id: msg.member.get(),
-            store: Some(self.home),
-            label: format!("{} {}", member.name.as_str(), member.phone.as_str()),
-            deleted_at: self.registry.clock.now(),
-            deleted_by: msg.meta.audit.credential.0,
-            records: vec![
-                (
-                    mkey.clone(),
-                    codec::encode(&codec::MemberRec::from(&member)),
-                ),
-                (pkey.clone(), msg.member.get().to_be_bytes().to_vec()),
-                (akey.clone(), codec::encode(&AccountRec::from(&account))),
-            ],
-        };
+        let bin = BinEntry::new(
+            BinKind::Member,
+            msg.member.get(),
+            format!("{} {}", member.name.as_str(), member.phone.as_str()),
+            self.registry.clock.now(),
+            msg.meta.audit.credential.0,
+        )
+        .in_store(self.home)
+        .holding(vec![
+            (
+                mkey.clone(),
+                codec::encode(&codec::MemberRec::from(&member)),
+            ),
+            (pkey.clone(), msg.member.get().to_be_bytes().to_vec()),
+            (akey.clone(), codec::encode(&AccountRec::from(&account))),
+        ]);
         // Its entries stay: the ledger's history is never deleted.
         let writes = vec![
             Write::delete(mkey),

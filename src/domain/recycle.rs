@@ -73,6 +73,37 @@ pub enum RecycleError {
 }
 
 impl BinEntry {
+    /// An entry of a chain-wide object with nothing to put back but a flag.
+    pub fn new(
+        kind: BinKind,
+        id: u64,
+        label: impl Into<String>,
+        deleted_at: Timestamp,
+        deleted_by: u64,
+    ) -> BinEntry {
+        BinEntry {
+            kind,
+            id,
+            store: None,
+            label: label.into(),
+            deleted_at,
+            deleted_by,
+            records: Vec::new(),
+        }
+    }
+
+    pub fn in_store(self, store: StoreId) -> BinEntry {
+        BinEntry {
+            store: Some(store),
+            ..self
+        }
+    }
+
+    /// The records that restoring puts back, as (key, value).
+    pub fn holding(self, records: Vec<(Vec<u8>, Vec<u8>)>) -> BinEntry {
+        BinEntry { records, ..self }
+    }
+
     pub fn purge_at(&self, retention_days: u32) -> Timestamp {
         self.deleted_at + chrono::Duration::days(i64::from(retention_days))
     }
