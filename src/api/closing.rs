@@ -11,14 +11,13 @@ use warp::reply::Response;
 
 use super::auth::allow;
 use super::error::ApiError;
-use super::handlers::{json_status, meta, page_limit, parse_json, respond, store_id, write};
+use super::handlers::{json_status, meta, page_limit, parse_json, respond, store_for, write};
 use super::ApiState;
 use crate::actors::closing::{CloseDay, SetClosingMode};
 use crate::domain::access::{Capability, Principal};
 use crate::domain::closing::{ClosedBy, Closing, DayFigures, Figure};
 use crate::domain::hours;
 use crate::domain::idempotency::Outcome;
-use crate::domain::ids::StoreId;
 
 /// Longest range one statistics request covers.
 pub const STATS_DAYS_MAX: i64 = 366;
@@ -91,14 +90,6 @@ fn range(from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn known_store(state: &ApiState, raw: u64) -> Result<StoreId, ApiError> {
-    let sid = store_id(raw)?;
-    if !state.registry.has_store(sid) {
-        return Err(ApiError::NotFound(format!("store {raw}")));
-    }
-    Ok(sid)
-}
-
 /// `PUT /v1/stores/{id}/closing-mode`.
 pub async fn put_mode(
     state: Arc<ApiState>,
@@ -110,8 +101,7 @@ pub async fn put_mode(
 ) -> Response {
     respond(
         async {
-            allow(&p, Capability::ChainAdmin, None, String::new)?;
-            let sid = known_store(&state, store)?;
+            let sid = store_for(&state, &p, Capability::ChainAdmin, store)?;
             let b: ClosingModeBody = parse_json(ct, &body)?;
             let msg = SetClosingMode {
                 meta: meta(&p, key, &format!("stores/{store}/closing-mode"), &b)?,
@@ -144,11 +134,7 @@ pub async fn close(
 ) -> Response {
     respond(
         async {
-            let sid = store_id(store)?;
-            allow(&p, Capability::ManageStore, Some(sid), || {
-                format!("store {store}")
-            })?;
-            let sid = known_store(&state, store)?;
+            let sid = store_for(&state, &p, Capability::ManageStore, store)?;
             let b: CloseBody = parse_json(ct, &body)?;
             let day = b
                 .business_date
@@ -180,11 +166,7 @@ pub async fn close(
 pub async fn list(state: Arc<ApiState>, p: Principal, store: u64, q: ClosingsQuery) -> Response {
     respond(
         async {
-            let sid = store_id(store)?;
-            allow(&p, Capability::ManageStore, Some(sid), || {
-                format!("store {store}")
-            })?;
-            let sid = known_store(&state, store)?;
+            let sid = store_for(&state, &p, Capability::ManageStore, store)?;
             range(q.from, q.to)?;
             let limit = page_limit(&state, q.limit)?;
             let closings = state.storage().closings(sid, q.from, q.to, limit)?;
@@ -206,13 +188,7 @@ pub async fn stats(state: Arc<ApiState>, p: Principal, q: StatsQuery) -> Respons
         async {
             range(q.from, q.to)?;
             let store = match q.store_id {
-                Some(raw) => {
-                    let sid = store_id(raw)?;
-                    allow(&p, Capability::ManageStore, Some(sid), || {
-                        format!("store {raw}")
-                    })?;
-                    Some(known_store(&state, raw)?)
-                }
+                Some(raw) => Some(store_for(&state, &p, Capability::ManageStore, raw)?),
                 None => {
                     allow(&p, Capability::ChainAdmin, None, String::new)?;
                     None

@@ -11,7 +11,7 @@ use warp::reply::Response;
 use super::auth::{acting_store, allow};
 use super::error::ApiError;
 use super::handlers::{
-    allow_spend, json_status, member_id, meta, parse_json, respond, store_id, write,
+    allow_spend, json_status, member_id, meta, parse_json, respond, store_for, store_id, write,
 };
 use super::membership::{catalog_write, render};
 use super::ApiState;
@@ -115,13 +115,7 @@ pub async fn move_stock(
 pub async fn list_gifts(state: Arc<ApiState>, p: Principal, store: u64) -> Response {
     respond(
         async {
-            let sid = store_id(store)?;
-            allow(&p, Capability::ReadStore, Some(sid), || {
-                format!("store {store}")
-            })?;
-            if !state.registry.has_store(sid) {
-                return Err(ApiError::NotFound(format!("store {store}")));
-            }
+            let sid = store_for(&state, &p, Capability::ReadStore, store)?;
             let catalog = state.registry.catalog();
             let mut gifts = Vec::with_capacity(catalog.gifts.len());
             for g in catalog.gifts.values() {

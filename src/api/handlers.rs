@@ -136,6 +136,22 @@ pub(super) fn store_id(raw: u64) -> Result<StoreId, ApiError> {
     StoreId::from_u64(raw).map_err(|_| ApiError::NotFound(format!("store {raw}")))
 }
 
+/// The store `raw` names, if the caller may use `cap` there and it exists: 404 for another
+/// store's or an unknown id alike.
+pub(super) fn store_for(
+    state: &ApiState,
+    p: &Principal,
+    cap: Capability,
+    raw: u64,
+) -> Result<StoreId, ApiError> {
+    let sid = store_id(raw)?;
+    allow(p, cap, Some(sid), || format!("store {raw}"))?;
+    if !state.registry.has_store(sid) {
+        return Err(ApiError::NotFound(format!("store {raw}")));
+    }
+    Ok(sid)
+}
+
 /// Sends a write to its actor and waits until the journal has made its effect durable.
 pub(super) async fn write<A, M>(addr: &Addr<A>, msg: M) -> Result<Outcome, ApiError>
 where

@@ -10,7 +10,7 @@ use warp::reply::Response;
 use super::auth::allow;
 use super::dto::PageAfterQuery;
 use super::error::ApiError;
-use super::handlers::{json_status, meta, page_limit, parse_json, respond, store_id};
+use super::handlers::{json_status, meta, page_limit, parse_json, respond, store_for};
 use super::membership::catalog_write;
 use super::ApiState;
 use crate::domain::access::{Capability, Principal};
@@ -147,13 +147,7 @@ fn notification_json(n: &Notification) -> serde_json::Value {
 pub async fn outbox(state: Arc<ApiState>, p: Principal, store: u64, q: PageAfterQuery) -> Response {
     respond(
         async {
-            let sid = store_id(store)?;
-            allow(&p, Capability::ManageStore, Some(sid), || {
-                format!("store {store}")
-            })?;
-            if !state.registry.has_store(sid) {
-                return Err(ApiError::NotFound(format!("store {store}")));
-            }
+            let sid = store_for(&state, &p, Capability::ManageStore, store)?;
             let limit = page_limit(&state, q.limit)?;
             let items = state
                 .storage()
