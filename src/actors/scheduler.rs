@@ -259,12 +259,20 @@ impl SchedulerState {
         storage: &crate::storage::Storage,
         store: StoreId,
     ) -> Result<SchedulerState, StorageError> {
+        let (plans, bookings) = storage.plans_and_bookings_of(store)?;
+        // Occurrences live in their plan's record until they change: ask both.
+        let last_booking = bookings
+            .iter()
+            .map(|b| b.id.0 as u32)
+            .max()
+            .unwrap_or(0)
+            .max(storage.last_store_seq(keys::TAG_BOOKING, store)?);
         Ok(SchedulerState {
             hours: storage.store_hours(store)?,
             resources: storage.resources_of(store)?,
-            bookings: storage.bookings_of(store)?,
-            plans: storage.plans_of(store)?,
-            last_booking: storage.last_store_seq(keys::TAG_BOOKING, store)?,
+            bookings,
+            plans,
+            last_booking,
             last_plan: storage.last_store_seq(keys::TAG_PLAN, store)?,
             last_resource: storage.last_store_seq(keys::TAG_RESOURCE, store)?,
             last_event: storage.last_event_seq(store)?,
@@ -446,10 +454,11 @@ impl StoreScheduler {
         )
     }
 
-    fn plan_write(p: &Plan) -> Write {
+    /// The plan's record, holding its occurrences as booked.
+    fn plan_write(p: &Plan, booked: &[Booking]) -> Write {
         Write::put(
             keys::id8(keys::TAG_PLAN, p.id.0),
-            codec::encode(&PlanRec::from(p)),
+            codec::encode(&PlanRec::new(p, booked)),
         )
     }
 
@@ -840,7 +849,11 @@ impl StoreScheduler {
                 release,
             );
         }
-        let mut writes: Vec<Write> = bookings.iter().map(Self::booking_write).collect();
+        // A plan's new bookings are lines of its record (below), an appointment its own.
+        let mut writes: Vec<Write> = match p.plan {
+            Some(_) => Vec::new(),
+            None => bookings.iter().map(Self::booking_write).collect(),
+        };
         // New bookings, all of one service: their figures add up before they are encoded.
         let day = self.registry.business_day(self.store, now);
         let mut figures = closing::Deltas::default();
@@ -878,7 +891,7 @@ impl StoreScheduler {
                 created_at: now,
                 count_card: p.count_card,
             };
-            writes.push(Self::plan_write(&plan));
+            writes.push(Self::plan_write(&plan, &bookings));
             self.last_plan = plan_id.0 as u32;
             self.last_booking = ids.last().map_or(self.last_booking, |b| b.0 as u32);
             self.member_plans

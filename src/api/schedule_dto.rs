@@ -332,8 +332,8 @@ pub struct BookingDto {
     pub resource_ids: Vec<u64>,
     pub start: Timestamp,
     pub end: Timestamp,
-    /// Wall-clock start in the store's zone.
-    pub local_start: String,
+    /// Wall-clock start in the store's zone (serialized `YYYY-MM-DDTHH:MM:SS`).
+    pub local_start: NaiveDateTime,
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan_id: Option<u64>,
@@ -355,15 +355,40 @@ impl BookingDto {
             resource_ids: b.resources.iter().map(|r| r.0).collect(),
             start: b.start,
             end: b.end,
-            local_start: b
-                .start
-                .with_timezone(&tz)
-                .naive_local()
-                .format(LOCAL_FMT)
-                .to_string(),
+            local_start: b.start.with_timezone(&tz).naive_local(),
             status: b.status.as_str(),
             plan_id,
             occurrence,
+        }
+    }
+}
+
+/// One occurrence in a plan's answer: member, service, resources and plan are the plan's,
+/// so they are not repeated 99 times.
+#[derive(Debug, Serialize)]
+pub struct OccurrenceDto {
+    pub id: u64,
+    /// 1-based.
+    pub occurrence: u32,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    /// Wall-clock start in the store's zone (serialized `YYYY-MM-DDTHH:MM:SS`).
+    pub local_start: NaiveDateTime,
+    pub status: &'static str,
+}
+
+impl OccurrenceDto {
+    pub fn new(b: &Booking, tz: Tz) -> OccurrenceDto {
+        OccurrenceDto {
+            id: b.id.0,
+            occurrence: match b.origin {
+                BookingOrigin::Plan { index, .. } => index,
+                BookingOrigin::Appointment => 0,
+            },
+            start: b.start,
+            end: b.end,
+            local_start: b.start.with_timezone(&tz).naive_local(),
+            status: b.status.as_str(),
         }
     }
 }
@@ -381,7 +406,7 @@ pub struct PlanDto {
     pub count_card_id: Option<u32>,
     pub status: &'static str,
     pub dry_run: bool,
-    pub occurrences: Vec<BookingDto>,
+    pub occurrences: Vec<OccurrenceDto>,
 }
 
 impl PlanDto {
@@ -400,7 +425,7 @@ impl PlanDto {
                 plan_status(&statuses)
             },
             dry_run,
-            occurrences: bookings.iter().map(|b| BookingDto::new(b, tz)).collect(),
+            occurrences: bookings.iter().map(|b| OccurrenceDto::new(b, tz)).collect(),
         }
     }
 }

@@ -63,12 +63,19 @@ impl Calendar {
         start: Timestamp,
         end: Timestamp,
     ) -> Vec<(BookingId, Timestamp, Timestamp)> {
+        self.overlaps(start, end).collect()
+    }
+
+    fn overlaps(
+        &self,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> impl Iterator<Item = (BookingId, Timestamp, Timestamp)> + '_ {
         let from = start - Duration::minutes(BOOKING_DURATION_MAX_MINUTES);
         self.slots
             .range((from, BookingId(0))..(end, BookingId(0)))
-            .filter(|(_, e)| **e > start)
+            .filter(move |(_, e)| **e > start)
             .map(|((s, id), e)| (*id, *s, *e))
-            .collect()
     }
 
     /// The most bookings in force at any instant of `[start, end)`.
@@ -90,7 +97,11 @@ impl Calendar {
 
     /// Whether one more booking fits in `[start, end)`; if not, the bookings in the way.
     pub fn check(&self, start: Timestamp, end: Timestamp) -> Result<(), SlotConflict> {
-        if self.peak_load(start, end) < self.capacity {
+        // Fewer overlapping bookings than places fit whatever their times: no sweep needed.
+        let cap = self.capacity as usize;
+        if self.overlaps(start, end).take(cap).count() < cap
+            || self.peak_load(start, end) < self.capacity
+        {
             return Ok(());
         }
         Err(SlotConflict::Booked(

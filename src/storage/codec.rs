@@ -366,6 +366,7 @@ pub enum OutcomeRec {
     Resource(ResourceRec),
     ResourceDeleted(u64),
     Booking(BookingRec),
+    /// The bookings only when some differ from the plan record's lines as booked.
     Plan(PlanRec, Vec<BookingRec>),
     PlanConflicts(Vec<FailureRec>),
     Credential(super::schedule_codec::CredentialRec),
@@ -393,9 +394,15 @@ impl From<&Outcome> for OutcomeRec {
             Outcome::Resource(r) => OutcomeRec::Resource(r.into()),
             Outcome::ResourceDeleted(id) => OutcomeRec::ResourceDeleted(id.0),
             Outcome::Booking(b) => OutcomeRec::Booking(b.into()),
-            Outcome::Plan(p, bs) => {
-                OutcomeRec::Plan(p.into(), bs.iter().map(BookingRec::from).collect())
-            }
+            // Bookings as booked are the plan record's own lines: stored once.
+            Outcome::Plan(p, bs) => OutcomeRec::Plan(
+                PlanRec::new(p, bs),
+                if PlanRec::is_as_booked(p, bs) {
+                    Vec::new()
+                } else {
+                    bs.iter().map(BookingRec::from).collect()
+                },
+            ),
             Outcome::Credential(c) => OutcomeRec::Credential(c.into()),
             Outcome::Counter(a) => OutcomeRec::Counter(a.clone()),
             Outcome::Order(o) => OutcomeRec::Order(o.clone()),
@@ -431,12 +438,17 @@ impl TryFrom<OutcomeRec> for Outcome {
             OutcomeRec::Resource(r) => Outcome::Resource(r.try_into()?),
             OutcomeRec::ResourceDeleted(id) => Outcome::ResourceDeleted(ResourceId(id)),
             OutcomeRec::Booking(b) => Outcome::Booking(b.try_into()?),
-            OutcomeRec::Plan(p, bs) => Outcome::Plan(
-                p.try_into()?,
-                bs.into_iter()
-                    .map(Booking::try_from)
-                    .collect::<Result<_, _>>()?,
-            ),
+            OutcomeRec::Plan(p, bs) => {
+                let (plan, booked) = p.into_parts()?;
+                let bookings = if bs.is_empty() {
+                    booked
+                } else {
+                    bs.into_iter()
+                        .map(Booking::try_from)
+                        .collect::<Result<_, _>>()?
+                };
+                Outcome::Plan(plan, bookings)
+            }
             OutcomeRec::Credential(c) => Outcome::Credential(c.try_into()?),
             OutcomeRec::Counter(a) => Outcome::Counter(a),
             OutcomeRec::Order(o) => Outcome::Order(o),

@@ -267,6 +267,9 @@ impl TryFrom<BookingRec> for Booking {
     }
 }
 
+/// A plan with its occurrences as they were booked, in one record: creating a plan writes
+/// one key, not one per occurrence. A later change of an occurrence (status, reminder,
+/// move) is a `K` booking record, which overrides the occurrence's line here.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PlanRec {
     pub id: u64,
@@ -274,39 +277,106 @@ pub struct PlanRec {
     pub member: u64,
     pub service: u64,
     pub resources: Vec<u64>,
-    pub occurrences: Vec<u64>,
     pub created_at_us: i64,
     pub count_card: Option<u32>,
+    /// The status every occurrence was booked with.
+    pub booked_status: u8,
+    pub occurrences: Vec<OccurrenceRec>,
 }
 
-impl From<&Plan> for PlanRec {
-    fn from(p: &Plan) -> Self {
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct OccurrenceRec {
+    pub id: u64,
+    /// 1-based.
+    pub index: u32,
+    pub start_us: i64,
+    pub end_us: i64,
+}
+
+impl PlanRec {
+    /// `plan` with `bookings` (its occurrences, in order) as their times and status now.
+    pub fn new(plan: &Plan, bookings: &[Booking]) -> PlanRec {
+        debug_assert!(plan.occurrences.len() == bookings.len() || plan.id.0 == 0);
         PlanRec {
-            id: p.id.0,
-            store: p.store.get(),
-            member: p.member.get(),
-            service: p.service.0,
-            resources: p.resources.iter().map(|r| r.0).collect(),
-            occurrences: p.occurrences.iter().map(|b| b.0).collect(),
-            created_at_us: p.created_at.timestamp_micros(),
-            count_card: p.count_card.map(|c| c.0),
+            id: plan.id.0,
+            store: plan.store.get(),
+            member: plan.member.get(),
+            service: plan.service.0,
+            resources: plan.resources.iter().map(|r| r.0).collect(),
+            created_at_us: plan.created_at.timestamp_micros(),
+            count_card: plan.count_card.map(|c| c.0),
+            booked_status: bookings
+                .first()
+                .map_or(status_code(BookingStatus::Confirmed), |b| {
+                    status_code(b.status)
+                }),
+            occurrences: bookings
+                .iter()
+                .map(|b| OccurrenceRec {
+                    id: b.id.0,
+                    index: match b.origin {
+                        BookingOrigin::Plan { index, .. } => index,
+                        BookingOrigin::Appointment => 0,
+                    },
+                    start_us: b.start.timestamp_micros(),
+                    end_us: b.end.timestamp_micros(),
+                })
+                .collect(),
         }
     }
-}
 
-impl TryFrom<PlanRec> for Plan {
-    type Error = CodecError;
-    fn try_from(r: PlanRec) -> Result<Self, CodecError> {
-        Ok(Plan {
-            id: PlanId(r.id),
-            store: StoreId::new(r.store)?,
-            member: MemberId::parse(r.member)?,
-            service: ServiceId(r.service),
-            resources: r.resources.into_iter().map(ResourceId).collect(),
-            occurrences: r.occurrences.into_iter().map(BookingId).collect(),
-            created_at: ts(r.created_at_us)?,
-            count_card: r.count_card.map(crate::domain::membership::CardId),
-        })
+    /// True when `bookings` are exactly what [`PlanRec::new`] of them gives back: every
+    /// occurrence still as it was booked.
+    pub fn is_as_booked(plan: &Plan, bookings: &[Booking]) -> bool {
+        let status = bookings.first().map(|b| b.status);
+        plan.occurrences.len() == bookings.len()
+            && plan.occurrences.iter().zip(bookings).all(|(id, b)| {
+                b.id == *id
+                    && Some(b.status) == status
+                    && !b.reminded
+                    && b.store == plan.store
+                    && b.member == plan.member
+                    && b.service == plan.service
+                    && b.resources == plan.resources
+                    && matches!(b.origin, BookingOrigin::Plan { plan: p, index } if p == plan.id && index > 0)
+            })
+    }
+
+    /// The plan and its occurrences as booked.
+    pub fn into_parts(self) -> Result<(Plan, Vec<Booking>), CodecError> {
+        let plan = Plan {
+            id: PlanId(self.id),
+            store: StoreId::new(self.store)?,
+            member: MemberId::parse(self.member)?,
+            service: ServiceId(self.service),
+            resources: self.resources.into_iter().map(ResourceId).collect(),
+            occurrences: self.occurrences.iter().map(|o| BookingId(o.id)).collect(),
+            created_at: ts(self.created_at_us)?,
+            count_card: self.count_card.map(crate::domain::membership::CardId),
+        };
+        let status = status_from(self.booked_status)?;
+        let bookings = self
+            .occurrences
+            .iter()
+            .map(|o| {
+                Ok(Booking {
+                    id: BookingId(o.id),
+                    store: plan.store,
+                    member: plan.member,
+                    service: plan.service,
+                    resources: plan.resources.clone(),
+                    start: ts(o.start_us)?,
+                    end: ts(o.end_us)?,
+                    status,
+                    origin: BookingOrigin::Plan {
+                        plan: plan.id,
+                        index: o.index,
+                    },
+                    reminded: false,
+                })
+            })
+            .collect::<Result<_, CodecError>>()?;
+        Ok((plan, bookings))
     }
 }
 

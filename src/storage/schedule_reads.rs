@@ -8,7 +8,10 @@ use super::codec::CodecError;
 use super::db::{corrupt, decode_at, Storage, StorageError};
 use super::keys;
 use super::schedule_codec::*;
+use std::collections::BTreeMap;
+
 use crate::domain::booking::{Booking, Plan, Resource, Service, ServiceId};
+use crate::domain::calendar::BookingId;
 use crate::domain::hours::StoreHours;
 use crate::domain::ids::StoreId;
 
@@ -60,18 +63,28 @@ impl Storage {
             .collect()
     }
 
-    pub fn bookings_of(&self, store: StoreId) -> Result<Vec<Booking>, StorageError> {
+    /// A store's plans and every booking: plan occurrences as booked in their plan's
+    /// record, overridden by their own `K` record once they changed.
+    pub fn plans_and_bookings_of(
+        &self,
+        store: StoreId,
+    ) -> Result<(Vec<Plan>, Vec<Booking>), StorageError> {
         let recs: Vec<BookingRec> = self.scan_store(keys::TAG_BOOKING, store)?;
-        recs.into_iter()
-            .map(|r| r.try_into().map_err(|e| corrupt(&[keys::TAG_BOOKING], e)))
-            .collect()
-    }
-
-    pub fn plans_of(&self, store: StoreId) -> Result<Vec<Plan>, StorageError> {
+        let mut bookings: BTreeMap<BookingId, Booking> = BTreeMap::new();
+        for r in recs {
+            let b = Booking::try_from(r).map_err(|e| corrupt(&[keys::TAG_BOOKING], e))?;
+            bookings.insert(b.id, b);
+        }
         let recs: Vec<PlanRec> = self.scan_store(keys::TAG_PLAN, store)?;
-        recs.into_iter()
-            .map(|r| r.try_into().map_err(|e| corrupt(&[keys::TAG_PLAN], e)))
-            .collect()
+        let mut plans = Vec::with_capacity(recs.len());
+        for r in recs {
+            let (plan, booked) = r.into_parts().map_err(|e| corrupt(&[keys::TAG_PLAN], e))?;
+            for b in booked {
+                bookings.entry(b.id).or_insert(b);
+            }
+            plans.push(plan);
+        }
+        Ok((plans, bookings.into_values().collect()))
     }
 
     pub fn store_hours(&self, store: StoreId) -> Result<StoreHours, StorageError> {

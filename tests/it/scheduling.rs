@@ -602,12 +602,13 @@ async fn concurrent_overlapping_plans_and_appointments_never_overbook() {
     }
     // Every acknowledged booking is on its resource's calendar.
     for a in &acked {
+        // A plan's occurrences are on the plan's resources.
         let items: Vec<Value> = match a["occurrences"].as_array() {
             Some(o) => o.clone(),
             None => vec![a.clone()],
         };
+        let r = a["resource_ids"][0].as_u64().unwrap();
         for b in items {
-            let r = b["resource_ids"][0].as_u64().unwrap();
             assert!(
                 on_calendar[&r].iter().any(|c| c["id"] == b["id"]),
                 "lost {b}"
