@@ -15,7 +15,9 @@
 //! written through their own store's scheduler. A crash at any point leaves either the whole
 //! plan on disk or nothing, because holds are never written.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -32,6 +34,7 @@ use super::resource::{
     Free, HasBookingsAfter, HoldSlot, Reconfigure, Reserve, ResourceActor, Settle, Snapshot,
 };
 use super::{ActorError, Durable, WriteMeta};
+use crate::domain::agenda::Agenda;
 use crate::domain::booking::*;
 use crate::domain::calendar::{BookingId, ResourceSchedule};
 use crate::domain::closing;
@@ -200,13 +203,14 @@ pub struct StoreScheduler {
     /// Last sequence of this scheduler's notification ids.
     last_notification: u32,
     resources: BTreeMap<ResourceId, (Resource, Addr<ResourceActor>)>,
-    bookings: HashMap<BookingId, Booking>,
-    plans: HashMap<PlanId, Plan>,
-    member_plans: HashMap<MemberId, Vec<PlanId>>,
+    // Server-made ids: a fast hash is safe and SipHash showed in plan profiles.
+    bookings: FxHashMap<BookingId, Booking>,
+    plans: FxHashMap<PlanId, Plan>,
+    member_plans: FxHashMap<MemberId, Vec<PlanId>>,
     /// Open plan occurrences by end time: completed by the tick once their end passes.
-    due_complete: BTreeSet<(Timestamp, BookingId)>,
+    due_complete: Agenda,
     /// Unreminded open plan occurrences by reminder time.
-    due_remind: BTreeSet<(Timestamp, BookingId)>,
+    due_remind: Agenda,
     last_booking: u32,
     last_plan: u32,
     last_resource: u32,
@@ -323,11 +327,11 @@ impl StoreScheduler {
             log,
             reminder_lead,
             resources,
-            bookings: HashMap::new(),
-            plans: HashMap::new(),
-            member_plans: HashMap::new(),
-            due_complete: BTreeSet::new(),
-            due_remind: BTreeSet::new(),
+            bookings: FxHashMap::default(),
+            plans: FxHashMap::default(),
+            member_plans: FxHashMap::default(),
+            due_complete: Agenda::default(),
+            due_remind: Agenda::default(),
             last_booking: state.last_booking,
             last_plan: state.last_plan,
             last_resource: state.last_resource,
@@ -348,21 +352,46 @@ impl StoreScheduler {
 
     /// Inserts or replaces a booking in memory, keeping the tick's indexes right.
     fn put_booking(&mut self, b: Booking) {
-        if let Some(old) = self.bookings.get(&b.id) {
-            self.due_complete.remove(&(old.end, old.id));
-            self.due_remind
-                .remove(&(old.start - self.reminder_lead, old.id));
+        // The agendas keep stale entries (checked when due): add only what changed.
+        let before = self.bookings.get(&b.id).map(|o| self.due_times(o));
+        let (complete, remind) = self.due_times(&b);
+        if complete.is_some() && before.map(|t| t.0) != Some(complete) {
+            self.due_complete.add(b.end, b.id);
         }
-        if matches!(b.origin, BookingOrigin::Plan { .. })
-            && !b.status.is_final()
-            && b.status != BookingStatus::Pending
-        {
-            self.due_complete.insert((b.end, b.id));
-            if !b.reminded {
-                self.due_remind.insert((b.start - self.reminder_lead, b.id));
-            }
+        if let Some(at) = remind.filter(|_| before.map(|t| t.1) != Some(remind)) {
+            self.due_remind.add(at, b.id);
         }
         self.bookings.insert(b.id, b);
+    }
+
+    /// When the tick must complete `b` and remind its member, if ever.
+    fn due_times(&self, b: &Booking) -> (Option<Timestamp>, Option<Timestamp>) {
+        let open = matches!(b.origin, BookingOrigin::Plan { .. })
+            && !b.status.is_final()
+            && b.status != BookingStatus::Pending;
+        (
+            open.then_some(b.end),
+            (open && !b.reminded).then(|| b.start - self.reminder_lead),
+        )
+    }
+
+    /// The agendas' due entries that still hold for the booking as it is now.
+    fn take_due(&mut self, now: Timestamp, complete: bool) -> Vec<BookingId> {
+        let agenda = if complete {
+            &mut self.due_complete
+        } else {
+            &mut self.due_remind
+        };
+        let due = agenda.take_due(now, TICK_BATCH_MAX);
+        due.into_iter()
+            .filter(|(at, id)| {
+                self.bookings.get(id).is_some_and(|b| {
+                    let (c, r) = self.due_times(b);
+                    Some(*at) == if complete { c } else { r }
+                })
+            })
+            .map(|(_, id)| id)
+            .collect()
     }
 
     fn replay(&mut self, meta: &WriteMeta) -> Result<Option<Durable<Outcome>>, ActorError> {
@@ -604,14 +633,7 @@ impl StoreScheduler {
         let now = self.registry.clock.now();
         let mut writes = Vec::new();
         let mut linked = Vec::new();
-        let due: Vec<BookingId> = self
-            .due_complete
-            .iter()
-            .take_while(|(end, _)| *end <= now)
-            .take(TICK_BATCH_MAX)
-            .map(|(_, id)| *id)
-            .collect();
-        for id in due {
+        for id in self.take_due(now, true) {
             let Some(mut b) = self.bookings.get(&id).cloned() else {
                 continue;
             };
@@ -641,14 +663,7 @@ impl StoreScheduler {
             }
             self.put_booking(b);
         }
-        let remind: Vec<BookingId> = self
-            .due_remind
-            .iter()
-            .take_while(|(at, _)| *at <= now)
-            .take(TICK_BATCH_MAX)
-            .map(|(_, id)| *id)
-            .collect();
-        for id in remind {
+        for id in self.take_due(now, false) {
             let Some(mut b) = self.bookings.get(&id).cloned() else {
                 continue;
             };

@@ -4,6 +4,8 @@
 //! touched. Every operation becomes one journal submission with its idempotency record.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Message};
@@ -45,7 +47,7 @@ pub struct StoreLedger {
     pub(super) registry: Arc<Registry>,
     pub(super) log: JournalLog,
     /// Accounts loaded so far; loaded lazily from disk, then owned here.
-    accounts: HashMap<MemberId, Account>,
+    accounts: FxHashMap<MemberId, Account>,
     book: StoreBook,
     pub(super) idem: IdemTable,
     /// Entries written or changed but not durable yet.
@@ -76,7 +78,7 @@ impl StoreLedger {
             home,
             registry,
             log,
-            accounts: HashMap::new(),
+            accounts: FxHashMap::default(),
             book: StoreBook::from_balances(book),
             idem: IdemTable::default(),
             entries: Pending::default(),

@@ -1,6 +1,7 @@
 //! The pure domain: rules and types, with no actix, warp, RocksDB, tokio or system clock.
 
 pub mod access;
+pub mod agenda;
 pub mod booking;
 pub mod calendar;
 pub mod checkout;
