@@ -207,10 +207,8 @@ pub struct StoreScheduler {
     bookings: FxHashMap<BookingId, Booking>,
     plans: FxHashMap<PlanId, Plan>,
     member_plans: FxHashMap<MemberId, Vec<PlanId>>,
-    /// Open plan occurrences by end time: completed by the tick once their end passes.
-    due_complete: Agenda,
-    /// Unreminded open plan occurrences by reminder time.
-    due_remind: Agenda,
+    /// Open plan occurrences by when the tick must act next: remind, then complete.
+    agenda: Agenda,
     last_booking: u32,
     last_plan: u32,
     last_resource: u32,
@@ -330,8 +328,7 @@ impl StoreScheduler {
             bookings: FxHashMap::default(),
             plans: FxHashMap::default(),
             member_plans: FxHashMap::default(),
-            due_complete: Agenda::default(),
-            due_remind: Agenda::default(),
+            agenda: Agenda::default(),
             last_booking: state.last_booking,
             last_plan: state.last_plan,
             last_resource: state.last_resource,
@@ -352,45 +349,38 @@ impl StoreScheduler {
 
     /// Inserts or replaces a booking in memory, keeping the tick's indexes right.
     fn put_booking(&mut self, b: Booking) {
-        // The agendas keep stale entries (checked when due): add only what changed.
-        let before = self.bookings.get(&b.id).map(|o| self.due_times(o));
-        let (complete, remind) = self.due_times(&b);
-        if complete.is_some() && before.map(|t| t.0) != Some(complete) {
-            self.due_complete.add(b.end, b.id);
-        }
-        if let Some(at) = remind.filter(|_| before.map(|t| t.1) != Some(remind)) {
-            self.due_remind.add(at, b.id);
+        // The agenda keeps stale entries (checked when due): add only what changed.
+        let before = self.bookings.get(&b.id).and_then(|o| self.next_due(o));
+        if let Some(at) = self.next_due(&b).filter(|at| before != Some(*at)) {
+            self.agenda.add(at, b.id);
         }
         self.bookings.insert(b.id, b);
     }
 
-    /// When the tick must complete `b` and remind its member, if ever.
-    fn due_times(&self, b: &Booking) -> (Option<Timestamp>, Option<Timestamp>) {
+    /// When the tick must act on `b` next: remind its member (the completion is added to
+    /// the agenda once that is done, so a new plan costs one entry per occurrence), then
+    /// complete it.
+    fn next_due(&self, b: &Booking) -> Option<Timestamp> {
         let open = matches!(b.origin, BookingOrigin::Plan { .. })
             && !b.status.is_final()
             && b.status != BookingStatus::Pending;
-        (
-            open.then_some(b.end),
-            (open && !b.reminded).then(|| b.start - self.reminder_lead),
-        )
+        open.then(|| {
+            if b.reminded {
+                b.end
+            } else {
+                b.start - self.reminder_lead
+            }
+        })
     }
 
-    /// The agendas' due entries that still hold for the booking as it is now.
-    fn take_due(&mut self, now: Timestamp, complete: bool) -> Vec<BookingId> {
-        let agenda = if complete {
-            &mut self.due_complete
-        } else {
-            &mut self.due_remind
-        };
-        let due = agenda.take_due(now, TICK_BATCH_MAX);
+    /// The agenda's due entries that still hold for the booking as it is now.
+    fn take_due(&mut self, now: Timestamp) -> Vec<Booking> {
+        let due = self.agenda.take_due(now, TICK_BATCH_MAX);
         due.into_iter()
-            .filter(|(at, id)| {
-                self.bookings.get(id).is_some_and(|b| {
-                    let (c, r) = self.due_times(b);
-                    Some(*at) == if complete { c } else { r }
-                })
+            .filter_map(|(at, id)| {
+                let b = self.bookings.get(&id)?;
+                (self.next_due(b) == Some(at)).then(|| b.clone())
             })
-            .map(|(_, id)| id)
             .collect()
     }
 
@@ -633,10 +623,18 @@ impl StoreScheduler {
         let now = self.registry.clock.now();
         let mut writes = Vec::new();
         let mut linked = Vec::new();
-        for id in self.take_due(now, true) {
-            let Some(mut b) = self.bookings.get(&id).cloned() else {
+        for mut b in self.take_due(now) {
+            if now < b.end {
+                // Due for its reminder, not over yet.
+                b.reminded = true;
+                writes.push(Self::booking_write(&b));
+                if now < b.start {
+                    writes.push(self.event_write("reminder", &b, now));
+                    writes.extend(self.reminder_notification(&b, now));
+                }
+                self.put_booking(b);
                 continue;
-            };
+            }
             let Ok(status) = transition(b.status, Transition::Complete) else {
                 continue;
             };
@@ -660,18 +658,6 @@ impl StoreScheduler {
                     },
                 )),
                 None => writes.append(&mut w),
-            }
-            self.put_booking(b);
-        }
-        for id in self.take_due(now, false) {
-            let Some(mut b) = self.bookings.get(&id).cloned() else {
-                continue;
-            };
-            b.reminded = true;
-            writes.push(Self::booking_write(&b));
-            if now < b.start {
-                writes.push(self.event_write("reminder", &b, now));
-                writes.extend(self.reminder_notification(&b, now));
             }
             self.put_booking(b);
         }
