@@ -47,7 +47,7 @@ use crate::domain::notify::{EventKind, Notification, NotificationId, Source};
 use crate::domain::planning::{self, FreeStart, OccurrenceFailure, Slot};
 use crate::domain::recurrence::{self, Occurrence, Repeat};
 use crate::domain::recycle::{BinEntry, BinKind};
-use crate::storage::closing::{figure_writes, fold_figure_writes, service_figures_write};
+use crate::storage::closing::{figure_writes, service_figures_write};
 use crate::storage::codec;
 use crate::storage::notify::notification_writes;
 use crate::storage::recycle::{bin_key, bin_write};
@@ -408,7 +408,6 @@ impl StoreScheduler {
             self.idem
                 .record(self.log.next_seq(), now, meta.key, request, &outcome, who),
         );
-        fold_figure_writes(&mut writes);
         let ticket = self.log.submit(writes);
         Durable {
             value: outcome,
@@ -664,7 +663,6 @@ impl StoreScheduler {
         let ticket = if writes.is_empty() {
             self.log.ticket_for_latest()
         } else {
-            fold_figure_writes(&mut writes);
             self.log.submit(writes)
         };
         let linked = (!linked.is_empty()).then(|| self.complete_linked(linked));

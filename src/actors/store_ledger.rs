@@ -437,7 +437,6 @@ impl Handler<ApplyLedgerBatch> for StoreLedger {
             .into_iter()
             .map(|(key, command)| self.apply(key, &msg.audit, command, &mut writes))
             .collect();
-        crate::storage::closing::fold_figure_writes(&mut writes);
         let ticket = self.submit(writes);
         actix::MessageResult(Durable {
             value: results,

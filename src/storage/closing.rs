@@ -83,43 +83,12 @@ pub fn figure_writes(deltas: &Deltas) -> impl Iterator<Item = Write> + '_ {
         })
 }
 
-/// Folds the figure merges (`T` day and `t` service figures) of one submission into one
-/// operand per key: a batch of a thousand deductions, or a plan of 99 bookings, adds one
-/// memtable entry per key, not one per operation.
-pub fn fold_figure_writes(writes: &mut Vec<Write>) {
-    let mut sums: Vec<(Vec<u8>, Vec<i64>)> = Vec::new();
-    writes.retain(|w| {
-        let figures = matches!(w.key.first(), Some(&(TAG_FIGURES | TAG_SERVICE_FIGURES)));
-        let (true, super::journal::Op::Merge(operand)) = (figures, &w.op) else {
-            return true;
-        };
-        let Ok(delta) = codec::decode::<Vec<i64>>(operand) else {
-            return true;
-        };
-        let slot = match sums.iter().position(|(k, _)| *k == w.key) {
-            Some(i) => &mut sums[i].1,
-            None => {
-                sums.push((w.key.clone(), Vec::new()));
-                &mut sums.last_mut().expect("just pushed").1
-            }
-        };
-        if delta.len() > slot.len() {
-            slot.resize(delta.len(), 0);
-        }
-        for (t, d) in slot.iter_mut().zip(delta) {
-            *t = t.checked_add(d).expect("a day's figure overflows i64");
-        }
-        false
-    });
-    writes.extend(
-        sums.into_iter()
-            .map(|(k, v)| Write::merge(k, codec::encode(&v))),
-    );
-}
-
 /// Merge operator for `T` keys: element-wise sums. Operands may differ in length (a later
 /// version adds figures); an overflow or an undecodable operand fails the merge.
-pub fn add_vectors(existing: Option<&[u8]>, operands: &rocksdb::MergeOperands) -> Option<Vec<u8>> {
+pub fn add_vectors<'a>(
+    existing: Option<&[u8]>,
+    operands: impl IntoIterator<Item = &'a [u8]>,
+) -> Option<Vec<u8>> {
     let mut total: Vec<i64> = match existing {
         Some(v) => codec::decode(v).ok()?,
         None => Vec::new(),
@@ -305,31 +274,28 @@ mod tests {
     use super::*;
     use crate::domain::closing::Figure;
 
-    #[test]
-    fn folding_keeps_the_sums_and_every_other_write() {
+    /// The journal folds a batch's operands of one key into one; the sums stay right.
+    #[tokio::test]
+    async fn figures_merged_in_one_batch_add_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(dir.path(), std::time::Duration::from_secs(86_400)).unwrap();
+        let journal = super::super::journal::Journal::start(storage.db());
+        let mut log = journal.log();
         let store = StoreId::new(3).unwrap();
         let day: BusinessDay = "2026-03-07".parse().unwrap();
-        let mut writes = Vec::new();
+        let mut tickets = Vec::new();
         for amount in [100, 250, 50] {
             let mut d = Deltas::default();
             d.add(store, day, Figure::Deductions, 1);
             d.add(store, day, Figure::Deducted, amount);
-            writes.extend(figure_writes(&d));
+            let mut writes: Vec<Write> = figure_writes(&d).collect();
             writes.push(Write::put(vec![b'A', amount as u8], vec![1]));
+            tickets.push(log.submit(writes));
         }
-        fold_figure_writes(&mut writes);
-        assert_eq!(writes.len(), 4);
-        let merges: Vec<_> = writes
-            .iter()
-            .filter_map(|w| match &w.op {
-                crate::storage::journal::Op::Merge(v) => {
-                    Some(codec::decode::<Vec<i64>>(v).unwrap())
-                }
-                _ => None,
-            })
-            .collect();
-        assert_eq!(merges.len(), 1);
-        let f = DayFigures::from_slice(&merges[0]);
+        for t in tickets {
+            t.durable().await.unwrap();
+        }
+        let f = storage.day_figures(store, day).unwrap();
         assert_eq!(
             (f.get(Figure::Deductions), f.get(Figure::Deducted)),
             (3, 400)

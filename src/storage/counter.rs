@@ -18,6 +18,17 @@ pub fn operand(delta: i64) -> Vec<u8> {
 /// every other counter is one i64. An undecodable value or an overflow fails the merge,
 /// which RocksDB reports as corruption on read: never a guess.
 pub fn add_i64(key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
+    sum(key, existing, operands)
+}
+
+/// What the merge operator makes of `operands` over `existing`. Operands and values share
+/// one encoding, so with no `existing` this is also one operand worth all of them: the
+/// journal folds a batch's operands of one key with it.
+pub fn sum<'a>(
+    key: &[u8],
+    existing: Option<&[u8]>,
+    operands: impl IntoIterator<Item = &'a [u8]>,
+) -> Option<Vec<u8>> {
     if matches!(
         key.first(),
         Some(&super::closing::TAG_FIGURES | &super::closing::TAG_SERVICE_FIGURES)

@@ -282,7 +282,7 @@ fn run(db: Arc<DB>, rx: Receiver<Submission>, stats: JournalStats) {
         // a stable sort keeps two writes of one key in submission order, so the last wins.
         // A key written twice in one batch (a hot account, a store's balance) needs only its
         // last value: a put or delete hides every earlier write of its key. Merge operands
-        // hide nothing and are all kept, in order.
+        // hide nothing; a run of them on one key is folded into one below.
         let mut writes: Vec<&Write> = pending.iter().flat_map(|s| s.writes.iter()).collect();
         writes.sort_by(|a, b| (a.cf as u8, &a.key).cmp(&(b.cf as u8, &b.key)));
         writes.reverse();
@@ -291,16 +291,32 @@ fn run(db: Arc<DB>, rx: Receiver<Submission>, stats: JournalStats) {
         });
         writes.reverse();
         let mut batch = WriteBatch::default();
-        {
-            for w in writes {
-                match (w.cf, &w.op) {
-                    (Cf::Default, Op::Put(v)) => batch.put(&w.key, v),
-                    (Cf::Default, Op::Delete) => batch.delete(&w.key),
-                    (Cf::Default, Op::Merge(v)) => batch.merge(&w.key, v),
-                    (Cf::Idem, Op::Put(v)) => batch.put_cf(idem_cf, &w.key, v),
-                    (Cf::Idem, Op::Delete) => batch.delete_cf(idem_cf, &w.key),
-                    (Cf::Idem, Op::Merge(v)) => batch.merge_cf(idem_cf, &w.key, v),
+        let mut rest = writes.as_slice();
+        while let Some((&w, tail)) = rest.split_first() {
+            // Merge operands of one key (day figures: one per deduction) become one.
+            let run = rest
+                .iter()
+                .take_while(|x| x.cf == w.cf && x.key == w.key && matches!(x.op, Op::Merge(_)))
+                .count();
+            if run > 1 && w.cf == Cf::Default {
+                let operands = rest[..run].iter().filter_map(|x| match &x.op {
+                    Op::Merge(v) => Some(v.as_slice()),
+                    _ => None,
+                });
+                if let Some(folded) = super::counter::sum(&w.key, None, operands) {
+                    batch.merge(&w.key, folded);
+                    rest = &rest[run..];
+                    continue;
                 }
+            }
+            rest = tail;
+            match (w.cf, &w.op) {
+                (Cf::Default, Op::Put(v)) => batch.put(&w.key, v),
+                (Cf::Default, Op::Delete) => batch.delete(&w.key),
+                (Cf::Default, Op::Merge(v)) => batch.merge(&w.key, v),
+                (Cf::Idem, Op::Put(v)) => batch.put_cf(idem_cf, &w.key, v),
+                (Cf::Idem, Op::Delete) => batch.delete_cf(idem_cf, &w.key),
+                (Cf::Idem, Op::Merge(v)) => batch.merge_cf(idem_cf, &w.key, v),
             }
         }
         let started = Instant::now();
