@@ -343,13 +343,9 @@ impl From<&Resource> for ResourceDto {
     }
 }
 
+/// A booking's times: `start`, `end` (UTC) and `local_start` in the store's zone.
 #[derive(Debug, Serialize)]
-pub struct BookingDto {
-    pub id: u64,
-    pub store_id: u32,
-    pub member_id: u64,
-    pub service_id: u64,
-    pub resource_ids: Vec<u64>,
+pub struct TimesDto {
     #[serde(serialize_with = "text::instant")]
     pub start: Timestamp,
     #[serde(serialize_with = "text::instant")]
@@ -357,6 +353,27 @@ pub struct BookingDto {
     /// Wall-clock start in the store's zone (serialized `YYYY-MM-DDTHH:MM:SS`).
     #[serde(serialize_with = "text::local")]
     pub local_start: NaiveDateTime,
+}
+
+impl TimesDto {
+    pub fn new(b: &Booking, tz: Tz) -> TimesDto {
+        TimesDto {
+            start: b.start,
+            end: b.end,
+            local_start: b.start.with_timezone(&tz).naive_local(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct BookingDto {
+    pub id: u64,
+    pub store_id: u32,
+    pub member_id: u64,
+    pub service_id: u64,
+    pub resource_ids: Vec<u64>,
+    #[serde(flatten)]
+    pub times: TimesDto,
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan_id: Option<u64>,
@@ -376,9 +393,7 @@ impl BookingDto {
             member_id: b.member.get(),
             service_id: b.service.0,
             resource_ids: b.resources.iter().map(|r| r.0).collect(),
-            start: b.start,
-            end: b.end,
-            local_start: b.start.with_timezone(&tz).naive_local(),
+            times: TimesDto::new(b, tz),
             status: b.status.as_str(),
             plan_id,
             occurrence,
@@ -393,13 +408,8 @@ pub struct OccurrenceDto {
     pub id: u64,
     /// 1-based.
     pub occurrence: u32,
-    #[serde(serialize_with = "text::instant")]
-    pub start: Timestamp,
-    #[serde(serialize_with = "text::instant")]
-    pub end: Timestamp,
-    /// Wall-clock start in the store's zone (serialized `YYYY-MM-DDTHH:MM:SS`).
-    #[serde(serialize_with = "text::local")]
-    pub local_start: NaiveDateTime,
+    #[serde(flatten)]
+    pub times: TimesDto,
     pub status: &'static str,
 }
 
@@ -411,9 +421,7 @@ impl OccurrenceDto {
                 BookingOrigin::Plan { index, .. } => index,
                 BookingOrigin::Appointment => 0,
             },
-            start: b.start,
-            end: b.end,
-            local_start: b.start.with_timezone(&tz).naive_local(),
+            times: TimesDto::new(b, tz),
             status: b.status.as_str(),
         }
     }
