@@ -63,6 +63,22 @@ impl Conn {
         body: Vec<u8>,
         parse: bool,
     ) -> Result<(u16, Value), TransportError> {
+        let (status, bytes) = self.post_raw(path, key, body).await?;
+        let value = if parse || !(200..300).contains(&status) {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        };
+        Ok((status, value))
+    }
+
+    /// POSTs `body` (JSON) and returns the status and the answer's bytes.
+    pub async fn post_raw(
+        &mut self,
+        path: &str,
+        key: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<(u16, Bytes), TransportError> {
         let mut req = Request::post(path)
             .header("host", self.authority.as_str())
             .header("content-type", "application/json");
@@ -91,11 +107,6 @@ impl Conn {
             .await
             .map_err(|_| TransportError)?
             .to_bytes();
-        let value = if parse || !(200..300).contains(&status) {
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-        } else {
-            Value::Null
-        };
-        Ok((status, value))
+        Ok((status, bytes))
     }
 }
