@@ -1,6 +1,7 @@
 //! What an actor has written but the journal has not yet made durable. Lookups consult this
 //! first and the disk second; entries leave once the origin's durable watermark passes them.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 
@@ -38,8 +39,10 @@ impl<K: Hash + Eq + Clone, V> Pending<K, V> {
                 break;
             }
             let (seq, key) = self.order.pop_front().expect("front exists");
-            if self.map.get(&key).is_some_and(|(s, _)| *s == seq) {
-                self.map.remove(&key);
+            if let Entry::Occupied(e) = self.map.entry(key) {
+                if e.get().0 == seq {
+                    e.remove();
+                }
             }
         }
     }

@@ -528,13 +528,16 @@ fn batch_result(result: Result<Outcome, ApiError>) -> BatchResult {
         let (status, code) = e.status_and_code();
         BatchResult {
             status: status.as_u16(),
-            body: serde_json::json!({ "code": code, "message": e.to_string() }),
+            body: BatchResultBody::Error {
+                code,
+                message: e.to_string(),
+            },
         }
     };
     match result {
         Ok(Outcome::Posted(entry)) => BatchResult {
             status: StatusCode::CREATED.as_u16(),
-            body: serde_json::to_value(EntryDto::from(&entry)).unwrap_or_default(),
+            body: BatchResultBody::Entry(EntryDto::from(&entry)),
         },
         Ok(Outcome::Rejected(e)) => error(ApiError::Ledger(e)),
         Ok(other) => error(ApiError::InvalidBody(format!(
@@ -611,14 +614,11 @@ pub async fn ledger_batch(
                     results[i] = Some(r.map_err(ApiError::from));
                 }
             }
-            let out: Vec<BatchResult> = results
+            let results = results
                 .into_iter()
                 .map(|r| batch_result(r.unwrap_or(Err(ApiError::Unavailable))))
                 .collect();
-            Ok(json_status(
-                StatusCode::OK,
-                &serde_json::json!({ "results": out }),
-            ))
+            Ok(json_status(StatusCode::OK, &BatchAnswer { results }))
         }
         .await,
     )

@@ -19,25 +19,7 @@ use crate::storage::schedule_codec::EventRec;
 pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const LOCAL_FMT: &str = "%Y-%m-%dT%H:%M:%S";
 
-/// chrono's own text for times, made first and handed to serde_json whole: chrono's serde
-/// impls go through `collect_str`, which runs the JSON escaper over every small piece
-/// chrono writes; with 99 occurrences per plan answer that showed in profiles.
-mod text {
-    use chrono::{NaiveDateTime, SecondsFormat};
-    use serde::Serializer;
-
-    use crate::domain::ledger::Timestamp;
-
-    /// Same text as chrono's serde: RFC 3339, `Z`, fraction only when there is one.
-    pub fn instant<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
-    }
-
-    /// Same text as chrono's serde: `YYYY-MM-DDTHH:MM:SS`.
-    pub fn local<S: Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format!("{t:?}"))
-    }
-}
+use super::dto::text;
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

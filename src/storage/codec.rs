@@ -49,11 +49,11 @@ impl From<MoneyError> for CodecError {
 }
 
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = vec![FORMAT_VERSION];
+    let mut out = Vec::with_capacity(64);
+    out.push(FORMAT_VERSION);
     // Encoding plain structs into a Vec cannot fail.
-    let body = bincode::serde::encode_to_vec(value, bincode::config::standard())
+    bincode::serde::encode_into_std_write(value, &mut out, bincode::config::standard())
         .expect("bincode encoding of a plain record into memory");
-    out.extend_from_slice(&body);
     out
 }
 

@@ -261,6 +261,32 @@ fn fail_stop(why: &str) -> ! {
     std::process::abort();
 }
 
+/// Every write of `pending` in (column family, key) order, writes of one key in submission
+/// order. Sorting compares a 16-byte big-endian prefix held inline before touching the keys:
+/// with a thousand-operation batch the pointer chasing of a plain sort was a sixth of the
+/// journal thread.
+fn sorted_writes(pending: &[Submission]) -> Vec<&Write> {
+    fn prefix(w: &Write) -> u128 {
+        let mut b = [0u8; 16];
+        let n = w.key.len().min(16);
+        b[..n].copy_from_slice(&w.key[..n]);
+        u128::from_be_bytes(b)
+    }
+    let mut keyed: Vec<(u8, u128, usize, &Write)> = pending
+        .iter()
+        .flat_map(|s| s.writes.iter())
+        .enumerate()
+        .map(|(i, w)| (w.cf as u8, prefix(w), i, w))
+        .collect();
+    keyed.sort_unstable_by(|a, b| {
+        (a.0, a.1)
+            .cmp(&(b.0, b.1))
+            .then_with(|| a.3.key.cmp(&b.3.key))
+            .then(a.2.cmp(&b.2))
+    });
+    keyed.into_iter().map(|(_, _, _, w)| w).collect()
+}
+
 fn run(db: Arc<DB>, rx: Receiver<Submission>, stats: JournalStats) {
     let Some(idem_cf) = db.cf_handle(CF_IDEM) else {
         fail_stop("column family `idem` is missing")
@@ -283,8 +309,7 @@ fn run(db: Arc<DB>, rx: Receiver<Submission>, stats: JournalStats) {
         // A key written twice in one batch (a hot account, a store's balance) needs only its
         // last value: a put or delete hides every earlier write of its key. Merge operands
         // hide nothing; a run of them on one key is folded into one below.
-        let mut writes: Vec<&Write> = pending.iter().flat_map(|s| s.writes.iter()).collect();
-        writes.sort_by(|a, b| (a.cf as u8, &a.key).cmp(&(b.cf as u8, &b.key)));
+        let mut writes = sorted_writes(&pending);
         writes.reverse();
         writes.dedup_by(|earlier, later| {
             later.cf == earlier.cf && later.key == earlier.key && !matches!(later.op, Op::Merge(_))
@@ -338,5 +363,58 @@ fn run(db: Arc<DB>, rx: Receiver<Submission>, stats: JournalStats) {
         for (_, (origin, seq)) in watermarks.drain() {
             origin.send_replace(seq);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(writes: Vec<Write>) -> Submission {
+        Submission {
+            origin: Arc::new(watch::channel(0).0),
+            seq: 1,
+            writes,
+        }
+    }
+
+    #[test]
+    fn writes_sort_by_family_and_key_keeping_submission_order_within_a_key() {
+        let long = |last: u8| {
+            let mut k = vec![b'K'; 16];
+            k.push(last);
+            k
+        };
+        let pending = vec![
+            sub(vec![
+                Write::put(long(2), b"1".to_vec()),
+                Write::put_idem(b"A".to_vec(), b"2".to_vec()),
+                Write::put(b"B\0".to_vec(), b"3".to_vec()),
+            ]),
+            sub(vec![
+                Write::put(b"B".to_vec(), b"4".to_vec()),
+                Write::put(long(1), b"5".to_vec()),
+                Write::put(long(2), b"6".to_vec()),
+            ]),
+        ];
+        let got: Vec<(Cf, &[u8], &[u8])> = sorted_writes(&pending)
+            .into_iter()
+            .map(|w| match &w.op {
+                Op::Put(v) => (w.cf, w.key.as_slice(), v.as_slice()),
+                _ => unreachable!("only puts here"),
+            })
+            .collect();
+        let (l1, l2) = (long(1), long(2));
+        assert_eq!(
+            got,
+            vec![
+                (Cf::Default, &b"B"[..], &b"4"[..]),
+                (Cf::Default, &b"B\0"[..], &b"3"[..]),
+                (Cf::Default, &l1[..], &b"5"[..]),
+                (Cf::Default, &l2[..], &b"1"[..]),
+                (Cf::Default, &l2[..], &b"6"[..]),
+                (Cf::Idem, &b"A"[..], &b"2"[..]),
+            ]
+        );
     }
 }
