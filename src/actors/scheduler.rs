@@ -203,8 +203,8 @@ pub struct StoreScheduler {
     /// Last sequence of this scheduler's notification ids.
     last_notification: u32,
     resources: BTreeMap<ResourceId, (Resource, Addr<ResourceActor>)>,
+    bookings: BookingTable,
     // Server-made ids: a fast hash is safe and SipHash showed in plan profiles.
-    bookings: FxHashMap<BookingId, Booking>,
     plans: FxHashMap<PlanId, Plan>,
     member_plans: FxHashMap<MemberId, Vec<PlanId>>,
     /// Open plan occurrences by when the tick must act next: remind, then complete.
@@ -325,7 +325,7 @@ impl StoreScheduler {
             log,
             reminder_lead,
             resources,
-            bookings: FxHashMap::default(),
+            bookings: BookingTable::new(store),
             plans: FxHashMap::default(),
             member_plans: FxHashMap::default(),
             agenda: Agenda::default(),
@@ -354,7 +354,7 @@ impl StoreScheduler {
         if let Some(at) = self.next_due(&b).filter(|at| before != Some(*at)) {
             self.agenda.add(at, b.id);
         }
-        self.bookings.insert(b.id, b);
+        self.bookings.insert(b);
     }
 
     /// When the tick must act on `b` next: remind its member (the completion is added to

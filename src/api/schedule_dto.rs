@@ -458,7 +458,8 @@ pub struct ReasonDto {
 #[derive(Debug, Serialize)]
 pub struct FailureDto {
     pub occurrence: usize,
-    pub local_start: String,
+    #[serde(serialize_with = "text::local")]
+    pub local_start: NaiveDateTime,
     pub reasons: Vec<ReasonDto>,
 }
 
@@ -466,7 +467,7 @@ impl From<&OccurrenceFailure> for FailureDto {
     fn from(f: &OccurrenceFailure) -> Self {
         FailureDto {
             occurrence: f.index,
-            local_start: f.local.format(LOCAL_FMT).to_string(),
+            local_start: f.local,
             reasons: f
                 .reasons
                 .iter()
@@ -507,8 +508,10 @@ pub struct ConflictReport {
 
 #[derive(Debug, Serialize)]
 pub struct FreeStartDto {
+    #[serde(serialize_with = "text::instant")]
     pub start: Timestamp,
-    pub local_start: String,
+    #[serde(serialize_with = "text::local")]
+    pub local_start: NaiveDateTime,
     pub resource_ids: Vec<u64>,
 }
 
@@ -516,7 +519,7 @@ impl From<&FreeStart> for FreeStartDto {
     fn from(f: &FreeStart) -> Self {
         FreeStartDto {
             start: f.start,
-            local_start: f.local.format(LOCAL_FMT).to_string(),
+            local_start: f.local,
             resource_ids: f.resources.iter().map(|r| r.0).collect(),
         }
     }

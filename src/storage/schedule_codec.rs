@@ -1,7 +1,7 @@
 //! Stored records of scheduling: services, resources, hours, bookings, plans, events.
 //! Same rules as `codec`: flat serde records, re-validated on the way back.
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use chrono::{NaiveDate, NaiveTime, Timelike};
 use serde::{Deserialize, Serialize};
 
 use super::codec::CodecError;
@@ -394,17 +394,17 @@ pub enum ReasonRec {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FailureRec {
     pub index: u32,
-    pub local: String,
+    /// The wall-clock start as seconds since 1970-01-01T00:00 of that clock (not text:
+    /// formatting it was 4% of a store actor's time under conflicting plans).
+    pub local_s: i64,
     pub reasons: Vec<ReasonRec>,
 }
-
-const LOCAL_FMT: &str = "%Y-%m-%dT%H:%M:%S";
 
 impl From<&OccurrenceFailure> for FailureRec {
     fn from(f: &OccurrenceFailure) -> Self {
         FailureRec {
             index: f.index as u32,
-            local: f.local.format(LOCAL_FMT).to_string(),
+            local_s: f.local.and_utc().timestamp(),
             reasons: f
                 .reasons
                 .iter()
@@ -430,8 +430,9 @@ impl TryFrom<FailureRec> for OccurrenceFailure {
     fn try_from(r: FailureRec) -> Result<Self, CodecError> {
         Ok(OccurrenceFailure {
             index: r.index as usize,
-            local: NaiveDateTime::parse_from_str(&r.local, LOCAL_FMT)
-                .map_err(|_| bad("local time"))?,
+            local: chrono::DateTime::from_timestamp(r.local_s, 0)
+                .ok_or_else(|| bad("local time"))?
+                .naive_utc(),
             reasons: r
                 .reasons
                 .into_iter()
