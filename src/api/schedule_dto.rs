@@ -549,34 +549,3 @@ impl From<&EventRec> for EventDto {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use chrono::DateTime;
-
-    #[derive(serde::Serialize)]
-    struct Ours {
-        #[serde(serialize_with = "super::text::instant")]
-        at: super::Timestamp,
-        #[serde(serialize_with = "super::text::local")]
-        local: chrono::NaiveDateTime,
-    }
-
-    #[derive(serde::Serialize)]
-    struct Chrono {
-        at: super::Timestamp,
-        local: chrono::NaiveDateTime,
-    }
-
-    #[test]
-    fn time_text_is_chronos_own() {
-        for (s, ns) in [(1_800_000_000, 0), (1_800_000_060, 500_000_000), (0, 1_000)] {
-            let at = DateTime::from_timestamp(s, ns).expect("in range");
-            let local = at.naive_utc();
-            assert_eq!(
-                serde_json::to_string(&Ours { at, local }).ok(),
-                serde_json::to_string(&Chrono { at, local }).ok()
-            );
-        }
-    }
-}

@@ -145,10 +145,12 @@ pub struct ResourceSchedule {
 
 impl ResourceSchedule {
     pub fn check(&self, start: Timestamp, end: Timestamp) -> Result<(), SlotConflict> {
-        if self.days_off.contains_local(self.time_zone, start) {
+        let ls = start.with_timezone(&self.time_zone).naive_local();
+        if self.days_off.contains(ls.date()) {
             return Err(SlotConflict::DayOff);
         }
-        if !self.working_hours.covers(self.time_zone, start, end) {
+        let le = end.with_timezone(&self.time_zone).naive_local();
+        if end <= start || !self.working_hours.covers_local(ls, le) {
             return Err(SlotConflict::OutsideWorkingHours);
         }
         self.calendar.check(start, end)

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{Datelike, NaiveDate, NaiveTime, TimeZone};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use chrono_tz::Tz;
 
 use super::ledger::Timestamp;
@@ -73,11 +73,17 @@ impl WeeklyHours {
     /// Whether `[start, end)` lies inside one window of its local day. A booking may end at
     /// midnight but not run past it.
     pub fn covers(&self, tz: Tz, start: Timestamp, end: Timestamp) -> bool {
-        if end <= start {
-            return false;
-        }
-        let ls = start.with_timezone(&tz).naive_local();
-        let le = end.with_timezone(&tz).naive_local();
+        end > start
+            && self.covers_local(
+                start.with_timezone(&tz).naive_local(),
+                end.with_timezone(&tz).naive_local(),
+            )
+    }
+
+    /// [`covers`](Self::covers) for a span already in local time (`ls`, `le`: its start and
+    /// end on the wall clock), for callers that hold them: time zone lookups showed in the
+    /// plan profiles.
+    pub fn covers_local(&self, ls: NaiveDateTime, le: NaiveDateTime) -> bool {
         let end_time = if le.date() == ls.date() {
             le.time()
         } else if Some(le.date()) == ls.date().succ_opt() && le.time() == NaiveTime::MIN {
@@ -102,10 +108,6 @@ impl DateSet {
             return Err(HoursError::TooManyDates);
         }
         Ok(DateSet(set))
-    }
-
-    pub fn contains_local(&self, tz: Tz, at: Timestamp) -> bool {
-        self.0.contains(&at.with_timezone(&tz).date_naive())
     }
 
     pub fn contains(&self, date: NaiveDate) -> bool {

@@ -76,9 +76,14 @@ pub fn check_store_rules(
         if start < now {
             reasons.push(Reason::InThePast);
         }
-        if hours.closed.contains_local(tz, start) {
+        // `o.local` is `start` on the store's clock: one time zone lookup, not three.
+        if hours.closed.contains(o.local.date()) {
             reasons.push(Reason::StoreClosed);
-        } else if !hours.business.covers(tz, start, end) {
+        } else if end <= start
+            || !hours
+                .business
+                .covers_local(o.local, end.with_timezone(&tz).naive_local())
+        {
             reasons.push(Reason::OutsideBusinessHours);
         }
         if reasons.is_empty() {
