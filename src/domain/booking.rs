@@ -218,7 +218,7 @@ pub fn plan_status(statuses: &[BookingStatus]) -> &'static str {
 /// A store's bookings by id. The store makes its booking ids as `store << 32 | seq` with
 /// `seq` counting up from 1, so a vector indexed by `seq` holds them: no hashing, and growth
 /// is one copy instead of a rehash (the rehash of a hash map was 8% of the plan benchmark).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct BookingTable {
     store: u64,
     rows: Vec<Option<Booking>>,
