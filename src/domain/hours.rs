@@ -70,19 +70,10 @@ impl WeeklyHours {
         &self.days[date.weekday().num_days_from_monday() as usize]
     }
 
-    /// Whether `[start, end)` lies inside one window of its local day. A booking may end at
-    /// midnight but not run past it.
-    pub fn covers(&self, tz: Tz, start: Timestamp, end: Timestamp) -> bool {
-        end > start
-            && self.covers_local(
-                start.with_timezone(&tz).naive_local(),
-                end.with_timezone(&tz).naive_local(),
-            )
-    }
-
-    /// [`covers`](Self::covers) for a span already in local time (`ls`, `le`: its start and
-    /// end on the wall clock), for callers that hold them: time zone lookups showed in the
-    /// plan profiles.
+    /// Whether a span lies inside one window of its local day, given its start `ls` and end
+    /// `le` on the store's wall clock (callers convert once and reuse them: time zone lookups
+    /// showed in the plan profiles; they also check that the span's instants are ordered).
+    /// A booking may end at midnight but not run past it.
     pub fn covers_local(&self, ls: NaiveDateTime, le: NaiveDateTime) -> bool {
         let end_time = if le.date() == ls.date() {
             le.time()
@@ -186,6 +177,15 @@ mod tests {
         .unwrap()
     }
 
+    /// The span `[start, end)` as the slot checks see it.
+    fn covers(h: &WeeklyHours, tz: Tz, start: Timestamp, end: Timestamp) -> bool {
+        end > start
+            && h.covers_local(
+                start.with_timezone(&tz).naive_local(),
+                end.with_timezone(&tz).naive_local(),
+            )
+    }
+
     #[test]
     fn covers_respects_windows_in_local_time() {
         let tz: Tz = "Asia/Shanghai".parse().unwrap();
@@ -193,11 +193,32 @@ mod tests {
         days[5] = vec![(t(9, 0), t(12, 0)), (t(13, 0), t(18, 0))]; // Saturday
         let h = WeeklyHours::new(days).unwrap();
         // 2026-03-07 is a Saturday.
-        assert!(h.covers(tz, utc(tz, "2026-03-07T09:00"), utc(tz, "2026-03-07T10:00")));
-        assert!(h.covers(tz, utc(tz, "2026-03-07T11:00"), utc(tz, "2026-03-07T12:00")));
-        assert!(!h.covers(tz, utc(tz, "2026-03-07T11:30"), utc(tz, "2026-03-07T12:30")));
-        assert!(!h.covers(tz, utc(tz, "2026-03-08T10:00"), utc(tz, "2026-03-08T11:00")));
-        assert!(WeeklyHours::always().covers(
+        assert!(covers(
+            &h,
+            tz,
+            utc(tz, "2026-03-07T09:00"),
+            utc(tz, "2026-03-07T10:00")
+        ));
+        assert!(covers(
+            &h,
+            tz,
+            utc(tz, "2026-03-07T11:00"),
+            utc(tz, "2026-03-07T12:00")
+        ));
+        assert!(!covers(
+            &h,
+            tz,
+            utc(tz, "2026-03-07T11:30"),
+            utc(tz, "2026-03-07T12:30")
+        ));
+        assert!(!covers(
+            &h,
+            tz,
+            utc(tz, "2026-03-08T10:00"),
+            utc(tz, "2026-03-08T11:00")
+        ));
+        assert!(covers(
+            &WeeklyHours::always(),
             tz,
             utc(tz, "2026-03-08T23:00"),
             utc(tz, "2026-03-09T00:00")
