@@ -128,7 +128,7 @@ fn actor_benches(c: &mut Criterion) {
 fn journal_benches(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let storage = Storage::open(dir.path(), Duration::from_secs(86_400)).expect("open");
-    let journal = Journal::start(storage.db());
+    let (journal, thread) = Journal::start_joinable(storage.db());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -161,6 +161,8 @@ fn journal_benches(c: &mut Criterion) {
         })
     });
     group.finish();
+    drop((logs, journal, storage));
+    thread.join().expect("journal thread");
 }
 
 criterion_group!(

@@ -141,6 +141,19 @@ struct ErrorCode {
     code: Option<String>,
 }
 
+/// The ids in an appointment's or a plan's answer; serde skips the rest unparsed (as a
+/// `Value`, a plan's 99 occurrences made the tool use more of the machine than the server).
+#[derive(serde::Deserialize)]
+struct BookedAnswer {
+    id: Option<u64>,
+    occurrences: Option<Vec<Booked>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Booked {
+    id: u64,
+}
+
 fn code_of(body: &Value) -> String {
     body["code"].as_str().unwrap_or("unknown").to_owned()
 }
@@ -254,18 +267,23 @@ impl Ctx {
         };
         let key = format!("lt-{}-b{n}", self.run);
         match c
-            .post(&url, Some(&key), body.to_string().into_bytes(), true)
+            .post_raw(&url, Some(&key), body.to_string().into_bytes())
             .await
         {
-            Ok((201, body)) => {
-                t.operations += 1;
-                let ids: Vec<u64> = match body["occurrences"].as_array() {
-                    Some(o) => o.iter().filter_map(|b| b["id"].as_u64()).collect(),
-                    None => body["id"].as_u64().into_iter().collect(),
-                };
-                t.acks.bookings.entry(resource).or_default().extend(ids);
-            }
-            Ok((_, body)) => t.error(&code_of(&body)),
+            Ok((201, bytes)) => match serde_json::from_slice::<BookedAnswer>(&bytes) {
+                Ok(answer) => {
+                    t.operations += 1;
+                    let ids: Vec<u64> = match answer.occurrences {
+                        Some(o) => o.into_iter().map(|b| b.id).collect(),
+                        None => answer.id.into_iter().collect(),
+                    };
+                    t.acks.bookings.entry(resource).or_default().extend(ids);
+                }
+                Err(_) => t.error("unreadable_answer"),
+            },
+            Ok((_, bytes)) => t.error(&code_of(
+                &serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            )),
             Err(_) => t.error("transport"),
         }
     }

@@ -91,7 +91,7 @@ pub struct Book {
     pub meta: WriteMeta,
     pub member: MemberId,
     pub service: ServiceId,
-    pub resources: Vec<ResourceId>,
+    pub resources: ResourceIds,
     pub what: What,
 }
 

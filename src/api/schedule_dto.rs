@@ -325,26 +325,9 @@ impl From<&Resource> for ResourceDto {
     }
 }
 
-/// A booking's times: `start`, `end` (UTC) and `local_start` in the store's zone.
-#[derive(Debug, Serialize)]
-pub struct TimesDto {
-    #[serde(serialize_with = "text::instant")]
-    pub start: Timestamp,
-    #[serde(serialize_with = "text::instant")]
-    pub end: Timestamp,
-    /// Wall-clock start in the store's zone (serialized `YYYY-MM-DDTHH:MM:SS`).
-    #[serde(serialize_with = "text::local")]
-    pub local_start: NaiveDateTime,
-}
-
-impl TimesDto {
-    pub fn new(b: &Booking, tz: Tz) -> TimesDto {
-        TimesDto {
-            start: b.start,
-            end: b.end,
-            local_start: b.start.with_timezone(&tz).naive_local(),
-        }
-    }
+/// A booking's wall-clock start in the store's zone.
+fn local_start(b: &Booking, tz: Tz) -> NaiveDateTime {
+    b.start.with_timezone(&tz).naive_local()
 }
 
 #[derive(Debug, Serialize)]
@@ -354,8 +337,13 @@ pub struct BookingDto {
     pub member_id: u64,
     pub service_id: u64,
     pub resource_ids: Vec<u64>,
-    #[serde(flatten)]
-    pub times: TimesDto,
+    #[serde(serialize_with = "text::instant")]
+    pub start: Timestamp,
+    #[serde(serialize_with = "text::instant")]
+    pub end: Timestamp,
+    /// Wall-clock start in the store's zone (`YYYY-MM-DDTHH:MM:SS`).
+    #[serde(serialize_with = "text::local")]
+    pub local_start: NaiveDateTime,
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan_id: Option<u64>,
@@ -375,7 +363,9 @@ impl BookingDto {
             member_id: b.member.get(),
             service_id: b.service.0,
             resource_ids: b.resources.iter().map(|r| r.0).collect(),
-            times: TimesDto::new(b, tz),
+            start: b.start,
+            end: b.end,
+            local_start: local_start(b, tz),
             status: b.status.as_str(),
             plan_id,
             occurrence,
@@ -390,8 +380,13 @@ pub struct OccurrenceDto {
     pub id: u64,
     /// 1-based.
     pub occurrence: u32,
-    #[serde(flatten)]
-    pub times: TimesDto,
+    #[serde(serialize_with = "text::instant")]
+    pub start: Timestamp,
+    #[serde(serialize_with = "text::instant")]
+    pub end: Timestamp,
+    /// Wall-clock start in the store's zone (`YYYY-MM-DDTHH:MM:SS`).
+    #[serde(serialize_with = "text::local")]
+    pub local_start: NaiveDateTime,
     pub status: &'static str,
 }
 
@@ -403,7 +398,9 @@ impl OccurrenceDto {
                 BookingOrigin::Plan { index, .. } => index,
                 BookingOrigin::Appointment => 0,
             },
-            times: TimesDto::new(b, tz),
+            start: b.start,
+            end: b.end,
+            local_start: local_start(b, tz),
             status: b.status.as_str(),
         }
     }

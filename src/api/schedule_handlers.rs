@@ -489,15 +489,14 @@ pub async fn get_resource(state: Arc<ApiState>, p: Principal, id: u64) -> Respon
     )
 }
 
-fn resource_ids(raw: &[u64]) -> Result<Vec<ResourceId>, ApiError> {
+fn resource_ids(raw: &[u64]) -> Result<ResourceIds, ApiError> {
     if raw.is_empty() || raw.len() > RESOURCE_KINDS_MAX {
         return Err(ApiError::InvalidSchedule(format!(
             "name 1 to {RESOURCE_KINDS_MAX} resources"
         )));
     }
-    let mut ids: Vec<ResourceId> = raw.iter().map(|r| ResourceId(*r)).collect();
-    ids.dedup();
-    if ids.len() != raw.len() {
+    let ids: ResourceIds = raw.iter().map(|r| ResourceId(*r)).collect();
+    if ids.iter().enumerate().any(|(i, r)| ids[..i].contains(r)) {
         return Err(ApiError::InvalidSchedule(
             "a resource is named twice".into(),
         ));

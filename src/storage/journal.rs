@@ -144,14 +144,21 @@ pub struct Journal {
 impl Journal {
     /// Starts the journal thread over `db`. The thread ends when every handle is dropped.
     pub fn start(db: Arc<DB>) -> Journal {
+        Journal::start_joinable(db).0
+    }
+
+    /// As `start`, with the thread to join once every handle is dropped: the thread holds
+    /// the database, and a process that exits while it closes the database aborts in
+    /// RocksDB's static destructors.
+    pub fn start_joinable(db: Arc<DB>) -> (Journal, thread::JoinHandle<()>) {
         let (tx, rx) = crossbeam_channel::bounded(QUEUE_SUBMISSIONS_MAX);
         let stats = JournalStats::new();
         let thread_stats = stats.clone();
-        thread::Builder::new()
+        let thread = thread::Builder::new()
             .name("journal".into())
             .spawn(move || run(db, rx, thread_stats))
             .expect("spawning the journal thread");
-        Journal { tx, stats }
+        (Journal { tx, stats }, thread)
     }
 
     pub fn stats(&self) -> &JournalStats {
