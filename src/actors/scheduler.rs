@@ -166,15 +166,12 @@ pub enum Query {
     MemberPlans(MemberId),
     Resources,
     Resource(ResourceId),
-    /// Bookings holding a slot on the resource and overlapping `[from, to)`, in time order.
-    ResourceBookings(ResourceId, Timestamp, Timestamp),
     Hours,
 }
 
 #[derive(Debug)]
 pub enum Answer {
     Booking(Booking),
-    Bookings(Vec<Booking>),
     Plans(Vec<(Plan, Vec<Booking>)>),
     Resources(Vec<Resource>),
     Hours(Tz, StoreHours),
@@ -191,6 +188,16 @@ pub struct Availability {
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub step_minutes: u32,
+}
+
+/// Bookings holding a slot on the resource and overlapping `[from, to)`, in time order, at
+/// most `BOOKINGS_PAGE_MAX`.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Durable<Vec<Booking>>, ActorError>")]
+pub struct ResourceBookings {
+    pub resource: ResourceId,
+    pub from: Timestamp,
+    pub to: Timestamp,
 }
 
 pub struct StoreScheduler {
@@ -1500,25 +1507,6 @@ impl Handler<Read> for StoreScheduler {
                 .get(&id)
                 .map(|(r, _)| r.clone())
                 .ok_or_else(|| ActorError::NotFound(format!("resource {}", id.0)))?]),
-            Query::ResourceBookings(id, from, to) => {
-                if !self.resources.contains_key(&id) {
-                    return Err(ActorError::NotFound(format!("resource {}", id.0)));
-                }
-                let mut list: Vec<Booking> = self
-                    .bookings
-                    .values()
-                    .filter(|b| {
-                        b.status.holds_slot()
-                            && b.resources.contains(&id)
-                            && b.start < to
-                            && b.end > from
-                    })
-                    .cloned()
-                    .collect();
-                list.sort_by_key(|b| (b.start, b.id));
-                list.truncate(BOOKINGS_PAGE_MAX);
-                Answer::Bookings(list)
-            }
             Query::Hours => Answer::Hours(self.tz, self.hours.clone()),
         };
         Ok(self.durable_answer(answer))
@@ -1583,6 +1571,45 @@ impl Handler<Availability> for StoreScheduler {
                 &per_kind,
             );
             Ok(act.durable_answer(starts))
+        });
+        AtomicResponse::new(Box::pin(fut))
+    }
+}
+
+/// Asks the resource's calendar which bookings are in the range, then reads them here:
+/// scanning every booking of the store was a second per thousand resources in a store
+/// holding a few hundred thousand.
+impl Handler<ResourceBookings> for StoreScheduler {
+    type Result = AtomicResponse<Self, Result<Durable<Vec<Booking>>, ActorError>>;
+
+    fn handle(&mut self, msg: ResourceBookings, _: &mut Context<Self>) -> Self::Result {
+        let Some((_, addr)) = self.resources.get(&msg.resource) else {
+            return Self::answer(Err(ActorError::NotFound(format!(
+                "resource {}",
+                msg.resource.0
+            ))));
+        };
+        let ask = addr.send(Snapshot {
+            from: msg.from,
+            to: msg.to,
+        });
+        let fut = ask.into_actor(self).map(move |snap, act, _| {
+            let snap = snap.map_err(|_| ActorError::Unavailable)?;
+            let mut list: Vec<Booking> = snap
+                .calendar
+                .iter()
+                .filter_map(|(id, _, _)| act.bookings.get(&id))
+                .filter(|b| {
+                    b.status.holds_slot()
+                        && b.resources.contains(&msg.resource)
+                        && b.start < msg.to
+                        && b.end > msg.from
+                })
+                .cloned()
+                .collect();
+            list.sort_by_key(|b| (b.start, b.id));
+            list.truncate(BOOKINGS_PAGE_MAX);
+            Ok(act.durable_answer(list))
         });
         AtomicResponse::new(Box::pin(fut))
     }

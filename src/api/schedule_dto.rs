@@ -373,6 +373,12 @@ impl BookingDto {
     }
 }
 
+/// A resource's bookings.
+#[derive(Debug, Serialize)]
+pub struct BookingsDto {
+    pub bookings: Vec<BookingDto>,
+}
+
 /// One occurrence in a plan's answer: member, service, resources and plan are the plan's,
 /// so they are not repeated 99 times.
 #[derive(Debug, Serialize)]

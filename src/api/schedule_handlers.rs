@@ -911,16 +911,25 @@ pub async fn resource_bookings(
                 "resource",
             )?;
             let tz = tz_of(&state, store)?;
-            match read(&addr, Query::ResourceBookings(ResourceId(id), q.from, q.to)).await? {
-                Answer::Bookings(bs) => {
-                    let bs: Vec<BookingDto> = bs.iter().map(|b| BookingDto::new(b, tz)).collect();
-                    Ok(json_status(
-                        StatusCode::OK,
-                        &serde_json::json!({ "bookings": bs }),
-                    ))
-                }
-                _ => Err(ApiError::Unavailable),
-            }
+            let durable = addr
+                .send(ResourceBookings {
+                    resource: ResourceId(id),
+                    from: q.from,
+                    to: q.to,
+                })
+                .await
+                .map_err(|_| ApiError::Unavailable)??;
+            durable
+                .ticket
+                .durable()
+                .await
+                .map_err(|_| ApiError::Unavailable)?;
+            let bookings: Vec<BookingDto> = durable
+                .value
+                .iter()
+                .map(|b| BookingDto::new(b, tz))
+                .collect();
+            Ok(json_status(StatusCode::OK, &BookingsDto { bookings }))
         }
         .await,
     )
