@@ -17,7 +17,7 @@ use super::{ApiState, ACTOR_REPLY_TIMEOUT};
 use crate::actors::directory::{DeleteService, PutService, SetSettings};
 use crate::actors::plan_sessions::CheckCard;
 use crate::actors::scheduler::*;
-use crate::actors::WriteMeta;
+use crate::actors::{ActorError, Durable, WriteMeta};
 use crate::domain::access::{Capability, Principal, Role};
 use crate::domain::booking::*;
 use crate::domain::calendar::{BookingId, CAPACITY_MAX};
@@ -320,10 +320,17 @@ pub async fn put_hours(
 }
 
 async fn read(addr: &Addr<StoreScheduler>, q: Query) -> Result<Answer, ApiError> {
-    let durable = addr
-        .send(Read(q))
-        .await
-        .map_err(|_| ApiError::Unavailable)??;
+    ask(addr, Read(q)).await
+}
+
+/// Sends `msg` to the scheduler and waits until what its answer reflects is durable.
+async fn ask<M, T>(addr: &Addr<StoreScheduler>, msg: M) -> Result<T, ApiError>
+where
+    M: actix::Message<Result = Result<Durable<T>, ActorError>> + Send + 'static,
+    T: Send + 'static,
+    StoreScheduler: actix::Handler<M>,
+{
+    let durable = addr.send(msg).await.map_err(|_| ApiError::Unavailable)??;
     durable
         .ticket
         .durable()
@@ -911,24 +918,16 @@ pub async fn resource_bookings(
                 "resource",
             )?;
             let tz = tz_of(&state, store)?;
-            let durable = addr
-                .send(ResourceBookings {
+            let found = ask(
+                &addr,
+                ResourceBookings {
                     resource: ResourceId(id),
                     from: q.from,
                     to: q.to,
-                })
-                .await
-                .map_err(|_| ApiError::Unavailable)??;
-            durable
-                .ticket
-                .durable()
-                .await
-                .map_err(|_| ApiError::Unavailable)?;
-            let bookings: Vec<BookingDto> = durable
-                .value
-                .iter()
-                .map(|b| BookingDto::new(b, tz))
-                .collect();
+                },
+            )
+            .await?;
+            let bookings: Vec<BookingDto> = found.iter().map(|b| BookingDto::new(b, tz)).collect();
             Ok(json_status(StatusCode::OK, &BookingsDto { bookings }))
         }
         .await,
