@@ -143,6 +143,11 @@ impl Registry {
             .map_or(chrono_tz::UTC, |e| *e.value())
     }
 
+    /// The zone of a store that exists; a store's zone never changes.
+    pub fn zone_of(&self, store: StoreId) -> Option<chrono_tz::Tz> {
+        self.zones.get(&store).map(|e| *e.value())
+    }
+
     /// The store's business day at `at`, in its own time zone.
     pub fn business_day(&self, store: StoreId, at: Timestamp) -> BusinessDay {
         at.with_timezone(&self.time_zone(store)).date_naive()

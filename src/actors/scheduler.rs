@@ -214,8 +214,9 @@ pub struct StoreScheduler {
     // Server-made ids: a fast hash is safe and SipHash showed in plan profiles.
     plans: FxHashMap<PlanId, Plan>,
     member_plans: FxHashMap<MemberId, Vec<PlanId>>,
-    /// Open plan occurrences by when the tick must act next: remind, then complete.
-    agenda: Agenda,
+    /// Plans by when the tick must act next on one of their open occurrences: remind, then
+    /// complete. One entry per plan and change, not per occurrence.
+    agenda: Agenda<PlanId>,
     last_booking: u32,
     last_plan: u32,
     last_resource: u32,
@@ -348,20 +349,44 @@ impl StoreScheduler {
             s.member_plans.entry(p.member).or_default().push(p.id);
             s.plans.insert(p.id, p);
         }
-        for b in state.bookings {
-            s.put_booking(b);
-        }
+        s.put_bookings(state.bookings);
         s
     }
 
-    /// Inserts or replaces a booking in memory, keeping the tick's indexes right.
+    /// Inserts or replaces a booking in memory, keeping the tick's agenda right.
     fn put_booking(&mut self, b: Booking) {
-        // The agenda keeps stale entries (checked when due): add only what changed.
-        let before = self.bookings.get(&b.id).and_then(|o| self.next_due(o));
-        if let Some(at) = self.next_due(&b).filter(|at| before != Some(*at)) {
-            self.agenda.add(at, b.id);
+        if let Some((plan, at)) = self.newly_due(&b) {
+            self.agenda.add(at, plan);
         }
         self.bookings.insert(b);
+    }
+
+    /// Many bookings at once (a new plan, the state at start): one agenda entry per plan, at
+    /// its earliest occurrence due.
+    fn put_bookings(&mut self, bookings: impl IntoIterator<Item = Booking>) {
+        let mut earliest: FxHashMap<PlanId, Timestamp> = FxHashMap::default();
+        for b in bookings {
+            if let Some((plan, at)) = self.newly_due(&b) {
+                let e = earliest.entry(plan).or_insert(at);
+                *e = (*e).min(at);
+            }
+            self.bookings.insert(b);
+        }
+        for (plan, at) in earliest {
+            self.agenda.add(at, plan);
+        }
+    }
+
+    /// The agenda entry `b` needs if it replaced the version in memory. The agenda keeps
+    /// stale entries (checked when due), so only a change of due time adds one.
+    fn newly_due(&self, b: &Booking) -> Option<(PlanId, Timestamp)> {
+        let BookingOrigin::Plan { plan, .. } = b.origin else {
+            return None;
+        };
+        let before = self.bookings.get(&b.id).and_then(|o| self.next_due(o));
+        self.next_due(b)
+            .filter(|at| before != Some(*at))
+            .map(|at| (plan, at))
     }
 
     /// When the tick must act on `b` next: remind its member (the completion is added to
@@ -380,15 +405,39 @@ impl StoreScheduler {
         })
     }
 
-    /// The agenda's due entries that still hold for the booking as it is now.
+    /// Occurrences due at `now`, at most [`TICK_BATCH_MAX`], from the plans the agenda says
+    /// are due. Each plan taken goes back on the agenda at its next occurrence not taken;
+    /// what the tick does to those taken adds their own next entries.
     fn take_due(&mut self, now: Timestamp) -> Vec<Booking> {
-        let due = self.agenda.take_due(now, TICK_BATCH_MAX);
-        due.into_iter()
-            .filter_map(|(at, id)| {
-                let b = self.bookings.get(&id)?;
-                (self.next_due(b) == Some(at)).then(|| b.clone())
-            })
-            .collect()
+        let mut plans = self.agenda.take_due(now, TICK_BATCH_MAX);
+        // A plan can be on the agenda twice; taking its occurrences twice would act twice.
+        plans.sort_unstable_by_key(|(_, p)| *p);
+        plans.dedup_by_key(|(_, p)| *p);
+        let mut out = Vec::new();
+        for (at, id) in plans {
+            let Some(plan) = self.plans.get(&id) else {
+                continue;
+            };
+            if out.len() == TICK_BATCH_MAX {
+                self.agenda.add(at, id);
+                continue;
+            }
+            let mut next: Option<Timestamp> = None;
+            for b in plan.occurrences.iter().filter_map(|o| self.bookings.get(o)) {
+                let Some(due) = self.next_due(b) else {
+                    continue;
+                };
+                if due <= now && out.len() < TICK_BATCH_MAX {
+                    out.push(b.clone());
+                } else {
+                    next = Some(next.map_or(due, |n| n.min(due)));
+                }
+            }
+            if let Some(at) = next {
+                self.agenda.add(at, id);
+            }
+        }
+        out
     }
 
     fn replay(&mut self, meta: &WriteMeta) -> Result<Option<Durable<Outcome>>, ActorError> {
@@ -905,9 +954,7 @@ impl StoreScheduler {
                 .or_default()
                 .push(plan.id);
             self.plans.insert(plan.id, plan.clone());
-            for b in &bookings {
-                self.put_booking(b.clone());
-            }
+            self.put_bookings(bookings.iter().cloned());
             Outcome::Plan(plan, bookings)
         } else {
             let b = bookings
@@ -961,7 +1008,7 @@ impl StoreScheduler {
                 return Ok(Err(answer));
             }
         }
-        if self.registry.storage.account(msg.member)?.is_none() {
+        if !self.registry.storage.has_account(msg.member)? {
             return Err(ActorError::NotFound(format!("member {}", msg.member)));
         }
         let service = self.service(msg.service)?;

@@ -61,11 +61,10 @@ fn owner(
 }
 
 fn tz_of(state: &ApiState, store: StoreId) -> Result<Tz, ApiError> {
-    Ok(state
-        .storage()
-        .store(store)?
-        .ok_or_else(|| ApiError::NotFound(format!("store {store}")))?
-        .time_zone)
+    state
+        .registry
+        .zone_of(store)
+        .ok_or_else(|| ApiError::NotFound(format!("store {store}")))
 }
 
 fn render(outcome: Outcome, tz: Option<Tz>, created: bool) -> ApiResult {

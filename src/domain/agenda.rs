@@ -1,22 +1,29 @@
-//! When the scheduler must act on a booking next (complete it, remind its member): instants
-//! bucketed by hour. Adding is a push; entries are never removed on change. Whoever takes
-//! due entries checks each against the booking as it is now and drops stale ones, so a plan
-//! of 99 occurrences costs 99 pushes, not 99 inserts into one large ordered set.
+//! When the scheduler must act on something next (a plan whose occurrence is due for its
+//! reminder or completion): instants bucketed by hour. Adding is a push; entries are never
+//! removed on change. Whoever takes due entries checks each against its object as it is now
+//! and drops stale ones.
 
 use std::collections::BTreeMap;
 
-use super::calendar::BookingId;
 use super::ledger::Timestamp;
 
 const BUCKET_SECONDS: i64 = 3_600;
 
-#[derive(Debug, Default)]
-pub struct Agenda {
-    buckets: BTreeMap<i64, Vec<(Timestamp, BookingId)>>,
+#[derive(Debug)]
+pub struct Agenda<K> {
+    buckets: BTreeMap<i64, Vec<(Timestamp, K)>>,
 }
 
-impl Agenda {
-    pub fn add(&mut self, at: Timestamp, id: BookingId) {
+impl<K> Default for Agenda<K> {
+    fn default() -> Self {
+        Agenda {
+            buckets: BTreeMap::new(),
+        }
+    }
+}
+
+impl<K: Ord + Copy> Agenda<K> {
+    pub fn add(&mut self, at: Timestamp, id: K) {
         self.buckets
             .entry(at.timestamp().div_euclid(BUCKET_SECONDS))
             .or_default()
@@ -24,7 +31,7 @@ impl Agenda {
     }
 
     /// Entries at or before `now`, earliest first, at most `max`; the rest stay.
-    pub fn take_due(&mut self, now: Timestamp, max: usize) -> Vec<(Timestamp, BookingId)> {
+    pub fn take_due(&mut self, now: Timestamp, max: usize) -> Vec<(Timestamp, K)> {
         let last = now.timestamp().div_euclid(BUCKET_SECONDS);
         let mut out = Vec::new();
         while out.len() < max {
@@ -62,6 +69,7 @@ impl Agenda {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::calendar::BookingId;
     use chrono::DateTime;
     use proptest::prelude::*;
 

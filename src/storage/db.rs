@@ -227,6 +227,11 @@ impl Storage {
             .transpose()
     }
 
+    /// Whether the member has an account, without decoding it.
+    pub fn has_account(&self, id: MemberId) -> Result<bool, StorageError> {
+        Ok(self.db.get_pinned(keys::account(id))?.is_some())
+    }
+
     pub fn entry(&self, member: MemberId, seq: EntrySeq) -> Result<Option<Entry>, StorageError> {
         let key = keys::entry(member, seq);
         self.get_rec::<EntryRec>(&key)?
