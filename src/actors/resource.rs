@@ -109,13 +109,8 @@ impl Handler<Reserve> for ResourceActor {
         let mut placed = Vec::with_capacity(msg.slots.len());
         let mut conflicts = Vec::new();
         for slot in &msg.slots {
-            match self.schedule.check(slot.start, slot.end) {
-                Ok(()) => {
-                    self.schedule
-                        .calendar
-                        .insert(slot.booking, slot.start, slot.end);
-                    placed.push((slot.booking, slot.start));
-                }
+            match self.schedule.try_insert(slot.booking, slot.start, slot.end) {
+                Ok(()) => placed.push((slot.booking, slot.start)),
                 Err(c) => conflicts.push((slot.index, c)),
             }
         }
