@@ -8,7 +8,7 @@ use crate::domain::ids::IdempotencyKey;
 use crate::domain::ids::StoreId;
 use crate::domain::ledger::Timestamp;
 use crate::domain::oplog::{Audit, OpRecord};
-use crate::storage::codec::{self, IdemRec};
+use crate::storage::codec::{self, IdemRec, OutcomeRec};
 use crate::storage::{keys, oplog, JournalLog, Storage, Write};
 
 /// Who wrote, and the store of the actor that applied it, for the operation log.
@@ -62,7 +62,23 @@ impl IdemTable {
         outcome: &Outcome,
         who: Who<'_>,
     ) -> Vec<Write> {
-        let writes = Self::writes(now, &key, &request, outcome, who);
+        self.record_stored_as(seq, now, key, request, outcome, outcome.into(), who)
+    }
+
+    /// [`IdemTable::record`] with the outcome stored as `stored`: a reference to a record of
+    /// the same batch that holds the same answer, so it is not written twice.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_stored_as(
+        &mut self,
+        seq: u64,
+        now: Timestamp,
+        key: IdempotencyKey,
+        request: Request,
+        outcome: &Outcome,
+        stored: OutcomeRec,
+        who: Who<'_>,
+    ) -> Vec<Write> {
+        let writes = Self::writes_as(now, &key, &request, outcome, stored, who);
         self.pending.insert(seq, key, (request, outcome.clone()));
         writes
     }
@@ -76,11 +92,22 @@ impl IdemTable {
         outcome: &Outcome,
         who: Who<'_>,
     ) -> Vec<Write> {
+        Self::writes_as(now, key, request, outcome, outcome.into(), who)
+    }
+
+    fn writes_as(
+        now: Timestamp,
+        key: &IdempotencyKey,
+        request: &Request,
+        outcome: &Outcome,
+        stored: OutcomeRec,
+        who: Who<'_>,
+    ) -> Vec<Write> {
         let rec = OpRecord::new(who.audit, now, who.store, key.as_str(), request, outcome);
         let mut writes = oplog::writes(&rec);
         writes.push(Write::put_idem(
             keys::idem(key),
-            codec::encode(&IdemRec::new(now, request, outcome)),
+            codec::encode(&IdemRec::stored_as(now, request, stored)),
         ));
         writes
     }

@@ -48,7 +48,7 @@ use crate::domain::planning::{self, FreeStart, OccurrenceFailure, Slot};
 use crate::domain::recurrence::{self, Occurrence, Repeat};
 use crate::domain::recycle::{BinEntry, BinKind};
 use crate::storage::closing::{figure_writes, service_figures_write};
-use crate::storage::codec;
+use crate::storage::codec::{self, OutcomeRec};
 use crate::storage::notify::notification_writes;
 use crate::storage::recycle::{bin_key, bin_write};
 use crate::storage::schedule_codec::{BookingRec, EventRec, PlanRec, ResourceRec, StoreHoursRec};
@@ -452,6 +452,18 @@ impl StoreScheduler {
         &mut self,
         meta: WriteMeta,
         outcome: Outcome,
+        writes: Vec<Write>,
+    ) -> Durable<Outcome> {
+        let stored = OutcomeRec::from(&outcome);
+        self.commit_stored_as(meta, outcome, stored, writes)
+    }
+
+    /// [`StoreScheduler::commit`] with the idempotency record's outcome stored as `stored`.
+    fn commit_stored_as(
+        &mut self,
+        meta: WriteMeta,
+        outcome: Outcome,
+        stored: OutcomeRec,
         mut writes: Vec<Write>,
     ) -> Durable<Outcome> {
         let now = self.registry.clock.now();
@@ -460,10 +472,15 @@ impl StoreScheduler {
             audit: &meta.audit,
             store: Some(self.store),
         };
-        writes.extend(
-            self.idem
-                .record(self.log.next_seq(), now, meta.key, request, &outcome, who),
-        );
+        writes.extend(self.idem.record_stored_as(
+            self.log.next_seq(),
+            now,
+            meta.key,
+            request,
+            &outcome,
+            stored,
+            who,
+        ));
         let ticket = self.log.submit(writes);
         Durable {
             value: outcome,
@@ -955,7 +972,11 @@ impl StoreScheduler {
                 .push(plan.id);
             self.plans.insert(plan.id, plan.clone());
             self.put_bookings(bookings.iter().cloned());
-            Outcome::Plan(plan, bookings)
+            // The plan record just written is the answer: the idempotency record names it.
+            let stored = OutcomeRec::PlanAsBooked(plan_id.0);
+            let durable =
+                self.commit_stored_as(p.meta, Outcome::Plan(plan, bookings), stored, writes);
+            return (Ok(durable), (addrs, p.hold, true, Vec::new()));
         } else {
             let b = bookings
                 .into_iter()

@@ -378,6 +378,9 @@ pub enum OutcomeRec {
     ClosingMode(u32, bool),
     Binned(crate::domain::recycle::BinKind, u64),
     Restored(crate::domain::recycle::BinKind, u64),
+    /// A new plan, answered as its own record (tag `L`, written once in the same batch)
+    /// reads: the record is not stored twice. Resolved by `Storage::idempotency`.
+    PlanAsBooked(u64),
 }
 
 impl From<&Outcome> for OutcomeRec {
@@ -468,6 +471,11 @@ impl TryFrom<OutcomeRec> for Outcome {
             },
             OutcomeRec::Binned(k, id) => Outcome::Binned(k, id),
             OutcomeRec::Restored(k, id) => Outcome::Restored(k, id),
+            OutcomeRec::PlanAsBooked(id) => {
+                return Err(CodecError::Invalid(format!(
+                    "plan {id} is read from its own record"
+                )))
+            }
             OutcomeRec::PlanConflicts(fs) => Outcome::PlanConflicts(
                 fs.into_iter()
                     .map(OccurrenceFailure::try_from)
@@ -487,10 +495,14 @@ pub struct IdemRec {
 
 impl IdemRec {
     pub fn new(at: Timestamp, request: &Request, outcome: &Outcome) -> IdemRec {
+        IdemRec::stored_as(at, request, outcome.into())
+    }
+
+    pub fn stored_as(at: Timestamp, request: &Request, outcome: OutcomeRec) -> IdemRec {
         IdemRec {
             at_us: at.timestamp_micros(),
             request: request.into(),
-            outcome: outcome.into(),
+            outcome,
         }
     }
 

@@ -8,8 +8,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rocksdb::compaction_filter::Decision;
 use rocksdb::{BlockBasedOptions, ColumnFamilyDescriptor, Direction, IteratorMode, Options, DB};
 
-use super::codec::{self, AccountRec, CodecError, EntryRec, IdemRec, MemberRec, StoreRec};
+use super::codec::{
+    self, AccountRec, CodecError, EntryRec, IdemRec, MemberRec, OutcomeRec, StoreRec,
+};
 use super::keys::{self, CF_IDEM};
+use super::schedule_codec::PlanRec;
 use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::{EntrySeq, IdempotencyKey, MemberId, Phone, StoreId};
 use crate::domain::ledger::{Account, Entry, StoreAccount, StoreAccountKind};
@@ -297,6 +300,15 @@ impl Storage {
             None => Ok(None),
             Some(bytes) => {
                 let rec: IdemRec = decode_at(&k, &bytes)?;
+                if let OutcomeRec::PlanAsBooked(id) = rec.outcome {
+                    let request = rec.request.try_into().map_err(|e| corrupt(&k, e))?;
+                    let plan_key = keys::id8(keys::TAG_PLAN, id);
+                    let Some(plan) = self.get_rec::<PlanRec>(&plan_key)? else {
+                        return Err(corrupt(&k, CodecError::Invalid(format!("no plan {id}"))));
+                    };
+                    let (plan, booked) = plan.into_parts().map_err(|e| corrupt(&plan_key, e))?;
+                    return Ok(Some((request, Outcome::Plan(plan, booked))));
+                }
                 rec.into_domain().map(Some).map_err(|e| corrupt(&k, e))
             }
         }

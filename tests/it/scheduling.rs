@@ -296,7 +296,7 @@ async fn a_plan_whose_57th_occurrence_collides_creates_nothing() {
     let (status, preview) = server.post(&path, "dry-2", dry).await;
     assert_eq!(status, StatusCode::OK, "{preview}");
     assert_eq!(preview["occurrences"].as_array().unwrap().len(), 99);
-    let (status, plan) = server.post(&path, "real-2", body).await;
+    let (status, plan) = server.post(&path, "real-2", body.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{plan}");
     assert_eq!(plan["occurrences"].as_array().unwrap().len(), 99);
     let (_, cal) = server
@@ -305,6 +305,17 @@ async fn a_plan_whose_57th_occurrence_collides_creates_nothing() {
         ))
         .await;
     assert_eq!(cal["bookings"].as_array().unwrap().len(), 99);
+
+    // The retry answers the plan as first booked, even after one occurrence was cancelled
+    // (the idempotency record names the plan's own record, which never changes).
+    let id = plan["id"].as_u64().unwrap();
+    let (status, _) = server
+        .act(&format!("/v1/plans/{id}/occurrences/2/cancel"), "c2")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, again) = server.post(&path, "real-2", body).await;
+    assert_eq!((status, &again), (StatusCode::CREATED, &plan));
+    assert_eq!(again["occurrences"][1]["status"], "confirmed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
