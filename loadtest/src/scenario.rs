@@ -281,9 +281,13 @@ impl Ctx {
                 }
                 Err(_) => t.error("unreadable_answer"),
             },
-            Ok((_, bytes)) => t.error(&code_of(
-                &serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            )),
+            // A conflict report lists every failing occurrence: read only its code.
+            Ok((_, bytes)) => t.error(
+                &serde_json::from_slice::<ErrorCode>(&bytes)
+                    .ok()
+                    .and_then(|e| e.code)
+                    .unwrap_or_else(|| "unknown".to_owned()),
+            ),
             Err(_) => t.error("transport"),
         }
     }
