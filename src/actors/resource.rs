@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use actix::{Actor, Context, Handler, Message};
+use chrono::NaiveDateTime;
 
 use crate::domain::booking::Resource;
 use crate::domain::calendar::{BookingId, Calendar, ResourceSchedule, SlotConflict};
@@ -19,6 +20,8 @@ pub struct HoldSlot {
     pub booking: BookingId,
     pub start: Timestamp,
     pub end: Timestamp,
+    /// `start` and `end` on the store's clock, which is the resource's.
+    pub local: (NaiveDateTime, NaiveDateTime),
 }
 
 /// Reserve every slot or none. `replacing` are bookings being moved: they don't count
@@ -109,7 +112,10 @@ impl Handler<Reserve> for ResourceActor {
         let mut placed = Vec::with_capacity(msg.slots.len());
         let mut conflicts = Vec::new();
         for slot in &msg.slots {
-            match self.schedule.try_insert(slot.booking, slot.start, slot.end) {
+            match self
+                .schedule
+                .try_insert(slot.booking, slot.start, slot.end, Some(slot.local))
+            {
                 Ok(()) => placed.push((slot.booking, slot.start)),
                 Err(c) => conflicts.push((slot.index, c)),
             }

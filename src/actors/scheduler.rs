@@ -791,6 +791,7 @@ impl StoreScheduler {
                             booking: id,
                             start: s.start,
                             end: s.end,
+                            local: (s.local, s.local_end),
                         })
                         .collect(),
                     replacing: p.moving.iter().map(|b| (b.id, b.start, b.end)).collect(),

@@ -1,7 +1,7 @@
 //! A service resource's calendar: bookings as time intervals, checked against the resource's
 //! capacity (1 therapist, 3 beds, a class of 20), its working hours and its days off.
 
-use chrono::{DateTime, Duration};
+use chrono::{DateTime, Duration, NaiveDateTime};
 use chrono_tz::Tz;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
@@ -307,22 +307,40 @@ impl ResourceSchedule {
     }
 
     /// [`ResourceSchedule::check`], then the booking placed on the calendar if it fits.
+    /// `local` is `start` and `end` on the resource's clock, when the caller has them.
     pub fn try_insert(
         &mut self,
         id: BookingId,
         start: Timestamp,
         end: Timestamp,
+        local: Option<(NaiveDateTime, NaiveDateTime)>,
     ) -> Result<(), SlotConflict> {
-        self.check_hours(start, end)?;
+        let local = local.unwrap_or_else(|| self.local(start, end));
+        debug_assert_eq!(local, self.local(start, end));
+        self.check_local_hours(start, end, local)?;
         self.calendar.try_insert(id, start, end)
     }
 
+    fn local(&self, start: Timestamp, end: Timestamp) -> (NaiveDateTime, NaiveDateTime) {
+        (
+            start.with_timezone(&self.time_zone).naive_local(),
+            end.with_timezone(&self.time_zone).naive_local(),
+        )
+    }
+
     fn check_hours(&self, start: Timestamp, end: Timestamp) -> Result<(), SlotConflict> {
-        let ls = start.with_timezone(&self.time_zone).naive_local();
+        self.check_local_hours(start, end, self.local(start, end))
+    }
+
+    fn check_local_hours(
+        &self,
+        start: Timestamp,
+        end: Timestamp,
+        (ls, le): (NaiveDateTime, NaiveDateTime),
+    ) -> Result<(), SlotConflict> {
         if self.days_off.contains(ls.date()) {
             return Err(SlotConflict::DayOff);
         }
-        let le = end.with_timezone(&self.time_zone).naive_local();
         if end <= start || !self.working_hours.covers_local(ls, le) {
             return Err(SlotConflict::OutsideWorkingHours);
         }

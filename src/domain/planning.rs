@@ -47,6 +47,8 @@ pub struct OccurrenceFailure {
 pub struct Slot {
     pub index: usize,
     pub local: NaiveDateTime,
+    /// `end` on the store's clock, so that resources (in the store's zone) need not look it up.
+    pub local_end: NaiveDateTime,
     pub start: Timestamp,
     pub end: Timestamp,
 }
@@ -72,6 +74,7 @@ pub fn check_store_rules(
             continue;
         };
         let end = start + duration;
+        let local_end = end.with_timezone(&tz).naive_local();
         let mut reasons = Vec::new();
         if start < now {
             reasons.push(Reason::InThePast);
@@ -79,17 +82,14 @@ pub fn check_store_rules(
         // `o.local` is `start` on the store's clock: one time zone lookup, not three.
         if hours.closed.contains(o.local.date()) {
             reasons.push(Reason::StoreClosed);
-        } else if end <= start
-            || !hours
-                .business
-                .covers_local(o.local, end.with_timezone(&tz).naive_local())
-        {
+        } else if end <= start || !hours.business.covers_local(o.local, local_end) {
             reasons.push(Reason::OutsideBusinessHours);
         }
         if reasons.is_empty() {
             slots.push(Slot {
                 index: o.index,
                 local: o.local,
+                local_end,
                 start,
                 end,
             });
@@ -220,6 +220,15 @@ mod tests {
         let (slots, failures) = check_store_rules(&occ, Duration::minutes(30), tz, &hours, now);
         assert_eq!(slots.len(), 1);
         assert_eq!(slots[0].index, 2);
+        // Resources take the slot's local times as given: they must be start and end's.
+        assert_eq!(
+            slots[0].local,
+            slots[0].start.with_timezone(&tz).naive_local()
+        );
+        assert_eq!(
+            slots[0].local_end,
+            slots[0].end.with_timezone(&tz).naive_local()
+        );
         let summary: Vec<_> = failures
             .iter()
             .map(|f| (f.index, f.reasons.clone()))
