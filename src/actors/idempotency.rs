@@ -62,25 +62,14 @@ impl IdemTable {
         outcome: &Outcome,
         who: Who<'_>,
     ) -> Vec<Write> {
-        self.record_stored_as(seq, now, key, request, outcome, outcome.into(), who)
+        let writes = Self::writes(now, &key, &request, outcome, who);
+        self.remember(seq, key, request, outcome);
+        writes
     }
 
-    /// [`IdemTable::record`] with the outcome stored as `stored`: a reference to a record of
-    /// the same batch that holds the same answer, so it is not written twice.
-    #[allow(clippy::too_many_arguments)]
-    pub fn record_stored_as(
-        &mut self,
-        seq: u64,
-        now: Timestamp,
-        key: IdempotencyKey,
-        request: Request,
-        outcome: &Outcome,
-        stored: OutcomeRec,
-        who: Who<'_>,
-    ) -> Vec<Write> {
-        let writes = Self::writes_as(now, &key, &request, outcome, stored, who);
+    /// Remembers `outcome` under `key` until submission `seq` is durable.
+    pub fn remember(&mut self, seq: u64, key: IdempotencyKey, request: Request, outcome: &Outcome) {
         self.pending.insert(seq, key, (request, outcome.clone()));
-        writes
     }
 
     /// The same writes with nothing remembered, for a change that another actor submits
@@ -95,7 +84,9 @@ impl IdemTable {
         Self::writes_as(now, key, request, outcome, outcome.into(), who)
     }
 
-    fn writes_as(
+    /// [`IdemTable::writes`] with the outcome stored as `stored`: a reference to a record of
+    /// the same batch that holds the same answer, so it is not written twice.
+    pub fn writes_as(
         now: Timestamp,
         key: &IdempotencyKey,
         request: &Request,

@@ -472,15 +472,11 @@ impl StoreScheduler {
             audit: &meta.audit,
             store: Some(self.store),
         };
-        writes.extend(self.idem.record_stored_as(
-            self.log.next_seq(),
-            now,
-            meta.key,
-            request,
-            &outcome,
-            stored,
-            who,
+        writes.extend(IdemTable::writes_as(
+            now, &meta.key, &request, &outcome, stored, who,
         ));
+        self.idem
+            .remember(self.log.next_seq(), meta.key, request, &outcome);
         let ticket = self.log.submit(writes);
         Durable {
             value: outcome,
