@@ -323,41 +323,44 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .or(get_member)
         .unify()
         .boxed();
-    directory
-        .or(ledger(
-            warp::path!("v1" / "members" / u64 / "recharges")
-                .and(warp::post())
-                .boxed(),
-            LedgerRoute::Recharge,
-        ))
-        .unify()
-        .or(ledger(
-            warp::path!("v1" / "members" / u64 / "deductions")
-                .and(warp::post())
-                .boxed(),
-            LedgerRoute::Deduct,
-        ))
-        .unify()
-        .or(ledger(
-            warp::path!("v1" / "members" / u64 / "refunds")
-                .and(warp::post())
-                .boxed(),
-            LedgerRoute::Refund,
-        ))
-        .unify()
-        .or(balance)
-        .unify()
-        .or(entries)
-        .unify()
-        .or(trial)
-        .unify()
-        .or(operations)
-        .unify()
-        .or(batch)
-        .unify()
-        .or(creds)
-        .unify()
-        .boxed()
+    // The POS's writes first: warp tries routes in order, and every route tried before the
+    // one that matches costs a path comparison and a boxed future.
+    ledger(
+        warp::path!("v1" / "members" / u64 / "deductions")
+            .and(warp::post())
+            .boxed(),
+        LedgerRoute::Deduct,
+    )
+    .or(ledger(
+        warp::path!("v1" / "members" / u64 / "recharges")
+            .and(warp::post())
+            .boxed(),
+        LedgerRoute::Recharge,
+    ))
+    .unify()
+    .or(ledger(
+        warp::path!("v1" / "members" / u64 / "refunds")
+            .and(warp::post())
+            .boxed(),
+        LedgerRoute::Refund,
+    ))
+    .unify()
+    .or(batch)
+    .unify()
+    .or(balance)
+    .unify()
+    .or(directory)
+    .unify()
+    .or(entries)
+    .unify()
+    .boxed()
+    .or(trial)
+    .unify()
+    .or(operations)
+    .unify()
+    .or(creds)
+    .unify()
+    .boxed()
         .or(schedule_routes(st.clone(), auth.clone(), limit))
         .unify()
         .or(membership_routes(st.clone().boxed(), auth.clone(), limit))
