@@ -347,6 +347,8 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
     .unify()
     .or(batch)
     .unify()
+    .or(booking_writes(st.clone().boxed(), auth.clone(), limit))
+    .unify()
     .or(balance)
     .unify()
     .or(directory)
@@ -361,16 +363,47 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
     .or(creds)
     .unify()
     .boxed()
-        .or(schedule_routes(st.clone(), auth.clone(), limit))
-        .unify()
-        .or(membership_routes(st.clone().boxed(), auth.clone(), limit))
-        .unify()
-        .recover(error::recover)
-        .unify()
-        .boxed()
+    .or(schedule_routes(st.clone(), auth.clone(), limit))
+    .unify()
+    .or(membership_routes(st.clone().boxed(), auth.clone(), limit))
+    .unify()
+    .recover(error::recover)
+    .unify()
+    .boxed()
 }
 
 type StateFilter = BoxedFilter<(Arc<ApiState>,)>;
+
+/// New appointments and plans: HQ consoles' hot writes, tried right after the POS's.
+fn booking_writes(
+    st: StateFilter,
+    auth: BoxedFilter<(Principal,)>,
+    limit: u64,
+) -> BoxedFilter<(Response,)> {
+    use schedule_handlers as h;
+    let key = || warp::header::optional::<String>("idempotency-key");
+    let body = move || {
+        warp::header::optional::<String>("content-type")
+            .and(warp::body::content_length_limit(limit))
+            .and(warp::body::bytes())
+    };
+    warp::path!("v1" / "stores" / u64 / "plans")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(key())
+        .and(body())
+        .then(|id, s, p, k, c, b| h::create_plan(s, p, id, k, c, b))
+        .or(warp::path!("v1" / "stores" / u64 / "appointments")
+            .and(warp::post())
+            .and(st)
+            .and(auth)
+            .and(key())
+            .and(body())
+            .then(|id, s, p, k, c, b| h::create_appointment(s, p, id, k, c, b)))
+        .unify()
+        .boxed()
+}
 
 /// Services, settings, hours, resources, availability, appointments, plans, events.
 fn schedule_routes(
@@ -473,22 +506,6 @@ fn schedule_routes(
             .and(auth.clone())
             .and(warp::query::<schedule_dto::AvailabilityQuery>())
             .then(|id, s, p, q| h::availability(s, p, id, q)))
-        .unify()
-        .or(warp::path!("v1" / "stores" / u64 / "appointments")
-            .and(warp::post())
-            .and(st.clone())
-            .and(auth.clone())
-            .and(key())
-            .and(body())
-            .then(|id, s, p, k, c, b| h::create_appointment(s, p, id, k, c, b)))
-        .unify()
-        .or(warp::path!("v1" / "stores" / u64 / "plans")
-            .and(warp::post())
-            .and(st.clone())
-            .and(auth.clone())
-            .and(key())
-            .and(body())
-            .then(|id, s, p, k, c, b| h::create_plan(s, p, id, k, c, b)))
         .unify()
         .or(warp::path!("v1" / "stores" / u64 / "events")
             .and(warp::get())
