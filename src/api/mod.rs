@@ -78,12 +78,6 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
     let state_batch_limit = state.batch_body_bytes_max;
     let auth = auth::authenticated(state.clone());
     let st = warp::any().map(move || state.clone());
-    let key = || warp::header::optional::<String>("idempotency-key");
-    let body = move || {
-        warp::header::optional::<String>("content-type")
-            .and(warp::body::content_length_limit(limit))
-            .and(warp::body::bytes())
-    };
 
     let healthz = warp::path!("healthz")
         .and(warp::get())
@@ -98,8 +92,8 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .and(warp::post())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(handlers::create_store);
     let list_stores = warp::path!("v1" / "stores")
         .and(warp::get())
@@ -116,8 +110,8 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .and(warp::post())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(handlers::register_member);
     let find_member = warp::path!("v1" / "members")
         .and(warp::get())
@@ -133,8 +127,8 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
     let ledger = |path: BoxedFilter<(u64,)>, route: LedgerRoute| {
         path.and(st.clone())
             .and(auth.clone())
-            .and(key())
-            .and(body())
+            .and(idempotency_key())
+            .and(write_body(limit))
             .then(move |id, s, p, k, ct, b| handlers::ledger_write(route, s, p, id, k, ct, b))
     };
     let balance = warp::path!("v1" / "members" / u64 / "balance")
@@ -161,8 +155,8 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .and(warp::post())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(credentials::create)
         .or(warp::path!("v1" / "credentials")
             .and(warp::get())
@@ -175,7 +169,7 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
             .and(warp::delete())
             .and(st.clone())
             .and(auth.clone())
-            .and(key())
+            .and(idempotency_key())
             .then(|id, s, p, k| credentials::revoke(s, p, id, k)))
         .unify()
         .boxed();
@@ -199,15 +193,15 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .and(warp::put())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(|id, s, p, k, ct, b| closing::put_mode(s, p, id, k, ct, b))
         .or(warp::path!("v1" / "stores" / u64 / "closings")
             .and(warp::post())
             .and(st.clone())
             .and(auth.clone())
-            .and(key())
-            .and(body())
+            .and(idempotency_key())
+            .and(write_body(limit))
             .then(|id, s, p, k, ct, b| closing::close(s, p, id, k, ct, b)))
         .unify()
         .or(warp::path!("v1" / "stores" / u64 / "closings")
@@ -229,8 +223,8 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .and(warp::put())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(|e, s, p, k, ct, b| notify::put_template(s, p, e, k, ct, b))
         .or(warp::path!("v1" / "notification-templates")
             .and(warp::get())
@@ -242,8 +236,8 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
             .and(warp::put())
             .and(st.clone())
             .and(auth.clone())
-            .and(key())
-            .and(body())
+            .and(idempotency_key())
+            .and(write_body(limit))
             .then(notify::put_webhook))
         .unify()
         .or(warp::path!("v1" / "stores" / u64 / "notifications")
@@ -258,20 +252,20 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .and(warp::delete())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
+        .and(idempotency_key())
         .then(|id, s, p, k| recycle::delete_member(s, p, id, k))
         .or(warp::path!("v1" / "gifts" / u32)
             .and(warp::delete())
             .and(st.clone())
             .and(auth.clone())
-            .and(key())
+            .and(idempotency_key())
             .then(|id, s, p, k| recycle::delete_catalog_item(BinKind::Gift, s, p, id, k)))
         .unify()
         .or(warp::path!("v1" / "coupon-templates" / u32)
             .and(warp::delete())
             .and(st.clone())
             .and(auth.clone())
-            .and(key())
+            .and(idempotency_key())
             .then(|id, s, p, k| recycle::delete_catalog_item(BinKind::CouponTemplate, s, p, id, k)))
         .unify()
         .or(warp::path!("v1" / "recycle-bin")
@@ -285,7 +279,7 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
             .and(warp::post())
             .and(st.clone())
             .and(auth.clone())
-            .and(key())
+            .and(idempotency_key())
             .then(|kind, id, s, p, k| recycle::restore(s, p, kind, id, k)))
         .unify()
         .boxed();
@@ -374,6 +368,21 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
 
 type StateFilter = BoxedFilter<(Arc<ApiState>,)>;
 
+/// A write's `Idempotency-Key` header, if any.
+fn idempotency_key() -> impl Filter<Extract = (Option<String>,), Error = warp::Rejection> + Clone {
+    warp::header::optional::<String>("idempotency-key")
+}
+
+/// A write's content type and body, refused over `limit` bytes.
+fn write_body(
+    limit: u64,
+) -> impl Filter<Extract = (Option<String>, warp::hyper::body::Bytes), Error = warp::Rejection> + Clone
+{
+    warp::header::optional::<String>("content-type")
+        .and(warp::body::content_length_limit(limit))
+        .and(warp::body::bytes())
+}
+
 /// New appointments and plans: HQ consoles' hot writes, tried right after the POS's.
 fn booking_writes(
     st: StateFilter,
@@ -381,25 +390,19 @@ fn booking_writes(
     limit: u64,
 ) -> BoxedFilter<(Response,)> {
     use schedule_handlers as h;
-    let key = || warp::header::optional::<String>("idempotency-key");
-    let body = move || {
-        warp::header::optional::<String>("content-type")
-            .and(warp::body::content_length_limit(limit))
-            .and(warp::body::bytes())
-    };
     warp::path!("v1" / "stores" / u64 / "plans")
         .and(warp::post())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(|id, s, p, k, c, b| h::create_plan(s, p, id, k, c, b))
         .or(warp::path!("v1" / "stores" / u64 / "appointments")
             .and(warp::post())
             .and(st)
             .and(auth)
-            .and(key())
-            .and(body())
+            .and(idempotency_key())
+            .and(write_body(limit))
             .then(|id, s, p, k, c, b| h::create_appointment(s, p, id, k, c, b)))
         .unify()
         .boxed()
@@ -417,18 +420,12 @@ fn schedule_routes(
 ) -> BoxedFilter<(Response,)> {
     use schedule_handlers as h;
     let st: StateFilter = st.boxed();
-    let key = || warp::header::optional::<String>("idempotency-key");
-    let body = move || {
-        warp::header::optional::<String>("content-type")
-            .and(warp::body::content_length_limit(limit))
-            .and(warp::body::bytes())
-    };
     let settings = warp::path!("v1" / "settings")
         .and(warp::put())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(h::put_settings)
         .or(warp::path!("v1" / "settings")
             .and(warp::get())
@@ -441,8 +438,8 @@ fn schedule_routes(
         .and(warp::post())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(h::create_service)
         .or(warp::path!("v1" / "services")
             .and(warp::get())
@@ -461,15 +458,15 @@ fn schedule_routes(
             .and(warp::put())
             .and(st.clone())
             .and(auth.clone())
-            .and(key())
-            .and(body())
+            .and(idempotency_key())
+            .and(write_body(limit))
             .then(|id, s, p, k, c, b| h::update_service(s, p, id, k, c, b)))
         .unify()
         .or(warp::path!("v1" / "services" / u64)
             .and(warp::delete())
             .and(st.clone())
             .and(auth.clone())
-            .and(key())
+            .and(idempotency_key())
             .then(|id, s, p, k| h::delete_service(s, p, id, k)))
         .unify()
         .boxed();
@@ -477,8 +474,8 @@ fn schedule_routes(
         .and(warp::put())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(|id, s, p, k, c, b| h::put_hours(s, p, id, k, c, b))
         .or(warp::path!("v1" / "stores" / u64 / "hours")
             .and(warp::get())
@@ -490,8 +487,8 @@ fn schedule_routes(
             .and(warp::post())
             .and(st.clone())
             .and(auth.clone())
-            .and(key())
-            .and(body())
+            .and(idempotency_key())
+            .and(write_body(limit))
             .then(|id, s, p, k, c, b| h::create_resource(s, p, id, k, c, b)))
         .unify()
         .or(warp::path!("v1" / "stores" / u64 / "resources")
@@ -531,15 +528,15 @@ fn schedule_routes(
             .and(warp::put())
             .and(st.clone())
             .and(auth.clone())
-            .and(key())
-            .and(body())
+            .and(idempotency_key())
+            .and(write_body(limit))
             .then(|id, s, p, k, c, b| h::update_resource(s, p, id, k, c, b)))
         .unify()
         .or(warp::path!("v1" / "resources" / u64)
             .and(warp::delete())
             .and(st.clone())
             .and(auth.clone())
-            .and(key())
+            .and(idempotency_key())
             .then(|id, s, p, k| h::delete_resource(s, p, id, k)))
         .unify()
         .boxed();
@@ -552,7 +549,7 @@ fn schedule_routes(
             .and(warp::post())
             .and(st.clone())
             .and(auth.clone())
-            .and(key())
+            .and(idempotency_key())
             .then(|id, action, s, p, k| h::transit(s, p, id, action, k)))
         .unify()
         .or(warp::path!("v1" / "plans" / u64)
@@ -565,7 +562,7 @@ fn schedule_routes(
             .and(warp::post())
             .and(st.clone())
             .and(auth.clone())
-            .and(key())
+            .and(idempotency_key())
             .then(|id, s, p, k| h::cancel_plan(s, p, id, None, k)))
         .unify()
         .or(
@@ -573,7 +570,7 @@ fn schedule_routes(
                 .and(warp::post())
                 .and(st.clone())
                 .and(auth.clone())
-                .and(key())
+                .and(idempotency_key())
                 .then(|id, n, s, p, k| h::cancel_plan(s, p, id, Some(n), k)),
         )
         .unify()
@@ -582,8 +579,8 @@ fn schedule_routes(
                 .and(warp::post())
                 .and(st.clone())
                 .and(auth.clone())
-                .and(key())
-                .and(body())
+                .and(idempotency_key())
+                .and(write_body(limit))
                 .then(|id, n, s, p, k, c, b| h::move_occurrence(s, p, id, n, k, c, b)),
         )
         .unify()
@@ -621,39 +618,33 @@ fn membership_routes(
     limit: u64,
 ) -> BoxedFilter<(Response,)> {
     use membership as m;
-    let key = || warp::header::optional::<String>("idempotency-key");
-    let body = move || {
-        warp::header::optional::<String>("content-type")
-            .and(warp::body::content_length_limit(limit))
-            .and(warp::body::bytes())
-    };
     let card_action = warp::path!("v1" / "members" / u64 / "count-cards" / u32 / String)
         .and(warp::post())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(|id, card, action, s, p, k, ct, b| m::card_action(action, s, p, id, card, k, ct, b));
     let exchange = warp::path!("v1" / "members" / u64 / "gift-exchanges")
         .and(warp::post())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(|id, s, p, k, ct, b| gifts::exchange(s, p, id, k, ct, b));
     let gift = warp::path!("v1" / "gifts" / u32)
         .and(warp::put())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(|id, s, p, k, ct, b| gifts::put_gift(s, p, id, k, ct, b));
     let stock = warp::path!("v1" / "stores" / u64 / "gifts" / u32 / "stock")
         .and(warp::post())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(|sid, id, s, p, k, ct, b| gifts::move_stock(s, p, sid, id, k, ct, b));
     let store_gifts = warp::path!("v1" / "stores" / u64 / "gifts")
         .and(warp::get())
@@ -664,8 +655,8 @@ fn membership_routes(
         .and(warp::post())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(|id, action, s, p, k, ct, b| m::member_action(action, s, p, id, k, ct, b));
     let activity = warp::path!("v1" / "members" / u64 / "activity")
         .and(warp::get())
@@ -677,15 +668,15 @@ fn membership_routes(
         .and(warp::post())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(|s, p, k, ct, b| m::order_write(false, s, p, k, ct, b));
     let hold = warp::path!("v1" / "orders" / "held")
         .and(warp::post())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(|s, p, k, ct, b| m::order_write(true, s, p, k, ct, b));
     let get_order = warp::path!("v1" / "orders" / u64)
         .and(warp::get())
@@ -696,8 +687,8 @@ fn membership_routes(
         .and(warp::post())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(|id, s, p, k, ct, b| m::order_return(s, p, id, k, ct, b));
     let held = warp::path!("v1" / "stores" / u64 / "held-orders")
         .and(warp::get())
@@ -708,15 +699,15 @@ fn membership_routes(
         .and(warp::post())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(m::redeem);
     let bulk = warp::path!("v1" / "coupons" / "issue")
         .and(warp::post())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(m::bulk_issue);
     let settlement = warp::path!("v1" / "settlements")
         .and(warp::get())
@@ -728,22 +719,22 @@ fn membership_routes(
         .and(warp::put())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(|id, s, p, k, ct, b| m::put_level(s, p, id, k, ct, b));
     let over = warp::path!("v1" / "stores" / u64 / "levels" / u16)
         .and(warp::put())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(|sid, id, s, p, k, ct, b| m::put_override(s, p, sid, id, k, ct, b));
     let template = warp::path!("v1" / "coupon-templates" / u32)
         .and(warp::put())
         .and(st.clone())
         .and(auth.clone())
-        .and(key())
-        .and(body())
+        .and(idempotency_key())
+        .and(write_body(limit))
         .then(|id, s, p, k, ct, b| m::put_template(s, p, id, k, ct, b));
     let catalog = warp::path!("v1" / "catalog")
         .and(warp::get())
