@@ -330,17 +330,23 @@ fn start_pacer(
                 permits.add_permits(usize::try_from(rest).unwrap_or(usize::MAX) + workers);
                 return;
             }
-            // Request n is due at `started + n * interval`.
+            // Requests 0..due are due by now (see `due_at`).
             let due = (now - started).as_nanos() / step + 1;
             if due > released {
                 permits.add_permits(usize::try_from(due - released).unwrap_or(usize::MAX));
                 released = due;
             }
-            let next =
-                started + Duration::from_nanos(u64::try_from(released * step).unwrap_or(u64::MAX));
+            let next = due_at(started, interval, released);
             std::thread::sleep(next.min(deadline).saturating_duration_since(Instant::now()));
         }
     })
+}
+
+/// When request `n` of an open loop is due: the pacer and the workers both use this, so a
+/// number a worker takes is never later than the permits released for it.
+fn due_at(started: Instant, interval: Duration, n: u128) -> Instant {
+    let nanos = interval.as_nanos().saturating_mul(n);
+    started + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
 /// 2027-01-01 plus `day` days, as YYYY-MM-DD (no calendar crate needed for one year).
@@ -398,7 +404,7 @@ pub async fn run(
                             Err(_) => break, // never closed
                         }
                         let n = counter.fetch_add(1, Ordering::Relaxed);
-                        (n, started + iv * n as u32)
+                        (n, due_at(started, iv, u128::from(n)))
                     }
                 };
                 if intended >= deadline {
