@@ -121,10 +121,10 @@ pub mod text {
 
     use crate::domain::ledger::Timestamp;
 
-    const WHOLE_LEN: usize = "YYYY-MM-DDTHH:MM:SS".len();
+    pub const WHOLE_LEN: usize = "YYYY-MM-DDTHH:MM:SS".len();
 
     /// `YYYY-MM-DDTHH:MM:SS` and a spare byte, for a whole-second time of years 0-9999.
-    fn whole_seconds(t: &NaiveDateTime) -> Option<[u8; WHOLE_LEN + 1]> {
+    pub fn whole_seconds(t: &NaiveDateTime) -> Option<[u8; WHOLE_LEN + 1]> {
         let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
         if t.nanosecond() != 0 {
             return None;

@@ -35,6 +35,26 @@ pub(super) fn json_status<T: serde::Serialize>(status: StatusCode, body: &T) -> 
     reply::with_status(reply::json(body), status).into_response()
 }
 
+/// An answer written to JSON bytes by hand (see `PlanDto::to_json`); 500 if that failed,
+/// as `warp::reply::json` does.
+pub(super) fn json_bytes(status: StatusCode, body: Result<Vec<u8>, serde_json::Error>) -> Response {
+    match body {
+        Ok(body) => {
+            let mut r = Response::new(body.into());
+            *r.status_mut() = status;
+            r.headers_mut().insert(
+                warp::http::header::CONTENT_TYPE,
+                warp::http::HeaderValue::from_static("application/json"),
+            );
+            r
+        }
+        Err(e) => {
+            tracing::error!("answer not written as JSON: {e}");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
 pub(super) fn idempotency_key(header: Option<String>) -> Result<IdempotencyKey, ApiError> {
     let raw = header.ok_or(ApiError::IdempotencyKeyRequired)?;
     IdempotencyKey::new(&raw).map_err(ApiError::InvalidIdempotencyKey)

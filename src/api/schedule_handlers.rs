@@ -11,7 +11,7 @@ use warp::reply::Response;
 
 use super::auth::allow;
 use super::error::ApiError;
-use super::handlers::{json_status, meta, parse_json, respond, write, ApiResult};
+use super::handlers::{json_bytes, json_status, meta, parse_json, respond, write, ApiResult};
 use super::schedule_dto::*;
 use super::{ApiState, ACTOR_REPLY_TIMEOUT};
 use crate::actors::directory::{DeleteService, PutService, SetSettings};
@@ -90,7 +90,7 @@ fn render(outcome: Outcome, tz: Option<Tz>, created: bool) -> ApiResult {
         Outcome::Plan(p, bs) => {
             let dry = p.id == PlanId(0);
             let status = if dry { StatusCode::OK } else { ok };
-            Ok(json_status(status, &PlanDto::new(&p, &bs, tz, dry)))
+            Ok(json_bytes(status, PlanDto::new(&p, &bs, tz, dry).to_json()))
         }
         Outcome::PlanConflicts(fs) => {
             let report = ConflictReport {
@@ -695,9 +695,9 @@ pub async fn get_plan(state: Arc<ApiState>, p: Principal, id: u64) -> Response {
             let (store, addr) = owner(&state, &p, Capability::ReadStore, id, "plan")?;
             let tz = tz_of(&state, store)?;
             match read(&addr, Query::Plan(PlanId(id))).await? {
-                Answer::Plans(ps) if ps.len() == 1 => Ok(json_status(
+                Answer::Plans(ps) if ps.len() == 1 => Ok(json_bytes(
                     StatusCode::OK,
-                    &PlanDto::new(&ps[0].0, &ps[0].1, tz, false),
+                    PlanDto::new(&ps[0].0, &ps[0].1, tz, false).to_json(),
                 )),
                 _ => Err(ApiError::NotFound(format!("plan {id}"))),
             }
