@@ -28,6 +28,21 @@ async fn metrics_count_requests_by_route_and_answers_carry_request_ids() {
         .await
         .unwrap();
     assert!(!res.headers()["x-request-id"].is_empty());
+    // An id that is not visible ASCII is replaced, never answered with 400.
+    for bad in [&b"caf\xc3\xa9"[..], b"has space"] {
+        let res = server
+            .client
+            .get(server.url("/healthz"))
+            .header(
+                "x-request-id",
+                reqwest::header::HeaderValue::from_bytes(bad).unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_ne!(res.headers()["x-request-id"].as_bytes(), bad);
+    }
 
     let res = server
         .client
