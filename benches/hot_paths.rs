@@ -128,12 +128,12 @@ fn actor_benches(c: &mut Criterion) {
 fn journal_benches(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let storage = Storage::open(dir.path(), Duration::from_secs(86_400)).expect("open");
-    let (journal, thread) = Journal::start_joinable(storage.db());
+    let (journal, threads) = Journal::start_joinable(storage.db());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let mut logs: Vec<_> = (0..64).map(|_| journal.log()).collect();
+    let mut logs: Vec<_> = (0..64).map(|i| journal.log_for(i)).collect();
     let mut n = 0u64;
     let mut group = c.benchmark_group("journal");
     group.sample_size(30);
@@ -162,7 +162,9 @@ fn journal_benches(c: &mut Criterion) {
     });
     group.finish();
     drop((logs, journal, storage));
-    thread.join().expect("journal thread");
+    for thread in threads {
+        thread.join().expect("journal thread");
+    }
 }
 
 criterion_group!(

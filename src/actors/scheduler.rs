@@ -308,7 +308,7 @@ impl StoreScheduler {
         reminder_lead: Duration,
         state: SchedulerState,
     ) -> StoreScheduler {
-        let log = registry.journal.log();
+        let log = registry.journal.log_for(store.get());
         let mut by_resource: HashMap<ResourceId, Vec<(BookingId, Timestamp, Timestamp)>> =
             HashMap::new();
         for b in state.bookings.iter().filter(|b| b.status.holds_slot()) {
@@ -627,7 +627,12 @@ impl StoreScheduler {
     /// completion was not written. The returned future must run with the mailbox blocked
     /// (`ctx.wait` or an `AtomicResponse`): memory already shows the completions, and no
     /// read may see them before the ledgers' writes are durable.
+    ///
+    /// The ledgers' writes go through their own journal lanes, so this scheduler's earlier
+    /// writes (a reminder of the same booking, say) must be durable before they are sent:
+    /// otherwise the later record could land first and be overwritten by the older one.
     fn complete_linked(&mut self, done: Vec<(Booking, LinkedCompletion)>) -> LinkedFuture {
+        let own = self.log.ticket_for_latest();
         let mut by_home: BTreeMap<StoreId, (Vec<Booking>, Vec<LinkedCompletion>)> = BTreeMap::new();
         for (old, item) in done {
             let group = by_home.entry(item.member.home_store()).or_default();
@@ -655,7 +660,12 @@ impl StoreScheduler {
                 }
             })
             .collect();
-        Box::pin(join_all(sends).into_actor(self).map(|groups, act, _| {
+        let sent = async move {
+            // A stopped journal fails the ledgers' writes too; their failure is handled below.
+            let _ = own.durable().await;
+            join_all(sends).await
+        };
+        Box::pin(sent.into_actor(self).map(|groups, act, _| {
             let now = act.registry.clock.now();
             let mut notes = Vec::new();
             let mut failed = 0;

@@ -73,7 +73,7 @@ impl StoreLedger {
         next_order: u32,
         last_notification: u32,
     ) -> StoreLedger {
-        let log = registry.journal.log();
+        let log = registry.journal.log_for(home.get());
         StoreLedger {
             home,
             registry,

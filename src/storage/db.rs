@@ -76,8 +76,10 @@ impl Storage {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(2);
-        // One journal thread writes; the concurrent memtable path would only cost it time.
-        opts.set_allow_concurrent_memtable_write(false);
+        // The journal's lanes (`journal::LANES`) write at once: their memtable inserts run in
+        // parallel, and one lane's WAL write and fsync overlaps the other's inserts.
+        opts.set_allow_concurrent_memtable_write(true);
+        opts.set_enable_pipelined_write(true);
         // Bloom filters: most idempotency lookups and many account lookups are misses.
         let mut table = BlockBasedOptions::default();
         table.set_bloom_filter(10.0, false);

@@ -1,8 +1,8 @@
 //! The group-commit journal: the only writer to RocksDB.
 //!
-//! Actors hand their writes to one journal thread through a bounded crossbeam channel. The
-//! thread drains everything pending, writes it as one `WriteBatch` with `sync = true`, and
-//! only then advances each origin's durable watermark. A reply to a client waits on a
+//! Actors hand their writes to a journal thread (one of [`LANES`]) through a bounded
+//! crossbeam channel. The thread drains everything pending, writes it as one `WriteBatch`
+//! with `sync = true`, and only then advances each origin's durable watermark. A reply to a client waits on a
 //! [`Ticket`] for that watermark, so nothing is acknowledged, and nothing is read from an
 //! actor's memory, before it is on disk. A failed write aborts the process: memory that
 //! disagrees with disk must not go on serving.
@@ -18,6 +18,13 @@ use tokio::sync::watch;
 
 use super::keys::CF_IDEM;
 
+/// Journal threads. Each actor submits to one lane, chosen by its store, so its submissions
+/// stay in order; two lanes write disjoint keys (every key but the commutative merge
+/// counters has one owning actor, and an actor that writes another's key waits for it to be
+/// durable first). RocksDB's pipelined write then overlaps one lane's memtable inserts with
+/// the other's WAL write and fsync, and groups both lanes' batches into one sync when they
+/// meet. With one thread those phases ran one after the other.
+pub const LANES: usize = 2;
 /// Submissions a journal batch may hold before it is written; more wait for the next sync.
 pub const BATCH_SUBMISSIONS_MAX: usize = 8_192;
 /// Depth of the channel into the journal thread. A full channel blocks the submitting actor,
@@ -137,52 +144,69 @@ impl JournalStats {
 /// A cloneable handle to the journal thread.
 #[derive(Clone)]
 pub struct Journal {
-    tx: Sender<Submission>,
+    lanes: Arc<[Sender<Submission>]>,
     stats: JournalStats,
 }
 
 impl Journal {
-    /// Starts the journal thread over `db`. The thread ends when every handle is dropped.
+    /// Starts the journal threads over `db`. They end when every handle is dropped.
     pub fn start(db: Arc<DB>) -> Journal {
         Journal::start_joinable(db).0
     }
 
-    /// As `start`, with the thread to join once every handle is dropped: the thread holds
+    /// As `start`, with the threads to join once every handle is dropped: the threads hold
     /// the database, and a process that exits while it closes the database aborts in
     /// RocksDB's static destructors.
-    pub fn start_joinable(db: Arc<DB>) -> (Journal, thread::JoinHandle<()>) {
-        let (tx, rx) = crossbeam_channel::bounded(QUEUE_SUBMISSIONS_MAX);
+    pub fn start_joinable(db: Arc<DB>) -> (Journal, Vec<thread::JoinHandle<()>>) {
         let stats = JournalStats::new();
-        let thread_stats = stats.clone();
-        let thread = thread::Builder::new()
-            .name("journal".into())
-            .spawn(move || run(db, rx, thread_stats))
-            .expect("spawning the journal thread");
-        (Journal { tx, stats }, thread)
+        let mut lanes = Vec::with_capacity(LANES);
+        let mut threads = Vec::with_capacity(LANES);
+        for lane in 0..LANES {
+            let (tx, rx) = crossbeam_channel::bounded(QUEUE_SUBMISSIONS_MAX / LANES);
+            let (db, thread_stats) = (db.clone(), stats.clone());
+            let thread = thread::Builder::new()
+                .name(format!("journal-{lane}"))
+                .spawn(move || run(db, rx, thread_stats))
+                .expect("spawning a journal thread");
+            lanes.push(tx);
+            threads.push(thread);
+        }
+        let journal = Journal {
+            lanes: lanes.into(),
+            stats,
+        };
+        (journal, threads)
     }
 
     pub fn stats(&self) -> &JournalStats {
         &self.stats
     }
 
-    /// A new origin: one per actor, with its own sequence and durable watermark.
+    /// A new origin for a chain-wide actor: one per actor, with its own sequence and
+    /// durable watermark.
     pub fn log(&self) -> JournalLog {
+        self.log_for(0)
+    }
+
+    /// A new origin for an actor of store `owner` (its lane is the store's).
+    pub fn log_for(&self, owner: u32) -> JournalLog {
         let (tx, _) = watch::channel(0);
         JournalLog {
-            journal: self.clone(),
+            tx: self.lanes[owner as usize % self.lanes.len()].clone(),
             origin: Arc::new(tx),
             next_seq: 1,
         }
     }
 
+    /// Submissions waiting in every lane.
     pub fn queue_depth(&self) -> usize {
-        self.tx.len()
+        self.lanes.iter().map(Sender::len).sum()
     }
 }
 
 /// An actor's own view of the journal. Submissions from one origin become durable in order.
 pub struct JournalLog {
-    journal: Journal,
+    tx: Sender<Submission>,
     origin: Arc<watch::Sender<u64>>,
     next_seq: u64,
 }
@@ -199,13 +223,13 @@ impl JournalLog {
             seq,
             writes,
         };
-        let sub = match self.journal.tx.try_send(sub) {
+        let sub = match self.tx.try_send(sub) {
             Ok(()) => return self.ticket(seq),
             Err(TrySendError::Full(sub)) => sub,
             Err(TrySendError::Disconnected(_)) => fail_stop("journal thread is gone"),
         };
         tracing::warn!("journal queue full: actor waits for the disk");
-        if self.journal.tx.send(sub).is_err() {
+        if self.tx.send(sub).is_err() {
             fail_stop("journal thread is gone");
         }
         self.ticket(seq)
@@ -423,5 +447,31 @@ mod tests {
                 (Cf::Idem, &b"A"[..], &b"2"[..]),
             ]
         );
+    }
+
+    /// Every lane makes its origins' writes durable, and within one origin the later write
+    /// of a key wins even when the two land in different batches.
+    #[tokio::test]
+    async fn each_lane_keeps_its_origins_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = super::super::Storage::open(dir.path(), std::time::Duration::from_secs(60))
+            .expect("open");
+        let journal = Journal::start(storage.db());
+        let mut logs: Vec<JournalLog> = (0..LANES as u32 * 2).map(|o| journal.log_for(o)).collect();
+        let mut tickets = Vec::new();
+        for round in 0..50u8 {
+            for (i, log) in logs.iter_mut().enumerate() {
+                let key = vec![b'k', i as u8];
+                tickets.push(log.submit(vec![Write::put(key, vec![round])]));
+            }
+        }
+        for t in tickets {
+            t.durable().await.expect("durable");
+        }
+        for (i, log) in logs.iter().enumerate() {
+            let got = storage.db().get([b'k', i as u8]).expect("read");
+            assert_eq!(got, Some(vec![49]), "origin {i}");
+            assert_eq!(log.durable(), 50);
+        }
     }
 }
