@@ -96,7 +96,7 @@ impl Metrics {
         )?;
         let journal_queue = IntGauge::new(
             "journal_queue_depth",
-            "Submissions waiting for the journal thread",
+            "Submissions waiting for the journal threads",
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;

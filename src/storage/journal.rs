@@ -27,7 +27,7 @@ use super::keys::CF_IDEM;
 pub const LANES: usize = 2;
 /// Submissions a journal batch may hold before it is written; more wait for the next sync.
 pub const BATCH_SUBMISSIONS_MAX: usize = 8_192;
-/// Depth of the channel into the journal thread. A full channel blocks the submitting actor,
+/// Depth of the channels into the journal threads, all lanes together. A full channel blocks the submitting actor,
 /// which fills its mailbox, which makes the API answer 503: backpressure all the way out.
 pub const QUEUE_SUBMISSIONS_MAX: usize = 16_384;
 
@@ -94,7 +94,7 @@ struct Submission {
     writes: Vec<Write>,
 }
 
-/// What the journal thread measures, as Prometheus metrics (atomic, no lock on the write path).
+/// What the journal threads measure, as Prometheus metrics (atomic, no lock on the write path).
 #[derive(Clone)]
 pub struct JournalStats {
     pub batches: prometheus::IntCounter,
@@ -141,7 +141,7 @@ impl JournalStats {
     }
 }
 
-/// A cloneable handle to the journal thread.
+/// A cloneable handle to the journal threads.
 #[derive(Clone)]
 pub struct Journal {
     lanes: Arc<[Sender<Submission>]>,
