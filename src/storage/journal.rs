@@ -27,8 +27,9 @@ use super::keys::CF_IDEM;
 pub const LANES: usize = 2;
 /// Submissions a journal batch may hold before it is written; more wait for the next sync.
 pub const BATCH_SUBMISSIONS_MAX: usize = 8_192;
-/// Depth of the channels into the journal threads, all lanes together. A full channel blocks the submitting actor,
-/// which fills its mailbox, which makes the API answer 503: backpressure all the way out.
+/// Depth of the channels into the journal threads, all lanes together. A full channel
+/// blocks the submitting actor, which fills its mailbox, which makes the API answer 503:
+/// backpressure all the way out.
 pub const QUEUE_SUBMISSIONS_MAX: usize = 16_384;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
