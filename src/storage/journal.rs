@@ -1,11 +1,11 @@
-//! The group-commit journal: the only writer to RocksDB.
+//! The group-commit journal: the only writers to RocksDB.
 //!
 //! Actors hand their writes to a journal thread (one of [`LANES`]) through a bounded
 //! crossbeam channel. The thread drains everything pending, writes it as one `WriteBatch`
 //! with `sync = true`, and only then advances each origin's durable watermark. A reply to a
 //! client waits on a [`Ticket`] for that watermark, so nothing is acknowledged, and nothing
-//! is read from an actor's memory, before it is on disk. A failed write aborts the process: memory that
-//! disagrees with disk must not go on serving.
+//! is read from an actor's memory, before it is on disk. A failed write aborts the process:
+//! memory that disagrees with disk must not go on serving.
 
 use std::collections::HashMap;
 use std::sync::Arc;
