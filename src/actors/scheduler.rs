@@ -812,14 +812,21 @@ impl StoreScheduler {
                 let settles: Vec<_> = commit
                     .0
                     .iter()
-                    .map(|addr| {
-                        addr.send(Settle {
-                            hold: commit.1,
-                            commit: commit.2,
-                        })
+                    .filter_map(|addr| {
+                        post(
+                            addr,
+                            Settle {
+                                hold: commit.1,
+                                commit: commit.2,
+                            },
+                        )
                     })
                     .collect();
-                let frees: Vec<_> = commit.3.into_iter().map(|(addr, f)| addr.send(f)).collect();
+                let frees: Vec<_> = commit
+                    .3
+                    .into_iter()
+                    .filter_map(|(addr, f)| post(&addr, f))
+                    .collect();
                 async move {
                     join_all(settles).await;
                     join_all(frees).await;
@@ -828,6 +835,23 @@ impl StoreScheduler {
                 .map(move |_, _, _| result)
             });
         AtomicResponse::new(Box::pin(fut))
+    }
+}
+
+/// Enqueues a message whose answer nobody needs. With room in the mailbox it is queued at
+/// once and the scheduler goes on: the resource handles its messages in order, so the next
+/// reservation or read sees it applied, and the scheduler does not wait a round trip to
+/// another thread. A full mailbox gives back a request to await, which keeps the order and
+/// holds the scheduler back. A stopped resource has nothing left to settle.
+fn post<M>(addr: &Addr<ResourceActor>, msg: M) -> Option<actix::dev::Request<ResourceActor, M>>
+where
+    M: Message<Result = ()> + Send + 'static,
+    ResourceActor: Handler<M>,
+{
+    match addr.try_send(msg) {
+        Ok(()) => None,
+        Err(actix::prelude::SendError::Full(msg)) => Some(addr.send(msg)),
+        Err(actix::prelude::SendError::Closed(_)) => None,
     }
 }
 
@@ -1217,10 +1241,13 @@ impl StoreScheduler {
             if freed {
                 for r in &b.resources {
                     if let Some((_, addr)) = self.resources.get(r) {
-                        frees.push(addr.send(Free {
-                            booking: b.id,
-                            start: b.start,
-                        }));
+                        frees.extend(post(
+                            addr,
+                            Free {
+                                booking: b.id,
+                                start: b.start,
+                            },
+                        ));
                     }
                 }
             }
