@@ -383,7 +383,7 @@ impl StoreScheduler {
         let BookingOrigin::Plan { plan, .. } = b.origin else {
             return None;
         };
-        let before = self.bookings.get(&b.id).and_then(|o| self.next_due(o));
+        let before = self.bookings.get(&b.id).and_then(|o| self.next_due(&o));
         self.next_due(b)
             .filter(|at| before != Some(*at))
             .map(|at| (plan, at))
@@ -424,7 +424,7 @@ impl StoreScheduler {
             }
             let mut next: Option<Timestamp> = None;
             for b in plan.occurrences.iter().filter_map(|o| self.bookings.get(o)) {
-                let Some(due) = self.next_due(b) else {
+                let Some(due) = self.next_due(&b) else {
                     continue;
                 };
                 if due <= now && out.len() < TICK_BATCH_MAX {
@@ -1024,7 +1024,7 @@ impl StoreScheduler {
     fn plan_bookings(&self, plan: &Plan) -> Vec<Booking> {
         plan.occurrences
             .iter()
-            .filter_map(|id| self.bookings.get(id).cloned())
+            .filter_map(|id| self.bookings.get(id))
             .collect()
     }
 
@@ -1176,7 +1176,7 @@ impl Handler<MoveOccurrence> for StoreScheduler {
                         msg.occurrence, plan.id.0
                     ))
                 })?;
-            let old = self.bookings[&id].clone();
+            let old = self.bookings.expect(&id);
             if old.status.is_final() {
                 return Err(ActorError::Invalid(format!(
                     "occurrence {} is {} and can't move",
@@ -1230,7 +1230,7 @@ impl StoreScheduler {
         let mut writes = Vec::new();
         let mut frees = Vec::new();
         for id in ids {
-            let mut b = self.bookings[id].clone();
+            let mut b = self.bookings.expect(id);
             let Ok(status) = transition(b.status, t) else {
                 continue;
             };
@@ -1274,12 +1274,12 @@ impl StoreScheduler {
         meta: WriteMeta,
         id: BookingId,
     ) -> AtomicResponse<Self, SchedResult> {
-        let Some((card, reason)) = self.linked_card(&self.bookings[&id]) else {
+        let Some((card, reason)) = self.linked_card(&self.bookings.expect(&id)) else {
             return self.transit_many(meta, &[id], Transition::Complete, |s| {
-                Outcome::Booking(s.bookings[&id].clone())
+                Outcome::Booking(s.bookings.expect(&id))
             });
         };
-        let old = self.bookings[&id].clone();
+        let old = self.bookings.expect(&id);
         let mut b = old.clone();
         b.status = BookingStatus::Completed;
         let now = self.registry.clock.now();
@@ -1339,7 +1339,7 @@ impl Handler<Transit> for StoreScheduler {
             Ok(Ok(())) => {
                 let id = msg.booking;
                 self.transit_many(msg.meta, &[id], msg.transition, |s| {
-                    Outcome::Booking(s.bookings[&id].clone())
+                    Outcome::Booking(s.bookings.expect(&id))
                 })
             }
             Ok(Err(answer)) => Self::answer(Ok(answer)),
@@ -1368,7 +1368,7 @@ impl Handler<CancelPlan> for StoreScheduler {
                         .ok_or_else(|| {
                             ActorError::NotFound(format!("occurrence {n} of plan {}", plan.id.0))
                         })?;
-                    transition(self.bookings[&id].status, Transition::Cancel)?;
+                    transition(self.bookings.expect(&id).status, Transition::Cancel)?;
                     vec![id]
                 }
                 None => plan.occurrences.clone(),
@@ -1577,7 +1577,6 @@ impl Handler<Read> for StoreScheduler {
             Query::Booking(id) => Answer::Booking(
                 self.bookings
                     .get(&id)
-                    .cloned()
                     .ok_or_else(|| ActorError::NotFound(format!("booking {}", id.0)))?,
             ),
             Query::Plan(id) => {
@@ -1707,7 +1706,6 @@ impl Handler<ResourceBookings> for StoreScheduler {
                         && b.start < msg.to
                         && b.end > msg.from
                 })
-                .cloned()
                 .collect();
             list.sort_by_key(|b| (b.start, b.id));
             list.truncate(BOOKINGS_PAGE_MAX);
