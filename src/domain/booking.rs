@@ -284,8 +284,12 @@ impl BookingTable {
     pub fn get(&self, id: &BookingId) -> Option<Booking> {
         let (chunk, slot) = self.row(*id)?;
         let r = self.chunks.get(chunk)?.get(slot)?.as_ref()?;
-        Some(Booking {
-            id: *id,
+        Some(self.booking(*id, r))
+    }
+
+    fn booking(&self, id: BookingId, r: &Row) -> Booking {
+        Booking {
+            id,
             store: self.store,
             member: r.member,
             service: r.service,
@@ -302,7 +306,7 @@ impl BookingTable {
                 BookingOrigin::Appointment
             },
             reminded: r.reminded,
-        })
+        }
     }
 
     /// The booking `id`.
@@ -376,13 +380,11 @@ impl BookingTable {
     pub fn values(&self) -> impl Iterator<Item = Booking> + '_ {
         self.chunks.iter().enumerate().flat_map(move |(k, rows)| {
             let first = (1usize << (FIRST_CHUNK_LOG2 as usize + k)) - (1 << FIRST_CHUNK_LOG2);
-            rows.iter()
-                .enumerate()
-                .filter(|(_, r)| r.is_some())
-                .filter_map(move |(i, _)| {
-                    let seq = (first + i + 1) as u64;
-                    self.get(&BookingId(u64::from(self.store.get()) << 32 | seq))
-                })
+            rows.iter().enumerate().filter_map(move |(i, r)| {
+                let seq = (first + i + 1) as u64;
+                let id = BookingId(u64::from(self.store.get()) << 32 | seq);
+                r.as_ref().map(|r| self.booking(id, r))
+            })
         })
     }
 
