@@ -12,10 +12,15 @@ use crate::seed::Chain;
 /// Calendars read at once by the audit.
 const AUDIT_READS_IN_FLIGHT: usize = 8;
 
-/// The part of a resource's bookings the audit reads.
+/// The span of time the audit reads calendars over: every scenario books inside it.
+const AUDIT_FROM: &str = "2026-01-01T00:00:00Z";
+const AUDIT_TO: &str = "2200-01-01T00:00:00Z";
+
+/// The part of a page of a resource's bookings the audit reads.
 #[derive(serde::Deserialize)]
 struct Calendar {
     bookings: Vec<CalendarBooking>,
+    next_from: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -91,24 +96,12 @@ pub async fn check(
     // A few resources at a time; each answer read into typed rows (as `Value`s, the audit
     // of a plans run took the tool longer than the run).
     let reads = acks.bookings.iter().map(|(resource, ids)| async move {
-        let url = format!("{server}/v1/resources/{resource}/bookings?from=2026-01-01T00:00:00Z&to=2031-01-01T00:00:00Z");
-        let res = client.get(&url).send().await?;
-        let status = res.status().as_u16();
-        let bytes = res.bytes().await?;
-        Ok::<_, anyhow::Error>((*resource, ids, status, bytes))
+        Ok::<_, anyhow::Error>((*resource, ids, calendar(client, server, *resource).await?))
     });
     let mut answers = futures::stream::iter(reads).buffer_unordered(AUDIT_READS_IN_FLIGHT);
     while let Some(answer) = answers.next().await {
-        let (resource, ids, status, bytes) = answer?;
-        if status != 200 {
-            bail!(
-                "calendar of resource {resource}: {status} {}",
-                String::from_utf8_lossy(&bytes)
-            );
-        }
-        let cal: Calendar = serde_json::from_slice(&bytes).context("bookings")?;
+        let (resource, ids, cal) = answer?;
         let mut spans: Vec<(&str, &str)> = cal
-            .bookings
             .iter()
             .map(|b| (b.start.as_str(), b.end.as_str()))
             .collect();
@@ -120,10 +113,42 @@ pub async fn check(
                 w[1]
             );
         }
-        let present: std::collections::HashSet<u64> = cal.bookings.iter().map(|b| b.id).collect();
+        let present: std::collections::HashSet<u64> = cal.iter().map(|b| b.id).collect();
         if let Some(lost) = ids.iter().find(|id| !present.contains(id)) {
             bail!("acknowledged booking {lost} is missing from resource {resource}");
         }
     }
     Ok(())
+}
+
+/// Every booking of `resource` over the audit's span, each once, page after page.
+async fn calendar(
+    client: &reqwest::Client,
+    server: &str,
+    resource: u64,
+) -> Result<Vec<CalendarBooking>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let mut from = AUDIT_FROM.to_owned();
+    loop {
+        let url = format!("{server}/v1/resources/{resource}/bookings?from={from}&to={AUDIT_TO}");
+        let res = client.get(&url).send().await?;
+        let status = res.status().as_u16();
+        let bytes = res.bytes().await?;
+        if status != 200 {
+            bail!(
+                "calendar of resource {resource}: {status} {}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+        let page: Calendar = serde_json::from_slice(&bytes).context("bookings")?;
+        let before = out.len();
+        out.extend(page.bookings.into_iter().filter(|b| seen.insert(b.id)));
+        match page.next_from {
+            // A page that brought nothing new would come again forever.
+            Some(next) if out.len() > before => from = next,
+            Some(next) => bail!("calendar of resource {resource}: no progress at {next}"),
+            None => return Ok(out),
+        }
+    }
 }

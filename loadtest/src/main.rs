@@ -64,6 +64,10 @@ enum Command {
         /// Operations per request in the batch scenario.
         #[arg(long, default_value_t = 1000)]
         batch_size: usize,
+        /// Plans scenario: percent of plans aimed at weeks an earlier plan took (HQ consoles
+        /// racing for the same staff); the rest find their weeks free.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
+        plan_conflict_percent: u8,
         /// JSON results; the SVG plot goes next to it.
         #[arg(long, default_value = "loadtest-result.json")]
         out: PathBuf,
@@ -109,6 +113,7 @@ async fn main() -> Result<()> {
             rate,
             seconds,
             batch_size,
+            plan_conflict_percent,
             out,
         } => {
             let chain: loadtest::Chain = serde_json::from_slice(
@@ -123,6 +128,7 @@ async fn main() -> Result<()> {
                 model,
                 duration: Duration::from_secs(seconds),
                 batch_size,
+                plan_conflict_percent,
                 token: cli.token.clone(),
             };
             let before = if chain.members.len() <= SNAPSHOT_MEMBERS_MAX {

@@ -13,6 +13,9 @@ use crate::scenario::{LoadModel, RunSpec, Scenario, Tally};
 pub struct Report {
     pub scenario: Scenario,
     pub model: LoadModel,
+    /// The plans scenario's aim; the conflicts the server found are under `errors`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_conflict_percent: Option<u8>,
     pub seconds: f64,
     pub requests: u64,
     /// Operations the server acknowledged (a batch request carries many).
@@ -37,6 +40,8 @@ impl Report {
         Report {
             scenario: spec.scenario,
             model: spec.model,
+            plan_conflict_percent: (spec.scenario == Scenario::Plans)
+                .then_some(spec.plan_conflict_percent),
             seconds,
             requests: t.requests,
             acknowledged: t.operations,

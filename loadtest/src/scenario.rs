@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use chrono::{NaiveDate, NaiveDateTime};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -24,7 +25,8 @@ pub enum Scenario {
     Hot,
     /// `batch_size` deductions per request through `POST /v1/ledger/batch`.
     Batch,
-    /// 99-occurrence weekly plans on random resources; some collide.
+    /// 99-occurrence weekly plans over every resource; `plan_conflict_percent` of them
+    /// are aimed at weeks an earlier plan took.
     Plans,
     /// Single appointments on random resources.
     Booking,
@@ -47,6 +49,9 @@ pub struct RunSpec {
     pub model: LoadModel,
     pub duration: Duration,
     pub batch_size: usize,
+    /// Share of plan requests, in percent, aimed at a resource's weeks that an earlier plan
+    /// took; the rest take weeks no one has.
+    pub plan_conflict_percent: u8,
     /// API key sent as the bearer credential.
     pub token: Option<String>,
 }
@@ -109,6 +114,25 @@ impl Tally {
         self.acks.merge(other.acks);
     }
 }
+
+/// Monday 2027-01-04, 08:00: the first start the booking scenarios use.
+const PLAN_EPOCH: NaiveDateTime = match NaiveDate::from_ymd_opt(2027, 1, 4) {
+    Some(d) => match d.and_hms_opt(8, 0, 0) {
+        Some(t) => t,
+        None => panic!("a valid time"),
+    },
+    None => panic!("a valid date"),
+};
+/// Starts a day the scenarios use: 08:00 to 19:00, on the hour (services last an hour).
+const PLAN_HOURS: u64 = 12;
+/// A resource's weekly slots: 7 days of `PLAN_HOURS`.
+const PLAN_SLOTS: u64 = 7 * PLAN_HOURS;
+/// Occurrences of a plan, a week apart.
+const PLAN_WEEKS: u64 = 99;
+/// Weeks between one round of a resource's slots and the next: more than a plan lasts.
+const PLAN_ROUND_WEEKS: u64 = PLAN_WEEKS + 1;
+/// How many requests back a colliding plan looks for the one it meets.
+const PLAN_COLLIDE_WINDOW: u64 = 4096;
 
 fn mix(n: u64) -> u64 {
     // A cheap, well-spread hash (splitmix64) so picks don't follow the counter.
@@ -242,28 +266,62 @@ impl Ctx {
         self.chain.resources[(mix(n ^ 0xA5A5) % self.chain.resources.len() as u64) as usize]
     }
 
-    async fn book(&self, c: &mut Conn, n: u64, plan: bool, t: &mut Tally) {
-        let (resource, store) = self.resource(n);
-        let member = self.member(n);
+    /// Whether plan request `n` is one aimed at weeks an earlier plan took.
+    fn collides(&self, n: u64) -> bool {
+        mix(n ^ 0xC0_11DE) % 100 < u64::from(self.spec.plan_conflict_percent)
+    }
+
+    /// Plan request `n`'s resource (and store) and first local start. A request that doesn't
+    /// collide takes a weekly slot no other request takes: resource `n mod R`, that
+    /// resource's slots in turn, in rounds far enough apart that rounds never meet. So the
+    /// share of conflicts is what was asked for, however long the run. A colliding request
+    /// takes the slot of a recent one that doesn't, some weeks later: it meets that plan in
+    /// 1 to 99 occurrences, whichever of the two the server sees first.
+    fn plan(&self, n: u64) -> ((u64, u64), NaiveDateTime) {
         let h = mix(n ^ 0x1234);
-        let (url, body) = if plan {
-            // First dates in the first two weeks of 2027, 08:00-19:00: plans on one resource
-            // collide once its weekday-hours fill up.
-            let day = 4 + h % 14;
-            let hour = 8 + (h >> 8) % 12;
+        let (mut fresh, mut weeks_later) = (n, 0);
+        if self.collides(n) && n > 0 {
+            let mut m = n - 1 - h % PLAN_COLLIDE_WINDOW.min(n);
+            while m > 0 && self.collides(m) {
+                m -= 1;
+            }
+            if !self.collides(m) {
+                (fresh, weeks_later) = (m, (h >> 32) % PLAN_WEEKS);
+            }
+        }
+        let count = self.chain.resources.len() as u64;
+        let slot = fresh / count;
+        let (round, slot) = (slot / PLAN_SLOTS, slot % PLAN_SLOTS);
+        let weeks = round * PLAN_ROUND_WEEKS + weeks_later;
+        let first = PLAN_EPOCH
+            + chrono::Duration::weeks(weeks as i64)
+            + chrono::Duration::days((slot / PLAN_HOURS) as i64)
+            + chrono::Duration::hours((slot % PLAN_HOURS) as i64);
+        (self.chain.resources[(fresh % count) as usize], first)
+    }
+
+    async fn book(&self, c: &mut Conn, n: u64, plan: bool, t: &mut Tally) {
+        let member = self.member(n);
+        let (resource, url, body) = if plan {
+            let ((resource, store), first) = self.plan(n);
+            let first = first.format("%Y-%m-%dT%H:%M").to_string();
             (
+                resource,
                 format!("/v1/stores/{store}/plans"),
                 json!({"member_id": member, "service_id": self.chain.plan_service, "resource_ids": [resource],
-                       "repeat": {"weekly": {"first_times": [format!("2027-01-{day:02}T{hour:02}:00")], "count": 99}}}),
+                       "repeat": {"weekly": {"first_times": [first], "count": PLAN_WEEKS}}}),
             )
         } else {
-            let day = h % 365;
-            let hour = 8 + (h >> 16) % 12;
-            let date = chrono_like_date(day);
+            let (resource, store) = self.resource(n);
+            let h = mix(n ^ 0x1234);
+            let start = PLAN_EPOCH
+                + chrono::Duration::days((h % 365) as i64)
+                + chrono::Duration::hours(((h >> 16) % PLAN_HOURS) as i64);
             (
+                resource,
                 format!("/v1/stores/{store}/appointments"),
                 json!({"member_id": member, "service_id": self.chain.appointment_service, "resource_ids": [resource],
-                       "start": format!("{date}T{hour:02}:00")}),
+                       "start": start.format("%Y-%m-%dT%H:%M").to_string()}),
             )
         };
         let key = format!("lt-{}-b{n}", self.run);
@@ -347,18 +405,6 @@ fn start_pacer(
 fn due_at(started: Instant, interval: Duration, n: u128) -> Instant {
     let nanos = interval.as_nanos().saturating_mul(n);
     started + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
-}
-
-/// 2027-01-01 plus `day` days, as YYYY-MM-DD (no calendar crate needed for one year).
-fn chrono_like_date(day: u64) -> String {
-    const DAYS: [u64; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    let mut d = day % 365;
-    let mut month = 0;
-    while d >= DAYS[month] {
-        d -= DAYS[month];
-        month += 1;
-    }
-    format!("2027-{:02}-{:02}", month + 1, d + 1)
 }
 
 /// Runs one scenario and returns the report (without the post-run check) and the acks.

@@ -160,6 +160,14 @@ pub mod text {
         }
     }
 
+    /// [`instant`], or `null`.
+    pub fn optional_instant<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => instant(t, s),
+            None => s.serialize_none(),
+        }
+    }
+
     /// Same text as chrono's serde: `YYYY-MM-DDTHH:MM:SS`, fraction only when there is one.
     pub fn local<S: Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
         match whole_seconds(t) {

@@ -468,7 +468,7 @@ pub const ROUTES: &[Route] = &[
     get(
         "/v1/resources/{resource_id}/bookings",
         "scheduling",
-        "A resource's bookings",
+        "A resource's bookings, 10,000 a page; a full page names `next_from`",
         STAFF,
     )
     .query(params::<RangeQuery>),

@@ -373,10 +373,14 @@ impl BookingDto {
     }
 }
 
-/// A resource's bookings.
+/// A resource's bookings, one page.
 #[derive(Debug, Serialize)]
 pub struct BookingsDto {
     pub bookings: Vec<BookingDto>,
+    /// Set when the page is full: ask again from here. Bookings in force at that instant
+    /// come again; there are at most the resource's capacity of them, far fewer than a page.
+    #[serde(serialize_with = "text::optional_instant")]
+    pub next_from: Option<Timestamp>,
 }
 
 /// One occurrence in a plan's answer: member, service, resources and plan are the plan's,

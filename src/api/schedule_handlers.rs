@@ -926,8 +926,18 @@ pub async fn resource_bookings(
                 },
             )
             .await?;
+            let next_from = found
+                .last()
+                .filter(|_| found.len() == BOOKINGS_PAGE_MAX)
+                .map(|b| b.start);
             let bookings: Vec<BookingDto> = found.iter().map(|b| BookingDto::new(b, tz)).collect();
-            Ok(json_status(StatusCode::OK, &BookingsDto { bookings }))
+            Ok(json_status(
+                StatusCode::OK,
+                &BookingsDto {
+                    bookings,
+                    next_from,
+                },
+            ))
         }
         .await,
     )

@@ -46,6 +46,7 @@ async fn every_scenario_runs_and_its_audit_passes() {
             model,
             duration: Duration::from_millis(700),
             batch_size: 50,
+            plan_conflict_percent: 10,
             token: Some(crate::harness::ADMIN_KEY.to_owned()),
         };
         let before = check::balances(&client, &server.base, &chain.members)

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
@@ -565,6 +566,56 @@ async fn calendar(server: &Server, r: u64) -> Vec<Value> {
         .await;
     assert_eq!(status, StatusCode::OK, "{cal}");
     cal["bookings"].as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_calendar_page_says_where_the_next_one_begins() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_clock(dir.path(), Some(T0));
+    let s = setup(&server, "UTC", 1).await;
+    let r = s.therapists[0];
+    let path = format!("/v1/stores/{}/plans", s.store);
+    // 102 daily plans of 99 at distinct hours: 10,098 bookings, more than a page holds.
+    let plans = (0..102u32).map(|i| {
+        let day = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap()
+            + chrono::Days::new(u64::from(i / 12) * 99);
+        let first = format!("{day}T{:02}:00", 8 + i % 12);
+        let body = plan_body(
+            &s,
+            r,
+            json!({"daily": {"first_times": [first], "count": 99}}),
+        );
+        let (server, path) = (&server, &path);
+        async move { server.post(path, &format!("page-{i}"), body).await }
+    });
+    for (status, plan) in futures::future::join_all(plans).await {
+        assert_eq!(status, StatusCode::CREATED, "{plan}");
+    }
+    let page = |from: String| {
+        let server = &server;
+        async move {
+            let (status, cal) = server
+                .get(&format!(
+                    "/v1/resources/{r}/bookings?from={from}&to=2030-01-01T00:00:00Z"
+                ))
+                .await;
+            assert_eq!(status, StatusCode::OK);
+            cal
+        }
+    };
+    let first = page("2026-01-01T00:00:00Z".into()).await;
+    let bookings = first["bookings"].as_array().unwrap();
+    assert_eq!(bookings.len(), 10_000);
+    let next = first["next_from"].as_str().unwrap().to_owned();
+    assert_eq!(bookings.last().unwrap()["start"], next.as_str());
+    let second = page(next).await;
+    assert_eq!(second["next_from"], Value::Null);
+    let ids: std::collections::HashSet<u64> = bookings
+        .iter()
+        .chain(second["bookings"].as_array().unwrap())
+        .map(|b| b["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 102 * 99);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
