@@ -414,6 +414,17 @@ pub async fn run(
     spec: &RunSpec,
     progress: bool,
 ) -> Result<(Report, Acks)> {
+    let books = matches!(
+        spec.scenario,
+        Scenario::Plans | Scenario::Booking | Scenario::Mixed
+    );
+    if chain.members.is_empty() || chain.stores.is_empty() || (books && chain.resources.is_empty())
+    {
+        anyhow::bail!(
+            "the chain has no members, stores or resources to run {:?} on",
+            spec.scenario
+        );
+    }
     let ctx = Arc::new(Ctx {
         server: server.to_owned(),
         chain: chain.clone(),
