@@ -116,17 +116,15 @@ impl Tally {
 }
 
 /// Monday 2027-01-04, 08:00: the first start the booking scenarios use.
-const PLAN_EPOCH: NaiveDateTime = match NaiveDate::from_ymd_opt(2027, 1, 4) {
-    Some(d) => match d.and_hms_opt(8, 0, 0) {
-        Some(t) => t,
-        None => panic!("a valid time"),
-    },
-    None => panic!("a valid date"),
-};
-/// Starts a day the scenarios use: 08:00 to 19:00, on the hour (services last an hour).
-const PLAN_HOURS: u64 = 12;
-/// A resource's weekly slots: 7 days of `PLAN_HOURS`.
-const PLAN_SLOTS: u64 = 7 * PLAN_HOURS;
+const FIRST_START: NaiveDateTime = NaiveDate::from_ymd_opt(2027, 1, 4)
+    .expect("a valid date")
+    .and_hms_opt(8, 0, 0)
+    .expect("a valid time");
+/// Starts a day the booking scenarios use: 08:00 to 19:00, on the hour (services last an
+/// hour).
+const STARTS_A_DAY: u64 = 12;
+/// A resource's weekly slots: 7 days of `STARTS_A_DAY`.
+const PLAN_SLOTS: u64 = 7 * STARTS_A_DAY;
 /// Occurrences of a plan, a week apart.
 const PLAN_WEEKS: u64 = 99;
 /// Weeks between one round of a resource's slots and the next: more than a plan lasts.
@@ -293,10 +291,10 @@ impl Ctx {
         let slot = fresh / count;
         let (round, slot) = (slot / PLAN_SLOTS, slot % PLAN_SLOTS);
         let weeks = round * PLAN_ROUND_WEEKS + weeks_later;
-        let first = PLAN_EPOCH
+        let first = FIRST_START
             + chrono::Duration::weeks(weeks as i64)
-            + chrono::Duration::days((slot / PLAN_HOURS) as i64)
-            + chrono::Duration::hours((slot % PLAN_HOURS) as i64);
+            + chrono::Duration::days((slot / STARTS_A_DAY) as i64)
+            + chrono::Duration::hours((slot % STARTS_A_DAY) as i64);
         (self.chain.resources[(fresh % count) as usize], first)
     }
 
@@ -314,9 +312,9 @@ impl Ctx {
         } else {
             let (resource, store) = self.resource(n);
             let h = mix(n ^ 0x1234);
-            let start = PLAN_EPOCH
+            let start = FIRST_START
                 + chrono::Duration::days((h % 365) as i64)
-                + chrono::Duration::hours(((h >> 16) % PLAN_HOURS) as i64);
+                + chrono::Duration::hours(((h >> 16) % STARTS_A_DAY) as i64);
             (
                 resource,
                 format!("/v1/stores/{store}/appointments"),
