@@ -101,8 +101,16 @@ impl Conn {
         let req = req
             .body(Full::new(Bytes::from(body)))
             .map_err(|_| TransportError)?;
-        let link = self.link().await?;
-        let answer = exchange(link, req).await;
+        // A kept-alive connection the server closed shows only now (nothing polls it between
+        // requests), and nothing has been sent on it yet: open a new one, once.
+        if !ready(self.link().await?).await {
+            self.link = None;
+            if !ready(self.link().await?).await {
+                self.link = None;
+                return Err(TransportError);
+            }
+        }
+        let answer = exchange(self.link().await?, req).await;
         if answer.is_err() {
             self.link = None;
         }
@@ -110,15 +118,18 @@ impl Conn {
     }
 }
 
-/// Sends `req` and reads the whole answer, driving the connection meanwhile.
+/// Whether the connection can take a request.
+async fn ready(link: &mut Link) -> bool {
+    matches!(drive(&mut link.conn, link.sender.ready()).await, Ok(Ok(())))
+}
+
+/// Sends `req` on a ready connection and reads the whole answer, driving the connection
+/// meanwhile.
 async fn exchange(
     link: &mut Link,
     req: Request<Full<Bytes>>,
 ) -> Result<(u16, Bytes), TransportError> {
     let Link { sender, conn } = link;
-    drive(conn, sender.ready())
-        .await?
-        .map_err(|_| TransportError)?;
     let res = drive(conn, sender.send_request(req))
         .await?
         .map_err(|_| TransportError)?;
@@ -148,4 +159,38 @@ async fn drive<F: Future>(
         }
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A server that answers one request per connection and then closes it: every second
+    /// request of the client finds its kept-alive connection closed before sending.
+    #[tokio::test]
+    async fn a_connection_the_server_closed_is_opened_again() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let server = tokio::spawn(async move {
+            for _ in 0..3 {
+                let (mut s, _) = listener.accept().await.expect("accept");
+                let mut buf = vec![0u8; 4096];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = s.read(&mut buf).await.expect("read");
+                    seen.extend_from_slice(&buf[..n]);
+                }
+                let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}";
+                s.write_all(answer).await.expect("write");
+            }
+        });
+        let mut c = Conn::new(&format!("http://{addr}"), None);
+        for _ in 0..3 {
+            let (status, body) = c.post_raw("/x", Some("k"), Vec::new()).await.expect("post");
+            assert_eq!((status, &body[..]), (200, &b"{}"[..]));
+        }
+        server.await.expect("server");
+    }
 }

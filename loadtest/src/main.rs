@@ -27,8 +27,9 @@ struct Cli {
     token: Option<String>,
     /// Threads of the tool itself. It shares the machine with the server it measures; one
     /// thread drove pos at 30,000 requests/s on a third of a core.
-    #[arg(long, default_value_t = 1, global = true)]
-    threads: usize,
+    #[arg(long, default_value_t = 1, global = true,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: u16,
     #[command(subcommand)]
     command: Command,
 }
@@ -81,7 +82,7 @@ enum Command {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cli.threads.max(1))
+        .worker_threads(usize::from(cli.threads))
         .enable_all()
         .build()
         .context("starting the tool's runtime")?
