@@ -9,7 +9,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/chainstore/target
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup serve test bench lint
+.PHONY: setup lazyfs serve test bench lint soak
 
 setup:
 	@if ! dpkg -s libclang-dev >/dev/null 2>&1; then \
@@ -17,13 +17,24 @@ setup:
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev clang; \
 	fi
 
+# LazyFS (power cuts for the tests) from ../shared, where CI and the workplace lay it.
+lazyfs:
+	@if [ -f ../shared/lazyfs/build.sh ]; then sh ../shared/lazyfs/build.sh; \
+	else echo "no ../shared/lazyfs: the power-cut tests will be skipped"; fi
+
 serve: setup
+	$(CARGO) build --release --workspace --bins
 	$(CARGO) run --release --bin chainstore -- --config config/default.toml
 
-test: setup
+test: setup lazyfs
 	$(CARGO) fmt --all -- --check
+	$(CARGO) build --release --workspace --bins
 	$(CARGO) test --release --workspace --all-targets
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
 bench: setup
 	$(CARGO) bench --workspace --bench hot_paths
+
+# The randomized workload with SIGKILLs for SECS seconds (default 300): make soak SECS=3600
+soak: setup
+	CHAINSTORE_SOAK_SECS=$(or $(SECS),300) $(CARGO) test --release --test it workload::soak -- --ignored --nocapture

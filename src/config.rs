@@ -38,6 +38,15 @@ struct RawConfig {
     auth: RawAuth,
     log: RawLog,
     recycle_bin: RawRecycleBin,
+    #[serde(default)]
+    notifications: RawNotifications,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotifications {
+    #[serde(default)]
+    webhook_private_targets: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,6 +139,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Days a deleted object can be restored from the recycle bin.
     pub bin_retention_days: u32,
+    /// Whether the webhook may target loopback, link-local and private addresses.
+    pub webhook_private_targets: bool,
 }
 
 impl Config {
@@ -193,6 +204,10 @@ impl Config {
                 "limits.page_size_max must be 1..={PAGE_SIZE_MAX_LIMIT}"
             ));
         }
+        let burst_max = crate::api::rate::RATE_BURST_MAX;
+        if raw.limits.rate_burst > burst_max {
+            return bad(format!("limits.rate_burst must be at most {burst_max}"));
+        }
         if raw.ledger.idempotency_retention_hours < IDEMPOTENCY_RETENTION_HOURS_MIN {
             return bad(format!(
                 "ledger.idempotency_retention_hours must be at least {IDEMPOTENCY_RETENTION_HOURS_MIN}"
@@ -242,6 +257,7 @@ impl Config {
             bootstrap_admin_key: None,
             log_format: raw.log.format,
             bin_retention_days: raw.recycle_bin.retention_days,
+            webhook_private_targets: raw.notifications.webhook_private_targets,
         })
     }
 }

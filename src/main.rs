@@ -34,6 +34,10 @@ struct Args {
     /// Overrides log.format.
     #[arg(long, value_enum)]
     log_format: Option<LogFormat>,
+    /// Sets notifications.webhook_private_targets: the webhook may target this machine or
+    /// private networks.
+    #[arg(long)]
+    webhook_private_targets: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -94,6 +98,19 @@ fn init_logs(format: LogFormat) {
     }
 }
 
+/// A panic anywhere stops the process, as a failed write does: an actor that panicked
+/// mid-handler may hold memory that disagrees with disk, and a store answering 503 forever
+/// hides it. (A hook, not `panic = "abort"` in the profile: tests need unwinding, and one
+/// profile keeps one compiled RocksDB.)
+fn fail_stop_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        eprintln!("panic: stopping the process (fail-stop)");
+        std::process::abort();
+    }));
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if let Some(Command::Restore { from, to }) = &args.command {
@@ -109,6 +126,8 @@ fn main() -> anyhow::Result<()> {
         config.data_dir = dir;
     }
     config.bootstrap_admin_key = args.admin_key;
+    config.webhook_private_targets |= args.webhook_private_targets;
+    fail_stop_on_panic();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.http_threads)
         .enable_all()

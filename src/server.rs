@@ -13,7 +13,7 @@ use crate::actors::scheduler::SchedulerState;
 use crate::api::{self, ApiState};
 use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::config::Config;
-use crate::storage::{Journal, Storage, StorageError};
+use crate::storage::{Durability, Journal, Storage, StorageError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -84,9 +84,10 @@ pub async fn start_core(
     config: &Config,
     clock: Arc<dyn Clock>,
     manual_clock: Option<Arc<ManualClock>>,
+    durability: Durability,
 ) -> Result<Arc<ApiState>, StartError> {
     let storage = Storage::open(&config.data_dir, config.idempotency_retention)?;
-    let journal = Journal::start(storage.db());
+    let journal = Journal::start_with(storage.db(), durability);
     let arbiters = start_arbiters(config.actor_threads)?;
     let registry = Registry::new(
         arbiters,
@@ -104,7 +105,10 @@ pub async fn start_core(
         let state = SchedulerState::load(&storage, store.id)?;
         registry.start_scheduler(store.id, store.time_zone, state);
     }
-    let last_service = storage.last_service_id()?;
+    // Purged services leave their mark: ids are never issued twice.
+    let last_service = storage
+        .last_service_id()?
+        .max(storage.id_mark(crate::storage::keys::IdKind::Service, 0)?);
     let last_credential = storage.last_credential_id()?;
     tracing::info!(stores = stores.len(), "recovered");
     let dir_registry = registry.clone();
@@ -120,7 +124,7 @@ pub async fn start_core(
         ctx.set_mailbox_capacity(crate::actors::MAILBOX_CAPACITY);
         closer
     });
-    let courier = crate::actors::courier::Courier::new(registry.clone())
+    let courier = crate::actors::courier::Courier::new(registry.clone(), config.webhook_private_targets)
         .map_err(|e| StartError::Threads(format!("webhook client: {e}")))?;
     crate::actors::courier::Courier::start_in_arbiter(registry.arbiter(2), move |ctx| {
         ctx.set_mailbox_capacity(crate::actors::MAILBOX_CAPACITY);
@@ -137,6 +141,7 @@ pub async fn start_core(
         .map_err(|e| StartError::Threads(format!("metrics: {e}")))?;
     Ok(Arc::new(ApiState {
         cross_store_use: config.cross_store_use,
+        webhook_private_targets: config.webhook_private_targets,
         rate: crate::api::rate::RateLimiter::new(
             config.rate_per_credential_per_s,
             config.rate_burst,
@@ -162,12 +167,22 @@ pub async fn serve(
     manual_clock: Option<crate::domain::ledger::Timestamp>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    serve_with(config, manual_clock, shutdown, Durability::Synced).await
+}
+
+/// As `serve`, with the journal's durability: the server binary always passes `Synced`.
+pub async fn serve_with(
+    config: Config,
+    manual_clock: Option<crate::domain::ledger::Timestamp>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    durability: Durability,
+) -> Result<(), StartError> {
     let state = match manual_clock {
         Some(start) => {
             let clock = Arc::new(ManualClock::new(start));
-            start_core(&config, clock.clone(), Some(clock)).await?
+            start_core(&config, clock.clone(), Some(clock), durability).await?
         }
-        None => start_core(&config, Arc::new(SystemClock), None).await?,
+        None => start_core(&config, Arc::new(SystemClock), None, durability).await?,
     };
     let routes = api::routes(state);
     let (addr, server) = warp::serve(routes)

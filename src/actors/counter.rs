@@ -13,6 +13,7 @@ use crate::domain::counter::{self, CounterOp, Ctx};
 use crate::domain::coupon::CouponCode;
 use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::{EntrySeq, MemberId, StoreId};
+use crate::domain::ledger::LedgerError;
 use crate::domain::money::Amount;
 
 // Requests travel once through a mailbox; boxing the large variant would buy nothing.
@@ -130,11 +131,20 @@ impl StoreLedger {
         }
         crate::domain::checkout::validate_lines(&lines)
             .map_err(|e| ActorError::Invalid(e.to_string()))?;
-        let order = self.new_order(store, member, lines)?;
+        let max = crate::domain::checkout::HELD_ORDERS_MAX;
+        self.holds_in_flight.prune(self.log.durable());
+        let in_flight = self.holds_in_flight.values().filter(|s| **s == store).count();
+        let held = self.registry.storage.held_count(store, max)? + in_flight;
         let seq = self.log.next_seq();
         let mut writes = Vec::with_capacity(3);
-        self.put_order(seq, &order, &mut writes);
-        let outcome = Outcome::Order(Box::new(order));
+        let outcome = if held >= max {
+            Outcome::Rejected(CheckoutError::TooManyHeld.into())
+        } else {
+            let order = self.new_order(store, member, lines)?;
+            self.holds_in_flight.insert(seq, order.id, store);
+            self.put_order(seq, &order, &mut writes);
+            Outcome::Order(Box::new(order))
+        };
         let now = self.registry.clock.now();
         writes.extend(self.log_write(seq, now, meta.key, &meta.audit, request, &outcome));
         let ticket = self.submit(writes);
@@ -296,9 +306,21 @@ impl Handler<WalkInWrite> for StoreLedger {
         let mut writes = Vec::with_capacity(6);
         let outcome = match result {
             Ok((order, transfers)) => {
-                self.transfer(&transfers, &mut writes)?;
-                self.put_order(seq, &order, &mut writes);
-                Outcome::Order(Box::new(order))
+                let deltas = crate::domain::closing::of_walk_in(&order, &transfers, now, |s, at| {
+                    self.registry.business_day(s, at)
+                });
+                match self.registry.closed_in(&deltas) {
+                    Some((s, day)) => Outcome::Rejected(LedgerError::DayClosed {
+                        store: s.get(),
+                        day,
+                    }),
+                    None => {
+                        writes.extend(crate::storage::closing::figure_writes(&deltas));
+                        self.transfer(&transfers, &mut writes)?;
+                        self.put_order(seq, &order, &mut writes);
+                        Outcome::Order(Box::new(order))
+                    }
+                }
             }
             Err(e) => Outcome::Rejected(e),
         };

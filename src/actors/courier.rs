@@ -30,6 +30,7 @@ pub struct Courier {
     client: reqwest::Client,
     /// Sent and not yet recorded as attempted (durably): never sent twice at once.
     in_flight: HashSet<NotificationId>,
+    private_targets: bool,
 }
 
 impl Actor for Courier {
@@ -40,18 +41,71 @@ impl Actor for Courier {
     }
 }
 
+/// Resolves a webhook's host name to its public addresses only (see
+/// `notify::is_private_target`), so that a name can't lead the courier to this machine or
+/// the network behind it.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| !crate::domain::notify::is_private_target(a.ip()))
+                .collect();
+            if addrs.is_empty() {
+                return Err("the host has no public address".into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// What is kept of a failed delivery: a fixed text, never the URL (it may hold a token)
+/// nor the transport's own message.
+fn failure_text(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "could not connect".into()
+    } else if e.is_redirect() {
+        "redirected (not followed)".into()
+    } else {
+        "request failed".into()
+    }
+}
+
 impl Courier {
-    pub fn new(registry: Arc<Registry>) -> Result<Courier, reqwest::Error> {
+    /// `private_targets`: whether the webhook may reach loopback and private addresses.
+    pub fn new(registry: Arc<Registry>, private_targets: bool) -> Result<Courier, reqwest::Error> {
         let log = registry.journal.log();
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder()
             .timeout(WEBHOOK_TIMEOUT)
-            .build()?;
+            .redirect(reqwest::redirect::Policy::none());
+        if !private_targets {
+            client = client.dns_resolver(Arc::new(PublicOnly));
+        }
         Ok(Courier {
             registry,
             log,
-            client,
+            client: client.build()?,
             in_flight: HashSet::new(),
+            private_targets,
         })
+    }
+
+    /// An address literal in the URL is not resolved, so it is checked here.
+    fn refused(&self, url: &str) -> bool {
+        if self.private_targets {
+            return false;
+        }
+        match reqwest::Url::parse(url).ok().and_then(|u| u.host().map(|h| h.to_owned())) {
+            Some(url::Host::Ipv4(ip)) => crate::domain::notify::is_private_target(ip.into()),
+            Some(url::Host::Ipv6(ip)) => crate::domain::notify::is_private_target(ip.into()),
+            Some(url::Host::Domain(d)) => crate::domain::notify::is_local_name(&d),
+            None => true,
+        }
     }
 
     fn round(&mut self, ctx: &mut Context<Self>) {
@@ -86,6 +140,15 @@ impl Courier {
                 }
             };
             self.in_flight.insert(id);
+            if self.refused(&url) {
+                let refused = Err("private target refused".to_owned());
+                ctx.spawn(
+                    async move { refused }
+                        .into_actor(self)
+                        .map(move |result, act, ctx| act.attempted(note, result, ctx)),
+                );
+                continue;
+            }
             let body = serde_json::json!({
                 "id": id.text(),
                 "member_id": note.member.get(),
@@ -106,7 +169,7 @@ impl Courier {
                     match send.await {
                         Ok(res) if res.status().is_success() => Ok(()),
                         Ok(res) => Err(format!("status {}", res.status().as_u16())),
-                        Err(e) => Err(e.to_string()),
+                        Err(e) => Err(failure_text(&e)),
                     }
                 }
                 .into_actor(self)

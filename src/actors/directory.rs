@@ -53,6 +53,12 @@ pub struct Directory {
     /// Highest member sequence issued per store, loaded from disk on first use.
     last_member: HashMap<StoreId, u32>,
     phones: Pending<Phone, MemberId>,
+    /// Services written but not durable yet (with their deleted flag): a later change
+    /// must start from these, not from the older record on disk.
+    services: Pending<ServiceId, (Service, bool)>,
+    /// Bin entries restored but not durably gone yet: a second restore would write the
+    /// binned records over changes made since.
+    restored: Pending<(BinKind, u64), ()>,
     idem: IdemTable,
 }
 
@@ -87,6 +93,8 @@ impl Directory {
             last_credential,
             last_member: HashMap::new(),
             phones: Pending::default(),
+            services: Pending::default(),
+            restored: Pending::default(),
             idem: IdemTable::default(),
         }
     }
@@ -100,6 +108,8 @@ impl Directory {
         let durable = self.log.durable();
         self.idem.prune(durable);
         self.phones.prune(durable);
+        self.services.prune(durable);
+        self.restored.prune(durable);
         self.idem
             .replay(&self.registry.storage, &self.log, key, request)
     }
@@ -120,10 +130,23 @@ impl Directory {
         audit: &Audit,
         request: Request,
         outcome: Outcome,
+        writes: Vec<Write>,
+    ) -> Durable<Outcome> {
+        self.commit_in(key, audit, None, request, outcome, writes)
+    }
+
+    /// As `commit`, logged as a write in `store`.
+    fn commit_in(
+        &mut self,
+        key: IdempotencyKey,
+        audit: &Audit,
+        store: Option<StoreId>,
+        request: Request,
+        outcome: Outcome,
         mut writes: Vec<Write>,
     ) -> Durable<Outcome> {
         let now = self.registry.clock.now();
-        let who = Who { audit, store: None };
+        let who = Who { audit, store };
         writes.extend(
             self.idem
                 .record(self.log.next_seq(), now, key, request, &outcome, who),
@@ -133,6 +156,29 @@ impl Directory {
             value: outcome,
             ticket,
         }
+    }
+
+    /// A service as this actor last wrote it: pending first, then disk.
+    fn service(&self, id: ServiceId) -> Result<Option<(Service, bool)>, StorageError> {
+        if let Some((_, s)) = self.services.get(&id) {
+            return Ok(Some(s.clone()));
+        }
+        self.registry.storage.service(id)
+    }
+
+    /// Writes a service (create, change, delete or restore) and remembers it until durable.
+    fn service_write(&mut self, s: &Service, deleted: bool) -> Write {
+        self.services
+            .insert(self.log.next_seq(), s.id, (s.clone(), deleted));
+        service_write(s, deleted)
+    }
+
+    /// A bin entry from disk, unless a restore of it is already in flight.
+    fn bin_entry(&self, kind: BinKind, id: u64) -> Result<Option<BinEntry>, StorageError> {
+        if self.restored.get(&(kind, id)).is_some() {
+            return Ok(None);
+        }
+        self.registry.storage.bin_entry(kind, id)
     }
 
     fn phone_owner(&self, phone: &Phone) -> Result<Option<MemberId>, StorageError> {
@@ -145,7 +191,14 @@ impl Directory {
     fn next_member(&mut self, home: StoreId) -> Result<Option<MemberId>, StorageError> {
         let last = match self.last_member.get(&home) {
             Some(n) => *n,
-            None => self.registry.storage.last_member_seq(home)?,
+            None => {
+                let storage = &self.registry.storage;
+                let mark = storage.id_mark(keys::IdKind::Member, u64::from(home.get()))?;
+                // A deleted member's key is gone, its mark is not.
+                u32::try_from(mark)
+                    .unwrap_or(u32::MAX)
+                    .max(storage.last_member_seq(home)?)
+            }
         };
         let Some(next) = last.checked_add(1) else {
             return Ok(None);
@@ -231,9 +284,14 @@ impl Handler<RegisterMember> for Directory {
             created_at: self.registry.clock.now(),
         };
         let mut new_member = Deltas::default();
-        let day = self.registry.business_day(msg.home, member.created_at);
+        let day = self.registry.count_day(msg.home, member.created_at);
         new_member.add(msg.home, day, Figure::NewMembers, 1);
         let mut writes = vec![
+            crate::storage::id_mark_write(
+                keys::IdKind::Member,
+                u64::from(msg.home.get()),
+                u64::from(id.seq()),
+            ),
             Write::put(keys::member(id), codec::encode(&MemberRec::from(&member))),
             Write::put(keys::phone(&member.phone), id.get().to_be_bytes().to_vec()),
             Write::put(
@@ -299,7 +357,7 @@ impl Handler<PutService> for Directory {
         }
         let id = match msg.id {
             Some(id) => {
-                match self.registry.storage.service(id)? {
+                match self.service(id)? {
                     Some((existing, false)) if existing.mode != msg.mode => {
                         return Err(ActorError::ModeImmutable)
                     }
@@ -321,7 +379,14 @@ impl Handler<PutService> for Directory {
             resource_kinds: msg.resource_kinds,
             requires_review: msg.requires_review,
         };
-        let writes = vec![service_write(&service, false)];
+        let mut writes = vec![self.service_write(&service, false)];
+        if msg.id.is_none() {
+            writes.push(crate::storage::id_mark_write(
+                keys::IdKind::Service,
+                0,
+                id.0,
+            ));
+        }
         Ok(self.commit(
             msg.meta.key,
             &msg.meta.audit,
@@ -340,7 +405,7 @@ impl Handler<DeleteService> for Directory {
         if let Some(answer) = replay {
             return Ok(answer);
         }
-        let Some((service, false)) = self.registry.storage.service(msg.id)? else {
+        let Some((service, false)) = self.service(msg.id)? else {
             return Err(ActorError::NotFound(format!("service {}", msg.id.0)));
         };
         // The record stays, flagged, so history can still name it; the bin entry makes it
@@ -352,7 +417,7 @@ impl Handler<DeleteService> for Directory {
             self.registry.clock.now(),
             msg.meta.audit.credential.0,
         );
-        let writes = vec![service_write(&service, true), bin_write(&bin)];
+        let writes = vec![self.service_write(&service, true), bin_write(&bin)];
         Ok(self.commit(
             msg.meta.key,
             &msg.meta.audit,
@@ -638,22 +703,17 @@ impl Handler<RestoreChainItem> for Directory {
         }
         let not_found =
             || ActorError::NotFound(format!("{} {} in the recycle bin", msg.kind.name(), msg.id));
-        let entry = self
-            .registry
-            .storage
-            .bin_entry(msg.kind, msg.id)?
-            .ok_or_else(not_found)?;
+        let entry = self.bin_entry(msg.kind, msg.id)?.ok_or_else(not_found)?;
         entry.check_restore(self.registry.bin_retention_days, self.registry.clock.now())?;
         let invalid = |e: crate::storage::codec::CodecError| ActorError::Invalid(e.to_string());
         let mut catalog = (*self.registry.catalog()).clone();
         let mut writes = vec![Write::delete(bin_key(msg.kind, msg.id))];
         match msg.kind {
             BinKind::Service => {
-                let Some((service, true)) = self.registry.storage.service(ServiceId(msg.id))?
-                else {
+                let Some((service, true)) = self.service(ServiceId(msg.id))? else {
                     return Err(not_found());
                 };
-                writes.push(service_write(&service, false));
+                writes.push(self.service_write(&service, false));
             }
             BinKind::Gift | BinKind::CouponTemplate => {
                 let (key, value) = entry.records.first().cloned().ok_or_else(not_found)?;
@@ -669,6 +729,8 @@ impl Handler<RestoreChainItem> for Directory {
             }
             BinKind::Member | BinKind::Resource => return Err(not_found()),
         }
+        self.restored
+            .insert(self.log.next_seq(), (msg.kind, msg.id), ());
         let answer = self.commit(
             msg.meta.key,
             &msg.meta.audit,
@@ -678,6 +740,66 @@ impl Handler<RestoreChainItem> for Directory {
         );
         self.registry.publish_catalog(catalog);
         Ok(answer)
+    }
+}
+
+/// Put a member back from the recycle bin. The directory does it, not the home ledger,
+/// because it owns phone uniqueness: a registration of the same phone still in flight is
+/// seen here. The ledger holds nothing of a binned member (see `StoreLedger::account`), so
+/// it loads the account from disk once this is durable.
+#[derive(Debug, Message)]
+#[rtype(result = "WriteResult")]
+pub struct RestoreMember {
+    pub meta: WriteMeta,
+    pub member: MemberId,
+}
+
+impl Handler<RestoreMember> for Directory {
+    type Result = WriteResult;
+
+    fn handle(&mut self, msg: RestoreMember, _ctx: &mut Context<Self>) -> WriteResult {
+        let (request, replay) = self.replay_meta(&msg.meta)?;
+        if let Some(answer) = replay {
+            return Ok(answer);
+        }
+        let home = msg.member.home_store();
+        let not_found =
+            || ActorError::NotFound(format!("member {} in the recycle bin", msg.member.get()));
+        let entry = self
+            .bin_entry(BinKind::Member, msg.member.get())?
+            .filter(|e| e.store == Some(home))
+            .ok_or_else(not_found)?;
+        entry.check_restore(self.registry.bin_retention_days, self.registry.clock.now())?;
+        let (_, mvalue) = entry.records.first().ok_or_else(not_found)?;
+        let rec: MemberRec =
+            codec::decode(mvalue).map_err(|e| ActorError::Invalid(e.to_string()))?;
+        let phone = Phone::new(&rec.phone).map_err(|e| ActorError::Invalid(e.to_string()))?;
+        match self.phone_owner(&phone)? {
+            // A restore of this member already in flight.
+            Some(owner) if owner == msg.member => return Err(not_found()),
+            Some(_) => {
+                return Err(crate::domain::recycle::RecycleError::PhoneTaken(rec.phone).into())
+            }
+            None => {}
+        }
+        let mut writes: Vec<Write> = entry
+            .records
+            .iter()
+            .map(|(k, v)| Write::put(k.clone(), v.clone()))
+            .collect();
+        writes.push(Write::delete(bin_key(BinKind::Member, msg.member.get())));
+        self.phones.insert(self.log.next_seq(), phone, msg.member);
+        self.restored
+            .insert(self.log.next_seq(), (BinKind::Member, msg.member.get()), ());
+        let outcome = Outcome::Restored(BinKind::Member, msg.member.get());
+        Ok(self.commit_in(
+            msg.meta.key,
+            &msg.meta.audit,
+            Some(home),
+            request,
+            outcome,
+            writes,
+        ))
     }
 }
 

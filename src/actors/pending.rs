@@ -47,6 +47,10 @@ impl<K: Hash + Eq + Clone, V> Pending<K, V> {
         }
     }
 
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.map.values().map(|(_, v)| v)
+    }
+
     pub fn len(&self) -> usize {
         self.map.len()
     }

@@ -100,6 +100,15 @@ impl Handler<CompleteLinked> for StoreLedger {
         for item in msg.items {
             let account = match self.account(item.member) {
                 Ok(Some(a)) if item.member.home_store() == self.home => a,
+                // The member (and so the card) is gone, to the bin or beyond: the
+                // occurrence completes uncharged instead of being retried forever.
+                Ok(None) if item.member.home_store() == self.home => {
+                    writes.extend(item.writes);
+                    results.push(SessionTaken::NotTaken(LedgerError::Member(
+                        crate::domain::membership::MemberError::CardNotFound(item.card.0),
+                    )));
+                    continue;
+                }
                 Ok(_) | Err(_) => {
                     results.push(SessionTaken::Failed);
                     continue;

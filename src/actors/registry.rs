@@ -35,6 +35,10 @@ pub struct Registry {
     pub gauges: ActorGauges,
 }
 
+/// Closed days a count skips at most (`count_day`): a store closes today by hand, never
+/// days ahead, so one is enough; the bound keeps the loop finite.
+pub const COUNT_DAY_SKIP_MAX: usize = 7;
+
 /// What the actors hold in memory, for `/metrics`.
 #[derive(Clone)]
 pub struct ActorGauges {
@@ -155,6 +159,20 @@ impl Registry {
 
     pub fn day_closed(&self, store: StoreId, day: BusinessDay) -> bool {
         self.closed_days.contains(&(store, day))
+    }
+
+    /// The day a count that is not a sale (a registration, a booking's change) lands on:
+    /// its business day, or the next day not closed when that one was closed by hand. A
+    /// sealed day's figures never move, and such writes are not refused for it.
+    pub fn count_day(&self, store: StoreId, at: Timestamp) -> BusinessDay {
+        let mut day = self.business_day(store, at);
+        for _ in 0..COUNT_DAY_SKIP_MAX {
+            if !self.day_closed(store, day) {
+                break;
+            }
+            day = day.succ_opt().unwrap_or(day);
+        }
+        day
     }
 
     /// The first of `deltas`' days that is closed, if any.

@@ -284,7 +284,13 @@ impl SchedulerState {
             plans,
             last_booking,
             last_plan: storage.last_store_seq(keys::TAG_PLAN, store)?,
-            last_resource: storage.last_store_seq(keys::TAG_RESOURCE, store)?,
+            // A deleted resource's key is gone, its mark is not.
+            last_resource: storage.last_store_seq(keys::TAG_RESOURCE, store)?.max(
+                u32::try_from(
+                    storage.id_mark(keys::IdKind::Resource, u64::from(store.get()))?,
+                )
+                .unwrap_or(u32::MAX),
+            ),
             last_event: storage.last_event_seq(store)?,
             last_notification: storage
                 .last_notification_seq(store, crate::domain::notify::Source::Scheduler)?,
@@ -495,7 +501,7 @@ impl StoreScheduler {
     /// `put_booking`). Counted on the business day it happens.
     fn booking_figures(&self, b: &Booking, now: Timestamp) -> Vec<Write> {
         let before = self.bookings.get(&b.id).map(|o| o.status);
-        let day = self.registry.business_day(self.store, now);
+        let day = self.registry.count_day(self.store, now);
         let deltas = closing::of_booking(before, b, day);
         let mut writes: Vec<Write> = figure_writes(&deltas).collect();
         if let Some(s) = closing::ServiceFigures::of(&deltas) {
@@ -958,7 +964,7 @@ impl StoreScheduler {
             None => bookings.iter().map(Self::booking_write).collect(),
         };
         // New bookings, all of one service: their figures add up before they are encoded.
-        let day = self.registry.business_day(self.store, now);
+        let day = self.registry.count_day(self.store, now);
         let mut figures = closing::Deltas::default();
         for b in &bookings {
             figures.absorb(&closing::of_booking(None, b, day));
@@ -1413,7 +1419,7 @@ impl Handler<SetHours> for StoreScheduler {
 impl Handler<PutResource> for StoreScheduler {
     type Result = SchedResult;
 
-    fn handle(&mut self, msg: PutResource, _: &mut Context<Self>) -> SchedResult {
+    fn handle(&mut self, msg: PutResource, ctx: &mut Context<Self>) -> SchedResult {
         if let Some(answer) = self.replay(&msg.meta)? {
             return Ok(answer);
         }
@@ -1447,16 +1453,30 @@ impl Handler<PutResource> for StoreScheduler {
             working_hours: spec.working_hours,
             days_off: spec.days_off,
         };
-        let write = Write::put(
+        let mut writes = vec![Write::put(
             keys::id8(keys::TAG_RESOURCE, id.0),
             codec::encode(&ResourceRec::from(&resource)),
-        );
-        let durable = self.commit(msg.meta, Outcome::Resource(resource.clone()), vec![write]);
+        )];
+        if msg.id.is_none() {
+            writes.push(crate::storage::id_mark_write(
+                keys::IdKind::Resource,
+                u64::from(self.store.get()),
+                id.0 & u64::from(u32::MAX),
+            ));
+        }
+        let durable = self.commit(msg.meta, Outcome::Resource(resource.clone()), writes);
         match self.resources.get_mut(&id) {
             Some((r, addr)) => {
                 *r = resource.clone();
-                // Capacity or hours changes apply to new bookings; existing ones stay.
-                let _ = addr.try_send(Reconfigure(resource));
+                // Capacity or hours changes apply to new bookings; existing ones stay. A
+                // full mailbox is waited for with this mailbox paused, so that no later
+                // booking reaches the resource before its new configuration.
+                if let Err(actix::prelude::SendError::Full(m)) = addr.try_send(Reconfigure(resource)) {
+                    let send = addr.send(m);
+                    ctx.wait(actix::fut::wrap_future(async move {
+                        let _ = send.await;
+                    }));
+                }
             }
             None => {
                 self.last_resource = id.0 as u32;
@@ -1529,6 +1549,11 @@ impl Handler<RestoreResource> for StoreScheduler {
         }
         let not_found =
             || ActorError::NotFound(format!("resource {} in the recycle bin", msg.id.0));
+        // Live again (a restore not durable yet): the disk's bin entry is stale, and a new
+        // actor would drop the calendar the live one holds.
+        if self.resources.contains_key(&msg.id) {
+            return Err(not_found());
+        }
         let entry = self
             .registry
             .storage

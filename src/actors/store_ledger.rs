@@ -59,6 +59,12 @@ pub struct StoreLedger {
     pub(super) gift_stock: HashMap<crate::domain::gift::GiftId, i64>,
     /// Last sequence of this ledger's notification ids.
     last_notification: u32,
+    /// Members binned but not durably gone yet: the disk still holds their account, and
+    /// reloading it would let a write land on a member the bin already holds.
+    binned: Pending<MemberId, ()>,
+    /// Orders this actor held, by selling store, not durable yet: with the store's held
+    /// index on disk they make the count that `HELD_ORDERS_MAX` bounds.
+    pub(super) holds_in_flight: Pending<OrderId, StoreId>,
 }
 
 impl Actor for StoreLedger {
@@ -86,12 +92,18 @@ impl StoreLedger {
             next_order,
             gift_stock: HashMap::new(),
             last_notification,
+            binned: Pending::default(),
+            holds_in_flight: Pending::default(),
         }
     }
 
     pub(super) fn account(&mut self, member: MemberId) -> Result<Option<Account>, ActorError> {
         if let Some(a) = self.accounts.get(&member) {
             return Ok(Some(a.clone()));
+        }
+        self.binned.prune(self.log.durable());
+        if self.binned.get(&member).is_some() {
+            return Ok(None);
         }
         let loaded = self.registry.storage.account(member)?;
         if let Some(a) = &loaded {
@@ -461,14 +473,6 @@ pub struct BinMember {
     pub member: MemberId,
 }
 
-/// Put a member of this store back from the recycle bin.
-#[derive(Debug, Message)]
-#[rtype(result = "WriteResult")]
-pub struct RestoreMember {
-    pub meta: super::WriteMeta,
-    pub member: MemberId,
-}
-
 impl StoreLedger {
     fn fingerprint_replay(
         &mut self,
@@ -543,41 +547,9 @@ impl Handler<BinMember> for StoreLedger {
         if self.accounts.remove(&msg.member).is_some() {
             self.registry.gauges.accounts.dec();
         }
+        self.binned.insert(self.log.next_seq(), msg.member, ());
         let outcome = Outcome::Binned(BinKind::Member, msg.member.get());
         Ok(self.commit_fingerprint(msg.meta, outcome, writes))
     }
 }
 
-impl Handler<RestoreMember> for StoreLedger {
-    type Result = WriteResult;
-
-    fn handle(&mut self, msg: RestoreMember, _ctx: &mut Context<Self>) -> WriteResult {
-        if let Some(answer) = self.fingerprint_replay(&msg.meta)? {
-            return Ok(answer);
-        }
-        let not_found =
-            || ActorError::NotFound(format!("member {} in the recycle bin", msg.member.get()));
-        let storage = &self.registry.storage;
-        let entry = storage
-            .bin_entry(BinKind::Member, msg.member.get())?
-            .filter(|e| e.store == Some(self.home))
-            .ok_or_else(not_found)?;
-        entry.check_restore(self.registry.bin_retention_days, self.registry.clock.now())?;
-        let (_, mvalue) = entry.records.first().ok_or_else(not_found)?;
-        let rec: codec::MemberRec =
-            codec::decode(mvalue).map_err(|e| ActorError::Invalid(e.to_string()))?;
-        let phone = crate::domain::ids::Phone::new(&rec.phone)
-            .map_err(|e| ActorError::Invalid(e.to_string()))?;
-        if storage.member_by_phone(&phone)?.is_some() {
-            return Err(crate::domain::recycle::RecycleError::PhoneTaken(rec.phone).into());
-        }
-        let mut writes: Vec<Write> = entry
-            .records
-            .iter()
-            .map(|(k, v)| Write::put(k.clone(), v.clone()))
-            .collect();
-        writes.push(Write::delete(bin_key(BinKind::Member, msg.member.get())));
-        let outcome = Outcome::Restored(BinKind::Member, msg.member.get());
-        Ok(self.commit_fingerprint(msg.meta, outcome, writes))
-    }
-}

@@ -56,14 +56,35 @@ fn authenticate(state: &ApiState, header: Option<String>) -> Result<Principal, A
     })
 }
 
-/// Extracts the caller's principal or rejects with 401.
+/// Extracts the caller's principal or rejects with 401, then holds its role to the access
+/// written in the route table's row for this request (403): the table is the one source of
+/// who may call what. Handlers check the store of the object named.
 pub fn authenticated(state: Arc<ApiState>) -> BoxedFilter<(Principal,)> {
-    warp::header::optional::<String>("authorization")
-        .and_then(move |header: Option<String>| {
-            let state = state.clone();
-            async move { authenticate(&state, header).map_err(warp::reject::custom) }
-        })
+    warp::method()
+        .and(warp::path::full())
+        .and(warp::header::optional::<String>("authorization"))
+        .and_then(
+            move |method: warp::http::Method,
+                  path: warp::path::FullPath,
+                  header: Option<String>| {
+                let state = state.clone();
+                async move {
+                    let p = authenticate(&state, header).map_err(warp::reject::custom)?;
+                    authorize(&p, method.as_str(), path.as_str())
+                        .map_err(warp::reject::custom)?;
+                    Ok::<_, warp::Rejection>(p)
+                }
+            },
+        )
         .boxed()
+}
+
+/// The role check of the route table's row that `verb path` matches.
+pub fn authorize(p: &Principal, verb: &str, path: &str) -> Result<(), ApiError> {
+    match super::openapi::route_for(verb, path) {
+        Some(route) if !route.access.admits(p) => Err(ApiError::Forbidden),
+        _ => Ok(()),
+    }
 }
 
 /// May `p` use `cap` on an object of `store`? Objects of other stores are reported as

@@ -55,9 +55,21 @@ pub(super) fn json_bytes(status: StatusCode, body: Result<Vec<u8>, serde_json::E
     }
 }
 
-pub(super) fn idempotency_key(header: Option<String>) -> Result<IdempotencyKey, ApiError> {
+/// The request's key, scoped to the caller's store (or, for chain-wide and multi-store
+/// credentials, to the credential).
+pub(super) fn idempotency_key(
+    p: &Principal,
+    header: Option<String>,
+) -> Result<IdempotencyKey, ApiError> {
     let raw = header.ok_or(ApiError::IdempotencyKeyRequired)?;
-    IdempotencyKey::new(&raw).map_err(ApiError::InvalidIdempotencyKey)
+    IdempotencyKey::scoped(&key_scope(p), &raw).map_err(ApiError::InvalidIdempotencyKey)
+}
+
+fn key_scope(p: &Principal) -> crate::domain::ids::KeyScope {
+    match p.role.home_store() {
+        Some(store) => crate::domain::ids::KeyScope::Store(store),
+        None => crate::domain::ids::KeyScope::Credential(p.credential.0),
+    }
 }
 
 /// A fingerprinted write's idempotency record remembers the route and the parsed body.
@@ -67,7 +79,7 @@ pub(super) fn meta(
     route: &str,
     body: &impl Serialize,
 ) -> Result<WriteMeta, ApiError> {
-    let key = idempotency_key(key)?;
+    let key = idempotency_key(&p, key)?;
     let mut fingerprint = route.as_bytes().to_vec();
     fingerprint.push(0);
     fingerprint.extend(serde_json::to_vec(body).map_err(|e| ApiError::InvalidBody(e.to_string()))?);
@@ -220,7 +232,7 @@ pub async fn create_store(
     respond(
         async {
             allow(&p, Capability::ChainAdmin, None, String::new)?;
-            let key = idempotency_key(key)?;
+            let key = idempotency_key(&p, key)?;
             let body: CreateStoreBody = parse_json(ct, &body)?;
             let name = Name::new(&body.name, "store name").map_err(ApiError::InvalidField)?;
             let tz_name = body
@@ -295,7 +307,7 @@ pub async fn register_member(
 ) -> Response {
     respond(
         async {
-            let key = idempotency_key(key)?;
+            let key = idempotency_key(&p, key)?;
             let body: RegisterMemberBody = parse_json(ct, &body)?;
             let home = store_id(body.home_store_id)?;
             allow(&p, Capability::Counter, Some(home), || {
@@ -372,7 +384,7 @@ pub async fn ledger_write(
 ) -> Response {
     respond(
         async {
-            let key = idempotency_key(key)?;
+            let key = idempotency_key(&p, key)?;
             let member = member_id(raw)?;
             if matches!(route, LedgerRoute::Deduct) {
                 allow_spend(&state, &p, member)?;
@@ -499,7 +511,8 @@ fn batch_command(
     p: &Principal,
     op: &BatchOp,
 ) -> Result<(IdempotencyKey, LedgerCommand), ApiError> {
-    let key = IdempotencyKey::new(&op.idempotency_key).map_err(ApiError::InvalidIdempotencyKey)?;
+    let key = IdempotencyKey::scoped(&key_scope(p), &op.idempotency_key)
+        .map_err(ApiError::InvalidIdempotencyKey)?;
     let member = member_id(op.member_id)?;
     // The same rule as the single routes: a deduction may be cross-store, nothing else.
     if op.op == "deduct" {

@@ -21,20 +21,6 @@ use crate::domain::access::{Capability, Principal};
 /// Longest request id taken from a client's `X-Request-Id`; longer ones are replaced.
 pub const REQUEST_ID_LEN_MAX: usize = 64;
 
-/// Path words of the documented routes (`openapi::ROUTES`); any other word is reported as
-/// `{other}`, so that a client sending random paths can't grow the label set.
-fn route_word(seg: &str) -> bool {
-    static WORDS: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
-        std::sync::LazyLock::new(|| {
-            super::openapi::ROUTES
-                .iter()
-                .flat_map(|r| r.path.split('/'))
-                .filter(|w| !w.is_empty() && !w.starts_with('{'))
-                .collect()
-        });
-    WORDS.contains(seg)
-}
-
 /// Requests the API has sent to an actor and not had answered, by actor: what waits in (or
 /// to enter) the mailboxes. Global like Prometheus' own default registry, so that every
 /// send helper can count without being handed the state.
@@ -114,12 +100,12 @@ impl Metrics {
     }
 
     fn observe(&self, method: &Method, path: &str, status: StatusCode, started: Instant) {
-        let route = route_label(path);
+        let (route, method) = labels(method, path);
         self.requests
-            .with_label_values(&[&route, method.as_str(), status.as_str()])
+            .with_label_values(&[route, method, status.as_str()])
             .inc();
         self.latency
-            .with_label_values(&[&route])
+            .with_label_values(&[route])
             .observe(started.elapsed().as_secs_f64());
     }
 
@@ -138,23 +124,24 @@ impl Metrics {
     }
 }
 
-/// `/v1/members/4294967297/deductions` -> `/v1/members/{id}/deductions`.
-pub fn route_label(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for seg in path.split('/').filter(|s| !s.is_empty()) {
-        out.push('/');
-        if seg.bytes().all(|b| b.is_ascii_digit()) {
-            out.push_str("{id}");
-        } else if route_word(seg) {
-            out.push_str(seg);
-        } else {
-            out.push_str("{other}");
-        }
+/// Labels come from a closed set, so no client can grow `/metrics`: the route table's path
+/// for a request that matches a row, else `unmatched`; the method of the row, else one of a
+/// fixed few, else `other`.
+pub fn labels(method: &Method, path: &str) -> (&'static str, &'static str) {
+    if let Some(route) = super::openapi::route_for(method.as_str(), path) {
+        return (route.path, route.verb.as_str());
     }
-    if out.is_empty() {
-        out.push('/');
-    }
-    out
+    let method = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    };
+    ("unmatched", method)
 }
 
 /// Wraps every route: counts and times it, logs it with its request id, and returns that id
@@ -221,18 +208,18 @@ pub async fn scrape(state: Arc<ApiState>, p: Principal) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::route_label;
+    use super::labels;
+    use warp::http::Method;
 
     #[test]
-    fn labels_hide_ids_and_unknown_words() {
+    fn labels_come_from_the_route_table_or_a_closed_set() {
         assert_eq!(
-            route_label("/v1/members/4294967297/deductions"),
-            "/v1/members/{id}/deductions"
+            labels(&Method::POST, "/v1/members/4294967297/deductions"),
+            ("/v1/members/{member_id}/deductions", "POST")
         );
-        assert_eq!(
-            route_label("/v1/zzz/1/../x"),
-            "/v1/{other}/{id}/{other}/{other}"
-        );
-        assert_eq!(route_label("/"), "/");
+        assert_eq!(labels(&Method::GET, "/v1/zzz/1/../x"), ("unmatched", "GET"));
+        let odd = Method::from_bytes(b"BREW").expect("a method token");
+        assert_eq!(labels(&odd, "/v1/members/1/a/b/c/d/e/f/g/h"), ("unmatched", "other"));
+        assert_eq!(labels(&Method::GET, "/"), ("unmatched", "GET"));
     }
 }

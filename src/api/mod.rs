@@ -54,6 +54,8 @@ pub struct ApiState {
     pub admin_key_hash: Option<[u8; 32]>,
     /// Whether members may spend their value at any store of the chain (跨店消费).
     pub cross_store_use: bool,
+    /// Whether the webhook may target loopback and private addresses.
+    pub webhook_private_targets: bool,
     /// Requests per credential; the bootstrap administrator is not limited.
     pub rate: rate::RateLimiter,
     /// Where backups (RocksDB checkpoints) are written.

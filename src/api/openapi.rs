@@ -18,6 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::dto::*;
 use super::schedule_dto::*;
 use super::{closing, credentials, gifts, membership as m, notify, oplog, recycle};
+use crate::domain::access::{Capability, Principal};
 
 type Schemas = Vec<(String, RefOr<Schema>)>;
 type BodyFn = fn(&mut Schemas) -> RefOr<Schema>;
@@ -58,8 +59,9 @@ pub struct Route {
     pub path: &'static str,
     pub tag: &'static str,
     pub summary: &'static str,
-    /// Which roles may call it (the authorisation matrix in words).
-    pub who: &'static str,
+    /// Which roles may call it: the router enforces it (`auth::authenticated`), the
+    /// document describes it, and handlers add the store check.
+    pub access: Access,
     body: Option<BodyFn>,
     query: Option<QueryFn>,
     /// Writes that take an `Idempotency-Key` header.
@@ -71,9 +73,9 @@ const fn get(
     path: &'static str,
     tag: &'static str,
     summary: &'static str,
-    who: &'static str,
+    access: Access,
 ) -> Route {
-    write(Verb::Get, path, tag, summary, who).unkeyed()
+    write(Verb::Get, path, tag, summary, access).unkeyed()
 }
 
 /// A route that takes an `Idempotency-Key` (every write but a few).
@@ -82,14 +84,14 @@ const fn write(
     path: &'static str,
     tag: &'static str,
     summary: &'static str,
-    who: &'static str,
+    access: Access,
 ) -> Route {
     Route {
         verb,
         path,
         tag,
         summary,
-        who,
+        access,
         body: None,
         query: None,
         keyed: true,
@@ -102,27 +104,27 @@ const fn post(
     path: &'static str,
     tag: &'static str,
     summary: &'static str,
-    who: &'static str,
+    access: Access,
 ) -> Route {
-    write(Verb::Post, path, tag, summary, who)
+    write(Verb::Post, path, tag, summary, access)
 }
 
 const fn put(
     path: &'static str,
     tag: &'static str,
     summary: &'static str,
-    who: &'static str,
+    access: Access,
 ) -> Route {
-    write(Verb::Put, path, tag, summary, who)
+    write(Verb::Put, path, tag, summary, access)
 }
 
 const fn delete(
     path: &'static str,
     tag: &'static str,
     summary: &'static str,
-    who: &'static str,
+    access: Access,
 ) -> Route {
-    write(Verb::Delete, path, tag, summary, who)
+    write(Verb::Delete, path, tag, summary, access)
 }
 
 impl Route {
@@ -154,18 +156,59 @@ fn params<T: IntoParams>() -> Vec<Parameter> {
     T::into_params(|| Some(ParameterIn::Query))
 }
 
-// The capability each route checks (`domain::access::Capability`), in words.
-const HQ: &str = "chain_admin: hq_admin only";
-const MANAGERS: &str = "manage_store: hq_admin; store_manager of the store";
-const COUNTER: &str = "counter: hq_admin; store_manager, cashier or pos of the store";
-const ANY: &str = "read_store: anyone working in the store";
-const CHAIN: &str = "authenticated: any credential of the chain (chain-wide reference data)";
-const STAFF: &str = "calendar: hq_admin; store_manager; staff for their own resource";
+/// Who may call a route, by role. The store a request acts in (and a staff member's own
+/// resource) is checked by the handler against the object the request names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// No key needed.
+    Public,
+    /// Any valid credential of the chain (chain-wide reference data).
+    Chain,
+    /// Roles that hold this capability.
+    Role(Capability),
+}
+
+impl Access {
+    /// The authorisation matrix in words, for the document.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Access::Public => "anyone",
+            Access::Chain => "authenticated: any credential of the chain (chain-wide reference data)",
+            Access::Role(Capability::ChainAdmin) => "chain_admin: hq_admin only",
+            Access::Role(Capability::ManageStore) => {
+                "manage_store: hq_admin; store_manager of the store"
+            }
+            Access::Role(Capability::Counter) => {
+                "counter: hq_admin; store_manager, cashier or pos of the store"
+            }
+            Access::Role(Capability::ReadStore) => "read_store: anyone working in the store",
+            Access::Role(Capability::Calendar(_)) => {
+                "calendar: hq_admin; store_manager; staff for their own resource"
+            }
+        }
+    }
+
+    /// May `p`'s role call a route with this access at all (its store aside)?
+    pub fn admits(self, p: &Principal) -> bool {
+        match self {
+            Access::Public | Access::Chain => true,
+            Access::Role(cap) => p.may(cap, None).is_ok(),
+        }
+    }
+}
+
+const PUBLIC: Access = Access::Public;
+const HQ: Access = Access::Role(Capability::ChainAdmin);
+const MANAGERS: Access = Access::Role(Capability::ManageStore);
+const COUNTER: Access = Access::Role(Capability::Counter);
+const ANY: Access = Access::Role(Capability::ReadStore);
+const CHAIN: Access = Access::Chain;
+const STAFF: Access = Access::Role(Capability::Calendar(None));
 
 /// Every route the server answers. Keep in the router's order, group by group.
 pub const ROUTES: &[Route] = &[
-    get("/healthz", "operations", "Liveness", "anyone").public(),
-    get("/v1/openapi.json", "operations", "This document", "anyone").public(),
+    get("/healthz", "operations", "Liveness", PUBLIC).public(),
+    get("/v1/openapi.json", "operations", "This document", PUBLIC).public(),
     post("/v1/stores", "directory", "Open a store", HQ).body(schema::<CreateStoreBody>),
     get("/v1/stores", "directory", "List stores", CHAIN).query(params::<PageAfterQuery>),
     get("/v1/stores/{store_id}", "directory", "A store", CHAIN),
@@ -832,7 +875,7 @@ fn build() -> OpenApi {
         let mut op = OperationBuilder::new()
             .operation_id(Some(format!("op{i:03}_{}", operation_name(r))))
             .summary(Some(r.summary))
-            .description(Some(format!("Who: {}", r.who)))
+            .description(Some(format!("Who: {}", r.access.describe())))
             .tag(r.tag)
             .parameters(Some(parameters))
             .responses(responses.build());
@@ -890,6 +933,51 @@ fn operation_name(r: &Route) -> String {
         words.join("_").replace(['-', '.'], "_")
     )
 }
+
+/// The row a request path matches, if any: literal segments equal, `{param}` segments any
+/// non-empty segment; where two rows match, the one with more literal segments.
+pub fn route_for(verb: &str, path: &str) -> Option<&'static Route> {
+    /// Rows with their segments, split once.
+    static SPLIT: std::sync::LazyLock<Vec<(&'static Route, Vec<&'static str>)>> =
+        std::sync::LazyLock::new(|| {
+            ROUTES
+                .iter()
+                .map(|r| (r, r.path.split('/').filter(|s| !s.is_empty()).collect()))
+                .collect()
+        });
+    let mut segs = [""; ROUTE_SEGMENTS_MAX];
+    let mut n = 0;
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        if n == ROUTE_SEGMENTS_MAX {
+            return None;
+        }
+        segs[n] = seg;
+        n += 1;
+    }
+    let segs = &segs[..n];
+    let mut best: Option<(&'static Route, usize)> = None;
+    for (route, row) in SPLIT.iter() {
+        if route.verb.as_str() != verb || row.len() != segs.len() {
+            continue;
+        }
+        let mut literals = 0;
+        let matched = row.iter().zip(segs).all(|(want, got)| {
+            if want.starts_with('{') {
+                true
+            } else {
+                literals += 1;
+                want == got
+            }
+        });
+        if matched && best.is_none_or(|(_, l)| literals > l) {
+            best = Some((route, literals));
+        }
+    }
+    best.map(|(r, _)| r)
+}
+
+/// No route has more path segments than this; longer paths match none.
+const ROUTE_SEGMENTS_MAX: usize = 8;
 
 /// The document, rendered once.
 pub fn json() -> &'static str {

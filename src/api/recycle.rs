@@ -15,7 +15,8 @@ use super::handlers::{
 use super::ApiState;
 use crate::actors::directory::{BinCatalogItem, RestoreChainItem};
 use crate::actors::scheduler::RestoreResource;
-use crate::actors::store_ledger::{BinMember, RestoreMember};
+use crate::actors::directory::RestoreMember;
+use crate::actors::store_ledger::BinMember;
 use crate::domain::access::{Capability, Principal};
 use crate::domain::booking::ResourceId;
 use crate::domain::idempotency::Outcome;
@@ -171,11 +172,7 @@ pub async fn restore(
                         || format!("member {id}"),
                     )?;
                     let meta = meta(&p, key, &route, &())?;
-                    write(
-                        &home_ledger(&state, member)?,
-                        RestoreMember { meta, member },
-                    )
-                    .await?
+                    write(&state.directory, RestoreMember { meta, member }).await?
                 }
                 BinKind::Resource => {
                     let store = store_id(id >> 32)?;

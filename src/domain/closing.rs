@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::booking::{Booking, BookingOrigin, BookingStatus};
 use super::counter::Effects;
 use super::ids::{EntrySeq, StoreId};
-use super::ledger::{AccountRef, EntryKind, StoreAccountKind, TenderKind, Timestamp};
+use super::checkout::Order;
+use super::ledger::{AccountRef, EntryKind, StoreAccountKind, TenderKind, Timestamp, Transfer};
 use super::membership::Activity;
 
 /// Every figure kept per store and business day. Counts, minutes, points, or minor units.
@@ -254,22 +255,7 @@ pub fn of_effects(
             }
         }
     }
-    for t in &fx.transfers {
-        let amount = t.amount.minor();
-        for (account, sign) in [(t.from, 1), (t.to, -1)] {
-            let AccountRef::Store(store, kind) = account else {
-                continue;
-            };
-            let f = match kind {
-                StoreAccountKind::Tender(tk) => Figure::tender(tk),
-                // Revenue is credited (`to`) when value is sold.
-                StoreAccountKind::Revenue => Figure::Revenue,
-                StoreAccountKind::Promotion => continue,
-            };
-            let sign = if f == Figure::Revenue { -sign } else { sign };
-            d.add(store, day(store, now), f, sign * amount);
-        }
-    }
+    add_transfers(&mut d, &fx.transfers, now, &day);
     for a in &fx.activities {
         let day = day(a.store, a.at);
         let mut add = |f, v| d.add(a.store, day, f, v);
@@ -293,11 +279,59 @@ pub fn of_effects(
         }
     }
     if let Some(o) = &fx.order {
-        if o.paid_at == Some(now) {
-            d.add(o.store, day(o.store, now), Figure::OrdersPaid, 1);
-        }
+        add_order(&mut d, o, now, &day);
     }
     d
+}
+
+/// The figures of a walk-in customer's sale or return: its tenders and revenue, and the
+/// order if it was paid now.
+pub fn of_walk_in(
+    order: &Order,
+    transfers: &[Transfer],
+    now: Timestamp,
+    day: impl Fn(StoreId, Timestamp) -> BusinessDay,
+) -> Deltas {
+    let mut d = Deltas::default();
+    add_transfers(&mut d, transfers, now, &day);
+    add_order(&mut d, order, now, &day);
+    d
+}
+
+fn add_order(
+    d: &mut Deltas,
+    o: &Order,
+    now: Timestamp,
+    day: &impl Fn(StoreId, Timestamp) -> BusinessDay,
+) {
+    if o.paid_at == Some(now) {
+        d.add(o.store, day(o.store, now), Figure::OrdersPaid, 1);
+    }
+}
+
+/// Tenders taken or given back and revenue, at the store of each store-side account.
+fn add_transfers(
+    d: &mut Deltas,
+    transfers: &[Transfer],
+    now: Timestamp,
+    day: &impl Fn(StoreId, Timestamp) -> BusinessDay,
+) {
+    for t in transfers {
+        let amount = t.amount.minor();
+        for (account, sign) in [(t.from, 1), (t.to, -1)] {
+            let AccountRef::Store(store, kind) = account else {
+                continue;
+            };
+            let f = match kind {
+                StoreAccountKind::Tender(tk) => Figure::tender(tk),
+                // Revenue is credited (`to`) when value is sold.
+                StoreAccountKind::Revenue => Figure::Revenue,
+                StoreAccountKind::Promotion => continue,
+            };
+            let sign = if f == Figure::Revenue { -sign } else { sign };
+            d.add(store, day(store, now), f, sign * amount);
+        }
+    }
 }
 
 /// The figures of a booking written with status `b.status` over `before` (`None`: new).

@@ -145,9 +145,32 @@ impl IdempotencyKey {
         Ok(IdempotencyKey(raw.to_owned()))
     }
 
+    /// The key `raw` as sent by a client in `scope`: keys of different scopes never meet,
+    /// so one store's terminal can't take another's keys first.
+    pub fn scoped(scope: &KeyScope, raw: &str) -> Result<IdempotencyKey, IdError> {
+        let key = IdempotencyKey::new(raw)?;
+        Ok(IdempotencyKey(match scope {
+            KeyScope::Store(s) => format!("s{}/{}", s.get(), key.0),
+            KeyScope::Credential(c) => format!("c{c}/{}", key.0),
+        }))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The key as the client sent it, without its scope.
+    pub fn client_part(&self) -> &str {
+        self.0.split_once('/').map_or(&self.0, |(_, k)| k)
+    }
+}
+
+/// Whose idempotency keys these are: a store's (every credential working in only that
+/// store shares them, as a payment API's keys belong to the account), or one credential's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyScope {
+    Store(StoreId),
+    Credential(u64),
 }
 
 /// A phone number, normalised by dropping spaces and dashes.

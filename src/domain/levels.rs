@@ -13,6 +13,9 @@ use super::money::{Money, Rate};
 pub const LEVEL_ID_MAX: u16 = 99;
 pub const LEVELS_MAX: usize = 32;
 pub const RECHARGE_TIERS_MAX: usize = 16;
+/// A tier's bonus is at most this share of its minimum (basis points: 100%), so no rule,
+/// HQ's or a store's, can turn a small recharge into unbounded promotion money.
+pub const TIER_BONUS_RATE_MAX_BP: i64 = 10_000;
 /// Points per yuan are capped so that points on the largest amount can't overflow.
 pub const POINTS_PER_YUAN_MAX: u32 = 1_000;
 
@@ -68,7 +71,7 @@ pub struct LevelRules {
 pub enum LevelError {
     #[error("level id must be between 0 and {LEVEL_ID_MAX}")]
     BadId,
-    #[error("at most {RECHARGE_TIERS_MAX} recharge tiers, with distinct positive minimums and non-negative bonuses")]
+    #[error("at most {RECHARGE_TIERS_MAX} recharge tiers, with distinct positive minimums and bonuses from 0 to the tier's minimum")]
     BadTiers,
     #[error("points per yuan must be at most {POINTS_PER_YUAN_MAX}")]
     BadPointsRate,
@@ -99,7 +102,12 @@ impl LevelRules {
             || self
                 .recharge_tiers
                 .iter()
-                .any(|t| t.min.minor() <= 0 || t.bonus.is_negative())
+                .any(|t| {
+                    t.min.minor() <= 0
+                        || t.bonus.is_negative()
+                        || i128::from(t.bonus.minor()) * 10_000
+                            > i128::from(t.min.minor()) * i128::from(TIER_BONUS_RATE_MAX_BP)
+                })
         {
             return Err(LevelError::BadTiers);
         }
@@ -246,6 +254,23 @@ mod tests {
         assert_eq!(r.bonus_for(m(100_000)), m(10_000));
         assert_eq!(r.bonus_for(m(199_999)), m(10_000));
         assert_eq!(r.bonus_for(m(250_000)), m(30_000));
+    }
+
+    /// Issue 22: a store override's bonus had no upper bound.
+    #[test]
+    fn a_tier_bonus_is_at_most_its_minimum() {
+        let rules = |bonus: i64| LevelRules {
+            price_rate: Rate::FULL,
+            points_per_yuan: 0,
+            recharge_tiers: vec![RechargeTier {
+                min: m(10_000),
+                bonus: m(bonus),
+            }],
+            upgrade: UpgradeRule::default(),
+        };
+        assert!(rules(10_000).validated().is_ok());
+        assert_eq!(rules(10_001).validated(), Err(LevelError::BadTiers));
+        assert_eq!(rules(i64::MAX).validated(), Err(LevelError::BadTiers));
     }
 
     #[test]

@@ -73,6 +73,8 @@ pub enum TemplateError {
     Unclosed,
     #[error("the webhook URL must be http:// or https://, at most {WEBHOOK_URL_LEN_MAX} bytes")]
     Url,
+    #[error("the webhook may not target a loopback, link-local or private address")]
+    PrivateTarget,
 }
 
 /// A validated template: every `{name}` is one its event offers.
@@ -213,6 +215,43 @@ pub fn check_webhook_url(url: &str) -> Result<(), TemplateError> {
     } else {
         Err(TemplateError::Url)
     }
+}
+
+/// Addresses a webhook may not reach unless the configuration allows it: the server's own
+/// host and networks (loopback, private, link-local, carrier-grade NAT, unspecified,
+/// multicast, broadcast), so that a webhook can't be aimed at services behind the server.
+pub fn is_private_target(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private_target(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// Host names that always mean this machine.
+pub fn is_local_name(host: &str) -> bool {
+    let h = host.trim_end_matches('.').to_ascii_lowercase();
+    h == "localhost" || h.ends_with(".localhost")
 }
 
 /// Yuan with two decimals, as a member reads it: 12345 -> "123.45".
@@ -409,5 +448,32 @@ mod tests {
         assert_eq!(b.seq(), (Source::Scheduler, 5));
         assert_eq!(yuan(Money::from_minor(12345)), "123.45");
         assert_eq!(yuan(Money::from_minor(-5)), "-0.05");
+    }
+}
+
+#[cfg(test)]
+mod target_tests {
+    use super::is_private_target;
+
+    #[test]
+    fn private_targets_are_recognised() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_private_target(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "203.0.113.9", "2001:4860:4860::8888"] {
+            assert!(!is_private_target(ip.parse().unwrap()), "{ip}");
+        }
     }
 }

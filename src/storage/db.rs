@@ -136,6 +136,21 @@ impl Storage {
         }
     }
 
+    /// The highest id of `kind` ever issued in `scope` (0 if none, or if written before
+    /// marks existed: callers take the larger of this and the highest key present).
+    pub fn id_mark(&self, kind: keys::IdKind, scope: u64) -> Result<u64, StorageError> {
+        let key = keys::id_mark(kind, scope);
+        match self.db.get_pinned(&key)? {
+            Some(bytes) => {
+                let raw: [u8; 8] = bytes.as_ref().try_into().map_err(|_| {
+                    corrupt(&key, super::codec::CodecError::Invalid("id mark".into()))
+                })?;
+                Ok(u64::from_be_bytes(raw))
+            }
+            None => Ok(0),
+        }
+    }
+
     pub fn store(&self, id: StoreId) -> Result<Option<Store>, StorageError> {
         let key = keys::store(id);
         self.get_rec::<StoreRec>(&key)?
@@ -317,9 +332,15 @@ impl Storage {
     }
 
     /// Audit: every member balance and every store-side balance on disk, summed.
+    /// Both scans read one snapshot: a batch landing between them would otherwise be
+    /// counted on one side only, and the sum would not be zero.
     pub fn trial_balance(&self) -> Result<TrialBalance, StorageError> {
         let mut tb = TrialBalance::default();
-        for item in self.db.prefix_iterator([keys::TAG_ACCOUNT]) {
+        let snapshot = self.db.snapshot();
+        let prefix = |tag: u8| {
+            snapshot.iterator(IteratorMode::From(&[tag], Direction::Forward))
+        };
+        for item in prefix(keys::TAG_ACCOUNT) {
             let (key, value) = item?;
             if key.first() != Some(&keys::TAG_ACCOUNT) {
                 break;
@@ -328,7 +349,7 @@ impl Storage {
             tb.members = tb.members.saturating_add(i128::from(rec.balance));
             tb.member_accounts += 1;
         }
-        for item in self.db.prefix_iterator([keys::TAG_BOOK]) {
+        for item in prefix(keys::TAG_BOOK) {
             let (key, value) = item?;
             if key.first() != Some(&keys::TAG_BOOK) {
                 break;

@@ -25,6 +25,7 @@
 //! | `Y` | home (4), store (4), at µs (8), member (8), entry seq (8) | i64 owed | default |
 //! | `Z` | `l` level (2) / `o` store (4) level (2) / `c` template (4) / `g` gift (4) | catalog item | default |
 //! | `W` | store (4), gift (4)                  | stock i64, by merge (`counter`) | default |
+//! | `h` | id kind (1), scope (8)               | highest id issued, u64 | default |
 //!
 //! `Y` lines are inter-store settlement (跨店结算): what the home store owes the store where
 //! its member spent stored value (negative for refunds).
@@ -56,6 +57,36 @@ pub const TAG_HELD: u8 = b'N';
 pub const TAG_SETTLEMENT: u8 = b'Y';
 pub const TAG_CATALOG: u8 = b'Z';
 pub const TAG_GIFT_STOCK: u8 = b'W';
+/// Id high-water marks: an object's deletion removes its own keys, never its mark, so an id
+/// once issued is never issued again, across restarts and purges.
+pub const TAG_ID_MARK: u8 = b'h';
+
+/// Kinds of ids that can be deleted and so need a mark of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdKind {
+    /// Scope: the home store.
+    Member,
+    /// Scope: the store.
+    Resource,
+    /// Scope: 0 (chain-wide).
+    Service,
+}
+
+impl IdKind {
+    fn byte(self) -> u8 {
+        match self {
+            IdKind::Member => b'm',
+            IdKind::Resource => b'r',
+            IdKind::Service => b'v',
+        }
+    }
+}
+
+pub fn id_mark(kind: IdKind, scope: u64) -> Vec<u8> {
+    let mut k = vec![TAG_ID_MARK, kind.byte()];
+    k.extend_from_slice(&scope.to_be_bytes());
+    k
+}
 
 pub fn activity(member: MemberId, seq: u64) -> Vec<u8> {
     let mut k = vec![TAG_ACTIVITY];

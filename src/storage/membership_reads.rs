@@ -95,6 +95,21 @@ impl Storage {
     }
 
     /// Orders held at `store`, oldest first.
+    /// How many orders `store` holds, counting at most `limit` (index keys only).
+    pub fn held_count(&self, store: StoreId, limit: usize) -> Result<usize, StorageError> {
+        let mut prefix = vec![keys::TAG_HELD];
+        prefix.extend_from_slice(&store.get().to_be_bytes());
+        let mut n = 0;
+        for item in self.db().prefix_iterator(&prefix) {
+            let (key, _) = item?;
+            if !key.starts_with(&prefix) || n >= limit {
+                break;
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+
     pub fn held_orders(&self, store: StoreId, limit: usize) -> Result<Vec<Order>, StorageError> {
         let prefix = {
             let mut k = vec![keys::TAG_HELD];

@@ -15,4 +15,10 @@ pub mod schedule_codec;
 pub mod schedule_reads;
 
 pub use db::{Storage, StorageError};
-pub use journal::{Journal, JournalLog, Ticket, Write};
+pub use journal::{Durability, Journal, JournalLog, Ticket, Write};
+
+/// The write that records `id` as the highest of `kind` issued in `scope`: it goes in the
+/// same batch as the object that takes the id.
+pub fn id_mark_write(kind: keys::IdKind, scope: u64, id: u64) -> Write {
+    Write::put(keys::id_mark(kind, scope), id.to_be_bytes().to_vec())
+}

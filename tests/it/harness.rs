@@ -48,10 +48,26 @@ impl Server {
 
     /// Starts the server on a manual clock set to `now` (RFC 3339), if given.
     pub fn start_with_clock(data_dir: &Path, now: Option<&str>) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chainstore"));
+        Server::start_opts(data_dir, now, &[])
+    }
+
+    /// As `start_with_clock`, with more command-line arguments.
+    pub fn start_opts(data_dir: &Path, now: Option<&str>, args: &[&str]) -> Server {
+        Server::start_binary(Path::new(env!("CARGO_BIN_EXE_chainstore")), data_dir, now, args)
+    }
+
+    /// As `start_opts`, running `binary` (a test-only build of the server) instead.
+    pub fn start_binary(
+        binary: &Path,
+        data_dir: &Path,
+        now: Option<&str>,
+        args: &[&str],
+    ) -> Server {
+        let mut cmd = Command::new(binary);
         if let Some(now) = now {
             cmd.arg("--manual-clock").arg(now);
         }
+        cmd.args(args);
         let mut child = cmd
             .arg("--config")
             .arg(config_path())

@@ -52,7 +52,11 @@ async fn outbox_until(server: &Server, store: u64, done: impl Fn(&[Value]) -> bo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn balance_changes_reach_the_webhook_at_least_once_after_a_failure() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start_with_clock(dir.path(), Some("2026-03-07T02:00:00Z"));
+    let mut server = Server::start_opts(
+        dir.path(),
+        Some("2026-03-07T02:00:00Z"),
+        &["--webhook-private-targets"],
+    );
     let (url, mut calls) = receiver(1);
 
     let (status, body) = server
@@ -127,7 +131,11 @@ async fn balance_changes_reach_the_webhook_at_least_once_after_a_failure() {
 
     // The outbox survives a crash, delivered stays delivered, nothing is sent again.
     server.kill();
-    let server = Server::start_with_clock(dir.path(), Some("2026-03-07T02:00:04Z"));
+    let server = Server::start_opts(
+        dir.path(),
+        Some("2026-03-07T02:00:04Z"),
+        &["--webhook-private-targets"],
+    );
     let again = outbox_until(&server, store, |n| n.len() == 2).await;
     assert!(
         again.iter().all(|x| x["status"] == "delivered"),

@@ -1,0 +1,396 @@
+//! Issue 22: paths that combine features. Deletes racing writes, ids after restarts,
+//! restores racing registrations, walk-in orders and the daily close, metrics labels, the
+//! webhook's targets, held orders, the trial balance under load.
+
+use std::io::{BufRead, BufReader, Write as _};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::harness::Server;
+
+const CLOCK: &str = "2026-05-04T02:00:00Z";
+
+/// A member binned at the same moment as a recharge never ends up gone while holding
+/// money: one of the two is refused, and a restore brings back what the ledger says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_delete_racing_a_recharge_never_bins_money() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let store = server.create_store("S").await;
+    let mut both = 0;
+    for i in 0..30 {
+        let member = server.register(&format!("1370000{i:04}"), store).await;
+        let del = server.delete(&format!("/v1/members/{member}"), &format!("del-{i}"));
+        let rch = server.recharge(member, store, 10_000, &format!("rch-{i}"));
+        let ((ds, dbody), (rs, rbody)) = tokio::join!(del, rch);
+        if ds.is_success() && rs.is_success() {
+            both += 1;
+            eprintln!("both answered 2xx: {dbody} {rbody}");
+        }
+        let (gs, _) = server.get(&format!("/v1/members/{member}")).await;
+        let (bs, balance) = server.get(&format!("/v1/members/{member}/balance")).await;
+        if gs == StatusCode::NOT_FOUND {
+            assert_eq!(bs, StatusCode::NOT_FOUND, "a binned member holds {balance}");
+            let (s, body) = server
+                .act(
+                    &format!("/v1/recycle-bin/member/{member}/restore"),
+                    &format!("res-{i}"),
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{body}");
+        }
+        server.assert_balance_matches_entries(member).await;
+        server.assert_ledger_sums_to_zero().await;
+    }
+    assert_eq!(both, 0, "a delete and a recharge both succeeded");
+}
+
+/// Deleted members, resources and purged services keep their ids across restarts: a new
+/// object never gets an old one's id (and so never its entries or bookings).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_are_never_reused_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with_clock(dir.path(), Some(CLOCK));
+    let store = server.create_store("S").await;
+    let old = server.register("13711110001", store).await;
+    let (s, _) = server.delete(&format!("/v1/members/{old}"), "del-m").await;
+    assert_eq!(s, StatusCode::OK);
+    let res = |key: &str, name: &str| {
+        server.post(
+            &format!("/v1/stores/{store}/resources"),
+            key,
+            json!({"name": name, "kind": "therapist", "capacity": 1}),
+        )
+    };
+    let (_, r1) = res("r1", "R1").await;
+    let (_, r2) = res("r2", "R2").await;
+    let r2 = r2["id"].as_u64().unwrap();
+    assert!(r1["id"].as_u64().unwrap() < r2);
+    let (s, body) = server.delete(&format!("/v1/resources/{r2}"), "del-r").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, svc) = server
+        .post(
+            "/v1/services",
+            "svc-1",
+            json!({"name": "Facial", "duration_minutes": 45, "booking_mode": "appointment", "resource_kinds": ["therapist"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{svc}");
+    let svc = svc["id"].as_u64().unwrap();
+    let (s, _) = server.delete(&format!("/v1/services/{svc}"), "del-s").await;
+    assert!(s.is_success());
+    // Past the bin's retention: the service is purged.
+    server.set_clock("2026-07-01T02:00:00Z").await;
+    server.kill();
+    let server = Server::start_with_clock(dir.path(), Some("2026-07-01T02:00:00Z"));
+
+    let new = server.register("13711110002", store).await;
+    assert_ne!(new, old, "member id reused");
+    assert!(new > old);
+    let (s, r3) = server
+        .post(
+            &format!("/v1/stores/{store}/resources"),
+            "r3",
+            json!({"name": "R3", "kind": "therapist", "capacity": 1}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r3}");
+    assert!(r3["id"].as_u64().unwrap() > r2, "resource id reused: {r3}");
+    let (s, svc2) = server
+        .post(
+            "/v1/services",
+            "svc-2",
+            json!({"name": "Peel", "duration_minutes": 45, "booking_mode": "appointment", "resource_kinds": ["therapist"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{svc2}");
+    assert!(svc2["id"].as_u64().unwrap() > svc, "service id reused: {svc2}");
+}
+
+/// A restore and a registration of the same phone at the same moment: never two members
+/// with one phone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restore_racing_a_registration_never_shares_a_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let store = server.create_store("S").await;
+    for i in 0..20 {
+        let phone = format!("1372222{i:04}");
+        let old = server.register(&phone, store).await;
+        let (s, _) = server
+            .delete(&format!("/v1/members/{old}"), &format!("d-{i}"))
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let restore = server.act(
+            &format!("/v1/recycle-bin/member/{old}/restore"),
+            &format!("r-{i}"),
+        );
+        let register = server.post(
+            "/v1/members",
+            &format!("n-{i}"),
+            json!({"phone": phone, "name": "New", "home_store_id": store}),
+        );
+        let ((rs, rb), (ns, nb)) = tokio::join!(restore, register);
+        assert!(
+            !(rs.is_success() && ns.is_success()),
+            "both took {phone}: {rb} {nb}"
+        );
+        let (s, found) = server.get(&format!("/v1/members?phone={phone}")).await;
+        assert_eq!(s, StatusCode::OK, "{found}");
+    }
+}
+
+/// After a manual close a walk-in order is refused like any sale; before it, walk-in sales
+/// and returns are in the day's figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn walk_in_orders_enter_the_figures_and_obey_the_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_clock(dir.path(), Some(CLOCK));
+    let store = server.create_store("S").await;
+    let order = |key: &str| {
+        server.post(
+            "/v1/orders",
+            key,
+            json!({"store_id": store, "lines": [{"sku": "SHAMPOO", "unit_price": 3_000, "quantity": 2}],
+                "payment": {"stored_value": 0, "points": 0, "tenders": [{"kind": "cash", "amount": 6_000}]}}),
+        )
+    };
+    let (s, sold) = order("w-1").await;
+    assert_eq!(s, StatusCode::CREATED, "{sold}");
+    let id = sold["order"]["id"].as_u64().or(sold["id"].as_u64()).unwrap();
+    let (s, ret) = server
+        .post(
+            &format!("/v1/orders/{id}/returns"),
+            "w-ret",
+            json!({"lines": [{"line": 0, "quantity": 1}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{ret}");
+    let stats = format!("/v1/stats?store_id={store}&from=2026-05-04&to=2026-05-04");
+    let (_, body) = server.get(&stats).await;
+    assert_eq!(body["totals"]["tender_cash"], 3_000, "{body}");
+    assert_eq!(body["totals"]["revenue"], 3_000, "{body}");
+    assert_eq!(body["totals"]["orders_paid"], 1, "{body}");
+
+    let (s, _) = server
+        .put(
+            &format!("/v1/stores/{store}/closing-mode"),
+            "mode",
+            json!({"manual": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, sealed) = server
+        .post(&format!("/v1/stores/{store}/closings"), "close", json!({}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{sealed}");
+    assert_eq!(sealed["figures"]["tender_cash"], 3_000, "{sealed}");
+    let (s, body) = order("w-2").await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("business_day_closed")
+        ),
+        "{body}"
+    );
+    // A registration after the close counts on the next day, not on the sealed one.
+    server.register("13733330001", store).await;
+    let (_, list) = server
+        .get(&format!(
+            "/v1/stores/{store}/closings?from=2026-05-04&to=2026-05-04"
+        ))
+        .await;
+    assert_eq!(list["closings"][0], sealed);
+    let (_, body) = server.get(&stats).await;
+    assert_eq!(body["totals"]["new_members"], sealed["figures"]["new_members"]);
+}
+
+/// Requests without a key, odd methods and deep paths can't grow `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_labels_come_from_a_closed_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let size = || async {
+        let (s, _) = server.get("/healthz").await;
+        assert_eq!(s, StatusCode::OK);
+        server
+            .client
+            .get(server.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .len()
+    };
+    let anon = reqwest::Client::new();
+    for i in 0..300 {
+        let method = reqwest::Method::from_bytes(format!("M{}", i % 50).as_bytes()).unwrap();
+        let path = format!("/v1/x{i}/{}/y{}/z/{i}", i * 7, i % 13);
+        let _ = anon.request(method, server.url(&path)).send().await;
+        let _ = anon.get(server.url(&format!("/v1/members/{i}/w{i}"))).send().await;
+    }
+    let first = size().await;
+    for i in 300..1_300 {
+        let method = reqwest::Method::from_bytes(format!("Q{}", i % 97).as_bytes()).unwrap();
+        let path = format!("/v1/x{i}/{}/y{}/z/{i}/deeper/still", i * 7, i % 13);
+        let _ = anon.request(method, server.url(&path)).send().await;
+        let _ = anon.get(server.url(&format!("/v1/members/{i}/w{i}"))).send().await;
+    }
+    let second = size().await;
+    // Counters grow by digits, not by lines.
+    assert!(second < first + 2_000, "metrics grew from {first} to {second}");
+}
+
+/// A receiver that answers every call with a redirect to `/elsewhere` and counts the calls
+/// on each path.
+fn redirecting_receiver() -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (hook, elsewhere) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (h, e) = (hook.clone(), elsewhere.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut line = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            if line.contains("/elsewhere") {
+                e.fetch_add(1, Ordering::SeqCst);
+            } else {
+                h.fetch_add(1, Ordering::SeqCst);
+            }
+            let _ = stream.write_all(
+                format!("HTTP/1.1 302 Found\r\nLocation: http://{addr}/elsewhere\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+        }
+    });
+    (format!("http://{addr}/hook?token=SECRET"), hook, elsewhere)
+}
+
+/// The webhook refuses this machine and private networks unless configured, never follows
+/// a redirect, and keeps no URL or token in the delivery error store managers read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_refuses_private_targets_and_never_follows_redirects() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with_clock(dir.path(), Some(CLOCK));
+    for (i, url) in [
+        "http://127.0.0.1:1/x",
+        "http://localhost:8080/x",
+        "http://169.254.169.254/latest",
+        "http://10.0.0.1/x",
+        "http://[::1]/x",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (s, body) = server
+            .put("/v1/notification-webhook", &format!("w-{i}"), json!({"url": url}))
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
+    }
+    server.kill();
+    let server = Server::start_opts(dir.path(), Some(CLOCK), &["--webhook-private-targets"]);
+    let (url, hook, elsewhere) = redirecting_receiver();
+    let (s, body) = server
+        .put("/v1/notification-webhook", "w-ok", json!({"url": url}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, _) = server
+        .put(
+            "/v1/notification-templates/balance_changed",
+            "t",
+            json!({"text": "balance {balance}"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let store = server.create_store("S").await;
+    let member = server.register("13744440001", store).await;
+    server.recharge(member, store, 100, "r").await;
+    let mut outbox = serde_json::Value::Null;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        outbox = server
+            .get(&format!("/v1/stores/{store}/notifications"))
+            .await
+            .1;
+        if hook.load(Ordering::SeqCst) > 0 && outbox.to_string().contains("302") {
+            break;
+        }
+    }
+    assert!(hook.load(Ordering::SeqCst) > 0, "never delivered: {outbox}");
+    assert_eq!(elsewhere.load(Ordering::SeqCst), 0, "followed a redirect");
+    let text = outbox.to_string();
+    assert!(text.contains("status 302"), "{text}");
+    assert!(!text.contains("SECRET") && !text.contains("127.0.0.1"), "{text}");
+}
+
+/// The trial balance is read from one snapshot: under a stream of recharges it always sums
+/// to zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_trial_balance_sums_to_zero_under_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let store = server.create_store("S").await;
+    let member = server.register("13755550001", store).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let (client, base, stop) = (server.client.clone(), server.base.clone(), stop.clone());
+        writers.push(tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let _ = client
+                    .post(format!("{base}/v1/members/{member}/recharges"))
+                    .header("Idempotency-Key", format!("tb-{w}-{n}"))
+                    .json(&json!({"amount": 10, "store_id": store}))
+                    .send()
+                    .await;
+                n += 1;
+            }
+        }));
+    }
+    for _ in 0..200 {
+        server.assert_ledger_sums_to_zero().await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.await.unwrap();
+    }
+}
+
+/// A store holds at most `HELD_ORDERS_MAX` orders; one more is refused, not lost from the
+/// list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_held_order_cap_is_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let store = server.create_store("S").await;
+    let max = chainstore::domain::checkout::HELD_ORDERS_MAX;
+    let hold = |i: usize| {
+        server.post(
+            "/v1/orders/held",
+            &format!("h-{i}"),
+            json!({"store_id": store, "lines": [{"sku": "X", "unit_price": 100, "quantity": 1}]}),
+        )
+    };
+    for i in 0..max {
+        let (s, body) = hold(i).await;
+        assert_eq!(s, StatusCode::CREATED, "{i}: {body}");
+    }
+    let (s, body) = hold(max).await;
+    assert_eq!(body["code"], "too_many_held_orders", "{s} {body}");
+    let (_, list) = server
+        .get(&format!("/v1/stores/{store}/held-orders"))
+        .await;
+    assert_eq!(list["orders"].as_array().map(Vec::len), Some(max), "{list}");
+}
