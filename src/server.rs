@@ -86,7 +86,11 @@ pub async fn start_core(
     manual_clock: Option<Arc<ManualClock>>,
     durability: Durability,
 ) -> Result<Arc<ApiState>, StartError> {
-    let storage = Storage::open(&config.data_dir, config.idempotency_retention)?;
+    let storage = Storage::open_with_clock(
+        &config.data_dir,
+        config.idempotency_retention,
+        clock.clone(),
+    )?;
     let journal = Journal::start_with(storage.db(), durability);
     let arbiters = start_arbiters(config.actor_threads)?;
     let registry = Registry::new(
@@ -124,8 +128,9 @@ pub async fn start_core(
         ctx.set_mailbox_capacity(crate::actors::MAILBOX_CAPACITY);
         closer
     });
-    let courier = crate::actors::courier::Courier::new(registry.clone(), config.webhook_private_targets)
-        .map_err(|e| StartError::Threads(format!("webhook client: {e}")))?;
+    let courier =
+        crate::actors::courier::Courier::new(registry.clone(), config.webhook_private_targets)
+            .map_err(|e| StartError::Threads(format!("webhook client: {e}")))?;
     crate::actors::courier::Courier::start_in_arbiter(registry.arbiter(2), move |ctx| {
         ctx.set_mailbox_capacity(crate::actors::MAILBOX_CAPACITY);
         courier

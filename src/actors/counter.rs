@@ -133,7 +133,11 @@ impl StoreLedger {
             .map_err(|e| ActorError::Invalid(e.to_string()))?;
         let max = crate::domain::checkout::HELD_ORDERS_MAX;
         self.holds_in_flight.prune(self.log.durable());
-        let in_flight = self.holds_in_flight.values().filter(|s| **s == store).count();
+        let in_flight = self
+            .holds_in_flight
+            .values()
+            .filter(|s| **s == store)
+            .count();
         let held = self.registry.storage.held_count(store, max)? + in_flight;
         let seq = self.log.next_seq();
         let mut writes = Vec::with_capacity(3);
@@ -283,6 +287,7 @@ impl Handler<WalkInWrite> for StoreLedger {
             today,
             catalog: &catalog,
         };
+        let sale = ret.is_none();
         let result = match (payment, ret) {
             (Some(payment), _) => {
                 let order = match resume {
@@ -306,7 +311,8 @@ impl Handler<WalkInWrite> for StoreLedger {
         let mut writes = Vec::with_capacity(6);
         let outcome = match result {
             Ok((order, transfers)) => {
-                let deltas = crate::domain::closing::of_walk_in(&order, &transfers, now, |s, at| {
+                let sold = sale.then_some(&order);
+                let deltas = crate::domain::closing::of_walk_in(sold, &transfers, now, |s, at| {
                     self.registry.business_day(s, at)
                 });
                 match self.registry.closed_in(&deltas) {

@@ -94,7 +94,14 @@ impl IdemTable {
         stored: OutcomeRec,
         who: Who<'_>,
     ) -> Vec<Write> {
-        let rec = OpRecord::new(who.audit, now, who.store, key.client_part(), request, outcome);
+        let rec = OpRecord::new(
+            who.audit,
+            now,
+            who.store,
+            key.client_part(),
+            request,
+            outcome,
+        );
         let mut writes = oplog::writes(&rec);
         writes.push(Write::put_idem(
             keys::idem(key),

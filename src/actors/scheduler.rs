@@ -286,10 +286,8 @@ impl SchedulerState {
             last_plan: storage.last_store_seq(keys::TAG_PLAN, store)?,
             // A deleted resource's key is gone, its mark is not.
             last_resource: storage.last_store_seq(keys::TAG_RESOURCE, store)?.max(
-                u32::try_from(
-                    storage.id_mark(keys::IdKind::Resource, u64::from(store.get()))?,
-                )
-                .unwrap_or(u32::MAX),
+                u32::try_from(storage.id_mark(keys::IdKind::Resource, u64::from(store.get()))?)
+                    .unwrap_or(u32::MAX),
             ),
             last_event: storage.last_event_seq(store)?,
             last_notification: storage
@@ -1471,7 +1469,9 @@ impl Handler<PutResource> for StoreScheduler {
                 // Capacity or hours changes apply to new bookings; existing ones stay. A
                 // full mailbox is waited for with this mailbox paused, so that no later
                 // booking reaches the resource before its new configuration.
-                if let Err(actix::prelude::SendError::Full(m)) = addr.try_send(Reconfigure(resource)) {
+                if let Err(actix::prelude::SendError::Full(m)) =
+                    addr.try_send(Reconfigure(resource))
+                {
                     let send = addr.send(m);
                     ctx.wait(actix::fut::wrap_future(async move {
                         let _ = send.await;

@@ -30,7 +30,7 @@ use crate::domain::oplog::Audit;
 use crate::domain::recycle::{BinEntry, BinKind};
 use crate::storage::codec::{self, AccountRec, EntryRec};
 use crate::storage::notify::notification_writes;
-use crate::storage::recycle::{bin_key, bin_write};
+use crate::storage::recycle::bin_write;
 use crate::storage::{keys, JournalLog, Write};
 
 /// Apply one recharge, deduction or refund under an idempotency key.
@@ -552,4 +552,3 @@ impl Handler<BinMember> for StoreLedger {
         Ok(self.commit_fingerprint(msg.meta, outcome, writes))
     }
 }
-

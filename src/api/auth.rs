@@ -70,8 +70,7 @@ pub fn authenticated(state: Arc<ApiState>) -> BoxedFilter<(Principal,)> {
                 let state = state.clone();
                 async move {
                     let p = authenticate(&state, header).map_err(warp::reject::custom)?;
-                    authorize(&p, method.as_str(), path.as_str())
-                        .map_err(warp::reject::custom)?;
+                    authorize(&p, method.as_str(), path.as_str()).map_err(warp::reject::custom)?;
                     Ok::<_, warp::Rejection>(p)
                 }
             },

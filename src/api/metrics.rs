@@ -219,7 +219,10 @@ mod tests {
         );
         assert_eq!(labels(&Method::GET, "/v1/zzz/1/../x"), ("unmatched", "GET"));
         let odd = Method::from_bytes(b"BREW").expect("a method token");
-        assert_eq!(labels(&odd, "/v1/members/1/a/b/c/d/e/f/g/h"), ("unmatched", "other"));
+        assert_eq!(
+            labels(&odd, "/v1/members/1/a/b/c/d/e/f/g/h"),
+            ("unmatched", "other")
+        );
         assert_eq!(labels(&Method::GET, "/"), ("unmatched", "GET"));
     }
 }

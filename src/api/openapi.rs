@@ -173,7 +173,9 @@ impl Access {
     pub fn describe(self) -> &'static str {
         match self {
             Access::Public => "anyone",
-            Access::Chain => "authenticated: any credential of the chain (chain-wide reference data)",
+            Access::Chain => {
+                "authenticated: any credential of the chain (chain-wide reference data)"
+            }
             Access::Role(Capability::ChainAdmin) => "chain_admin: hq_admin only",
             Access::Role(Capability::ManageStore) => {
                 "manage_store: hq_admin; store_manager of the store"

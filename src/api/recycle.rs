@@ -13,9 +13,9 @@ use super::handlers::{
     home_ledger, json_status, member_id, meta, page_limit, respond, store_id, write,
 };
 use super::ApiState;
+use crate::actors::directory::RestoreMember;
 use crate::actors::directory::{BinCatalogItem, RestoreChainItem};
 use crate::actors::scheduler::RestoreResource;
-use crate::actors::directory::RestoreMember;
 use crate::actors::store_ledger::BinMember;
 use crate::domain::access::{Capability, Principal};
 use crate::domain::booking::ResourceId;

@@ -9,9 +9,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::booking::{Booking, BookingOrigin, BookingStatus};
+use super::checkout::Order;
 use super::counter::Effects;
 use super::ids::{EntrySeq, StoreId};
-use super::checkout::Order;
 use super::ledger::{AccountRef, EntryKind, StoreAccountKind, TenderKind, Timestamp, Transfer};
 use super::membership::Activity;
 
@@ -284,17 +284,19 @@ pub fn of_effects(
     d
 }
 
-/// The figures of a walk-in customer's sale or return: its tenders and revenue, and the
-/// order if it was paid now.
+/// The figures of a walk-in customer's sale (`sold`: the order just paid) or return (its
+/// tenders given back and revenue taken back).
 pub fn of_walk_in(
-    order: &Order,
+    sold: Option<&Order>,
     transfers: &[Transfer],
     now: Timestamp,
     day: impl Fn(StoreId, Timestamp) -> BusinessDay,
 ) -> Deltas {
     let mut d = Deltas::default();
     add_transfers(&mut d, transfers, now, &day);
-    add_order(&mut d, order, now, &day);
+    if let Some(order) = sold {
+        add_order(&mut d, order, now, &day);
+    }
     d
 }
 

@@ -99,15 +99,12 @@ impl LevelRules {
     /// Sorts the tiers and checks every limit.
     pub fn validated(mut self) -> Result<LevelRules, LevelError> {
         if self.recharge_tiers.len() > RECHARGE_TIERS_MAX
-            || self
-                .recharge_tiers
-                .iter()
-                .any(|t| {
-                    t.min.minor() <= 0
-                        || t.bonus.is_negative()
-                        || i128::from(t.bonus.minor()) * 10_000
-                            > i128::from(t.min.minor()) * i128::from(TIER_BONUS_RATE_MAX_BP)
-                })
+            || self.recharge_tiers.iter().any(|t| {
+                t.min.minor() <= 0
+                    || t.bonus.is_negative()
+                    || i128::from(t.bonus.minor()) * 10_000
+                        > i128::from(t.min.minor()) * i128::from(TIER_BONUS_RATE_MAX_BP)
+            })
         {
             return Err(LevelError::BadTiers);
         }

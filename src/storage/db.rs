@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rocksdb::compaction_filter::Decision;
 use rocksdb::{BlockBasedOptions, ColumnFamilyDescriptor, Direction, IteratorMode, Options, DB};
@@ -72,6 +72,16 @@ impl Storage {
     /// Opens (or creates) the database. Idempotency records older than `idem_retention`
     /// are dropped lazily, by a compaction filter, so they live at least that long.
     pub fn open(path: &Path, idem_retention: Duration) -> Result<Storage, StorageError> {
+        Storage::open_with_clock(path, idem_retention, Arc::new(crate::clock::SystemClock))
+    }
+
+    /// As `open`, judging the age of idempotency records by `clock`, the clock that stamps
+    /// them: a record must never look older than it is (a test's clock stands in the past).
+    pub fn open_with_clock(
+        path: &Path,
+        idem_retention: Duration,
+        clock: Arc<dyn crate::clock::Clock>,
+    ) -> Result<Storage, StorageError> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -97,10 +107,7 @@ impl Storage {
         idem_opts.set_compaction_filter(
             "idem_retention",
             move |_level: u32, _key: &[u8], value: &[u8]| {
-                let now_us = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_micros() as i64)
-                    .unwrap_or(0);
+                let now_us = clock.now().timestamp_micros();
                 match codec::decode::<IdemRec>(value) {
                     Ok(rec) if now_us.saturating_sub(rec.at_us) > retention_us => Decision::Remove,
                     _ => Decision::Keep,
@@ -337,9 +344,7 @@ impl Storage {
     pub fn trial_balance(&self) -> Result<TrialBalance, StorageError> {
         let mut tb = TrialBalance::default();
         let snapshot = self.db.snapshot();
-        let prefix = |tag: u8| {
-            snapshot.iterator(IteratorMode::From(&[tag], Direction::Forward))
-        };
+        let prefix = |tag: u8| snapshot.iterator(IteratorMode::From(&[tag], Direction::Forward));
         for item in prefix(keys::TAG_ACCOUNT) {
             let (key, value) = item?;
             if key.first() != Some(&keys::TAG_ACCOUNT) {

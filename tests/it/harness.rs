@@ -53,7 +53,12 @@ impl Server {
 
     /// As `start_with_clock`, with more command-line arguments.
     pub fn start_opts(data_dir: &Path, now: Option<&str>, args: &[&str]) -> Server {
-        Server::start_binary(Path::new(env!("CARGO_BIN_EXE_chainstore")), data_dir, now, args)
+        Server::start_binary(
+            Path::new(env!("CARGO_BIN_EXE_chainstore")),
+            data_dir,
+            now,
+            args,
+        )
     }
 
     /// As `start_opts`, running `binary` (a test-only build of the server) instead.

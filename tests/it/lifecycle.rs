@@ -24,8 +24,13 @@ async fn a_delete_racing_a_recharge_never_bins_money() {
     let mut both = 0;
     for i in 0..30 {
         let member = server.register(&format!("1370000{i:04}"), store).await;
-        let del = server.delete(&format!("/v1/members/{member}"), &format!("del-{i}"));
-        let rch = server.recharge(member, store, 10_000, &format!("rch-{i}"));
+        let (path, dkey, rkey) = (
+            format!("/v1/members/{member}"),
+            format!("del-{i}"),
+            format!("rch-{i}"),
+        );
+        let del = server.delete(&path, &dkey);
+        let rch = server.recharge(member, store, 10_000, &rkey);
         let ((ds, dbody), (rs, rbody)) = tokio::join!(del, rch);
         if ds.is_success() && rs.is_success() {
             both += 1;
@@ -59,15 +64,10 @@ async fn ids_are_never_reused_after_a_restart() {
     let old = server.register("13711110001", store).await;
     let (s, _) = server.delete(&format!("/v1/members/{old}"), "del-m").await;
     assert_eq!(s, StatusCode::OK);
-    let res = |key: &str, name: &str| {
-        server.post(
-            &format!("/v1/stores/{store}/resources"),
-            key,
-            json!({"name": name, "kind": "therapist", "capacity": 1}),
-        )
-    };
-    let (_, r1) = res("r1", "R1").await;
-    let (_, r2) = res("r2", "R2").await;
+    let resources = format!("/v1/stores/{store}/resources");
+    let body = |name: &str| json!({"name": name, "kind": "therapist", "capacity": 1});
+    let (_, r1) = server.post(&resources, "r1", body("R1")).await;
+    let (_, r2) = server.post(&resources, "r2", body("R2")).await;
     let r2 = r2["id"].as_u64().unwrap();
     assert!(r1["id"].as_u64().unwrap() < r2);
     let (s, body) = server.delete(&format!("/v1/resources/{r2}"), "del-r").await;
@@ -108,7 +108,10 @@ async fn ids_are_never_reused_after_a_restart() {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{svc2}");
-    assert!(svc2["id"].as_u64().unwrap() > svc, "service id reused: {svc2}");
+    assert!(
+        svc2["id"].as_u64().unwrap() > svc,
+        "service id reused: {svc2}"
+    );
 }
 
 /// A restore and a registration of the same phone at the same moment: never two members
@@ -125,13 +128,15 @@ async fn a_restore_racing_a_registration_never_shares_a_phone() {
             .delete(&format!("/v1/members/{old}"), &format!("d-{i}"))
             .await;
         assert_eq!(s, StatusCode::OK);
-        let restore = server.act(
-            &format!("/v1/recycle-bin/member/{old}/restore"),
-            &format!("r-{i}"),
+        let (path, rkey, nkey) = (
+            format!("/v1/recycle-bin/member/{old}/restore"),
+            format!("r-{i}"),
+            format!("n-{i}"),
         );
+        let restore = server.act(&path, &rkey);
         let register = server.post(
             "/v1/members",
-            &format!("n-{i}"),
+            &nkey,
             json!({"phone": phone, "name": "New", "home_store_id": store}),
         );
         let ((rs, rb), (ns, nb)) = tokio::join!(restore, register);
@@ -151,17 +156,14 @@ async fn walk_in_orders_enter_the_figures_and_obey_the_close() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with_clock(dir.path(), Some(CLOCK));
     let store = server.create_store("S").await;
-    let order = |key: &str| {
-        server.post(
-            "/v1/orders",
-            key,
-            json!({"store_id": store, "lines": [{"sku": "SHAMPOO", "unit_price": 3_000, "quantity": 2}],
-                "payment": {"stored_value": 0, "points": 0, "tenders": [{"kind": "cash", "amount": 6_000}]}}),
-        )
-    };
-    let (s, sold) = order("w-1").await;
+    let order = json!({"store_id": store, "lines": [{"sku": "SHAMPOO", "unit_price": 3_000, "quantity": 2}],
+        "payment": {"stored_value": 0, "points": 0, "tenders": [{"kind": "cash", "amount": 6_000}]}});
+    let (s, sold) = server.post("/v1/orders", "w-1", order.clone()).await;
     assert_eq!(s, StatusCode::CREATED, "{sold}");
-    let id = sold["order"]["id"].as_u64().or(sold["id"].as_u64()).unwrap();
+    let id = sold["order"]["id"]
+        .as_u64()
+        .or(sold["id"].as_u64())
+        .unwrap();
     let (s, ret) = server
         .post(
             &format!("/v1/orders/{id}/returns"),
@@ -189,7 +191,7 @@ async fn walk_in_orders_enter_the_figures_and_obey_the_close() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{sealed}");
     assert_eq!(sealed["figures"]["tender_cash"], 3_000, "{sealed}");
-    let (s, body) = order("w-2").await;
+    let (s, body) = server.post("/v1/orders", "w-2", order).await;
     assert_eq!(
         (s, body["code"].as_str()),
         (
@@ -207,7 +209,10 @@ async fn walk_in_orders_enter_the_figures_and_obey_the_close() {
         .await;
     assert_eq!(list["closings"][0], sealed);
     let (_, body) = server.get(&stats).await;
-    assert_eq!(body["totals"]["new_members"], sealed["figures"]["new_members"]);
+    assert_eq!(
+        body["totals"]["new_members"],
+        sealed["figures"]["new_members"]
+    );
 }
 
 /// Requests without a key, odd methods and deep paths can't grow `/metrics`.
@@ -234,18 +239,27 @@ async fn metrics_labels_come_from_a_closed_set() {
         let method = reqwest::Method::from_bytes(format!("M{}", i % 50).as_bytes()).unwrap();
         let path = format!("/v1/x{i}/{}/y{}/z/{i}", i * 7, i % 13);
         let _ = anon.request(method, server.url(&path)).send().await;
-        let _ = anon.get(server.url(&format!("/v1/members/{i}/w{i}"))).send().await;
+        let _ = anon
+            .get(server.url(&format!("/v1/members/{i}/w{i}")))
+            .send()
+            .await;
     }
     let first = size().await;
     for i in 300..1_300 {
         let method = reqwest::Method::from_bytes(format!("Q{}", i % 97).as_bytes()).unwrap();
         let path = format!("/v1/x{i}/{}/y{}/z/{i}/deeper/still", i * 7, i % 13);
         let _ = anon.request(method, server.url(&path)).send().await;
-        let _ = anon.get(server.url(&format!("/v1/members/{i}/w{i}"))).send().await;
+        let _ = anon
+            .get(server.url(&format!("/v1/members/{i}/w{i}")))
+            .send()
+            .await;
     }
     let second = size().await;
     // Counters grow by digits, not by lines.
-    assert!(second < first + 2_000, "metrics grew from {first} to {second}");
+    assert!(
+        second < first + 2_000,
+        "metrics grew from {first} to {second}"
+    );
 }
 
 /// A receiver that answers every call with a redirect to `/elsewhere` and counts the calls
@@ -294,9 +308,17 @@ async fn the_webhook_refuses_private_targets_and_never_follows_redirects() {
     .enumerate()
     {
         let (s, body) = server
-            .put("/v1/notification-webhook", &format!("w-{i}"), json!({"url": url}))
+            .put(
+                "/v1/notification-webhook",
+                &format!("w-{i}"),
+                json!({"url": url}),
+            )
             .await;
-        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{url}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("private"),
+            "{body}"
+        );
     }
     server.kill();
     let server = Server::start_opts(dir.path(), Some(CLOCK), &["--webhook-private-targets"]);
@@ -331,7 +353,10 @@ async fn the_webhook_refuses_private_targets_and_never_follows_redirects() {
     assert_eq!(elsewhere.load(Ordering::SeqCst), 0, "followed a redirect");
     let text = outbox.to_string();
     assert!(text.contains("status 302"), "{text}");
-    assert!(!text.contains("SECRET") && !text.contains("127.0.0.1"), "{text}");
+    assert!(
+        !text.contains("SECRET") && !text.contains("127.0.0.1"),
+        "{text}"
+    );
 }
 
 /// The trial balance is read from one snapshot: under a stream of recharges it always sums
@@ -376,21 +401,86 @@ async fn the_held_order_cap_is_enforced() {
     let server = Server::start(dir.path());
     let store = server.create_store("S").await;
     let max = chainstore::domain::checkout::HELD_ORDERS_MAX;
-    let hold = |i: usize| {
-        server.post(
-            "/v1/orders/held",
-            &format!("h-{i}"),
-            json!({"store_id": store, "lines": [{"sku": "X", "unit_price": 100, "quantity": 1}]}),
-        )
-    };
+    let held =
+        json!({"store_id": store, "lines": [{"sku": "X", "unit_price": 100, "quantity": 1}]});
     for i in 0..max {
-        let (s, body) = hold(i).await;
+        let (s, body) = server
+            .post("/v1/orders/held", &format!("h-{i}"), held.clone())
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{i}: {body}");
     }
-    let (s, body) = hold(max).await;
-    assert_eq!(body["code"], "too_many_held_orders", "{s} {body}");
-    let (_, list) = server
-        .get(&format!("/v1/stores/{store}/held-orders"))
+    let (s, body) = server
+        .post("/v1/orders/held", &format!("h-{max}"), held)
         .await;
+    assert_eq!(body["code"], "too_many_held_orders", "{s} {body}");
+    let (_, list) = server.get(&format!("/v1/stores/{store}/held-orders")).await;
     assert_eq!(list["orders"].as_array().map(Vec::len), Some(max), "{list}");
+}
+
+/// A plan linked to a count card whose member was binned: its occurrences still complete
+/// (uncharged, with a `count_card_not_charged` event) instead of being retried forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linked_plan_of_a_binned_member_completes_uncharged() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_clock(dir.path(), Some("2026-01-01T00:00:00Z"));
+    let store = server.create_store("S").await;
+    let member = server.register("13777770001", store).await;
+    server
+        .put("/v1/settings", "on", json!({"service_plans_enabled": true}))
+        .await;
+    let (_, course) = server
+        .post(
+            "/v1/services",
+            "svc",
+            json!({"name": "Course", "duration_minutes": 60, "booking_mode": "service_plan", "resource_kinds": ["therapist"]}),
+        )
+        .await;
+    let course = course["id"].as_u64().unwrap();
+    let (_, r) = server
+        .post(
+            &format!("/v1/stores/{store}/resources"),
+            "res",
+            json!({"name": "T", "kind": "therapist", "capacity": 1}),
+        )
+        .await;
+    let therapist = r["id"].as_u64().unwrap();
+    let (s, card) = server
+        .post(
+            &format!("/v1/members/{member}/count-cards"),
+            "cc",
+            json!({"service_id": course, "sessions": 1, "price": 0, "paid_with": "cash", "store_id": store}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{card}");
+    let card = card["card_id"].as_u64().unwrap();
+    let (s, plan) = server
+        .post(
+            &format!("/v1/stores/{store}/plans"),
+            "p",
+            json!({"member_id": member, "service_id": course, "resource_ids": [therapist],
+                   "count_card_id": card,
+                   "repeat": {"daily": {"first_times": ["2026-01-10T10:00"], "count": 2}}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{plan}");
+    let plan = plan["id"].as_u64().unwrap();
+    // The first occurrence takes the only session; then the member, empty, is binned.
+    server.set_clock("2026-01-10T03:00:00Z").await;
+    let (s, body) = server.delete(&format!("/v1/members/{member}"), "del").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    server.set_clock("2026-01-11T03:00:00Z").await;
+    server.set_clock("2026-01-11T04:00:00Z").await;
+    let (_, p) = server.get(&format!("/v1/plans/{plan}")).await;
+    let statuses: Vec<&str> = p["occurrences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["completed", "completed"], "{p}");
+    let (_, events) = server.get(&format!("/v1/stores/{store}/events")).await;
+    assert!(
+        events.to_string().contains("count_card_not_charged"),
+        "{events}"
+    );
 }

@@ -32,7 +32,10 @@ fn lazyfs() -> Option<PathBuf> {
             "LazyFS is missing at {} (make test builds it)",
             path.display()
         );
-        eprintln!("skipping the power-cut test: no LazyFS at {}", path.display());
+        eprintln!(
+            "skipping the power-cut test: no LazyFS at {}",
+            path.display()
+        );
         return None;
     }
     Some(path)
@@ -91,7 +94,9 @@ impl Mount {
     fn mounted(&self) -> bool {
         let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
         let want = self.mnt.display().to_string();
-        mounts.lines().any(|l| l.split(' ').nth(1) == Some(want.as_str()))
+        mounts
+            .lines()
+            .any(|l| l.split(' ').nth(1) == Some(want.as_str()))
     }
 
     /// Drops every byte not fsynced: the power cut.
@@ -165,5 +170,8 @@ async fn the_power_cut_test_catches_a_journal_without_sync() {
     assert!(unsynced.exists(), "{} not built", unsynced.display());
     let mount = Mount::new(&lazyfs);
     let lost = lost_after_power_cut(&unsynced, &mount).await;
-    assert!(lost > 0, "the unsynced server lost nothing: the test can't fail");
+    assert!(
+        lost > 0,
+        "the unsynced server lost nothing: the test can't fail"
+    );
 }

@@ -179,7 +179,10 @@ impl Model {
             _ => {}
         }
         if status.is_server_error() {
-            self.violation(format!("{} {} answered {status}: {body}", req.method, req.path));
+            self.violation(format!(
+                "{} {} answered {status}: {body}",
+                req.method, req.path
+            ));
         }
         self.answered.push((req, status, body));
     }
@@ -242,7 +245,10 @@ async fn setup(server: &Server, model: &mut Model) {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    for (mode, key) in [("appointment", "setup-svc-a"), ("service_plan", "setup-svc-p")] {
+    for (mode, key) in [
+        ("appointment", "setup-svc-a"),
+        ("service_plan", "setup-svc-p"),
+    ] {
         let (status, body) = server
             .post(
                 "/v1/services",
@@ -339,8 +345,10 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
             method: Method::PUT,
             path: "/v1/levels/0".into(),
             key: key.clone(),
-            body: Some(json!({"name": "Base", "price_rate_bp": 10_000, "points_per_yuan": 1,
-                "recharge_tiers": [{"min": 10_000, "bonus": rng.gen_range(0..=1_000)}]})),
+            body: Some(
+                json!({"name": "Base", "price_rate_bp": 10_000, "points_per_yuan": 1,
+                "recharge_tiers": [{"min": 10_000, "bonus": rng.gen_range(0..=1_000)}]}),
+            ),
             op: Op::Level,
         },
         81..=90 => {
@@ -449,18 +457,18 @@ async fn workload(seed: u64, cycles: usize, cycle_max: Duration) {
             m.members.len(),
             m.entries.values().map(HashMap::len).sum::<usize>()
         );
-        assert!(
-            m.violations.is_empty(),
-            "seed {seed}: {:#?}",
-            m.violations
-        );
+        assert!(m.violations.is_empty(), "seed {seed}: {:#?}", m.violations);
     }
 }
 
 async fn close_day(server: &Server, model: &Mutex<Model>) {
     let store = model.lock().await.stores[1];
     let (status, sealed) = server
-        .post(&format!("/v1/stores/{store}/closings"), "close-1", json!({}))
+        .post(
+            &format!("/v1/stores/{store}/closings"),
+            "close-1",
+            json!({}),
+        )
         .await;
     if status != StatusCode::CREATED {
         model
@@ -498,7 +506,9 @@ async fn check(server: &Server, model: &Mutex<Model>, rng: &mut StdRng) {
         let (bstatus, balance) = server.get(&format!("/v1/members/{member}/balance")).await;
         if status == StatusCode::NOT_FOUND {
             if bstatus != StatusCode::NOT_FOUND {
-                m.violation(format!("binned member {member} holds an account: {balance}"));
+                m.violation(format!(
+                    "binned member {member} holds an account: {balance}"
+                ));
             }
             continue;
         }
@@ -543,7 +553,9 @@ async fn check(server: &Server, model: &Mutex<Model>, rng: &mut StdRng) {
             })
             .sum();
         if balance["balance"].as_i64() != Some(sum) {
-            m.violation(format!("member {member}: balance {balance} but entries sum to {sum}"));
+            m.violation(format!(
+                "member {member}: balance {balance} but entries sum to {sum}"
+            ));
         }
     }
     // A retried key answers what it answered first.
@@ -556,9 +568,8 @@ async fn check(server: &Server, model: &Mutex<Model>, rng: &mut StdRng) {
             m.violation(format!("replay of {} failed", req.key));
             continue;
         };
-        let same = again == status
-            && body2["entry_seq"] == body["entry_seq"]
-            && body2["id"] == body["id"];
+        let same =
+            again == status && body2["entry_seq"] == body["entry_seq"] && body2["id"] == body["id"];
         if !same {
             m.violation(format!(
                 "replay of {} answered {again} {body2}, first {status} {body}",
@@ -626,8 +637,8 @@ async fn check(server: &Server, model: &Mutex<Model>, rng: &mut StdRng) {
             .get(&format!("/v1/stats?store_id={store}&from={DAY}&to={DAY}"))
             .await;
         let totals = &stats["totals"];
-        let recharged = totals["recharged"].as_i64().unwrap_or(0)
-            + totals["bonus_given"].as_i64().unwrap_or(0);
+        let recharged =
+            totals["recharged"].as_i64().unwrap_or(0) + totals["bonus_given"].as_i64().unwrap_or(0);
         let got = |f: &str| {
             if f == "recharged_with_bonus" {
                 recharged
