@@ -79,7 +79,7 @@ pub(super) fn meta(
     route: &str,
     body: &impl Serialize,
 ) -> Result<WriteMeta, ApiError> {
-    let key = idempotency_key(&p, key)?;
+    let key = idempotency_key(p, key)?;
     let mut fingerprint = route.as_bytes().to_vec();
     fingerprint.push(0);
     fingerprint.extend(serde_json::to_vec(body).map_err(|e| ApiError::InvalidBody(e.to_string()))?);

@@ -601,6 +601,12 @@ fn schedule_routes(
             .and(warp::body::bytes())
             .then(h::set_clock))
         .unify()
+        .or(warp::path!("v1" / "testing" / "panic")
+            .and(warp::post())
+            .and(st.clone())
+            .and(auth.clone())
+            .then(h::testing_panic))
+        .unify()
         .boxed();
     settings
         .or(services)

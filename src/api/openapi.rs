@@ -607,6 +607,13 @@ pub const ROUTES: &[Route] = &[
     .body(schema::<ClockBody>)
     .unkeyed(),
     post(
+        "/v1/testing/panic",
+        "operations",
+        "Panic, to show the process stops (--manual-clock only)",
+        HQ,
+    )
+    .unkeyed(),
+    post(
         "/v1/members/{member_id}/count-cards/{card_id}/consume",
         "membership",
         "Use sessions of a count card (次卡)",

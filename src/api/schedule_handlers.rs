@@ -897,6 +897,18 @@ pub async fn set_clock(
     )
 }
 
+/// Testing only (`--manual-clock`): panic while serving, to show that a panic stops the
+/// process (fail-stop) instead of leaving a part of it answering 503.
+pub async fn testing_panic(state: Arc<ApiState>, p: Principal) -> Response {
+    if let Err(e) = allow(&p, Capability::ChainAdmin, None, String::new) {
+        return respond(Err(e));
+    }
+    if state.manual_clock.is_none() {
+        return respond(Err(ApiError::NoTestingClock));
+    }
+    panic!("POST /v1/testing/panic");
+}
+
 /// A resource's calendar: bookings that hold a slot in `[from, to)`.
 pub async fn resource_bookings(
     state: Arc<ApiState>,

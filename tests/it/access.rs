@@ -446,7 +446,9 @@ async fn every_documented_route_by_every_role_with_another_stores_ids() {
     let mut checked = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
-            if op["security"].as_array().is_some_and(|s| s.is_empty()) {
+            if op["security"].as_array().is_some_and(|s| s.is_empty())
+                || path == "/v1/testing/panic"
+            {
                 continue;
             }
             let who = op["description"].as_str().unwrap();

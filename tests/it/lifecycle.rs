@@ -484,3 +484,79 @@ async fn a_linked_plan_of_a_binned_member_completes_uncharged() {
         "{events}"
     );
 }
+
+/// Idempotency keys belong to the store (or to a chain-wide credential): one store's
+/// terminal can't take another's keys first; two terminals of one store share theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_are_scoped_to_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let (a, b) = (
+        server.create_store("A").await,
+        server.create_store("B").await,
+    );
+    let (ma, mb) = (
+        server.register("13788880001", a).await,
+        server.register("13788880002", b).await,
+    );
+    server.recharge(ma, a, 1_000, "seed-a").await;
+    server.recharge(mb, b, 1_000, "seed-b").await;
+    let mut keys = Vec::new();
+    for (i, store) in [a, b, a].into_iter().enumerate() {
+        let (s, c) = server
+            .post(
+                "/v1/credentials",
+                &format!("cred-{i}"),
+                json!({"name": format!("POS {i}"), "role": "pos", "store_ids": [store]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        keys.push(crate::harness::client_with_key(c["key"].as_str().unwrap()));
+    }
+    let deduct = |client: &reqwest::Client, member: u64| {
+        client
+            .post(server.url(&format!("/v1/members/{member}/deductions")))
+            .header("Idempotency-Key", "0001")
+            .json(&json!({"amount": 100}))
+    };
+    let (s, first) = crate::harness::send(deduct(&keys[0], ma)).await;
+    assert_eq!(s, StatusCode::CREATED, "{first}");
+    let (s, other) = crate::harness::send(deduct(&keys[1], mb)).await;
+    assert_eq!(
+        s,
+        StatusCode::CREATED,
+        "another store's key 0001 is its own: {other}"
+    );
+    let (s, again) = crate::harness::send(deduct(&keys[2], ma)).await;
+    assert_eq!(
+        (s, &again),
+        (StatusCode::CREATED, &first),
+        "one store shares its keys"
+    );
+    assert_eq!(server.balance(ma).await, 900);
+    assert_eq!(server.balance(mb).await, 900);
+}
+
+/// A panic anywhere stops the process (SIGABRT), as a failed write does: nothing goes on
+/// serving from memory that may disagree with disk, and a restart recovers from disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_stops_the_process() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with_clock(dir.path(), Some(CLOCK));
+    let store = server.create_store("S").await;
+    let member = server.register("13799990001", store).await;
+    server.recharge(member, store, 500, "r").await;
+    let res = server
+        .client
+        .post(server.url("/v1/testing/panic"))
+        .send()
+        .await;
+    assert!(res.is_err(), "answered: {res:?}");
+    let status = server
+        .wait_exit(std::time::Duration::from_secs(10))
+        .expect("the process stopped");
+    assert_eq!(status.signal(), Some(libc::SIGABRT), "{status:?}");
+    let server = Server::start_with_clock(dir.path(), Some(CLOCK));
+    assert_eq!(server.balance(member).await, 500);
+}

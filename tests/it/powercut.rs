@@ -18,7 +18,7 @@ const WRITES: usize = 150;
 
 /// The LazyFS binary: `CHAINSTORE_LAZYFS`, else where `../shared/lazyfs/build.sh` puts it
 /// (`make test` runs it). Missing outside CI: the test says so and passes; in CI it fails.
-fn lazyfs() -> Option<PathBuf> {
+pub(crate) fn lazyfs() -> Option<PathBuf> {
     let path = std::env::var_os("CHAINSTORE_LAZYFS")
         .map(PathBuf::from)
         .or_else(|| {
@@ -42,15 +42,15 @@ fn lazyfs() -> Option<PathBuf> {
 }
 
 /// A LazyFS mount over a temporary directory; unmounted when dropped.
-struct Mount {
+pub(crate) struct Mount {
     _dir: tempfile::TempDir,
-    mnt: PathBuf,
+    pub(crate) mnt: PathBuf,
     fifo: PathBuf,
     child: Child,
 }
 
 impl Mount {
-    fn new(lazyfs: &Path) -> Mount {
+    pub(crate) fn new(lazyfs: &Path) -> Mount {
         let dir = tempfile::tempdir().unwrap();
         let (root, mnt) = (dir.path().join("root"), dir.path().join("mnt"));
         std::fs::create_dir_all(&root).unwrap();
@@ -100,7 +100,7 @@ impl Mount {
     }
 
     /// Drops every byte not fsynced: the power cut.
-    fn cut_power(&self) {
+    pub(crate) fn cut_power(&self) {
         std::fs::write(&self.fifo, "lazyfs::clear-cache\n").expect("write the faults fifo");
         // LazyFS reads the fifo on its own thread.
         std::thread::sleep(Duration::from_millis(500));

@@ -1,6 +1,7 @@
 //! Issue 22: a seeded random workload across the API (registrations, recharges,
 //! deductions, refunds, deletes and restores, catalog changes, appointments, plans,
-//! cancellations, a manual close), with the server killed (SIGKILL) at random moments. After
+//! cancellations, a manual close), with the server killed (SIGKILL) at random moments, and
+//! on LazyFS (where it is built) every other kill followed by a power cut. After
 //! every restart each request whose answer was lost is sent again under its key, and the
 //! server is checked against a model of what was acknowledged. A failure prints its seed:
 //! `CHAINSTORE_SEED=<seed> cargo test --release --test it workload -- --nocapture` runs it
@@ -402,7 +403,13 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
 
 async fn workload(seed: u64, cycles: usize, cycle_max: Duration) {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start_with_clock(dir.path(), Some(CLOCK));
+    // On LazyFS when it is there: then a power cut follows every other kill.
+    let mount = crate::powercut::lazyfs().map(|l| crate::powercut::Mount::new(&l));
+    let data = match &mount {
+        Some(m) => m.mnt.join("data"),
+        None => dir.path().join("data"),
+    };
+    let mut server = Server::start_with_clock(&data, Some(CLOCK));
     let model = Arc::new(Mutex::new(Model::default()));
     setup(&server, &mut *model.lock().await).await;
     let mut rng = StdRng::seed_from_u64(seed);
@@ -447,7 +454,11 @@ async fn workload(seed: u64, cycles: usize, cycle_max: Duration) {
         for w in workers {
             w.await.expect("worker");
         }
-        server = Server::start_with_clock(dir.path(), Some(CLOCK));
+        if let Some(m) = mount.as_ref().filter(|_| cycle % 2 == 1) {
+            eprintln!("seed {seed} cycle {cycle}: power cut");
+            m.cut_power();
+        }
+        server = Server::start_with_clock(&data, Some(CLOCK));
         retry_unknown(&server, &model).await;
         check(&server, &model, &mut rng).await;
         let m = model.lock().await;
