@@ -191,7 +191,7 @@ where
     A::Context: ToEnvelope<A, M>,
     M: Message<Result = WriteResult> + Send + 'static,
 {
-    let _in_flight = super::metrics::InFlight::new::<A>();
+    let _in_flight = super::metrics::InFlight::new(addr)?;
     let reply = tokio::time::timeout(ACTOR_REPLY_TIMEOUT, addr.send(msg))
         .await
         .map_err(|_| ApiError::Overloaded)?
@@ -629,8 +629,10 @@ pub async fn ledger_batch(
                     audit: Audit::new(&p, "POST /v1/ledger/batch"),
                     ops: ops.into_iter().map(|(_, k, c)| (k, c)).collect(),
                 };
+                let admitted = super::metrics::InFlight::new(&addr)?;
                 sends.push(async move {
                     let reply = tokio::time::timeout(ACTOR_REPLY_TIMEOUT, addr.send(msg)).await;
+                    drop(admitted);
                     (index, reply)
                 });
             }

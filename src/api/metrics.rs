@@ -35,22 +35,45 @@ pub static ACTOR_INFLIGHT: std::sync::LazyLock<IntGaugeVec> = std::sync::LazyLoc
     .expect("valid gauge")
 });
 
-/// Counts one request to actor `A` as in flight until dropped.
-pub struct InFlight(IntGauge);
+/// Requests the API has sent to one actor (by its address) and not had answered. actix
+/// lets every clone of an `Addr` push one message past the mailbox's capacity, and the API
+/// clones one per request, so the capacity alone bounds nothing: this does.
+static QUEUED: std::sync::LazyLock<crossbeam_skiplist::SkipMap<u64, AtomicU64>> =
+    std::sync::LazyLock::new(crossbeam_skiplist::SkipMap::new);
+
+/// One request to one actor, counted (the gauge) and admitted against
+/// `actors::MAILBOX_CAPACITY` (the bound) until dropped.
+pub struct InFlight {
+    gauge: IntGauge,
+    queued: crossbeam_skiplist::map::Entry<'static, u64, AtomicU64>,
+}
 
 impl InFlight {
-    pub fn new<A>() -> InFlight {
+    /// Admits a request to `addr`, or refuses it (503 `overloaded`) when as many as its
+    /// mailbox holds are already waiting.
+    pub fn new<A: actix::Actor>(addr: &actix::Addr<A>) -> Result<InFlight, super::error::ApiError> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::any::TypeId::of::<A>().hash(&mut h);
+        addr.hash(&mut h);
+        let queued = QUEUED.get_or_insert(h.finish(), AtomicU64::new(0));
+        let cap = crate::actors::MAILBOX_CAPACITY as u64;
+        if queued.value().fetch_add(1, Ordering::AcqRel) >= cap {
+            queued.value().fetch_sub(1, Ordering::AcqRel);
+            return Err(super::error::ApiError::Overloaded);
+        }
         let name = std::any::type_name::<A>();
         let short = name.rsplit("::").next().unwrap_or(name);
-        let g = ACTOR_INFLIGHT.with_label_values(&[short]);
-        g.inc();
-        InFlight(g)
+        let gauge = ACTOR_INFLIGHT.with_label_values(&[short]);
+        gauge.inc();
+        Ok(InFlight { gauge, queued })
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.dec();
+        self.gauge.dec();
+        self.queued.value().fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -210,6 +233,32 @@ pub async fn scrape(state: Arc<ApiState>, p: Principal) -> Response {
 mod tests {
     use super::labels;
     use warp::http::Method;
+
+    struct Idle;
+    impl actix::Actor for Idle {
+        type Context = actix::Context<Self>;
+    }
+
+    /// Issue 22: each `Addr` clone could push one message past the mailbox's capacity, so
+    /// the API's requests to one actor had no bound. Clones share one count now.
+    #[test]
+    fn requests_to_one_actor_are_bounded_whatever_the_clones() {
+        actix::System::new().block_on(async {
+            let addr = actix::Actor::start(Idle);
+            let cap = crate::actors::MAILBOX_CAPACITY;
+            let held: Vec<_> = (0..cap)
+                .map(|_| super::InFlight::new(&addr.clone()).expect("admitted"))
+                .collect();
+            assert!(super::InFlight::new(&addr.clone()).is_err());
+            let other = actix::Actor::start(Idle);
+            assert!(
+                super::InFlight::new(&other).is_ok(),
+                "each actor has its own"
+            );
+            drop(held);
+            assert!(super::InFlight::new(&addr).is_ok());
+        });
+    }
 
     #[test]
     fn labels_come_from_the_route_table_or_a_closed_set() {

@@ -329,7 +329,9 @@ where
     T: Send + 'static,
     StoreScheduler: actix::Handler<M>,
 {
+    let admitted = super::metrics::InFlight::new(addr)?;
     let durable = addr.send(msg).await.map_err(|_| ApiError::Unavailable)??;
+    drop(admitted);
     durable
         .ticket
         .durable()
@@ -615,6 +617,7 @@ async fn check_card(
         service,
         store,
     };
+    let _admitted = super::metrics::InFlight::new(&ledger)?;
     match tokio::time::timeout(ACTOR_REPLY_TIMEOUT, ledger.send(msg)).await {
         Ok(Ok(checked)) => checked.map(|_| card).map_err(ApiError::from),
         Ok(Err(_)) => Err(ApiError::Unavailable),
@@ -822,7 +825,9 @@ pub async fn availability(
                 to: q.to,
                 step_minutes: step,
             };
+            let admitted = super::metrics::InFlight::new(&addr)?;
             let durable = addr.send(msg).await.map_err(|_| ApiError::Unavailable)??;
+            drop(admitted);
             durable
                 .ticket
                 .durable()

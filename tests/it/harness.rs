@@ -36,6 +36,14 @@ pub struct Server {
     pub client: Client,
 }
 
+/// The server under test: this build's, or `CHAINSTORE_BIN` (to run the suite, say the
+/// randomized workload, against another build).
+fn server_binary() -> PathBuf {
+    std::env::var_os("CHAINSTORE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_chainstore")))
+}
+
 fn config_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml")
 }
@@ -53,12 +61,7 @@ impl Server {
 
     /// As `start_with_clock`, with more command-line arguments.
     pub fn start_opts(data_dir: &Path, now: Option<&str>, args: &[&str]) -> Server {
-        Server::start_binary(
-            Path::new(env!("CARGO_BIN_EXE_chainstore")),
-            data_dir,
-            now,
-            args,
-        )
+        Server::start_binary(&server_binary(), data_dir, now, args)
     }
 
     /// As `start_opts`, running `binary` (a test-only build of the server) instead.

@@ -25,7 +25,8 @@ const CLOCK: &str = "2026-05-04T02:00:00Z";
 const DAY: &str = "2026-05-04";
 const WORKERS: usize = 6;
 /// Seeds that once failed, run first on every CI run.
-const REGRESSION_SEEDS: &[u64] = &[];
+/// Both found a binned member holding money against d1a7dce (issue 22, item 1).
+const REGRESSION_SEEDS: &[u64] = &[15_353_070_670_163_597_167, 12_459_661_037_294_130_706];
 
 /// The short run of the test suite: a few kill cycles.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
