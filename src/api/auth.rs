@@ -40,6 +40,7 @@ fn authenticate(state: &ApiState, header: Option<String>) -> Result<Principal, A
         return Ok(Principal {
             credential: CredentialId(0),
             role: Role::HqAdmin,
+            operation: "",
         });
     }
     // Read from disk on every request: a revoked key stops working at once.
@@ -53,6 +54,7 @@ fn authenticate(state: &ApiState, header: Option<String>) -> Result<Principal, A
     Ok(Principal {
         credential: CredentialId(rec.id),
         role,
+        operation: "",
     })
 }
 
@@ -69,8 +71,9 @@ pub fn authenticated(state: Arc<ApiState>) -> BoxedFilter<(Principal,)> {
                   header: Option<String>| {
                 let state = state.clone();
                 async move {
-                    let p = authenticate(&state, header).map_err(warp::reject::custom)?;
-                    authorize(&p, method.as_str(), path.as_str()).map_err(warp::reject::custom)?;
+                    let mut p = authenticate(&state, header).map_err(warp::reject::custom)?;
+                    p.operation = authorize(&p, method.as_str(), path.as_str())
+                        .map_err(warp::reject::custom)?;
                     Ok::<_, warp::Rejection>(p)
                 }
             },
@@ -78,11 +81,12 @@ pub fn authenticated(state: Arc<ApiState>) -> BoxedFilter<(Principal,)> {
         .boxed()
 }
 
-/// The role check of the route table's row that `verb path` matches.
-pub fn authorize(p: &Principal, verb: &str, path: &str) -> Result<(), ApiError> {
+/// The role check of the route table's row that `verb path` matches; the row's label.
+pub fn authorize(p: &Principal, verb: &str, path: &str) -> Result<&'static str, ApiError> {
     match super::openapi::route_for(verb, path) {
-        Some(route) if !route.access.admits(p) => Err(ApiError::Forbidden),
-        _ => Ok(()),
+        Some(row) if !row.route.access.admits(p) => Err(ApiError::Forbidden),
+        Some(row) => Ok(row.label),
+        None => Ok("unmatched"),
     }
 }
 

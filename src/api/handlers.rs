@@ -80,13 +80,16 @@ pub(super) fn meta(
     body: &impl Serialize,
 ) -> Result<WriteMeta, ApiError> {
     let key = idempotency_key(p, key)?;
-    let mut fingerprint = route.as_bytes().to_vec();
+    // The row says which operation; `route` names its objects.
+    let mut fingerprint = p.operation.as_bytes().to_vec();
+    fingerprint.push(0);
+    fingerprint.extend_from_slice(route.as_bytes());
     fingerprint.push(0);
     fingerprint.extend(serde_json::to_vec(body).map_err(|e| ApiError::InvalidBody(e.to_string()))?);
     Ok(WriteMeta {
         key,
         fingerprint,
-        audit: Audit::new(p, route),
+        audit: Audit::new(p),
     })
 }
 
@@ -243,7 +246,7 @@ pub async fn create_store(
                 .parse()
                 .map_err(|_| ApiError::InvalidTimeZone(tz_name.chars().take(64).collect()))?;
             let msg = CreateStore {
-                audit: Audit::new(&p, "POST /v1/stores"),
+                audit: Audit::new(&p),
                 key,
                 name,
                 time_zone,
@@ -314,7 +317,7 @@ pub async fn register_member(
                 format!("store {home}")
             })?;
             let msg = RegisterMember {
-                audit: Audit::new(&p, "POST /v1/members"),
+                audit: Audit::new(&p),
                 key,
                 phone: Phone::new(&body.phone).map_err(ApiError::InvalidField)?,
                 name: Name::new(&body.name, "member name").map_err(ApiError::InvalidField)?,
@@ -361,16 +364,6 @@ pub enum LedgerRoute {
     Recharge,
     Deduct,
     Refund,
-}
-
-impl LedgerRoute {
-    fn segment(self) -> &'static str {
-        match self {
-            LedgerRoute::Recharge => "recharges",
-            LedgerRoute::Deduct => "deductions",
-            LedgerRoute::Refund => "refunds",
-        }
-    }
 }
 
 pub async fn ledger_write(
@@ -421,7 +414,7 @@ pub async fn ledger_write(
                 }
             };
             let addr = home_ledger(&state, member)?;
-            let audit = Audit::new(&p, &format!("POST /v1/members/{raw}/{}", route.segment()));
+            let audit = Audit::new(&p);
             outcome_response(
                 write(
                     &addr,
@@ -626,7 +619,7 @@ pub async fn ledger_batch(
                 };
                 let index: Vec<usize> = ops.iter().map(|(i, _, _)| *i).collect();
                 let msg = ApplyLedgerBatch {
-                    audit: Audit::new(&p, "POST /v1/ledger/batch"),
+                    audit: Audit::new(&p),
                     ops: ops.into_iter().map(|(_, k, c)| (k, c)).collect(),
                 };
                 let admitted = super::metrics::InFlight::new(&addr)?;

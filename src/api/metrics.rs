@@ -151,8 +151,8 @@ impl Metrics {
 /// for a request that matches a row, else `unmatched`; the method of the row, else one of a
 /// fixed few, else `other`.
 pub fn labels(method: &Method, path: &str) -> (&'static str, &'static str) {
-    if let Some(route) = super::openapi::route_for(method.as_str(), path) {
-        return (route.path, route.verb.as_str());
+    if let Some(row) = super::openapi::route_for(method.as_str(), path) {
+        return (row.route.path, row.route.verb.as_str());
     }
     let method = match *method {
         Method::GET => "GET",

@@ -945,15 +945,23 @@ fn operation_name(r: &Route) -> String {
 
 /// The row a request path matches, if any: literal segments equal, `{param}` segments any
 /// non-empty segment; where two rows match, the one with more literal segments.
-pub fn route_for(verb: &str, path: &str) -> Option<&'static Route> {
-    /// Rows with their segments, split once.
-    static SPLIT: std::sync::LazyLock<Vec<(&'static Route, Vec<&'static str>)>> =
-        std::sync::LazyLock::new(|| {
-            ROUTES
-                .iter()
-                .map(|r| (r, r.path.split('/').filter(|s| !s.is_empty()).collect()))
-                .collect()
-        });
+pub fn route_for(verb: &str, path: &str) -> Option<Matched> {
+    /// Each row with its label and segments, made once.
+    struct Row {
+        route: &'static Route,
+        label: String,
+        segs: Vec<&'static str>,
+    }
+    static ROWS: std::sync::LazyLock<Vec<Row>> = std::sync::LazyLock::new(|| {
+        ROUTES
+            .iter()
+            .map(|r| Row {
+                route: r,
+                label: format!("{} {}", r.verb.as_str(), r.path),
+                segs: r.path.split('/').filter(|s| !s.is_empty()).collect(),
+            })
+            .collect()
+    });
     let mut segs = [""; ROUTE_SEGMENTS_MAX];
     let mut n = 0;
     for seg in path.split('/').filter(|s| !s.is_empty()) {
@@ -964,13 +972,14 @@ pub fn route_for(verb: &str, path: &str) -> Option<&'static Route> {
         n += 1;
     }
     let segs = &segs[..n];
-    let mut best: Option<(&'static Route, usize)> = None;
-    for (route, row) in SPLIT.iter() {
-        if route.verb.as_str() != verb || row.len() != segs.len() {
+    let rows: &'static [Row] = &ROWS;
+    let mut best: Option<(&'static Row, usize)> = None;
+    for row in rows {
+        if row.route.verb.as_str() != verb || row.segs.len() != segs.len() {
             continue;
         }
         let mut literals = 0;
-        let matched = row.iter().zip(segs).all(|(want, got)| {
+        let matched = row.segs.iter().zip(segs).all(|(want, got)| {
             if want.starts_with('{') {
                 true
             } else {
@@ -979,10 +988,20 @@ pub fn route_for(verb: &str, path: &str) -> Option<&'static Route> {
             }
         });
         if matched && best.is_none_or(|(_, l)| literals > l) {
-            best = Some((route, literals));
+            best = Some((row, literals));
         }
     }
-    best.map(|(r, _)| r)
+    best.map(|(row, _)| Matched {
+        route: row.route,
+        label: &row.label,
+    })
+}
+
+/// A route table row a request matched, with its label (`"GET /v1/plans/{plan_id}"`).
+#[derive(Clone, Copy)]
+pub struct Matched {
+    pub route: &'static Route,
+    pub label: &'static str,
 }
 
 /// No route has more path segments than this; longer paths match none.

@@ -71,6 +71,9 @@ pub struct Credential {
 pub struct Principal {
     pub credential: CredentialId,
     pub role: Role,
+    /// The route table's row this request matched (`"POST /v1/members/{member_id}/lock"`):
+    /// the operation the log names and the idempotency fingerprint starts with.
+    pub operation: &'static str,
 }
 
 /// What a route needs, checked against the store it acts in.
@@ -142,6 +145,7 @@ mod tests {
         Principal {
             credential: CredentialId(1),
             role,
+            operation: "",
         }
     }
 

@@ -23,11 +23,12 @@ pub struct Audit {
 }
 
 impl Audit {
-    pub fn new(p: &Principal, operation: &str) -> Audit {
+    /// Who, and which operation: the route table's row the request matched.
+    pub fn new(p: &Principal) -> Audit {
         Audit {
             credential: p.credential,
             role: p.role.name(),
-            operation: operation.chars().take(OPERATION_LEN_MAX).collect(),
+            operation: p.operation.chars().take(OPERATION_LEN_MAX).collect(),
         }
     }
 
@@ -159,6 +160,7 @@ mod tests {
         let p = Principal {
             credential: CredentialId(9),
             role: Role::Pos { store },
+            operation: "POST /v1/members/{member_id}/deductions",
         };
         let request = Request::Ledger(LedgerCommand::Deduct {
             member,
@@ -167,14 +169,7 @@ mod tests {
         });
         let outcome = Outcome::Rejected(crate::domain::ledger::LedgerError::Overflow);
         let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-        let r = OpRecord::new(
-            &Audit::new(&p, "POST /v1/x"),
-            at,
-            Some(store),
-            "k1",
-            &request,
-            &outcome,
-        );
+        let r = OpRecord::new(&Audit::new(&p), at, Some(store), "k1", &request, &outcome);
         assert_eq!(r.objects, vec![format!("member:{member}")]);
         assert_eq!((r.credential, r.role.as_str()), (9, "pos"));
         assert_eq!(r.store, Some(store));
