@@ -495,4 +495,27 @@ mod tests {
             assert_eq!(log.durable(), 50);
         }
     }
+
+    /// Issue 22: causal order across actors. Whatever one actor submitted before another
+    /// submits is durable no later: when a write is durable, so is every write submitted
+    /// before it by any actor (a catalog change before the recharge that read it).
+    #[tokio::test]
+    async fn a_write_is_never_durable_before_one_submitted_earlier_by_another_actor() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = super::super::Storage::open(dir.path(), std::time::Duration::from_secs(60))
+            .expect("open");
+        let journal = Journal::start(storage.db());
+        let mut logs: Vec<JournalLog> = (0..8u32).map(|o| journal.log_for(o)).collect();
+        for round in 0..200u64 {
+            let (cause, effect) = ((round % 8) as usize, ((round + 3) % 8) as usize);
+            let before = logs[cause].next_seq();
+            let _ = logs[cause].submit(vec![Write::put(vec![b'c'], vec![1])]);
+            let t = logs[effect].submit(vec![Write::put(vec![b'e'], vec![2])]);
+            t.durable().await.expect("durable");
+            assert!(
+                logs[cause].durable() >= before,
+                "round {round}: the effect is durable before its cause"
+            );
+        }
+    }
 }

@@ -560,3 +560,40 @@ async fn a_panic_stops_the_process() {
     let server = Server::start_with_clock(dir.path(), Some(CLOCK));
     assert_eq!(server.balance(member).await, 500);
 }
+
+/// A service changed and deleted at the same moment: the delete never writes back the name
+/// the change replaced (it used to read the service from disk, behind the change in flight).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_service_delete_racing_a_change_keeps_the_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let body = |name: &str| json!({"name": name, "duration_minutes": 45, "booking_mode": "appointment", "resource_kinds": ["room"]});
+    for i in 0..20 {
+        let (s, svc) = server
+            .post("/v1/services", &format!("svc-{i}"), body("Old"))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{svc}");
+        let id = svc["id"].as_u64().unwrap();
+        let (path, pk, dk) = (
+            format!("/v1/services/{id}"),
+            format!("put-{i}"),
+            format!("del-{i}"),
+        );
+        let put = server.put(&path, &pk, body("New"));
+        let del = server.delete(&path, &dk);
+        let ((ps, pb), (ds, db)) = tokio::join!(put, del);
+        if !(ps.is_success() && ds.is_success()) {
+            continue;
+        }
+        // Both happened, so the change came first: the bin holds the new name.
+        let (s, r) = server
+            .act(
+                &format!("/v1/recycle-bin/service/{id}/restore"),
+                &format!("r-{i}"),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        let (_, got) = server.get(&path).await;
+        assert_eq!(got["name"], "New", "lost the change: {pb} {db} {got}");
+    }
+}
