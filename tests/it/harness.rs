@@ -187,6 +187,13 @@ impl Server {
         assert_eq!(res.status(), StatusCode::OK);
     }
 
+    /// The `/metrics` text.
+    pub async fn metrics_text(&self) -> String {
+        let res = self.client.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.text().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         send(self.client.get(self.url(path))).await
     }

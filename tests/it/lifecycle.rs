@@ -220,20 +220,7 @@ async fn walk_in_orders_enter_the_figures_and_obey_the_close() {
 async fn metrics_labels_come_from_a_closed_set() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
-    let size = || async {
-        let (s, _) = server.get("/healthz").await;
-        assert_eq!(s, StatusCode::OK);
-        server
-            .client
-            .get(server.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .len()
-    };
+    let size = || async { server.metrics_text().await.len() };
     let anon = reqwest::Client::new();
     for i in 0..300 {
         let method = reqwest::Method::from_bytes(format!("M{}", i % 50).as_bytes()).unwrap();

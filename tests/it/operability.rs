@@ -44,14 +44,7 @@ async fn metrics_count_requests_by_route_and_answers_carry_request_ids() {
         assert_ne!(res.headers()["x-request-id"].as_bytes(), bad);
     }
 
-    let res = server
-        .client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let text = res.text().await.unwrap();
+    let text = server.metrics_text().await;
     for needle in [
         r#"http_requests_total{method="POST",route="/v1/members/{member_id}/deductions",status="201"} 1"#,
         "http_request_duration_seconds_bucket",
@@ -64,15 +57,7 @@ async fn metrics_count_requests_by_route_and_answers_carry_request_ids() {
     }
     // Random paths don't make new label values.
     server.get("/v1/no-such-thing-42x").await;
-    let text = server
-        .client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics_text().await;
     assert!(!text.contains("no-such-thing"));
     assert!(text.contains(r#"route="unmatched""#));
 }
