@@ -86,15 +86,31 @@ struct Req {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Op {
     Register,
-    Recharge { member: u64, store: u64 },
-    Deduct { member: u64, store: u64 },
-    Refund { member: u64 },
+    Recharge {
+        member: u64,
+        store: u64,
+    },
+    Deduct {
+        member: u64,
+        store: u64,
+    },
+    Refund {
+        member: u64,
+    },
     Delete,
     Restore,
     Level,
     Appointment,
     Plan,
     Cancel,
+    /// A checkout (`member: None` for a walk-in customer).
+    Order,
+    Return,
+    Points,
+    BuyCard {
+        member: u64,
+    },
+    Consume,
 }
 
 #[derive(Default)]
@@ -113,6 +129,9 @@ struct Model {
     /// Acknowledged appointments and plans: id -> resource ids.
     appointments: Vec<u64>,
     plans: HashMap<u64, usize>,
+    /// Paid orders, for returns; count cards (member, card), for consuming.
+    orders: Vec<u64>,
+    cards: Vec<(u64, u64)>,
     /// Every answered request with its status and body, for replays.
     answered: Vec<(Req, StatusCode, Value)>,
     /// Sent and not answered (the server died): sent again after the restart.
@@ -120,6 +139,30 @@ struct Model {
     /// The sealed record of the day closed by hand, once it is.
     sealed: Option<(u64, Value)>,
     violations: Vec<String>,
+    /// Successful answers by operation, to show what a run exercised.
+    done: std::collections::BTreeMap<&'static str, usize>,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Register => "register",
+            Op::Recharge { .. } => "recharge",
+            Op::Deduct { .. } => "deduct",
+            Op::Refund { .. } => "refund",
+            Op::Delete => "delete",
+            Op::Restore => "restore",
+            Op::Level => "level",
+            Op::Appointment => "appointment",
+            Op::Plan => "plan",
+            Op::Cancel => "cancel",
+            Op::Order => "order",
+            Op::Return => "return",
+            Op::Points => "points",
+            Op::BuyCard { .. } => "buy_card",
+            Op::Consume => "consume",
+        }
+    }
 }
 
 impl Model {
@@ -178,7 +221,43 @@ impl Model {
                     self.plans.insert(id, n);
                 }
             }
+            Op::Order if status == StatusCode::CREATED => {
+                // A member's checkout answers its order; a walk-in answers the order itself.
+                if let Some(id) = body["order"]["id"].as_u64().or(body["id"].as_u64()) {
+                    self.orders.push(id);
+                }
+            }
+            Op::BuyCard { member } if status == StatusCode::CREATED => {
+                if let Some(card) = body["card_id"].as_u64() {
+                    self.cards.push((member, card));
+                }
+            }
             _ => {}
+        }
+        // Counter operations that move stored value answer the entry they posted.
+        let counter = matches!(
+            req.op,
+            Op::Order | Op::Return | Op::Points | Op::BuyCard { .. } | Op::Consume
+        );
+        if counter && status == StatusCode::CREATED {
+            let e = &body["entry"];
+            if let (Some(seq), Some(member)) = (e["entry_seq"].as_u64(), e["member_id"].as_u64()) {
+                let kind = match e["kind"].as_str() {
+                    Some("recharge") => "recharge",
+                    Some("deduction") => "deduction",
+                    Some("refund") => "refund",
+                    _ => "other",
+                };
+                let amount = e["amount"].as_i64().unwrap_or(0);
+                let store = e["store_id"].as_u64().unwrap_or(0);
+                if kind == "deduction" {
+                    self.deductions.push((member, seq, amount));
+                }
+                self.entry(member, seq, (kind, amount, store), &req.key);
+            }
+        }
+        if status.is_success() {
+            *self.done.entry(req.op.name()).or_default() += 1;
         }
         if status.is_server_error() {
             self.violation(format!(
@@ -283,7 +362,7 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
     let members: Vec<u64> = m.members.keys().copied().collect();
     let pick = |rng: &mut StdRng, v: &[u64]| v[rng.gen_range(0..v.len())];
     let store = pick(rng, &m.stores);
-    let roll = rng.gen_range(0..100);
+    let roll = rng.gen_range(0..130);
     let post = |path: String, body: Value, op: Op| Req {
         method: Method::POST,
         path,
@@ -384,6 +463,52 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
                 Op::Plan,
             )
         }
+        100..=107 | 112..=115 => {
+            let price = rng.gen_range(100..10_000);
+            let quantity = rng.gen_range(1..4);
+            let total = price * quantity;
+            let walk_in = roll >= 112;
+            let stored = if walk_in { 0 } else { rng.gen_range(0..=total) };
+            let mut body = json!({"store_id": store,
+                "lines": [{"sku": format!("SKU-{}", rng.gen_range(0..20)), "unit_price": price, "quantity": quantity}],
+                "payment": {"stored_value": stored, "points": 0,
+                    "tenders": if total > stored { json!([{"kind": "cash", "amount": total - stored}]) } else { json!([]) }}});
+            if !walk_in {
+                body["member_id"] = json!(member);
+            }
+            post("/v1/orders".into(), body, Op::Order)
+        }
+        108..=111 if !m.orders.is_empty() => {
+            let order = m.orders[rng.gen_range(0..m.orders.len())];
+            post(
+                format!("/v1/orders/{order}/returns"),
+                json!({"lines": [{"line": 0, "quantity": 1}]}),
+                Op::Return,
+            )
+        }
+        116..=119 => post(
+            format!("/v1/members/{member}/points"),
+            json!({"delta": rng.gen_range(-50..200), "reason": "adjustment", "store_id": member >> 32}),
+            Op::Points,
+        ),
+        120..=124 => {
+            let paid_with = ["stored_value", "cash"][rng.gen_range(0..2)];
+            post(
+                format!("/v1/members/{member}/count-cards"),
+                json!({"service_id": m.appt_service, "sessions": rng.gen_range(1..5),
+                "price": rng.gen_range(0..5_000), "store_id": store,
+                "paid_with": paid_with}),
+                Op::BuyCard { member },
+            )
+        }
+        125..=129 if !m.cards.is_empty() => {
+            let (member, card) = m.cards[rng.gen_range(0..m.cards.len())];
+            post(
+                format!("/v1/members/{member}/count-cards/{card}/consume"),
+                json!({"sessions": 1, "store_id": member >> 32}),
+                Op::Consume,
+            )
+        }
         _ if !m.appointments.is_empty() => {
             let id = m.appointments[rng.gen_range(0..m.appointments.len())];
             Req {
@@ -464,10 +589,11 @@ async fn workload(seed: u64, cycles: usize, cycle_max: Duration) {
         check(&server, &model, &mut rng).await;
         let m = model.lock().await;
         eprintln!(
-            "seed {seed} cycle {cycle}: {} answers, {} members, {} entries",
+            "seed {seed} cycle {cycle}: {} answers, {} members, {} entries; done {:?}",
             m.answered.len(),
             m.members.len(),
-            m.entries.values().map(HashMap::len).sum::<usize>()
+            m.entries.values().map(HashMap::len).sum::<usize>(),
+            m.done
         );
         assert!(m.violations.is_empty(), "seed {seed}: {:#?}", m.violations);
     }
