@@ -111,6 +111,14 @@ enum Op {
         member: u64,
     },
     Consume,
+    Restock {
+        store: u64,
+    },
+    Exchange {
+        store: u64,
+    },
+    IssueCoupon,
+    Move,
 }
 
 #[derive(Default)]
@@ -132,6 +140,8 @@ struct Model {
     /// Paid orders, for returns; count cards (member, card), for consuming.
     orders: Vec<u64>,
     cards: Vec<(u64, u64)>,
+    /// Gift stock each store should hold: acknowledged restocks less exchanges.
+    stock: HashMap<u64, i64>,
     /// Every answered request with its status and body, for replays.
     answered: Vec<(Req, StatusCode, Value)>,
     /// Sent and not answered (the server died): sent again after the restart.
@@ -161,6 +171,10 @@ impl Op {
             Op::Points => "points",
             Op::BuyCard { .. } => "buy_card",
             Op::Consume => "consume",
+            Op::Restock { .. } => "restock",
+            Op::Exchange { .. } => "exchange",
+            Op::IssueCoupon => "issue_coupon",
+            Op::Move => "move",
         }
     }
 }
@@ -226,6 +240,20 @@ impl Model {
                 if let Some(id) = body["order"]["id"].as_u64().or(body["id"].as_u64()) {
                     self.orders.push(id);
                 }
+            }
+            Op::Restock { store } if status.is_success() => {
+                let delta = req
+                    .body
+                    .as_ref()
+                    .map_or(0, |b| b["delta"].as_i64().unwrap_or(0));
+                *self.stock.entry(store).or_default() += delta;
+            }
+            Op::Exchange { store } if status.is_success() => {
+                let q = req
+                    .body
+                    .as_ref()
+                    .map_or(0, |b| b["quantity"].as_i64().unwrap_or(0));
+                *self.stock.entry(store).or_default() -= q;
             }
             Op::BuyCard { member } if status == StatusCode::CREATED => {
                 if let Some(card) = body["card_id"].as_u64() {
@@ -345,6 +373,23 @@ async fn setup(server: &Server, model: &mut Model) {
             model.plan_service = id;
         }
     }
+    let (status, body) = server
+        .put(
+            "/v1/gifts/1",
+            "setup-gift",
+            json!({"name": "Mug", "points": 50}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = server
+        .put(
+            "/v1/coupon-templates/1",
+            "setup-coupon",
+            json!({"name": "5 off", "amount_off": 500, "min_spend": 1000, "store_ids": [],
+                "valid_from": "2026-01-01", "valid_until": "2027-12-31"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     // The second store closes its day by hand in the second cycle.
     let store = model.stores[1];
     let (status, body) = server
@@ -362,7 +407,7 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
     let members: Vec<u64> = m.members.keys().copied().collect();
     let pick = |rng: &mut StdRng, v: &[u64]| v[rng.gen_range(0..v.len())];
     let store = pick(rng, &m.stores);
-    let roll = rng.gen_range(0..130);
+    let roll = rng.gen_range(0..150);
     let post = |path: String, body: Value, op: Op| Req {
         method: Method::POST,
         path,
@@ -507,6 +552,36 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
                 format!("/v1/members/{member}/count-cards/{card}/consume"),
                 json!({"sessions": 1, "store_id": member >> 32}),
                 Op::Consume,
+            )
+        }
+        130..=133 => post(
+            format!("/v1/stores/{store}/gifts/1/stock"),
+            json!({"delta": rng.gen_range(-3..10)}),
+            Op::Restock { store },
+        ),
+        134..=139 => post(
+            format!("/v1/members/{member}/gift-exchanges"),
+            json!({"gift_id": 1, "quantity": rng.gen_range(1..3), "store_id": store}),
+            Op::Exchange { store },
+        ),
+        140..=143 => post(
+            format!("/v1/members/{member}/coupons"),
+            json!({"template_id": 1, "store_id": member >> 32}),
+            Op::IssueCoupon,
+        ),
+        144..=149 if !m.plans.is_empty() => {
+            let plans: Vec<u64> = m.plans.keys().copied().collect();
+            let plan = plans[rng.gen_range(0..plans.len())];
+            let start = format!(
+                "2026-{:02}-{:02}T{:02}:00",
+                rng.gen_range(6..12),
+                rng.gen_range(1..28),
+                rng.gen_range(8..20)
+            );
+            post(
+                format!("/v1/plans/{plan}/occurrences/{}/move", rng.gen_range(1..6)),
+                json!({"start": start}),
+                Op::Move,
             )
         }
         _ if !m.appointments.is_empty() => {
@@ -799,6 +874,17 @@ async fn check(server: &Server, model: &Mutex<Model>, rng: &mut StdRng) {
                     got(f)
                 ));
             }
+        }
+    }
+    // Gift stock is what was acknowledged: restocks less exchanges, never below zero.
+    for &store in &m.stores.clone() {
+        let (_, gifts) = server.get(&format!("/v1/stores/{store}/gifts")).await;
+        let got = gifts["gifts"][0]["stock"].as_i64();
+        let want = m.stock.get(&store).copied().unwrap_or(0);
+        if got != Some(want) || want < 0 {
+            m.violation(format!(
+                "store {store}: gift stock {got:?}, acknowledged {want}"
+            ));
         }
     }
     if let Some((store, sealed)) = m.sealed.clone() {
