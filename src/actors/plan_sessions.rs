@@ -127,9 +127,15 @@ impl Handler<CompleteLinked> for StoreLedger {
                         .membership
                         .card(item.card)
                         .map_or(0, |c| c.remaining);
-                    // A session used by a completed occurrence counts even on a closed day:
-                    // the service was given.
-                    let deltas = self.figures(&fx, &account, ctx.now);
+                    // A session used by a completed occurrence is never refused (the service
+                    // was given); after a manual close it counts on the next open day, so
+                    // the sealed day's figures don't move.
+                    let deltas = crate::domain::closing::of_effects(
+                        &fx,
+                        account.last_entry,
+                        ctx.now,
+                        |s, at| self.registry.count_day(s, at),
+                    );
                     if self
                         .write_effects(seq, &account, fx, &deltas, &mut writes)
                         .is_err()

@@ -584,3 +584,73 @@ async fn a_service_delete_racing_a_change_keeps_the_change() {
         assert_eq!(got["name"], "New", "lost the change: {pb} {db} {got}");
     }
 }
+
+/// A linked plan's occurrence that completes after its day was closed by hand takes its
+/// session, and the session counts on the next open day: the sealed day doesn't move.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linked_session_after_a_manual_close_counts_on_the_next_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_clock(dir.path(), Some("2026-01-09T00:00:00Z"));
+    let store = server.create_store("S").await;
+    let member = server.register("13766660002", store).await;
+    server
+        .put("/v1/settings", "on", json!({"service_plans_enabled": true}))
+        .await;
+    let (s, _) = server
+        .put(
+            &format!("/v1/stores/{store}/closing-mode"),
+            "mode",
+            json!({"manual": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, course) = server
+        .post(
+            "/v1/services",
+            "svc",
+            json!({"name": "Course", "duration_minutes": 60, "booking_mode": "service_plan", "resource_kinds": ["therapist"]}),
+        )
+        .await;
+    let course = course["id"].as_u64().unwrap();
+    let (_, r) = server
+        .post(
+            &format!("/v1/stores/{store}/resources"),
+            "res",
+            json!({"name": "T", "kind": "therapist", "capacity": 1}),
+        )
+        .await;
+    let (_, card) = server
+        .post(
+            &format!("/v1/members/{member}/count-cards"),
+            "cc",
+            json!({"service_id": course, "sessions": 2, "price": 0, "paid_with": "cash", "store_id": store}),
+        )
+        .await;
+    let (s, plan) = server
+        .post(
+            &format!("/v1/stores/{store}/plans"),
+            "p",
+            json!({"member_id": member, "service_id": course, "resource_ids": [r["id"]],
+                   "count_card_id": card["card_id"],
+                   "repeat": {"daily": {"first_times": ["2026-01-10T10:00"], "count": 1}}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{plan}");
+    // 10:30 local: close the day by hand while the occurrence is under way.
+    server.set_clock("2026-01-10T02:30:00Z").await;
+    let (s, sealed) = server
+        .post(&format!("/v1/stores/{store}/closings"), "close", json!({}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{sealed}");
+    server.set_clock("2026-01-10T03:30:00Z").await;
+    let (_, acct) = server.get(&format!("/v1/members/{member}/balance")).await;
+    assert_eq!(acct["count_cards"][0]["remaining"], 1, "{acct}");
+    let stats = |day: &str| format!("/v1/stats?store_id={store}&from={day}&to={day}");
+    let (_, closed) = server.get(&stats("2026-01-10")).await;
+    assert_eq!(
+        closed["totals"]["sessions_consumed"], sealed["figures"]["sessions_consumed"],
+        "the sealed day moved: {closed}"
+    );
+    let (_, next) = server.get(&stats("2026-01-11")).await;
+    assert_eq!(next["totals"]["sessions_consumed"], 1, "{next}");
+}
