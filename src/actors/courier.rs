@@ -100,15 +100,7 @@ impl Courier {
         if self.private_targets {
             return false;
         }
-        match reqwest::Url::parse(url)
-            .ok()
-            .and_then(|u| u.host().map(|h| h.to_owned()))
-        {
-            Some(url::Host::Ipv4(ip)) => crate::domain::notify::is_private_target(ip.into()),
-            Some(url::Host::Ipv6(ip)) => crate::domain::notify::is_private_target(ip.into()),
-            Some(url::Host::Domain(d)) => crate::domain::notify::is_local_name(&d),
-            None => true,
-        }
+        crate::domain::notify::names_private_target(url).unwrap_or(true)
     }
 
     fn round(&mut self, ctx: &mut Context<Self>) {

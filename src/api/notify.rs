@@ -102,18 +102,12 @@ pub async fn put_webhook(
 /// Refuses a URL whose host is a private address or a name of this machine (host names
 /// are checked again, resolved, at each delivery).
 fn check_public_target(url: &str) -> Result<(), crate::domain::notify::TemplateError> {
-    use crate::domain::notify::{is_local_name, is_private_target, TemplateError};
-    let parsed = reqwest::Url::parse(url).map_err(|_| TemplateError::Url)?;
-    let private = match parsed.host() {
-        Some(url::Host::Ipv4(ip)) => is_private_target(ip.into()),
-        Some(url::Host::Ipv6(ip)) => is_private_target(ip.into()),
-        Some(url::Host::Domain(d)) => is_local_name(d),
-        None => return Err(TemplateError::Url),
-    };
-    if private {
-        return Err(TemplateError::PrivateTarget);
+    use crate::domain::notify::{names_private_target, TemplateError};
+    match names_private_target(url) {
+        None => Err(TemplateError::Url),
+        Some(true) => Err(TemplateError::PrivateTarget),
+        Some(false) => Ok(()),
     }
-    Ok(())
 }
 
 /// `GET /v1/notification-templates`: every event with its placeholders and template.

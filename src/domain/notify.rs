@@ -254,6 +254,17 @@ pub fn is_local_name(host: &str) -> bool {
     h == "localhost" || h.ends_with(".localhost")
 }
 
+/// Whether a webhook URL names a private target by its host alone: an address literal
+/// that `is_private_target`, or a name of this machine. Other names are resolved, and
+/// checked, when the courier connects. `None`: not a URL with a host.
+pub fn names_private_target(url: &str) -> Option<bool> {
+    Some(match url::Url::parse(url).ok()?.host()? {
+        url::Host::Ipv4(ip) => is_private_target(ip.into()),
+        url::Host::Ipv6(ip) => is_private_target(ip.into()),
+        url::Host::Domain(d) => is_local_name(d),
+    })
+}
+
 /// Yuan with two decimals, as a member reads it: 12345 -> "123.45".
 pub fn yuan(m: Money) -> String {
     let v = m.minor();
