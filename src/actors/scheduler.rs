@@ -496,7 +496,8 @@ impl StoreScheduler {
     }
 
     /// The day-figure writes of writing `b` over the version in memory (so: call before
-    /// `put_booking`). Counted on the business day it happens.
+    /// `put_booking`). Counted on the business day it happens, or the next open one after a
+    /// manual close (`Registry::count_day`).
     fn booking_figures(&self, b: &Booking, now: Timestamp) -> Vec<Write> {
         let before = self.bookings.get(&b.id).map(|o| o.status);
         let day = self.registry.count_day(self.store, now);
