@@ -412,45 +412,7 @@ async fn a_linked_plan_of_a_binned_member_completes_uncharged() {
     let server = Server::start_with_clock(dir.path(), Some("2026-01-01T00:00:00Z"));
     let store = server.create_store("S").await;
     let member = server.register("13777770001", store).await;
-    server
-        .put("/v1/settings", "on", json!({"service_plans_enabled": true}))
-        .await;
-    let (_, course) = server
-        .post(
-            "/v1/services",
-            "svc",
-            json!({"name": "Course", "duration_minutes": 60, "booking_mode": "service_plan", "resource_kinds": ["therapist"]}),
-        )
-        .await;
-    let course = course["id"].as_u64().unwrap();
-    let (_, r) = server
-        .post(
-            &format!("/v1/stores/{store}/resources"),
-            "res",
-            json!({"name": "T", "kind": "therapist", "capacity": 1}),
-        )
-        .await;
-    let therapist = r["id"].as_u64().unwrap();
-    let (s, card) = server
-        .post(
-            &format!("/v1/members/{member}/count-cards"),
-            "cc",
-            json!({"service_id": course, "sessions": 1, "price": 0, "paid_with": "cash", "store_id": store}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{card}");
-    let card = card["card_id"].as_u64().unwrap();
-    let (s, plan) = server
-        .post(
-            &format!("/v1/stores/{store}/plans"),
-            "p",
-            json!({"member_id": member, "service_id": course, "resource_ids": [therapist],
-                   "count_card_id": card,
-                   "repeat": {"daily": {"first_times": ["2026-01-10T10:00"], "count": 2}}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{plan}");
-    let plan = plan["id"].as_u64().unwrap();
+    let plan = linked_plan(&server, store, member, 1, 2).await;
     // The first occurrence takes the only session; then the member, empty, is binned.
     server.set_clock("2026-01-10T03:00:00Z").await;
     let (s, body) = server.delete(&format!("/v1/members/{member}"), "del").await;
@@ -593,9 +555,6 @@ async fn a_linked_session_after_a_manual_close_counts_on_the_next_day() {
     let server = Server::start_with_clock(dir.path(), Some("2026-01-09T00:00:00Z"));
     let store = server.create_store("S").await;
     let member = server.register("13766660002", store).await;
-    server
-        .put("/v1/settings", "on", json!({"service_plans_enabled": true}))
-        .await;
     let (s, _) = server
         .put(
             &format!("/v1/stores/{store}/closing-mode"),
@@ -604,38 +563,7 @@ async fn a_linked_session_after_a_manual_close_counts_on_the_next_day() {
         )
         .await;
     assert_eq!(s, StatusCode::OK);
-    let (_, course) = server
-        .post(
-            "/v1/services",
-            "svc",
-            json!({"name": "Course", "duration_minutes": 60, "booking_mode": "service_plan", "resource_kinds": ["therapist"]}),
-        )
-        .await;
-    let course = course["id"].as_u64().unwrap();
-    let (_, r) = server
-        .post(
-            &format!("/v1/stores/{store}/resources"),
-            "res",
-            json!({"name": "T", "kind": "therapist", "capacity": 1}),
-        )
-        .await;
-    let (_, card) = server
-        .post(
-            &format!("/v1/members/{member}/count-cards"),
-            "cc",
-            json!({"service_id": course, "sessions": 2, "price": 0, "paid_with": "cash", "store_id": store}),
-        )
-        .await;
-    let (s, plan) = server
-        .post(
-            &format!("/v1/stores/{store}/plans"),
-            "p",
-            json!({"member_id": member, "service_id": course, "resource_ids": [r["id"]],
-                   "count_card_id": card["card_id"],
-                   "repeat": {"daily": {"first_times": ["2026-01-10T10:00"], "count": 1}}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{plan}");
+    linked_plan(&server, store, member, 2, 1).await;
     // 10:30 local: close the day by hand while the occurrence is under way.
     server.set_clock("2026-01-10T02:30:00Z").await;
     let (s, sealed) = server
@@ -653,4 +581,47 @@ async fn a_linked_session_after_a_manual_close_counts_on_the_next_day() {
     );
     let (_, next) = server.get(&stats("2026-01-11")).await;
     assert_eq!(next["totals"]["sessions_consumed"], 1, "{next}");
+}
+
+/// A plan-mode service, a therapist, a count card of `sessions` bought with cash by
+/// `member`, and a daily plan of `count` occurrences from 2026-01-10 10:00 linked to it:
+/// the plan's id.
+async fn linked_plan(server: &Server, store: u64, member: u64, sessions: u32, count: u32) -> u64 {
+    server
+        .put("/v1/settings", "on", json!({"service_plans_enabled": true}))
+        .await;
+    let (_, course) = server
+        .post(
+            "/v1/services",
+            "svc",
+            json!({"name": "Course", "duration_minutes": 60, "booking_mode": "service_plan", "resource_kinds": ["therapist"]}),
+        )
+        .await;
+    let course = course["id"].as_u64().unwrap();
+    let (_, r) = server
+        .post(
+            &format!("/v1/stores/{store}/resources"),
+            "res",
+            json!({"name": "T", "kind": "therapist", "capacity": 1}),
+        )
+        .await;
+    let (s, card) = server
+        .post(
+            &format!("/v1/members/{member}/count-cards"),
+            "cc",
+            json!({"service_id": course, "sessions": sessions, "price": 0, "paid_with": "cash", "store_id": store}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{card}");
+    let (s, plan) = server
+        .post(
+            &format!("/v1/stores/{store}/plans"),
+            "p",
+            json!({"member_id": member, "service_id": course, "resource_ids": [r["id"]],
+                   "count_card_id": card["card_id"],
+                   "repeat": {"daily": {"first_times": ["2026-01-10T10:00"], "count": count}}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{plan}");
+    plan["id"].as_u64().unwrap()
 }
