@@ -5,9 +5,12 @@
 //! - [`run`]: one scenario under a closed loop (N connections) or an open loop (fixed rate,
 //!   latency measured from each request's intended send time, so stalls are not hidden).
 //! - [`check`]: the post-run audit; a discrepancy is an error.
+//! - [`floor`]: the HTTP floor, a bare warp server answering the same deduction JSON from
+//!   memory, and the wrk script that drives both it and chainstore.
 
 pub mod check;
 pub mod conn;
+pub mod floor;
 pub mod report;
 pub mod scenario;
 pub mod seed;

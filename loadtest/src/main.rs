@@ -77,6 +77,22 @@ enum Command {
         #[arg(long, default_value = "loadtest-result.json")]
         out: PathBuf,
     },
+    /// Serve the HTTP floor: the deduction route answered from memory by bare warp, the peer
+    /// chainstore's `pos` figure is compared with (see `bench/compare.sh`).
+    Floor {
+        #[arg(long, default_value = "127.0.0.1:18099")]
+        listen: std::net::SocketAddr,
+        /// Every member's opening balance, minor units.
+        #[arg(long, default_value_t = 100_000_000)]
+        balance: i64,
+    },
+    /// Write a wrk Lua script that posts `pos` deductions over the chain's members.
+    WrkScript {
+        #[arg(long, default_value = "chain.json")]
+        chain: PathBuf,
+        #[arg(long, default_value = "pos.lua")]
+        out: PathBuf,
+    },
 }
 
 fn main() -> Result<()> {
@@ -91,7 +107,16 @@ fn main() -> Result<()> {
 
 async fn command(cli: Cli) -> Result<()> {
     let client = loadtest::client(cli.token.as_deref());
+    let token = cli.token.clone().unwrap_or_default();
     match cli.command {
+        Command::Floor { listen, balance } => loadtest::floor::serve(listen, token, balance).await?,
+        Command::WrkScript { chain, out } => {
+            let chain: loadtest::Chain = serde_json::from_slice(
+                &std::fs::read(&chain).context("reading the chain manifest")?,
+            )?;
+            let script = loadtest::floor::wrk_script(&chain, &token, loadtest::run_id());
+            std::fs::write(&out, script)?;
+        }
         Command::Seed {
             stores,
             resources,

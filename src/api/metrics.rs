@@ -18,6 +18,11 @@ use super::handlers::respond;
 use super::ApiState;
 use crate::domain::access::{Capability, Principal};
 
+/// Latency buckets from 100 µs, 25% apart up to about 0.25 s: fine enough to set the
+/// server's p99 beside the disk's sync p99 to within a fraction of a millisecond.
+const LATENCY_BUCKET_FACTOR: f64 = 1.25;
+const LATENCY_BUCKETS: usize = 36;
+
 /// Longest request id taken from a client's `X-Request-Id`; longer ones are replaced.
 pub const REQUEST_ID_LEN_MAX: usize = 64;
 
@@ -100,7 +105,7 @@ impl Metrics {
         )?;
         let latency = HistogramVec::new(
             HistogramOpts::new("http_request_duration_seconds", "HTTP request latency")
-                .buckets(exponential_buckets(0.000_1, 2.0, 16)?),
+                .buckets(exponential_buckets(0.000_1, LATENCY_BUCKET_FACTOR, LATENCY_BUCKETS)?),
             &["route"],
         )?;
         let journal_queue = IntGauge::new(

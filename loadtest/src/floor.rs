@@ -1,0 +1,148 @@
+//! The HTTP floor: a bare warp server that answers the deduction route with the same JSON
+//! chainstore answers, from memory, with nothing durable. What chainstore does per request
+//! beyond parsing, routing and rendering is the gap between the two under the same client.
+//!
+//! It checks the bearer key and the idempotency key's presence, parses the body, and keeps
+//! balances in memory (no overdraft). The balances are a benchmark's scratch, not a ledger:
+//! sharded mutexes are the plainest correct thing here.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Deserialize;
+use warp::http::StatusCode;
+use warp::Filter;
+
+const SHARDS: usize = 64;
+/// Body limit, as chainstore's default for a single operation.
+const BODY_BYTES_MAX: u64 = 16 * 1024;
+
+#[derive(Deserialize)]
+struct Deduct {
+    amount: i64,
+    store_id: u32,
+}
+
+struct Floor {
+    token: String,
+    opening: i64,
+    shards: Vec<Mutex<HashMap<u64, (i64, u64)>>>,
+    requests: AtomicU64,
+}
+
+impl Floor {
+    fn deduct(&self, member: u64, d: &Deduct) -> Option<(i64, u64)> {
+        let shard = &self.shards[(member as usize) % SHARDS];
+        let mut map = shard.lock().unwrap_or_else(|e| e.into_inner());
+        let (balance, seq) = map.entry(member).or_insert((self.opening, 1));
+        if d.amount <= 0 || *balance < d.amount {
+            return None;
+        }
+        *balance -= d.amount;
+        *seq += 1;
+        Some((*balance, *seq))
+    }
+}
+
+fn error(status: StatusCode, code: &str) -> warp::reply::Response {
+    let body = format!("{{\"code\":\"{code}\",\"message\":\"{code}\"}}");
+    let mut res = warp::reply::Response::new(body.into());
+    *res.status_mut() = status;
+    res
+}
+
+/// Serves until the process is stopped. `opening` is every member's first balance.
+pub async fn serve(listen: SocketAddr, token: String, opening: i64) -> anyhow::Result<()> {
+    let floor = Arc::new(Floor {
+        token: format!("Bearer {token}"),
+        opening,
+        shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        requests: AtomicU64::new(0),
+    });
+    let state = warp::any().map(move || floor.clone());
+    let route = warp::post()
+        .and(warp::path!("v1" / "members" / u64 / "deductions"))
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::header::optional::<String>("idempotency-key"))
+        .and(warp::body::content_length_limit(BODY_BYTES_MAX))
+        .and(warp::body::bytes())
+        .and(state)
+        .map(
+            |member: u64,
+             auth: Option<String>,
+             key: Option<String>,
+             body: bytes::Bytes,
+             floor: Arc<Floor>| {
+                floor.requests.fetch_add(1, Ordering::Relaxed);
+                if auth.as_deref() != Some(floor.token.as_str()) {
+                    return error(StatusCode::UNAUTHORIZED, "unauthorized");
+                }
+                if key.is_none() {
+                    return error(StatusCode::BAD_REQUEST, "idempotency_key_required");
+                }
+                let Ok(d) = serde_json::from_slice::<Deduct>(&body) else {
+                    return error(StatusCode::BAD_REQUEST, "invalid_body");
+                };
+                let Some((balance, seq)) = floor.deduct(member, &d) else {
+                    return error(StatusCode::UNPROCESSABLE_ENTITY, "insufficient_funds");
+                };
+                let answer = serde_json::json!({
+                    "member_id": member,
+                    "entry_seq": seq,
+                    "kind": "deduction",
+                    "store_id": d.store_id,
+                    "amount": d.amount,
+                    "bonus": 0,
+                    "balance_after": balance,
+                    "refunded": 0,
+                    "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                });
+                let mut res = warp::reply::Response::new(answer.to_string().into());
+                *res.status_mut() = StatusCode::CREATED;
+                res.headers_mut().insert(
+                    warp::http::header::CONTENT_TYPE,
+                    warp::http::HeaderValue::from_static("application/json"),
+                );
+                res
+            },
+        );
+    let (addr, server) = warp::serve(route).try_bind_ephemeral(listen)?;
+    println!("listening on {addr}");
+    server.await;
+    Ok(())
+}
+
+/// A wrk script that posts deductions of 1 over `chain`'s members and stores, each with an
+/// idempotency key of its own (run, wrk thread, request number), the way `pos` does.
+pub fn wrk_script(chain: &crate::Chain, token: &str, run: u64) -> String {
+    let list = |ids: &mut dyn Iterator<Item = u64>| {
+        ids.map(|id| format!("\"{id}\""))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    format!(
+        r#"-- generated by `loadtest wrk-script`
+local members = {{{members}}}
+local stores = {{{stores}}}
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local n = 0
+request = function()
+  n = n + 1
+  local m = members[((n * 7919) + (tid * 104729)) % #members + 1]
+  local s = stores[(n + tid) % #stores + 1]
+  return wrk.format("POST", "/v1/members/" .. m .. "/deductions",
+    {{["Authorization"] = "Bearer {token}", ["Idempotency-Key"] = "wrk-{run}-" .. tid .. "-" .. n,
+     ["Content-Type"] = "application/json"}},
+    '{{"amount":1,"store_id":' .. s .. '}}')
+end
+"#,
+        members = list(&mut chain.members.iter().copied()),
+        stores = list(&mut chain.stores.iter().copied()),
+    )
+}
