@@ -90,6 +90,12 @@ struct RawServer {
     backup_dir: PathBuf,
     http_threads: usize,
     actor_threads: usize,
+    #[serde(default = "serve_on_actor_threads")]
+    http_on_actor_threads: bool,
+}
+
+fn serve_on_actor_threads() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,6 +126,10 @@ pub struct Config {
     pub backup_dir: PathBuf,
     pub http_threads: usize,
     pub actor_threads: usize,
+    /// Serve HTTP on the actor threads, one listener each (SO_REUSEPORT), so that a request
+    /// to an actor on the same thread never wakes another; `http_threads` then only run
+    /// start-up. Otherwise `http_threads` tokio workers serve HTTP.
+    pub http_on_actor_threads: bool,
     pub body_bytes_max: u64,
     pub batch_body_bytes_max: u64,
     pub rate_per_credential_per_s: u32,
@@ -239,6 +249,7 @@ impl Config {
             backup_dir: raw.server.backup_dir,
             http_threads: raw.server.http_threads,
             actor_threads: raw.server.actor_threads,
+            http_on_actor_threads: raw.server.http_on_actor_threads,
             body_bytes_max: raw.limits.body_bytes_max,
             batch_body_bytes_max: raw.limits.batch_body_bytes_max,
             rate_per_credential_per_s: raw.limits.rate_per_credential_per_s,

@@ -189,7 +189,10 @@ pub async fn serve_with(
         }
         None => start_core(&config, Arc::new(SystemClock), None, durability).await?,
     };
-    let routes = api::routes(state);
+    let routes = api::routes(state.clone());
+    if config.http_on_actor_threads {
+        return serve_on_arbiters(routes, state.registry.arbiters(), config.listen, shutdown).await;
+    }
     let (addr, server) = warp::serve(routes)
         .try_bind_with_graceful_shutdown(config.listen, shutdown)
         .map_err(|e| StartError::Bind {
@@ -199,5 +202,105 @@ pub async fn serve_with(
     println!("listening on {addr}");
     tracing::info!(%addr, "listening");
     server.await;
+    Ok(())
+}
+
+/// Pending connections a listener holds before the kernel refuses more.
+const LISTEN_BACKLOG: u32 = 1024;
+/// Pause after a failed accept (out of file descriptors): the listener must not spin.
+const ACCEPT_RETRY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A listener on `addr` that others may share (SO_REUSEPORT): the kernel spreads new
+/// connections across them. Made in the calling runtime, handed over as a std listener.
+fn shared_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)?.into_std()
+}
+
+/// Accepted connections, for ever: an accept error is logged and retried, since hyper would
+/// end the server on it.
+fn accepted(
+    listener: tokio::net::TcpListener,
+) -> impl futures::Stream<Item = Result<tokio::net::TcpStream, std::io::Error>> + Send {
+    futures::stream::unfold(listener, |listener| async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    return Some((Ok(stream), listener));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(ACCEPT_RETRY).await;
+                }
+            }
+        }
+    })
+}
+
+/// Serves `routes` on every arbiter, each with its own listener on one shared port. A
+/// request then runs on the thread that accepted its connection, and when the actor it
+/// asks lives there too, the message and the answer never wake another thread; only the
+/// journal's durable watermark crosses, once per synced batch.
+async fn serve_on_arbiters<F>(
+    routes: F,
+    arbiters: Vec<ArbiterHandle>,
+    listen: SocketAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError>
+where
+    F: warp::Filter + Clone + Send + Sync + 'static,
+    F::Extract: warp::Reply,
+{
+    let bind_error = |source| StartError::Bind {
+        addr: listen,
+        source,
+    };
+    let first = shared_listener(listen).map_err(bind_error)?;
+    let addr = first.local_addr().map_err(bind_error)?;
+    let mut listeners = vec![first];
+    for _ in 1..arbiters.len() {
+        listeners.push(shared_listener(addr).map_err(bind_error)?);
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut stopped = Vec::with_capacity(arbiters.len());
+    for (arbiter, listener) in arbiters.iter().zip(listeners) {
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let (routes, mut stop) = (routes.clone(), stop_rx.clone());
+        let server = async move {
+            let listener = match tokio::net::TcpListener::from_std(listener) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!(error = %e, "registering a listener");
+                    return;
+                }
+            };
+            let signal = async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            };
+            warp::serve(routes)
+                .serve_incoming_with_graceful_shutdown(accepted(listener), signal)
+                .await;
+            let _ = done_tx.send(());
+        };
+        if !arbiter.spawn(server) {
+            return Err(StartError::Threads("an actor thread has stopped".into()));
+        }
+        stopped.push(done_rx);
+    }
+    println!("listening on {addr}");
+    tracing::info!(%addr, threads = arbiters.len(), "listening on the actor threads");
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    for done in stopped {
+        let _ = done.await;
+    }
     Ok(())
 }

@@ -218,6 +218,11 @@ impl Registry {
         Ok(())
     }
 
+    /// Every arbiter, to serve HTTP on.
+    pub fn arbiters(&self) -> Vec<ArbiterHandle> {
+        self.arbiters.clone()
+    }
+
     pub fn arbiter(&self, n: usize) -> &ArbiterHandle {
         &self.arbiters[n % self.arbiters.len()]
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use prometheus::{
-    exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use warp::http::{HeaderValue, Method, StatusCode};
@@ -18,10 +18,21 @@ use super::handlers::respond;
 use super::ApiState;
 use crate::domain::access::{Capability, Principal};
 
-/// Latency buckets from 100 µs, 25% apart up to about 0.25 s: fine enough to set the
-/// server's p99 beside the disk's sync p99 to within a fraction of a millisecond.
-const LATENCY_BUCKET_FACTOR: f64 = 1.25;
-const LATENCY_BUCKETS: usize = 36;
+/// Latency bucket steps within a decade, about 25% apart: fine enough to set the server's
+/// p99 beside the disk's sync p99 to within a fraction of a millisecond, with round labels.
+const LATENCY_STEPS: [f64; 10] = [1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0];
+/// The decades the buckets cover, in microseconds (exact, so labels print round): 100 µs
+/// to 1 s.
+const LATENCY_DECADES_US: [f64; 4] = [100.0, 1_000.0, 10_000.0, 100_000.0];
+
+fn latency_buckets() -> Vec<f64> {
+    let mut buckets: Vec<f64> = LATENCY_DECADES_US
+        .iter()
+        .flat_map(|d| LATENCY_STEPS.iter().map(move |s| d * s / 1e6))
+        .collect();
+    buckets.push(1.0);
+    buckets
+}
 
 /// Longest request id taken from a client's `X-Request-Id`; longer ones are replaced.
 pub const REQUEST_ID_LEN_MAX: usize = 64;
@@ -105,7 +116,7 @@ impl Metrics {
         )?;
         let latency = HistogramVec::new(
             HistogramOpts::new("http_request_duration_seconds", "HTTP request latency")
-                .buckets(exponential_buckets(0.000_1, LATENCY_BUCKET_FACTOR, LATENCY_BUCKETS)?),
+                .buckets(latency_buckets()),
             &["route"],
         )?;
         let journal_queue = IntGauge::new(

@@ -54,6 +54,11 @@ pub(crate) fn corrupt(key: &[u8], source: CodecError) -> StorageError {
 /// are spread over the whole key space, so every L0 compaction rewrites most of the next
 /// level; waiting for more files rewrites it less often.
 const L0_COMPACTION_TRIGGER: i32 = 8;
+/// Memtable size of each column family. The journal thread's memtable inserts are skip-list
+/// walks bound by cache misses; a 16 MiB skip list costs a quarter less per key than the
+/// default 64 MiB (pos, wrk: journal CPU 19 -> 14 us a request), at the price of more,
+/// smaller flushes.
+const MEMTABLE_BYTES: usize = 16 << 20;
 
 /// Share of a memtable's size spent on its bloom filter. New idempotency keys and accounts
 /// not yet loaded are looked up and missed on every write; without a filter each miss walks
@@ -62,6 +67,7 @@ const MEMTABLE_BLOOM_RATIO: f64 = 0.02;
 
 fn tune_column_family(opts: &mut Options) {
     opts.set_memtable_whole_key_filtering(true);
+    opts.set_write_buffer_size(MEMTABLE_BYTES);
     opts.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
     opts.set_level_zero_file_num_compaction_trigger(L0_COMPACTION_TRIGGER);
     opts.set_level_zero_slowdown_writes_trigger(L0_COMPACTION_TRIGGER * 3);
@@ -86,10 +92,10 @@ impl Storage {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(2);
-        // The journal's lanes (`journal::LANES`) write at once: their memtable inserts run in
-        // parallel, and one lane's WAL write and fsync overlaps the other's inserts.
-        opts.set_allow_concurrent_memtable_write(true);
-        opts.set_enable_pipelined_write(true);
+        // One journal thread writes (`journal::LANES`): the skip list's plain insert is
+        // cheaper than its concurrent one, and there is no second writer to pipeline with.
+        opts.set_allow_concurrent_memtable_write(false);
+        opts.set_enable_pipelined_write(false);
         // Bloom filters: most idempotency lookups and many account lookups are misses.
         let mut table = BlockBasedOptions::default();
         table.set_bloom_filter(10.0, false);

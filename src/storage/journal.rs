@@ -108,6 +108,8 @@ struct Submission {
 pub struct JournalStats {
     pub batches: prometheus::IntCounter,
     pub submissions: prometheus::IntCounter,
+    /// Keys written (puts, deletes and merge operands, after a batch's coalescing).
+    pub keys: prometheus::IntCounter,
     /// Submissions per synced batch: how well group commit groups.
     pub batch_submissions: prometheus::Histogram,
     /// Time of each synced `WriteBatch` write.
@@ -129,6 +131,8 @@ impl JournalStats {
                 "Actor submissions made durable",
             )
             .expect("valid counter"),
+            keys: IntCounter::new("journal_keys_total", "Keys written by synced batches")
+                .expect("valid counter"),
             batch_submissions: hist(
                 "journal_batch_submissions",
                 "Submissions per synced batch",
@@ -145,6 +149,7 @@ impl JournalStats {
     pub fn register(&self, registry: &prometheus::Registry) -> prometheus::Result<()> {
         registry.register(Box::new(self.batches.clone()))?;
         registry.register(Box::new(self.submissions.clone()))?;
+        registry.register(Box::new(self.keys.clone()))?;
         registry.register(Box::new(self.batch_submissions.clone()))?;
         registry.register(Box::new(self.sync_seconds.clone()))
     }
@@ -396,6 +401,7 @@ fn run(db: Arc<DB>, rx: Receiver<Submission>, stats: JournalStats, durability: D
                 (Cf::Idem, Op::Merge(v)) => batch.merge_cf(idem_cf, &w.key, v),
             }
         }
+        stats.keys.inc_by(batch.len() as u64);
         let started = Instant::now();
         if let Err(e) = db.write_opt(batch, &opts) {
             fail_stop(&format!("RocksDB write failed: {e}"));
