@@ -263,6 +263,12 @@ where
         addr: listen,
         source,
     };
+    // SO_REUSEPORT would let this server join another's listeners on a port already in use
+    // (a second instance of the same user) and split the traffic between the two: a plain
+    // bind first fails on a port that is taken.
+    let probe = std::net::TcpListener::bind(listen).map_err(bind_error)?;
+    let listen = probe.local_addr().map_err(bind_error)?;
+    drop(probe);
     let first = shared_listener(listen).map_err(bind_error)?;
     let addr = first.local_addr().map_err(bind_error)?;
     let mut listeners = vec![first];

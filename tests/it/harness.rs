@@ -38,13 +38,13 @@ pub struct Server {
 
 /// The server under test: this build's, or `CHAINSTORE_BIN` (to run the suite, say the
 /// randomized workload, against another build).
-fn server_binary() -> PathBuf {
+pub fn server_binary() -> PathBuf {
     std::env::var_os("CHAINSTORE_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_chainstore")))
 }
 
-fn config_path() -> PathBuf {
+pub fn config_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml")
 }
 

@@ -627,3 +627,51 @@ async fn linked_plan(server: &Server, store: u64, member: u64, sessions: u32, co
     assert_eq!(s, StatusCode::CREATED, "{plan}");
     plan["id"].as_u64().unwrap()
 }
+
+/// Every actor thread listens on the server's port (SO_REUSEPORT); a second server started
+/// on a port in use must fail, not join the first one's listeners and split its traffic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_a_port_in_use_refuses_to_start() {
+    let (dir, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let server = Server::start(dir.path());
+    let addr = server
+        .url("")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let store = server.create_store("first").await;
+    let mut second = std::process::Command::new(crate::harness::server_binary())
+        .arg("--config")
+        .arg(crate::harness::config_path())
+        .arg("--listen")
+        .arg(&addr)
+        .arg("--data-dir")
+        .arg(other.path())
+        .arg("--admin-key")
+        .arg("another-key")
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = second.kill();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "the second server started on a port in use"
+    );
+    // Every request still reaches the first server, whichever thread takes it.
+    for _ in 0..20 {
+        let (s, _) = server.get(&format!("/v1/stores/{store}")).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+}
