@@ -109,7 +109,9 @@ async fn command(cli: Cli) -> Result<()> {
     let client = loadtest::client(cli.token.as_deref());
     let token = cli.token.clone().unwrap_or_default();
     match cli.command {
-        Command::Floor { listen, balance } => loadtest::floor::serve(listen, token, balance).await?,
+        Command::Floor { listen, balance } => {
+            loadtest::floor::serve(listen, token, balance).await?
+        }
         Command::WrkScript { chain, out } => {
             let chain: loadtest::Chain = serde_json::from_slice(
                 &std::fs::read(&chain).context("reading the chain manifest")?,

@@ -18,22 +18,6 @@ use super::handlers::respond;
 use super::ApiState;
 use crate::domain::access::{Capability, Principal};
 
-/// Latency bucket steps within a decade, about 25% apart: fine enough to set the server's
-/// p99 beside the disk's sync p99 to within a fraction of a millisecond, with round labels.
-const LATENCY_STEPS: [f64; 10] = [1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0];
-/// The decades the buckets cover, in microseconds (exact, so labels print round): 100 µs
-/// to 1 s.
-const LATENCY_DECADES_US: [f64; 4] = [100.0, 1_000.0, 10_000.0, 100_000.0];
-
-fn latency_buckets() -> Vec<f64> {
-    let mut buckets: Vec<f64> = LATENCY_DECADES_US
-        .iter()
-        .flat_map(|d| LATENCY_STEPS.iter().map(move |s| d * s / 1e6))
-        .collect();
-    buckets.push(1.0);
-    buckets
-}
-
 /// Longest request id taken from a client's `X-Request-Id`; longer ones are replaced.
 pub const REQUEST_ID_LEN_MAX: usize = 64;
 
@@ -116,7 +100,7 @@ impl Metrics {
         )?;
         let latency = HistogramVec::new(
             HistogramOpts::new("http_request_duration_seconds", "HTTP request latency")
-                .buckets(latency_buckets()),
+                .buckets(crate::storage::journal::latency_buckets()),
             &["route"],
         )?;
         let journal_queue = IntGauge::new(

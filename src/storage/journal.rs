@@ -97,10 +97,28 @@ impl Write {
     }
 }
 
+/// Latency bucket steps within a decade, about 25% apart: fine enough to set the server's
+/// p99 beside the disk's sync p99 to within a fraction of a millisecond, with round labels.
+const LATENCY_STEPS: [f64; 10] = [1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0];
+/// The decades the buckets cover, in microseconds (exact, so labels print round): 10 µs
+/// to 1 s.
+const LATENCY_DECADES_US: [f64; 5] = [10.0, 100.0, 1_000.0, 10_000.0, 100_000.0];
+
+/// The buckets of every latency histogram (HTTP requests, journal syncs and waits).
+pub fn latency_buckets() -> Vec<f64> {
+    let mut buckets: Vec<f64> = LATENCY_DECADES_US
+        .iter()
+        .flat_map(|d| LATENCY_STEPS.iter().map(move |s| d * s / 1e6))
+        .collect();
+    buckets.push(1.0);
+    buckets
+}
+
 struct Submission {
     origin: Arc<watch::Sender<u64>>,
     seq: u64,
     writes: Vec<Write>,
+    submitted: Instant,
 }
 
 /// What the journal threads measure, as Prometheus metrics (atomic, no lock on the write path).
@@ -114,6 +132,9 @@ pub struct JournalStats {
     pub batch_submissions: prometheus::Histogram,
     /// Time of each synced `WriteBatch` write.
     pub sync_seconds: prometheus::Histogram,
+    /// From a submission's arrival in the queue to its durable watermark: the wait for the
+    /// batch before it, and its own.
+    pub wait_seconds: prometheus::Histogram,
 }
 
 impl JournalStats {
@@ -141,7 +162,12 @@ impl JournalStats {
             sync_seconds: hist(
                 "journal_sync_seconds",
                 "Time to write and sync one batch",
-                exponential_buckets(0.000_05, 2.0, 14).expect("valid buckets"),
+                latency_buckets(),
+            ),
+            wait_seconds: hist(
+                "journal_wait_seconds",
+                "From a submission's arrival to its durable watermark",
+                latency_buckets(),
             ),
         }
     }
@@ -151,6 +177,7 @@ impl JournalStats {
         registry.register(Box::new(self.submissions.clone()))?;
         registry.register(Box::new(self.keys.clone()))?;
         registry.register(Box::new(self.batch_submissions.clone()))?;
+        registry.register(Box::new(self.wait_seconds.clone()))?;
         registry.register(Box::new(self.sync_seconds.clone()))
     }
 }
@@ -248,6 +275,7 @@ impl JournalLog {
             origin: self.origin.clone(),
             seq,
             writes,
+            submitted: Instant::now(),
         };
         let sub = match self.tx.try_send(sub) {
             Ok(()) => return self.ticket(seq),
@@ -411,7 +439,11 @@ fn run(db: Arc<DB>, rx: Receiver<Submission>, stats: JournalStats, durability: D
         stats.submissions.inc_by(pending.len() as u64);
         stats.batch_submissions.observe(pending.len() as f64);
 
+        let durable = Instant::now();
         for sub in pending.drain(..) {
+            stats
+                .wait_seconds
+                .observe(durable.duration_since(sub.submitted).as_secs_f64());
             let slot = watermarks
                 .entry(Arc::as_ptr(&sub.origin))
                 .or_insert_with(|| (sub.origin.clone(), 0));
@@ -433,6 +465,7 @@ mod tests {
             origin: Arc::new(watch::channel(0).0),
             seq: 1,
             writes,
+            submitted: Instant::now(),
         }
     }
 
