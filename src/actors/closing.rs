@@ -23,8 +23,8 @@ use super::{ActorError, Durable, WriteMeta, WriteResult};
 use crate::domain::closing::{self, BusinessDay, ClosedBy, Closing};
 use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::StoreId;
-use crate::storage::closing::{closing_write, mode_key};
-use crate::storage::{codec, JournalLog, Ticket, Write};
+use crate::storage::closing::closing_write;
+use crate::storage::{JournalLog, Ticket, Write};
 
 /// How often the actor looks for business days that have ended.
 pub const CLOSE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
@@ -336,7 +336,7 @@ impl Handler<SetClosingMode> for Closings {
         } else {
             self.manual.remove(&msg.store);
         }
-        let write = Write::put(mode_key(msg.store), codec::encode(&u8::from(msg.manual)));
+        let write = crate::storage::closing::mode_write(msg.store, msg.manual);
         let outcome = Outcome::ClosingMode {
             store: msg.store,
             manual: msg.manual,

@@ -18,7 +18,7 @@ use crate::domain::gift::{move_stock, GiftError, GiftId};
 use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::{MemberId, StoreId};
 use crate::domain::ledger::LedgerError;
-use crate::storage::{counter, keys, Write};
+use crate::storage::ledger_writes;
 
 /// Takes `quantity` units out of this store's stock until the exchange is written or given
 /// back.
@@ -110,9 +110,10 @@ impl StoreLedger {
         // Fresh and accepted: the idempotency record and the effects were appended.
         let taken = matches!(outcome, Ok(Outcome::Counter(_))) && !writes.is_empty();
         if taken {
-            writes.push(Write::merge(
-                keys::gift_stock(store, gift.0),
-                counter::operand(-i64::from(quantity)),
+            writes.push(ledger_writes::gift_stock(
+                store,
+                gift.0,
+                -i64::from(quantity),
             ));
         } else if store == self.home {
             self.release(gift, quantity);
@@ -165,10 +166,7 @@ impl Handler<MoveStock> for StoreLedger {
         };
         let seq = self.log.next_seq();
         let now = self.registry.clock.now();
-        let mut writes = vec![Write::merge(
-            keys::gift_stock(self.home, msg.gift.0),
-            counter::operand(msg.delta),
-        )];
+        let mut writes = vec![ledger_writes::gift_stock(self.home, msg.gift.0, msg.delta)];
         let (key, audit) = (msg.meta.key, &msg.meta.audit);
         writes.extend(self.log_write(seq, now, key, audit, request, &outcome));
         let ticket = self.submit(writes);

@@ -8,8 +8,8 @@ use crate::domain::ids::IdempotencyKey;
 use crate::domain::ids::StoreId;
 use crate::domain::ledger::Timestamp;
 use crate::domain::oplog::{Audit, OpRecord};
-use crate::storage::codec::{self, IdemRec, OutcomeRec};
-use crate::storage::{keys, oplog, JournalLog, Storage, Write};
+use crate::storage::codec::OutcomeRec;
+use crate::storage::{oplog, JournalLog, Storage, Write};
 
 /// Who wrote, and the store of the actor that applied it, for the operation log.
 #[derive(Debug, Clone, Copy)]
@@ -103,10 +103,7 @@ impl IdemTable {
             outcome,
         );
         let mut writes = oplog::writes(&rec);
-        writes.push(Write::put_idem(
-            keys::idem(key),
-            codec::encode(&IdemRec::stored_as(now, request, stored)),
-        ));
+        writes.push(crate::storage::idempotency_write(key, now, request, stored));
         writes
     }
 }

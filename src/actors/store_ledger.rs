@@ -28,10 +28,9 @@ use crate::domain::money::Money;
 use crate::domain::notify::{self, Notification, NotificationId, Source};
 use crate::domain::oplog::Audit;
 use crate::domain::recycle::{BinEntry, BinKind};
-use crate::storage::codec::{self, AccountRec, EntryRec};
 use crate::storage::notify::notification_writes;
 use crate::storage::recycle::bin_write;
-use crate::storage::{keys, JournalLog, Write};
+use crate::storage::{ledger_writes, JournalLog, Write};
 
 /// Apply one recharge, deduction or refund under an idempotency key.
 #[derive(Debug, Message)]
@@ -254,28 +253,13 @@ impl StoreLedger {
         writes.extend(crate::storage::closing::figure_writes(deltas));
         self.notify(&fx, before, writes);
         let member = fx.account.member;
-        writes.push(Write::put(
-            keys::account(member),
-            codec::encode(&AccountRec::from(&fx.account)),
-        ));
+        writes.push(ledger_writes::account(&fx.account));
         for e in &fx.entries {
-            writes.push(Write::put(
-                keys::entry(member, e.seq),
-                codec::encode(&EntryRec::from(e)),
-            ));
+            writes.push(ledger_writes::entry(member, e));
             let new = e.seq > before.last_entry;
             if new && e.store != self.home {
                 if let Some(owed) = settlement_owed(e) {
-                    writes.push(Write::put(
-                        keys::settlement(
-                            self.home,
-                            e.store,
-                            e.at.timestamp_micros(),
-                            member,
-                            e.seq,
-                        ),
-                        codec::encode(&owed.minor()),
-                    ));
+                    writes.push(ledger_writes::settlement(self.home, member, e, owed));
                 }
             }
             if matches!(
@@ -286,7 +270,7 @@ impl StoreLedger {
             }
         }
         for a in &fx.activities {
-            writes.push(Write::put(keys::activity(member, a.seq), codec::encode(a)));
+            writes.push(ledger_writes::activity(member, a));
         }
         if let Some(order) = &fx.order {
             self.put_order(seq, order, writes);
@@ -320,15 +304,7 @@ impl StoreLedger {
     }
 
     pub(super) fn put_order(&mut self, seq: u64, order: &Order, writes: &mut Vec<Write>) {
-        writes.push(Write::put(
-            keys::id8(keys::TAG_ORDER, order.id.0),
-            codec::encode(order),
-        ));
-        let held = keys::held(order.store, order.id.0);
-        match order.status {
-            crate::domain::checkout::OrderStatus::Held => writes.push(Write::put(held, Vec::new())),
-            crate::domain::checkout::OrderStatus::Paid => writes.push(Write::delete(held)),
-        }
+        writes.extend(ledger_writes::order(order));
         self.orders.insert(seq, order.id, order.clone());
     }
 
@@ -344,10 +320,7 @@ impl StoreLedger {
                 .apply(t)
                 .map_err(|_| ActorError::Invalid("store balance overflow".into()))?;
             for ((store, kind), balance) in changed {
-                writes.push(Write::put(
-                    keys::book(self.home, store, kind),
-                    codec::encode(&balance.minor()),
-                ));
+                writes.push(ledger_writes::book_balance(self.home, store, kind, balance));
             }
         }
         Ok(())
@@ -516,11 +489,7 @@ impl Handler<BinMember> for StoreLedger {
         let storage = &self.registry.storage;
         let member = storage.member(msg.member)?.ok_or_else(not_found)?;
         crate::domain::recycle::check_member_empty(&account)?;
-        let (mkey, pkey, akey) = (
-            keys::member(msg.member),
-            keys::phone(&member.phone),
-            keys::account(msg.member),
-        );
+        let (held, mut writes) = ledger_writes::binned_member(&member, &account);
         let bin = BinEntry::new(
             BinKind::Member,
             msg.member.get(),
@@ -529,21 +498,8 @@ impl Handler<BinMember> for StoreLedger {
             msg.meta.audit.credential.0,
         )
         .in_store(self.home)
-        .holding(vec![
-            (
-                mkey.clone(),
-                codec::encode(&codec::MemberRec::from(&member)),
-            ),
-            (pkey.clone(), msg.member.get().to_be_bytes().to_vec()),
-            (akey.clone(), codec::encode(&AccountRec::from(&account))),
-        ]);
-        // Its entries stay: the ledger's history is never deleted.
-        let writes = vec![
-            Write::delete(mkey),
-            Write::delete(pkey),
-            Write::delete(akey),
-            bin_write(&bin),
-        ];
+        .holding(held);
+        writes.push(bin_write(&bin));
         if self.accounts.remove(&msg.member).is_some() {
             self.registry.gauges.accounts.dec();
         }

@@ -70,6 +70,11 @@ pub fn mode_key(store: StoreId) -> Vec<u8> {
     k
 }
 
+/// Whether `store` closes its days by hand (else at the end of each business day).
+pub fn mode_write(store: StoreId, manual: bool) -> Write {
+    Write::put(mode_key(store), codec::encode(&u8::from(manual)))
+}
+
 /// The merge writes that add `deltas` to their days' figures.
 pub fn figure_writes(deltas: &Deltas) -> impl Iterator<Item = Write> + '_ {
     deltas

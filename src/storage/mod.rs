@@ -7,6 +7,7 @@ pub mod counter;
 pub mod db;
 pub mod journal;
 pub mod keys;
+pub mod ledger_writes;
 pub mod membership_reads;
 pub mod notify;
 pub mod oplog;
@@ -21,4 +22,18 @@ pub use journal::{Durability, Journal, JournalLog, Ticket, Write};
 /// same batch as the object that takes the id.
 pub fn id_mark_write(kind: keys::IdKind, scope: u64, id: u64) -> Write {
     Write::put(keys::id_mark(kind, scope), id.to_be_bytes().to_vec())
+}
+
+/// The idempotency record of `key`, in CF `idem`: the request's fingerprint and the
+/// outcome as stored (`stored` may refer to a record of the same batch).
+pub fn idempotency_write(
+    key: &crate::domain::ids::IdempotencyKey,
+    now: crate::domain::ledger::Timestamp,
+    request: &crate::domain::idempotency::Request,
+    stored: codec::OutcomeRec,
+) -> Write {
+    Write::put_idem(
+        keys::idem(key),
+        codec::encode(&codec::IdemRec::stored_as(now, request, stored)),
+    )
 }
