@@ -64,10 +64,6 @@ lt() { # scenario connections -> operations/s and p99 µs of the load tool's rep
 
 CS_POS=$(wrk_rps $SERVER wrk-chainstore.txt); CS_POS_P99=$(wrk_p99 wrk-chainstore.txt)
 read -r CS_POS_LT CS_POS_LT_P99 <<<"$(lt pos $CONNS)"
-read -r CS_HOT CS_HOT_P99 <<<"$(lt hot $CONNS)"
-read -r CS_BATCH _ <<<"$(lt batch 16)"
-read -r CS_PLANS CS_PLANS_P99 <<<"$(lt plans $CONNS)"
-
 # Open loop at half the load tool's own pos maximum (it paces from intended send times, and
 # costs more CPU than wrk on the same two cores), every fdatasync of the server traced.
 RATE=$(python3 -c "print(int(float('$CS_POS_LT') / 2))")
@@ -75,8 +71,15 @@ curl -s -H "authorization: Bearer benchkey" http://$SERVER/metrics >metrics-befo
 perf trace -e fdatasync,fsync -p $CS -o trace.txt & TRACE=$!
 "$T/loadtest" --server http://$SERVER run --chain chain.json --scenario pos --rate "$RATE" \
     --connections 128 --seconds "$SECS" --out lt-open.json >/dev/null
-kill -INT $TRACE; wait $TRACE 2>/dev/null || true
+# perf flushes its output on SIGINT, which a background job of a script may ignore: TERM too.
+kill -INT $TRACE 2>/dev/null; sleep 1; kill -TERM $TRACE 2>/dev/null || true
+wait $TRACE 2>/dev/null || true
 curl -s -H "authorization: Bearer benchkey" http://$SERVER/metrics >metrics-after.txt
+# The heavy scenarios last: their compaction debt would fall on the open loop's tail.
+read -r CS_HOT CS_HOT_P99 <<<"$(lt hot $CONNS)"
+read -r CS_BATCH _ <<<"$(lt batch 16)"
+read -r CS_PLANS CS_PLANS_P99 <<<"$(lt plans $CONNS)"
+
 kill $CS; wait $CS 2>/dev/null || true
 
 # ---- the HTTP floor -----------------------------------------------------------------------

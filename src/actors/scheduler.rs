@@ -48,11 +48,12 @@ use crate::domain::planning::{self, FreeStart, OccurrenceFailure, Slot};
 use crate::domain::recurrence::{self, Occurrence, Repeat};
 use crate::domain::recycle::{BinEntry, BinKind};
 use crate::storage::closing::{figure_writes, service_figures_write};
-use crate::storage::codec::{self, OutcomeRec};
+use crate::storage::codec::OutcomeRec;
 use crate::storage::notify::notification_writes;
 use crate::storage::recycle::{bin_key, bin_write};
-use crate::storage::schedule_codec::{BookingRec, EventRec, PlanRec, ResourceRec, StoreHoursRec};
-use crate::storage::{keys, JournalLog, StorageError, Ticket, Write};
+use crate::storage::schedule_codec::EventRec;
+use crate::storage::schedule_writes;
+use crate::storage::{JournalLog, StorageError, Ticket, Write};
 
 /// How often a scheduler looks for occurrences to complete and reminders to send.
 pub const TICK_INTERVAL: StdDuration = StdDuration::from_secs(1);
@@ -271,24 +272,22 @@ impl SchedulerState {
     ) -> Result<SchedulerState, StorageError> {
         let (plans, bookings) = storage.plans_and_bookings_of(store)?;
         // Occurrences live in their plan's record until they change: ask both.
+        let marks = storage.schedule_marks(store)?;
         let last_booking = bookings
             .iter()
             .map(|b| b.id.0 as u32)
             .max()
             .unwrap_or(0)
-            .max(storage.last_store_seq(keys::TAG_BOOKING, store)?);
+            .max(marks.booking);
         Ok(SchedulerState {
             hours: storage.store_hours(store)?,
             resources: storage.resources_of(store)?,
             bookings,
             plans,
             last_booking,
-            last_plan: storage.last_store_seq(keys::TAG_PLAN, store)?,
+            last_plan: marks.plan,
             // A deleted resource's key is gone, its mark is not.
-            last_resource: storage.last_store_seq(keys::TAG_RESOURCE, store)?.max(
-                u32::try_from(storage.id_mark(keys::IdKind::Resource, u64::from(store.get()))?)
-                    .unwrap_or(u32::MAX),
-            ),
+            last_resource: marks.resource,
             last_event: storage.last_event_seq(store)?,
             last_notification: storage
                 .last_notification_seq(store, crate::domain::notify::Source::Scheduler)?,
@@ -489,10 +488,7 @@ impl StoreScheduler {
     }
 
     fn booking_write(b: &Booking) -> Write {
-        Write::put(
-            keys::id8(keys::TAG_BOOKING, b.id.0),
-            codec::encode(&BookingRec::from(b)),
-        )
+        schedule_writes::booking(b)
     }
 
     /// The day-figure writes of writing `b` over the version in memory (so: call before
@@ -548,10 +544,7 @@ impl StoreScheduler {
 
     /// The plan's record, holding its occurrences as booked.
     fn plan_write(p: &Plan, booked: &[Booking]) -> Write {
-        Write::put(
-            keys::id8(keys::TAG_PLAN, p.id.0),
-            codec::encode(&PlanRec::new(p, booked)),
-        )
+        schedule_writes::plan(p, booked)
     }
 
     fn event_write(&mut self, kind: &str, b: &Booking, now: Timestamp) -> Write {
@@ -569,10 +562,7 @@ impl StoreScheduler {
             member: b.member.get(),
             start_us: b.start.timestamp_micros(),
         };
-        Write::put(
-            keys::event(self.store, self.last_event),
-            codec::encode(&rec),
-        )
+        schedule_writes::event(self.store, &rec)
     }
 
     fn service(&self, id: ServiceId) -> Result<Service, ActorError> {
@@ -1402,10 +1392,7 @@ impl Handler<SetHours> for StoreScheduler {
         if let Some(answer) = self.replay(&msg.meta)? {
             return Ok(answer);
         }
-        let write = Write::put(
-            keys::hours(self.store),
-            codec::encode(&StoreHoursRec::from(&msg.hours)),
-        );
+        let write = schedule_writes::store_hours(self.store, &msg.hours);
         self.hours = msg.hours.clone();
         Ok(self.commit(
             msg.meta,
@@ -1452,17 +1439,7 @@ impl Handler<PutResource> for StoreScheduler {
             working_hours: spec.working_hours,
             days_off: spec.days_off,
         };
-        let mut writes = vec![Write::put(
-            keys::id8(keys::TAG_RESOURCE, id.0),
-            codec::encode(&ResourceRec::from(&resource)),
-        )];
-        if msg.id.is_none() {
-            writes.push(crate::storage::id_mark_write(
-                keys::IdKind::Resource,
-                u64::from(self.store.get()),
-                id.0 & u64::from(u32::MAX),
-            ));
-        }
+        let writes = schedule_writes::resource(&resource, msg.id.is_none());
         let durable = self.commit(msg.meta, Outcome::Resource(resource.clone()), writes);
         match self.resources.get_mut(&id) {
             Some((r, addr)) => {
@@ -1508,11 +1485,11 @@ impl Handler<DeleteResource> for StoreScheduler {
                 Err(_) => Err(ActorError::Unavailable),
                 Ok(true) => Err(ActorError::ResourceHasBookings(msg.id.0)),
                 Ok(false) => {
-                    let key = keys::id8(keys::TAG_RESOURCE, msg.id.0);
                     let Some((resource, _)) = act.resources.remove(&msg.id) else {
                         return Err(ActorError::NotFound(format!("resource {}", msg.id.0)));
                     };
                     act.registry.gauges.resources.dec();
+                    let (held, deletion) = schedule_writes::binned_resource(&resource);
                     let bin = BinEntry::new(
                         BinKind::Resource,
                         msg.id.0,
@@ -1521,11 +1498,8 @@ impl Handler<DeleteResource> for StoreScheduler {
                         msg.meta.audit.credential.0,
                     )
                     .in_store(act.store)
-                    .holding(vec![(
-                        key.clone(),
-                        codec::encode(&ResourceRec::from(&resource)),
-                    )]);
-                    let writes = vec![Write::delete(key), bin_write(&bin)];
+                    .holding(held);
+                    let writes = vec![deletion, bin_write(&bin)];
                     Ok(act.commit(msg.meta, Outcome::ResourceDeleted(msg.id), writes))
                 }
             },
@@ -1564,8 +1538,8 @@ impl Handler<RestoreResource> for StoreScheduler {
         let now = self.registry.clock.now();
         entry.check_restore(self.registry.bin_retention_days, now)?;
         let (key, value) = entry.records.first().cloned().ok_or_else(not_found)?;
-        let rec: ResourceRec =
-            codec::decode(&value).map_err(|e| ActorError::Invalid(e.to_string()))?;
+        let rec = schedule_writes::resource_of_bin_record(&value)
+            .map_err(|e| ActorError::Invalid(e.to_string()))?;
         let resource = Resource::try_from(rec).map_err(|e| ActorError::Invalid(e.to_string()))?;
         let writes = vec![
             Write::put(key, value),

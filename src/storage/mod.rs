@@ -14,6 +14,7 @@ pub mod oplog;
 pub mod recycle;
 pub mod schedule_codec;
 pub mod schedule_reads;
+pub mod schedule_writes;
 
 pub use db::{Storage, StorageError};
 pub use journal::{Durability, Journal, JournalLog, Ticket, Write};
