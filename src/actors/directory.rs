@@ -16,14 +16,13 @@ use crate::domain::closing::{Deltas, Figure};
 use crate::domain::counter::CatalogChange;
 use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::{IdempotencyKey, MemberId, Name, Phone, StoreId, STORE_ID_MAX};
-use crate::domain::ledger::Account;
 use crate::domain::member::{Member, Store};
 use crate::domain::oplog::Audit;
 use crate::domain::recycle::{BinEntry, BinKind};
-use crate::storage::codec::{self, AccountRec, MemberRec, StoreRec};
+use crate::storage::codec::CodecError;
+use crate::storage::directory_writes;
 use crate::storage::recycle::{bin_key, bin_write};
-use crate::storage::schedule_codec::{ServiceRec, SettingsRec};
-use crate::storage::{keys, JournalLog, StorageError, Write};
+use crate::storage::{JournalLog, StorageError, Write};
 
 #[derive(Debug, Message)]
 #[rtype(result = "WriteResult")]
@@ -191,14 +190,8 @@ impl Directory {
     fn next_member(&mut self, home: StoreId) -> Result<Option<MemberId>, StorageError> {
         let last = match self.last_member.get(&home) {
             Some(n) => *n,
-            None => {
-                let storage = &self.registry.storage;
-                let mark = storage.id_mark(keys::IdKind::Member, u64::from(home.get()))?;
-                // A deleted member's key is gone, its mark is not.
-                u32::try_from(mark)
-                    .unwrap_or(u32::MAX)
-                    .max(storage.last_member_seq(home)?)
-            }
+            // A deleted member's key is gone, its mark is not.
+            None => self.registry.storage.member_mark(home)?,
         };
         let Some(next) = last.checked_add(1) else {
             return Ok(None);
@@ -230,10 +223,7 @@ impl Handler<CreateStore> for Directory {
             time_zone,
             created_at: self.registry.clock.now(),
         };
-        let writes = vec![Write::put(
-            keys::store(id),
-            codec::encode(&StoreRec::from(&store)),
-        )];
+        let writes = vec![directory_writes::store(&store)];
         let answer = self.commit(
             msg.key,
             &msg.audit,
@@ -286,19 +276,7 @@ impl Handler<RegisterMember> for Directory {
         let mut new_member = Deltas::default();
         let day = self.registry.count_day(msg.home, member.created_at);
         new_member.add(msg.home, day, Figure::NewMembers, 1);
-        let mut writes = vec![
-            crate::storage::id_mark_write(
-                keys::IdKind::Member,
-                u64::from(msg.home.get()),
-                u64::from(id.seq()),
-            ),
-            Write::put(keys::member(id), codec::encode(&MemberRec::from(&member))),
-            Write::put(keys::phone(&member.phone), id.get().to_be_bytes().to_vec()),
-            Write::put(
-                keys::account(id),
-                codec::encode(&AccountRec::from(&Account::open(id))),
-            ),
-        ];
+        let mut writes = directory_writes::member_registered(&member);
         writes.extend(crate::storage::closing::figure_writes(&new_member));
         self.phones
             .insert(self.log.next_seq(), member.phone.clone(), id);
@@ -341,10 +319,7 @@ pub struct SetSettings {
 }
 
 fn service_write(s: &Service, deleted: bool) -> Write {
-    Write::put(
-        keys::id8(keys::TAG_SERVICE, s.id.0),
-        codec::encode(&ServiceRec::new(s, deleted)),
-    )
+    directory_writes::service(s, deleted)
 }
 
 impl Handler<PutService> for Directory {
@@ -381,11 +356,7 @@ impl Handler<PutService> for Directory {
         };
         let mut writes = vec![self.service_write(&service, false)];
         if msg.id.is_none() {
-            writes.push(crate::storage::id_mark_write(
-                keys::IdKind::Service,
-                0,
-                id.0,
-            ));
+            writes.push(directory_writes::service_mark(id));
         }
         Ok(self.commit(
             msg.meta.key,
@@ -436,10 +407,7 @@ impl Handler<SetSettings> for Directory {
         if let Some(answer) = replay {
             return Ok(answer);
         }
-        let rec = SettingsRec {
-            plans_enabled: msg.plans_enabled,
-        };
-        let writes = vec![Write::put(keys::settings(), codec::encode(&rec))];
+        let writes = vec![directory_writes::settings(msg.plans_enabled)];
         Ok(self.commit(
             msg.meta.key,
             &msg.meta.audit,
@@ -471,17 +439,7 @@ pub struct RevokeCredential {
 }
 
 fn credential_writes(c: &crate::domain::access::Credential) -> Vec<Write> {
-    use crate::storage::schedule_codec::CredentialRec;
-    vec![
-        Write::put(
-            keys::credential(&c.key_hash),
-            codec::encode(&CredentialRec::from(c)),
-        ),
-        Write::put(
-            keys::id8(keys::TAG_CREDENTIAL_ID, c.id.0),
-            c.key_hash.to_vec(),
-        ),
-    ]
+    directory_writes::credential(c)
 }
 
 impl Handler<CreateCredential> for Directory {
@@ -527,7 +485,7 @@ impl Handler<RevokeCredential> for Directory {
             .ok_or_else(|| ActorError::NotFound(format!("credential {}", msg.id)))?;
         let mut credential: crate::domain::access::Credential = rec
             .try_into()
-            .map_err(|e: crate::storage::codec::CodecError| ActorError::Invalid(e.to_string()))?;
+            .map_err(|e: CodecError| ActorError::Invalid(e.to_string()))?;
         credential.revoked = true;
         let writes = credential_writes(&credential);
         Ok(self.commit(
@@ -557,13 +515,12 @@ impl Handler<ChangeCatalog> for Directory {
         }
         let mut catalog = (*self.registry.catalog()).clone();
         let invalid = |e: String| ActorError::Invalid(e);
-        let write = match &msg.change {
+        match &msg.change {
             CatalogChange::Level(level) => {
                 catalog
                     .levels
                     .put(level.clone())
                     .map_err(|e| invalid(e.to_string()))?;
-                Write::put(keys::catalog_level(level.id.0), codec::encode(level))
             }
             CatalogChange::Override {
                 store,
@@ -577,14 +534,9 @@ impl Handler<ChangeCatalog> for Directory {
                     .levels
                     .put_override(*store, *level, rules.clone())
                     .map_err(|e| ActorError::NotFound(format!("level {}: {e}", level.0)))?;
-                Write::put(
-                    keys::catalog_override(*store, level.0),
-                    codec::encode(rules),
-                )
             }
             CatalogChange::CouponTemplate(t) => {
                 catalog.coupons.insert(t.id, t.clone());
-                Write::put(keys::catalog_coupon(t.id.0), codec::encode(t))
             }
             CatalogChange::Gift(g) => {
                 if !catalog.gifts.contains_key(&g.id)
@@ -593,20 +545,15 @@ impl Handler<ChangeCatalog> for Directory {
                     return Err(ActorError::Exhausted("gift definitions"));
                 }
                 catalog.gifts.insert(g.id, g.clone());
-                Write::put(keys::catalog_gift(g.id.0), codec::encode(g))
             }
             CatalogChange::MessageTemplate(t) => {
                 catalog.templates.insert(t.event, t.clone());
-                Write::put(
-                    crate::storage::notify::template_key(t.event),
-                    codec::encode(t),
-                )
             }
             CatalogChange::Webhook(url) => {
                 catalog.webhook = url.clone();
-                Write::put(crate::storage::notify::webhook_key(), codec::encode(url))
             }
-        };
+        }
+        let write = directory_writes::catalog_change(&msg.change);
         let answer = self.commit(
             msg.meta.key,
             &msg.meta.audit,
@@ -645,22 +592,16 @@ impl Handler<BinCatalogItem> for Directory {
                     .gifts
                     .remove(&crate::domain::gift::GiftId(msg.id))
                     .ok_or_else(not_found)?;
-                (
-                    keys::catalog_gift(msg.id),
-                    codec::encode(&g),
-                    g.name.as_str().to_owned(),
-                )
+                let (key, value) = directory_writes::gift_record(&g);
+                (key, value, g.name.as_str().to_owned())
             }
             BinKind::CouponTemplate => {
                 let t = catalog
                     .coupons
                     .remove(&crate::domain::coupon::TemplateId(msg.id))
                     .ok_or_else(not_found)?;
-                (
-                    keys::catalog_coupon(msg.id),
-                    codec::encode(&t),
-                    t.name.clone(),
-                )
+                let (key, value) = directory_writes::coupon_record(&t);
+                (key, value, t.name.clone())
             }
             _ => return Err(not_found()),
         };
@@ -705,7 +646,7 @@ impl Handler<RestoreChainItem> for Directory {
             || ActorError::NotFound(format!("{} {} in the recycle bin", msg.kind.name(), msg.id));
         let entry = self.bin_entry(msg.kind, msg.id)?.ok_or_else(not_found)?;
         entry.check_restore(self.registry.bin_retention_days, self.registry.clock.now())?;
-        let invalid = |e: crate::storage::codec::CodecError| ActorError::Invalid(e.to_string());
+        let invalid = |e: CodecError| ActorError::Invalid(e.to_string());
         let mut catalog = (*self.registry.catalog()).clone();
         let mut writes = vec![Write::delete(bin_key(msg.kind, msg.id))];
         match msg.kind {
@@ -718,11 +659,10 @@ impl Handler<RestoreChainItem> for Directory {
             BinKind::Gift | BinKind::CouponTemplate => {
                 let (key, value) = entry.records.first().cloned().ok_or_else(not_found)?;
                 if msg.kind == BinKind::Gift {
-                    let g: crate::domain::gift::Gift = codec::decode(&value).map_err(invalid)?;
+                    let g = directory_writes::gift_of_bin_record(&value).map_err(invalid)?;
                     catalog.gifts.insert(g.id, g);
                 } else {
-                    let t: crate::domain::coupon::CouponTemplate =
-                        codec::decode(&value).map_err(invalid)?;
+                    let t = directory_writes::coupon_of_bin_record(&value).map_err(invalid)?;
                     catalog.coupons.insert(t.id, t);
                 }
                 writes.push(Write::put(key, value));
@@ -771,8 +711,8 @@ impl Handler<RestoreMember> for Directory {
             .ok_or_else(not_found)?;
         entry.check_restore(self.registry.bin_retention_days, self.registry.clock.now())?;
         let (_, mvalue) = entry.records.first().ok_or_else(not_found)?;
-        let rec: MemberRec =
-            codec::decode(mvalue).map_err(|e| ActorError::Invalid(e.to_string()))?;
+        let rec = directory_writes::member_of_bin_record(mvalue)
+            .map_err(|e| ActorError::Invalid(e.to_string()))?;
         let phone = Phone::new(&rec.phone).map_err(|e| ActorError::Invalid(e.to_string()))?;
         match self.phone_owner(&phone)? {
             // A restore of this member already in flight.
@@ -830,7 +770,7 @@ impl Directory {
             }
             writes.push(Write::delete(bin_key(e.kind, e.id)));
             if e.kind == BinKind::Service {
-                writes.push(Write::delete(keys::id8(keys::TAG_SERVICE, e.id)));
+                writes.push(directory_writes::service_purged(e.id));
             }
             purged += 1;
         }

@@ -5,6 +5,7 @@ pub mod closing;
 pub mod codec;
 pub mod counter;
 pub mod db;
+pub mod directory_writes;
 pub mod journal;
 pub mod keys;
 pub mod ledger_writes;
