@@ -248,7 +248,7 @@ fn accepted(
 /// Serves `routes` on every arbiter, each with its own listener on one shared port. A
 /// request then runs on the thread that accepted its connection, and when the actor it
 /// asks lives there too, the message and the answer never wake another thread; only the
-/// journal's durable watermark crosses, once per synced batch.
+/// journal crosses: the submission to its thread, and the wake once it is durable.
 async fn serve_on_arbiters<F>(
     routes: F,
     arbiters: Vec<ArbiterHandle>,

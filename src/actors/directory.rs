@@ -169,7 +169,7 @@ impl Directory {
     fn service_write(&mut self, s: &Service, deleted: bool) -> Write {
         self.services
             .insert(self.log.next_seq(), s.id, (s.clone(), deleted));
-        service_write(s, deleted)
+        directory_writes::service(s, deleted)
     }
 
     /// A bin entry from disk, unless a restore of it is already in flight.
@@ -318,10 +318,6 @@ pub struct SetSettings {
     pub plans_enabled: bool,
 }
 
-fn service_write(s: &Service, deleted: bool) -> Write {
-    directory_writes::service(s, deleted)
-}
-
 impl Handler<PutService> for Directory {
     type Result = WriteResult;
 
@@ -438,10 +434,6 @@ pub struct RevokeCredential {
     pub id: u64,
 }
 
-fn credential_writes(c: &crate::domain::access::Credential) -> Vec<Write> {
-    directory_writes::credential(c)
-}
-
 impl Handler<CreateCredential> for Directory {
     type Result = WriteResult;
 
@@ -459,7 +451,7 @@ impl Handler<CreateCredential> for Directory {
             created_at: self.registry.clock.now(),
             key_hash: msg.key_hash,
         };
-        let writes = credential_writes(&credential);
+        let writes = directory_writes::credential(&credential);
         Ok(self.commit(
             msg.meta.key,
             &msg.meta.audit,
@@ -487,7 +479,7 @@ impl Handler<RevokeCredential> for Directory {
             .try_into()
             .map_err(|e: CodecError| ActorError::Invalid(e.to_string()))?;
         credential.revoked = true;
-        let writes = credential_writes(&credential);
+        let writes = directory_writes::credential(&credential);
         Ok(self.commit(
             msg.meta.key,
             &msg.meta.audit,

@@ -487,10 +487,6 @@ impl StoreScheduler {
         }
     }
 
-    fn booking_write(b: &Booking) -> Write {
-        schedule_writes::booking(b)
-    }
-
     /// The day-figure writes of writing `b` over the version in memory (so: call before
     /// `put_booking`). Counted on the business day it happens, or the next open one after a
     /// manual close (`Registry::count_day`).
@@ -540,11 +536,6 @@ impl StoreScheduler {
             &Notification::new(id, b.member, self.store, template, &vars, now),
             None,
         )
-    }
-
-    /// The plan's record, holding its occurrences as booked.
-    fn plan_write(p: &Plan, booked: &[Booking]) -> Write {
-        schedule_writes::plan(p, booked)
     }
 
     fn event_write(&mut self, kind: &str, b: &Booking, now: Timestamp) -> Write {
@@ -700,7 +691,7 @@ impl StoreScheduler {
             if now < b.end {
                 // Due for its reminder, not over yet.
                 b.reminded = true;
-                writes.push(Self::booking_write(&b));
+                writes.push(schedule_writes::booking(&b));
                 if now < b.start {
                     writes.push(self.event_write("reminder", &b, now));
                     writes.extend(self.reminder_notification(&b, now));
@@ -715,7 +706,7 @@ impl StoreScheduler {
             b.status = status;
             b.reminded = true;
             let mut w = vec![
-                Self::booking_write(&b),
+                schedule_writes::booking(&b),
                 self.event_write("completed", &b, now),
             ];
             w.extend(self.booking_figures(&b, now));
@@ -950,7 +941,7 @@ impl StoreScheduler {
         // A plan's new bookings are lines of its record (below), an appointment its own.
         let mut writes: Vec<Write> = match p.plan {
             Some(_) => Vec::new(),
-            None => bookings.iter().map(Self::booking_write).collect(),
+            None => bookings.iter().map(schedule_writes::booking).collect(),
         };
         // New bookings, all of one service: their figures add up before they are encoded.
         let day = self.registry.count_day(self.store, now);
@@ -969,7 +960,7 @@ impl StoreScheduler {
                 status: old.status,
                 ..bookings[0].clone()
             };
-            writes = vec![Self::booking_write(&moved)];
+            writes = vec![schedule_writes::booking(&moved)];
             // The resources dropped the old slot when they took the hold.
             self.put_booking(moved);
             let BookingOrigin::Plan { plan, .. } = old.origin else {
@@ -989,7 +980,7 @@ impl StoreScheduler {
                 created_at: now,
                 count_card: p.count_card,
             };
-            writes.push(Self::plan_write(&plan, &bookings));
+            writes.push(schedule_writes::plan(&plan, &bookings));
             self.last_plan = plan_id.0 as u32;
             self.last_booking = ids.last().map_or(self.last_booking, |b| b.0 as u32);
             self.member_plans
@@ -1231,7 +1222,7 @@ impl StoreScheduler {
             };
             let freed = b.status.holds_slot() && !status.holds_slot();
             b.status = status;
-            writes.push(Self::booking_write(&b));
+            writes.push(schedule_writes::booking(&b));
             writes.extend(self.booking_figures(&b, now));
             if freed {
                 for r in &b.resources {
@@ -1285,7 +1276,7 @@ impl StoreScheduler {
             store: Some(self.store),
         };
         let mut writes = vec![
-            Self::booking_write(&b),
+            schedule_writes::booking(&b),
             self.event_write("completed", &b, now),
         ];
         writes.extend(self.booking_figures(&b, now));

@@ -460,6 +460,14 @@ fn run(db: Arc<DB>, rx: Receiver<Submission>, stats: JournalStats, durability: D
 mod tests {
     use super::*;
 
+    /// A database in a directory that lives as long as the returned guard.
+    fn temp_storage() -> (tempfile::TempDir, super::super::Storage) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = super::super::Storage::open(dir.path(), std::time::Duration::from_secs(60))
+            .expect("open");
+        (dir, storage)
+    }
+
     fn sub(writes: Vec<Write>) -> Submission {
         Submission {
             origin: Arc::new(watch::channel(0).0),
@@ -513,9 +521,7 @@ mod tests {
     /// of a key wins even when the two land in different batches.
     #[tokio::test]
     async fn each_lane_keeps_its_origins_in_order() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let storage = super::super::Storage::open(dir.path(), std::time::Duration::from_secs(60))
-            .expect("open");
+        let (_dir, storage) = temp_storage();
         let journal = Journal::start(storage.db());
         let mut logs: Vec<JournalLog> = (0..LANES as u32 * 2).map(|o| journal.log_for(o)).collect();
         let mut tickets = Vec::new();
@@ -540,9 +546,7 @@ mod tests {
     /// before it by any actor (a catalog change before the recharge that read it).
     #[tokio::test]
     async fn a_write_is_never_durable_before_one_submitted_earlier_by_another_actor() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let storage = super::super::Storage::open(dir.path(), std::time::Duration::from_secs(60))
-            .expect("open");
+        let (_dir, storage) = temp_storage();
         let journal = Journal::start(storage.db());
         let mut logs: Vec<JournalLog> = (0..8u32).map(|o| journal.log_for(o)).collect();
         for round in 0..200u64 {

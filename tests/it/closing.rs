@@ -92,14 +92,7 @@ async fn manual_close_seals_the_day_and_refuses_later_sales() {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["code"], "closing_not_manual");
 
-    let (status, body) = server
-        .put(
-            &format!("/v1/stores/{store}/closing-mode"),
-            "m-1",
-            json!({"manual": true}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    server.close_by_hand(store).await;
     let (status, sealed) = server.post(&close_path, "c-1", json!({})).await;
     assert_eq!(status, StatusCode::CREATED, "{sealed}");
     assert_eq!(sealed["business_date"], DAY1);

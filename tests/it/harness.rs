@@ -198,6 +198,18 @@ impl Server {
         send(self.client.get(self.url(path))).await
     }
 
+    /// Puts `store` on closing its business days by hand.
+    pub async fn close_by_hand(&self, store: u64) {
+        let (status, body) = self
+            .put(
+                &format!("/v1/stores/{store}/closing-mode"),
+                &format!("closing-mode-{store}"),
+                json!({"manual": true}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
     pub async fn create_store(&self, name: &str) -> u64 {
         let (status, body) = self
             .post(

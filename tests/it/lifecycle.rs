@@ -178,14 +178,7 @@ async fn walk_in_orders_enter_the_figures_and_obey_the_close() {
     assert_eq!(body["totals"]["revenue"], 3_000, "{body}");
     assert_eq!(body["totals"]["orders_paid"], 1, "{body}");
 
-    let (s, _) = server
-        .put(
-            &format!("/v1/stores/{store}/closing-mode"),
-            "mode",
-            json!({"manual": true}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK);
+    server.close_by_hand(store).await;
     let (s, sealed) = server
         .post(&format!("/v1/stores/{store}/closings"), "close", json!({}))
         .await;
@@ -557,14 +550,7 @@ async fn a_linked_session_after_a_manual_close_counts_on_the_next_day() {
     let server = Server::start_with_clock(dir.path(), Some("2026-01-09T00:00:00Z"));
     let store = server.create_store("S").await;
     let member = server.register("13766660002", store).await;
-    let (s, _) = server
-        .put(
-            &format!("/v1/stores/{store}/closing-mode"),
-            "mode",
-            json!({"manual": true}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK);
+    server.close_by_hand(store).await;
     linked_plan(&server, store, member, 2, 1).await;
     // 10:30 local: close the day by hand while the occurrence is under way.
     server.set_clock("2026-01-10T02:30:00Z").await;

@@ -392,14 +392,7 @@ async fn setup(server: &Server, model: &mut Model) {
     assert_eq!(status, StatusCode::OK, "{body}");
     // The second store closes its day by hand in the second cycle.
     let store = model.stores[1];
-    let (status, body) = server
-        .put(
-            &format!("/v1/stores/{store}/closing-mode"),
-            "setup-close-mode",
-            json!({"manual": true}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    server.close_by_hand(store).await;
 }
 
 /// The next request of a worker, drawn from what the model holds now.
