@@ -17,14 +17,14 @@ use futures::future::join_all;
 use futures::FutureExt;
 
 use super::directory::Directory;
-use super::idempotency::{IdemTable, Who};
 use super::registry::Registry;
+use super::writer::{Writer, Writes};
 use super::{ActorError, Durable, WriteMeta, WriteResult};
 use crate::domain::closing::{self, BusinessDay, ClosedBy, Closing};
-use crate::domain::idempotency::{Outcome, Request};
+use crate::domain::idempotency::Outcome;
 use crate::domain::ids::StoreId;
 use crate::storage::closing::closing_write;
-use crate::storage::{JournalLog, Ticket, Write};
+use crate::storage::Ticket;
 
 /// How often the actor looks for business days that have ended.
 pub const CLOSE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
@@ -66,8 +66,7 @@ pub struct SetClosingMode {
 pub struct Closings {
     registry: Arc<Registry>,
     directory: Addr<Directory>,
-    log: JournalLog,
-    idem: IdemTable,
+    writer: Writer,
     /// Latest day sealed by the automatic round (or found sealed), per store.
     last_auto: HashMap<StoreId, BusinessDay>,
     first_day: HashMap<StoreId, BusinessDay>,
@@ -95,7 +94,7 @@ impl Closings {
         registry: Arc<Registry>,
         directory: Addr<Directory>,
     ) -> Result<Closings, crate::storage::StorageError> {
-        let log = registry.journal.log();
+        let writer = Writer::new(&registry, registry.journal.log(), None);
         let mut manual = HashSet::new();
         let now = registry.clock.now();
         for store in registry.store_ids() {
@@ -110,8 +109,7 @@ impl Closings {
         Ok(Closings {
             registry,
             directory,
-            log,
-            idem: IdemTable::default(),
+            writer,
             last_auto: HashMap::new(),
             first_day: HashMap::new(),
             manual,
@@ -205,7 +203,7 @@ impl Closings {
                     let seals = act.seals(&due, ClosedBy::Automatic)?;
                     let mut tickets = Vec::new();
                     for chunk in seals.chunks(SEALS_PER_SUBMISSION_MAX) {
-                        tickets.push(act.log.submit(chunk.iter().map(closing_write).collect()));
+                        tickets.push(act.writer.submit(chunk.iter().map(closing_write).collect()));
                     }
                     for (store, day) in &due {
                         act.last_auto.insert(*store, *day);
@@ -225,46 +223,13 @@ impl Closings {
                 }),
         )
     }
-
-    fn commit(
-        &mut self,
-        meta: WriteMeta,
-        store: StoreId,
-        outcome: Outcome,
-        mut writes: Vec<Write>,
-    ) -> Durable<Outcome> {
-        let now = self.registry.clock.now();
-        let who = Who {
-            audit: &meta.audit,
-            store: Some(store),
-        };
-        writes.extend(self.idem.record(
-            self.log.next_seq(),
-            now,
-            meta.key,
-            Request::Fingerprint(meta.fingerprint),
-            &outcome,
-            who,
-        ));
-        Durable {
-            value: outcome,
-            ticket: self.log.submit(writes),
-        }
-    }
-
-    fn replay(&mut self, meta: &WriteMeta) -> Result<Option<Durable<Outcome>>, ActorError> {
-        self.idem.prune(self.log.durable());
-        let request = Request::Fingerprint(meta.fingerprint.clone());
-        self.idem
-            .replay(&self.registry.storage, &self.log, &meta.key, &request)
-    }
 }
 
 impl Handler<Barrier> for Closings {
     type Result = MessageResult<Barrier>;
 
     fn handle(&mut self, _: Barrier, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.log.ticket_for_latest())
+        MessageResult(self.writer.ticket_for_latest())
     }
 }
 
@@ -281,7 +246,7 @@ impl Handler<CloseDay> for Closings {
 
     fn handle(&mut self, msg: CloseDay, _: &mut Context<Self>) -> Self::Result {
         let mut ready = || -> Result<Option<Durable<Outcome>>, ActorError> {
-            if let Some(answer) = self.replay(&msg.meta)? {
+            if let Some(answer) = super::writer::begin_meta(self, &msg.meta)? {
                 return Ok(Some(answer));
             }
             if !self.registry.has_store(msg.store) {
@@ -315,7 +280,9 @@ impl Handler<CloseDay> for Closings {
                     store: msg.store,
                     day: msg.day,
                 };
-                Ok(act.commit(msg.meta, msg.store, outcome, writes))
+                Ok(act
+                    .writer
+                    .commit_meta_in(msg.meta, Some(msg.store), outcome, writes))
             },
         )))
     }
@@ -325,22 +292,28 @@ impl Handler<SetClosingMode> for Closings {
     type Result = WriteResult;
 
     fn handle(&mut self, msg: SetClosingMode, _: &mut Context<Self>) -> WriteResult {
-        if let Some(answer) = self.replay(&msg.meta)? {
+        let (store, manual) = (msg.store, msg.manual);
+        if let Some(answer) = super::writer::begin_meta(self, &msg.meta)? {
             return Ok(answer);
         }
-        if !self.registry.has_store(msg.store) {
-            return Err(ActorError::StoreNotFound(msg.store.get()));
+        if !self.registry.has_store(store) {
+            return Err(ActorError::StoreNotFound(store.get()));
         }
-        if msg.manual {
-            self.manual.insert(msg.store);
+        if manual {
+            self.manual.insert(store);
         } else {
-            self.manual.remove(&msg.store);
+            self.manual.remove(&store);
         }
-        let write = crate::storage::closing::mode_write(msg.store, msg.manual);
-        let outcome = Outcome::ClosingMode {
-            store: msg.store,
-            manual: msg.manual,
-        };
-        Ok(self.commit(msg.meta, msg.store, outcome, vec![write]))
+        let write = crate::storage::closing::mode_write(store, manual);
+        let outcome = Outcome::ClosingMode { store, manual };
+        Ok(self
+            .writer
+            .commit_meta_in(msg.meta, Some(store), outcome, vec![write]))
+    }
+}
+
+impl Writes for Closings {
+    fn writer(&mut self) -> &mut Writer {
+        &mut self.writer
     }
 }

@@ -122,39 +122,24 @@ impl StoreLedger {
         member: Option<MemberId>,
         lines: Vec<OrderLine>,
     ) -> WriteResult {
-        let request = Request::Fingerprint(meta.fingerprint);
-        if let Some(answer) =
-            self.idem
-                .replay(&self.registry.storage, &self.log, &meta.key, &request)?
-        {
-            return Ok(answer);
-        }
-        crate::domain::checkout::validate_lines(&lines)
-            .map_err(|e| ActorError::Invalid(e.to_string()))?;
-        let max = crate::domain::checkout::HELD_ORDERS_MAX;
-        self.holds_in_flight.prune(self.log.durable());
-        let in_flight = self
-            .holds_in_flight
-            .values()
-            .filter(|s| **s == store)
-            .count();
-        let held = self.registry.storage.held_count(store, max)? + in_flight;
-        let seq = self.log.next_seq();
-        let mut writes = Vec::with_capacity(3);
-        let outcome = if held >= max {
-            Outcome::Rejected(CheckoutError::TooManyHeld.into())
-        } else {
-            let order = self.new_order(store, member, lines)?;
-            self.holds_in_flight.insert(seq, order.id, store);
-            self.put_order(seq, &order, &mut writes);
-            Outcome::Order(Box::new(order))
-        };
-        let now = self.registry.clock.now();
-        writes.extend(self.log_write(seq, now, meta.key, &meta.audit, request, &outcome));
-        let ticket = self.submit(writes);
-        Ok(Durable {
-            value: outcome,
-            ticket,
+        super::writer::turn(self, meta, |me| {
+            crate::domain::checkout::validate_lines(&lines)
+                .map_err(|e| ActorError::Invalid(e.to_string()))?;
+            let max = crate::domain::checkout::HELD_ORDERS_MAX;
+            me.holds_in_flight.prune(me.writer.durable());
+            let in_flight = me.holds_in_flight.values().filter(|s| **s == store).count();
+            let held = me.registry.storage.held_count(store, max)? + in_flight;
+            let seq = me.writer.next_seq();
+            let mut writes = Vec::with_capacity(3);
+            let outcome = if held >= max {
+                Outcome::Rejected(CheckoutError::TooManyHeld.into())
+            } else {
+                let order = me.new_order(store, member, lines)?;
+                me.holds_in_flight.insert(seq, order.id, store);
+                me.put_order(seq, &order, &mut writes);
+                Outcome::Order(Box::new(order))
+            };
+            Ok((outcome, writes))
         })
     }
 }
@@ -274,10 +259,7 @@ impl Handler<WalkInWrite> for StoreLedger {
             }
         };
         let request = Request::Fingerprint(msg.meta.fingerprint);
-        if let Some(answer) =
-            self.idem
-                .replay(&self.registry.storage, &self.log, &msg.meta.key, &request)?
-        {
+        if let Some(answer) = self.writer.replay(&msg.meta.key, &request)? {
             return Ok(answer);
         }
         let (catalog, now, today) = self.ctx_parts(store);
@@ -307,7 +289,7 @@ impl Handler<WalkInWrite> for StoreLedger {
             }
             (None, None) => unreachable!("one of the two is set"),
         };
-        let seq = self.log.next_seq();
+        let seq = self.writer.next_seq();
         let mut writes = Vec::with_capacity(6);
         let outcome = match result {
             Ok((order, transfers)) => {
@@ -331,7 +313,7 @@ impl Handler<WalkInWrite> for StoreLedger {
             Err(e) => Outcome::Rejected(e),
         };
         let (key, audit) = (msg.meta.key, &msg.meta.audit);
-        writes.extend(self.log_write(seq, now, key, audit, request, &outcome));
+        writes.extend(self.writer.record(now, key, request, &outcome, audit));
         let ticket = self.submit(writes);
         Ok(Durable {
             value: outcome,

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Message};
 
-use super::idempotency::{IdemTable, Who};
 use super::pending::Pending;
 use super::registry::Registry;
-use super::{ActorError, Durable, WriteMeta, WriteResult};
+use super::writer::{begin, begin_meta, Writer, Writes};
+use super::{ActorError, WriteMeta, WriteResult};
 use crate::domain::booking::{BookingMode, ResourceKind, Service, ServiceId};
 use crate::domain::closing::{Deltas, Figure};
 use crate::domain::counter::CatalogChange;
@@ -22,7 +22,7 @@ use crate::domain::recycle::{BinEntry, BinKind};
 use crate::storage::codec::CodecError;
 use crate::storage::directory_writes;
 use crate::storage::recycle::{bin_key, bin_write};
-use crate::storage::{JournalLog, StorageError, Write};
+use crate::storage::{StorageError, Write};
 
 #[derive(Debug, Message)]
 #[rtype(result = "WriteResult")]
@@ -45,7 +45,8 @@ pub struct RegisterMember {
 
 pub struct Directory {
     registry: Arc<Registry>,
-    log: JournalLog,
+    /// Journal origin and idempotency keys in flight.
+    writer: Writer,
     last_store: u32,
     last_service: u64,
     last_credential: u64,
@@ -58,7 +59,6 @@ pub struct Directory {
     /// Bin entries restored but not durably gone yet: a second restore would write the
     /// binned records over changes made since.
     restored: Pending<(BinKind, u64), ()>,
-    idem: IdemTable,
 }
 
 impl Actor for Directory {
@@ -73,6 +73,18 @@ impl Actor for Directory {
     }
 }
 
+impl Writes for Directory {
+    fn writer(&mut self) -> &mut Writer {
+        &mut self.writer
+    }
+
+    fn prune_pending(&mut self, durable: u64) {
+        self.phones.prune(durable);
+        self.services.prune(durable);
+        self.restored.prune(durable);
+    }
+}
+
 /// How often expired recycle-bin entries are purged.
 pub const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3_600);
 
@@ -83,10 +95,10 @@ impl Directory {
         last_service: u64,
         last_credential: u64,
     ) -> Directory {
-        let log = registry.journal.log();
+        let writer = Writer::new(&registry, registry.journal.log(), None);
         Directory {
             registry,
-            log,
+            writer,
             last_store,
             last_service,
             last_credential,
@@ -94,66 +106,6 @@ impl Directory {
             phones: Pending::default(),
             services: Pending::default(),
             restored: Pending::default(),
-            idem: IdemTable::default(),
-        }
-    }
-
-    /// Common prologue of every write: prune what is durable, then judge the key.
-    fn replay(
-        &mut self,
-        key: &IdempotencyKey,
-        request: &Request,
-    ) -> Result<Option<Durable<Outcome>>, ActorError> {
-        let durable = self.log.durable();
-        self.idem.prune(durable);
-        self.phones.prune(durable);
-        self.services.prune(durable);
-        self.restored.prune(durable);
-        self.idem
-            .replay(&self.registry.storage, &self.log, key, request)
-    }
-
-    /// The prologue of a fingerprinted write: its request, and the answer if it is a repeat.
-    fn replay_meta(
-        &mut self,
-        meta: &WriteMeta,
-    ) -> Result<(Request, Option<Durable<Outcome>>), ActorError> {
-        let request = Request::Fingerprint(meta.fingerprint.clone());
-        let replay = self.replay(&meta.key, &request)?;
-        Ok((request, replay))
-    }
-
-    fn commit(
-        &mut self,
-        key: IdempotencyKey,
-        audit: &Audit,
-        request: Request,
-        outcome: Outcome,
-        writes: Vec<Write>,
-    ) -> Durable<Outcome> {
-        self.commit_in(key, audit, None, request, outcome, writes)
-    }
-
-    /// As `commit`, logged as a write in `store`.
-    fn commit_in(
-        &mut self,
-        key: IdempotencyKey,
-        audit: &Audit,
-        store: Option<StoreId>,
-        request: Request,
-        outcome: Outcome,
-        mut writes: Vec<Write>,
-    ) -> Durable<Outcome> {
-        let now = self.registry.clock.now();
-        let who = Who { audit, store };
-        writes.extend(
-            self.idem
-                .record(self.log.next_seq(), now, key, request, &outcome, who),
-        );
-        let ticket = self.log.submit(writes);
-        Durable {
-            value: outcome,
-            ticket,
         }
     }
 
@@ -168,7 +120,7 @@ impl Directory {
     /// Writes a service (create, change, delete or restore) and remembers it until durable.
     fn service_write(&mut self, s: &Service, deleted: bool) -> Write {
         self.services
-            .insert(self.log.next_seq(), s.id, (s.clone(), deleted));
+            .insert(self.writer.next_seq(), s.id, (s.clone(), deleted));
         directory_writes::service(s, deleted)
     }
 
@@ -209,7 +161,7 @@ impl Handler<CreateStore> for Directory {
             name: msg.name.clone(),
             time_zone: msg.time_zone,
         };
-        if let Some(answer) = self.replay(&msg.key, &request)? {
+        if let Some(answer) = begin(self, &msg.key, &request)? {
             return Ok(answer);
         }
         if self.last_store >= STORE_ID_MAX {
@@ -224,10 +176,10 @@ impl Handler<CreateStore> for Directory {
             created_at: self.registry.clock.now(),
         };
         let writes = vec![directory_writes::store(&store)];
-        let answer = self.commit(
+        let answer = self.writer.commit(
             msg.key,
-            &msg.audit,
             request,
+            &msg.audit,
             Outcome::StoreCreated(store),
             writes,
         );
@@ -249,17 +201,17 @@ impl Handler<RegisterMember> for Directory {
             name: msg.name.clone(),
             home: msg.home,
         };
-        if let Some(answer) = self.replay(&msg.key, &request)? {
+        if let Some(answer) = begin(self, &msg.key, &request)? {
             return Ok(answer);
         }
         if !self.registry.has_store(msg.home) {
             return Err(ActorError::StoreNotFound(msg.home.get()));
         }
         if let Some(owner) = self.phone_owner(&msg.phone)? {
-            return Ok(self.commit(
+            return Ok(self.writer.commit(
                 msg.key,
-                &msg.audit,
                 request,
+                &msg.audit,
                 Outcome::PhoneTaken(owner),
                 Vec::new(),
             ));
@@ -279,11 +231,11 @@ impl Handler<RegisterMember> for Directory {
         let mut writes = directory_writes::member_registered(&member);
         writes.extend(crate::storage::closing::figure_writes(&new_member));
         self.phones
-            .insert(self.log.next_seq(), member.phone.clone(), id);
-        Ok(self.commit(
+            .insert(self.writer.next_seq(), member.phone.clone(), id);
+        Ok(self.writer.commit(
             msg.key,
-            &msg.audit,
             request,
+            &msg.audit,
             Outcome::MemberRegistered(member),
             writes,
         ))
@@ -322,8 +274,7 @@ impl Handler<PutService> for Directory {
     type Result = WriteResult;
 
     fn handle(&mut self, msg: PutService, _ctx: &mut Context<Self>) -> WriteResult {
-        let (request, replay) = self.replay_meta(&msg.meta)?;
-        if let Some(answer) = replay {
+        if let Some(answer) = begin_meta(self, &msg.meta)? {
             return Ok(answer);
         }
         let id = match msg.id {
@@ -354,13 +305,9 @@ impl Handler<PutService> for Directory {
         if msg.id.is_none() {
             writes.push(directory_writes::service_mark(id));
         }
-        Ok(self.commit(
-            msg.meta.key,
-            &msg.meta.audit,
-            request,
-            Outcome::Service(service),
-            writes,
-        ))
+        Ok(self
+            .writer
+            .commit_meta(msg.meta, Outcome::Service(service), writes))
     }
 }
 
@@ -368,8 +315,7 @@ impl Handler<DeleteService> for Directory {
     type Result = WriteResult;
 
     fn handle(&mut self, msg: DeleteService, _ctx: &mut Context<Self>) -> WriteResult {
-        let (request, replay) = self.replay_meta(&msg.meta)?;
-        if let Some(answer) = replay {
+        if let Some(answer) = begin_meta(self, &msg.meta)? {
             return Ok(answer);
         }
         let Some((service, false)) = self.service(msg.id)? else {
@@ -385,13 +331,9 @@ impl Handler<DeleteService> for Directory {
             msg.meta.audit.credential.0,
         );
         let writes = vec![self.service_write(&service, true), bin_write(&bin)];
-        Ok(self.commit(
-            msg.meta.key,
-            &msg.meta.audit,
-            request,
-            Outcome::Service(service),
-            writes,
-        ))
+        Ok(self
+            .writer
+            .commit_meta(msg.meta, Outcome::Service(service), writes))
     }
 }
 
@@ -399,15 +341,12 @@ impl Handler<SetSettings> for Directory {
     type Result = WriteResult;
 
     fn handle(&mut self, msg: SetSettings, _ctx: &mut Context<Self>) -> WriteResult {
-        let (request, replay) = self.replay_meta(&msg.meta)?;
-        if let Some(answer) = replay {
+        if let Some(answer) = begin_meta(self, &msg.meta)? {
             return Ok(answer);
         }
         let writes = vec![directory_writes::settings(msg.plans_enabled)];
-        Ok(self.commit(
-            msg.meta.key,
-            &msg.meta.audit,
-            request,
+        Ok(self.writer.commit_meta(
+            msg.meta,
             Outcome::Settings {
                 plans_enabled: msg.plans_enabled,
             },
@@ -438,8 +377,7 @@ impl Handler<CreateCredential> for Directory {
     type Result = WriteResult;
 
     fn handle(&mut self, msg: CreateCredential, _ctx: &mut Context<Self>) -> WriteResult {
-        let (request, replay) = self.replay_meta(&msg.meta)?;
-        if let Some(answer) = replay {
+        if let Some(answer) = begin_meta(self, &msg.meta)? {
             return Ok(answer);
         }
         self.last_credential += 1;
@@ -452,13 +390,9 @@ impl Handler<CreateCredential> for Directory {
             key_hash: msg.key_hash,
         };
         let writes = directory_writes::credential(&credential);
-        Ok(self.commit(
-            msg.meta.key,
-            &msg.meta.audit,
-            request,
-            Outcome::Credential(credential),
-            writes,
-        ))
+        Ok(self
+            .writer
+            .commit_meta(msg.meta, Outcome::Credential(credential), writes))
     }
 }
 
@@ -466,8 +400,7 @@ impl Handler<RevokeCredential> for Directory {
     type Result = WriteResult;
 
     fn handle(&mut self, msg: RevokeCredential, _ctx: &mut Context<Self>) -> WriteResult {
-        let (request, replay) = self.replay_meta(&msg.meta)?;
-        if let Some(answer) = replay {
+        if let Some(answer) = begin_meta(self, &msg.meta)? {
             return Ok(answer);
         }
         let rec = self
@@ -480,13 +413,9 @@ impl Handler<RevokeCredential> for Directory {
             .map_err(|e: CodecError| ActorError::Invalid(e.to_string()))?;
         credential.revoked = true;
         let writes = directory_writes::credential(&credential);
-        Ok(self.commit(
-            msg.meta.key,
-            &msg.meta.audit,
-            request,
-            Outcome::Credential(credential),
-            writes,
-        ))
+        Ok(self
+            .writer
+            .commit_meta(msg.meta, Outcome::Credential(credential), writes))
     }
 }
 
@@ -501,8 +430,7 @@ impl Handler<ChangeCatalog> for Directory {
     type Result = WriteResult;
 
     fn handle(&mut self, msg: ChangeCatalog, _ctx: &mut Context<Self>) -> WriteResult {
-        let (request, replay) = self.replay_meta(&msg.meta)?;
-        if let Some(answer) = replay {
+        if let Some(answer) = begin_meta(self, &msg.meta)? {
             return Ok(answer);
         }
         let mut catalog = (*self.registry.catalog()).clone();
@@ -546,10 +474,8 @@ impl Handler<ChangeCatalog> for Directory {
             }
         }
         let write = directory_writes::catalog_change(&msg.change);
-        let answer = self.commit(
-            msg.meta.key,
-            &msg.meta.audit,
-            request,
+        let answer = self.writer.commit_meta(
+            msg.meta,
             Outcome::Catalog(Box::new(msg.change)),
             vec![write],
         );
@@ -572,8 +498,7 @@ impl Handler<BinCatalogItem> for Directory {
     type Result = WriteResult;
 
     fn handle(&mut self, msg: BinCatalogItem, _ctx: &mut Context<Self>) -> WriteResult {
-        let (request, replay) = self.replay_meta(&msg.meta)?;
-        if let Some(answer) = replay {
+        if let Some(answer) = begin_meta(self, &msg.meta)? {
             return Ok(answer);
         }
         let mut catalog = (*self.registry.catalog()).clone();
@@ -605,10 +530,8 @@ impl Handler<BinCatalogItem> for Directory {
             msg.meta.audit.credential.0,
         )
         .holding(vec![(key.clone(), value)]);
-        let answer = self.commit(
-            msg.meta.key,
-            &msg.meta.audit,
-            request,
+        let answer = self.writer.commit_meta(
+            msg.meta,
             Outcome::Binned(msg.kind, u64::from(msg.id)),
             vec![Write::delete(key), bin_write(&bin)],
         );
@@ -630,8 +553,7 @@ impl Handler<RestoreChainItem> for Directory {
     type Result = WriteResult;
 
     fn handle(&mut self, msg: RestoreChainItem, _ctx: &mut Context<Self>) -> WriteResult {
-        let (request, replay) = self.replay_meta(&msg.meta)?;
-        if let Some(answer) = replay {
+        if let Some(answer) = begin_meta(self, &msg.meta)? {
             return Ok(answer);
         }
         let not_found =
@@ -662,14 +584,10 @@ impl Handler<RestoreChainItem> for Directory {
             BinKind::Member | BinKind::Resource => return Err(not_found()),
         }
         self.restored
-            .insert(self.log.next_seq(), (msg.kind, msg.id), ());
-        let answer = self.commit(
-            msg.meta.key,
-            &msg.meta.audit,
-            request,
-            Outcome::Restored(msg.kind, msg.id),
-            writes,
-        );
+            .insert(self.writer.next_seq(), (msg.kind, msg.id), ());
+        let answer = self
+            .writer
+            .commit_meta(msg.meta, Outcome::Restored(msg.kind, msg.id), writes);
         self.registry.publish_catalog(catalog);
         Ok(answer)
     }
@@ -690,8 +608,7 @@ impl Handler<RestoreMember> for Directory {
     type Result = WriteResult;
 
     fn handle(&mut self, msg: RestoreMember, _ctx: &mut Context<Self>) -> WriteResult {
-        let (request, replay) = self.replay_meta(&msg.meta)?;
-        if let Some(answer) = replay {
+        if let Some(answer) = begin_meta(self, &msg.meta)? {
             return Ok(answer);
         }
         let home = msg.member.home_store();
@@ -720,18 +637,17 @@ impl Handler<RestoreMember> for Directory {
             .map(|(k, v)| Write::put(k.clone(), v.clone()))
             .collect();
         writes.push(Write::delete(bin_key(BinKind::Member, msg.member.get())));
-        self.phones.insert(self.log.next_seq(), phone, msg.member);
-        self.restored
-            .insert(self.log.next_seq(), (BinKind::Member, msg.member.get()), ());
+        self.phones
+            .insert(self.writer.next_seq(), phone, msg.member);
+        self.restored.insert(
+            self.writer.next_seq(),
+            (BinKind::Member, msg.member.get()),
+            (),
+        );
         let outcome = Outcome::Restored(BinKind::Member, msg.member.get());
-        Ok(self.commit_in(
-            msg.meta.key,
-            &msg.meta.audit,
-            Some(home),
-            request,
-            outcome,
-            writes,
-        ))
+        Ok(self
+            .writer
+            .commit_meta_in(msg.meta, Some(home), outcome, writes))
     }
 }
 
@@ -767,10 +683,10 @@ impl Directory {
             purged += 1;
         }
         if writes.is_empty() {
-            return Ok(self.log.ticket_for_latest());
+            return Ok(self.writer.ticket_for_latest());
         }
         tracing::info!(purged, "recycle bin purged");
-        Ok(self.log.submit(writes))
+        Ok(self.writer.submit(writes))
     }
 }
 
@@ -778,6 +694,6 @@ impl Handler<super::closing::Barrier> for Directory {
     type Result = actix::MessageResult<super::closing::Barrier>;
 
     fn handle(&mut self, _: super::closing::Barrier, _: &mut Self::Context) -> Self::Result {
-        actix::MessageResult(self.log.ticket_for_latest())
+        actix::MessageResult(self.writer.ticket_for_latest())
     }
 }

@@ -147,32 +147,21 @@ impl Handler<MoveStock> for StoreLedger {
     type Result = WriteResult;
 
     fn handle(&mut self, msg: MoveStock, _: &mut Context<Self>) -> WriteResult {
-        self.prune();
-        let request = Request::Fingerprint(msg.meta.fingerprint);
-        if let Some(answer) =
-            self.idem
-                .replay(&self.registry.storage, &self.log, &msg.meta.key, &request)?
-        {
-            return Ok(answer);
-        }
-        let before = self.stock(msg.gift)?;
-        let after = move_stock(msg.gift, before, msg.delta).map_err(LedgerError::from)?;
-        self.gift_stock.insert(msg.gift, after);
-        let outcome = Outcome::GiftStock {
-            store: self.home,
-            gift: msg.gift,
-            // What is on the shelf: reservations in flight are still there.
-            stock: after,
-        };
-        let seq = self.log.next_seq();
-        let now = self.registry.clock.now();
-        let mut writes = vec![ledger_writes::gift_stock(self.home, msg.gift.0, msg.delta)];
-        let (key, audit) = (msg.meta.key, &msg.meta.audit);
-        writes.extend(self.log_write(seq, now, key, audit, request, &outcome));
-        let ticket = self.submit(writes);
-        Ok(Durable {
-            value: outcome,
-            ticket,
+        let (home, gift, delta) = (self.home, msg.gift, msg.delta);
+        super::writer::turn(self, msg.meta, |me| {
+            let before = me.stock(gift)?;
+            let after = move_stock(gift, before, delta).map_err(LedgerError::from)?;
+            me.gift_stock.insert(gift, after);
+            let outcome = Outcome::GiftStock {
+                store: home,
+                gift,
+                // What is on the shelf: reservations in flight are still there.
+                stock: after,
+            };
+            Ok((
+                outcome,
+                vec![ledger_writes::gift_stock(home, gift.0, delta)],
+            ))
         })
     }
 }
@@ -183,10 +172,7 @@ impl Handler<ExchangeGift> for StoreLedger {
     fn handle(&mut self, msg: ExchangeGift, _: &mut Context<Self>) -> Self::Result {
         self.prune();
         let request = Request::Fingerprint(msg.meta.fingerprint.clone());
-        match self
-            .idem
-            .replay(&self.registry.storage, &self.log, &msg.meta.key, &request)
-        {
+        match self.writer.replay(&msg.meta.key, &request) {
             Ok(Some(answer)) => return Box::pin(ready(Ok(answer))),
             Err(e) => return Box::pin(ready(Err(e))),
             Ok(None) => {}

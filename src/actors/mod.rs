@@ -19,6 +19,7 @@ pub mod registry;
 pub mod resource;
 pub mod scheduler;
 pub mod store_ledger;
+pub mod writer;
 
 use crate::domain::idempotency::Outcome;
 use crate::storage::{StorageError, Ticket};

@@ -94,7 +94,7 @@ impl Handler<CompleteLinked> for StoreLedger {
             today,
             catalog: &catalog,
         };
-        let seq = self.log.next_seq();
+        let seq = self.writer.next_seq();
         let mut writes = Vec::new();
         let mut results = Vec::with_capacity(msg.items.len());
         for item in msg.items {

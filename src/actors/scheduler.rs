@@ -33,6 +33,7 @@ use super::registry::Registry;
 use super::resource::{
     Free, HasBookingsAfter, HoldSlot, Reconfigure, Reserve, ResourceActor, Settle, Snapshot,
 };
+use super::writer::{begin_meta, Writer, Writes};
 use super::{ActorError, Durable, WriteMeta};
 use crate::domain::agenda::Agenda;
 use crate::domain::booking::*;
@@ -53,7 +54,7 @@ use crate::storage::notify::notification_writes;
 use crate::storage::recycle::{bin_key, bin_write};
 use crate::storage::schedule_codec::EventRec;
 use crate::storage::schedule_writes;
-use crate::storage::{JournalLog, StorageError, Ticket, Write};
+use crate::storage::{StorageError, Ticket, Write};
 
 /// How often a scheduler looks for occurrences to complete and reminders to send.
 pub const TICK_INTERVAL: StdDuration = StdDuration::from_secs(1);
@@ -206,7 +207,8 @@ pub struct StoreScheduler {
     tz: Tz,
     hours: StoreHours,
     registry: Arc<Registry>,
-    log: JournalLog,
+    /// Journal origin and idempotency keys in flight.
+    writer: Writer,
     reminder_lead: Duration,
     /// Last sequence of this scheduler's notification ids.
     last_notification: u32,
@@ -223,7 +225,12 @@ pub struct StoreScheduler {
     last_resource: u32,
     last_event: u64,
     next_hold: u64,
-    idem: IdemTable,
+}
+
+impl Writes for StoreScheduler {
+    fn writer(&mut self) -> &mut Writer {
+        &mut self.writer
+    }
 }
 
 impl Actor for StoreScheduler {
@@ -311,7 +318,11 @@ impl StoreScheduler {
         reminder_lead: Duration,
         state: SchedulerState,
     ) -> StoreScheduler {
-        let log = registry.journal.log_for(store.get());
+        let writer = Writer::new(
+            &registry,
+            registry.journal.log_for(store.get()),
+            Some(store),
+        );
         let mut by_resource: HashMap<ResourceId, Vec<(BookingId, Timestamp, Timestamp)>> =
             HashMap::new();
         for b in state.bookings.iter().filter(|b| b.status.holds_slot()) {
@@ -333,7 +344,7 @@ impl StoreScheduler {
             tz,
             hours: state.hours,
             registry,
-            log,
+            writer,
             reminder_lead,
             resources,
             bookings: BookingTable::new(store),
@@ -346,7 +357,6 @@ impl StoreScheduler {
             last_event: state.last_event,
             last_notification: state.last_notification,
             next_hold: 1,
-            idem: IdemTable::default(),
         };
         for p in state.plans {
             s.member_plans.entry(p.member).or_default().push(p.id);
@@ -441,50 +451,6 @@ impl StoreScheduler {
             }
         }
         out
-    }
-
-    fn replay(&mut self, meta: &WriteMeta) -> Result<Option<Durable<Outcome>>, ActorError> {
-        self.idem.prune(self.log.durable());
-        let request = Request::Fingerprint(meta.fingerprint.clone());
-        self.idem
-            .replay(&self.registry.storage, &self.log, &meta.key, &request)
-    }
-
-    /// Journals `writes` with the idempotency record of `meta` and remembers the outcome.
-    fn commit(
-        &mut self,
-        meta: WriteMeta,
-        outcome: Outcome,
-        writes: Vec<Write>,
-    ) -> Durable<Outcome> {
-        let stored = OutcomeRec::from(&outcome);
-        self.commit_stored_as(meta, outcome, stored, writes)
-    }
-
-    /// [`StoreScheduler::commit`] with the idempotency record's outcome stored as `stored`.
-    fn commit_stored_as(
-        &mut self,
-        meta: WriteMeta,
-        outcome: Outcome,
-        stored: OutcomeRec,
-        mut writes: Vec<Write>,
-    ) -> Durable<Outcome> {
-        let now = self.registry.clock.now();
-        let request = Request::Fingerprint(meta.fingerprint);
-        let who = Who {
-            audit: &meta.audit,
-            store: Some(self.store),
-        };
-        writes.extend(IdemTable::writes_as(
-            now, &meta.key, &request, &outcome, stored, who,
-        ));
-        self.idem
-            .remember(self.log.next_seq(), meta.key, request, &outcome);
-        let ticket = self.log.submit(writes);
-        Durable {
-            value: outcome,
-            ticket,
-        }
     }
 
     /// The day-figure writes of writing `b` over the version in memory (so: call before
@@ -618,7 +584,7 @@ impl StoreScheduler {
     /// writes (a reminder of the same booking, say) must be durable before they are sent:
     /// otherwise the later record could land first and be overwritten by the older one.
     fn complete_linked(&mut self, done: Vec<(Booking, LinkedCompletion)>) -> LinkedFuture {
-        let own = self.log.ticket_for_latest();
+        let own = self.writer.ticket_for_latest();
         let mut by_home: BTreeMap<StoreId, (Vec<Booking>, Vec<LinkedCompletion>)> = BTreeMap::new();
         for (old, item) in done {
             let group = by_home.entry(item.member.home_store()).or_default();
@@ -675,7 +641,7 @@ impl StoreScheduler {
                 tracing::warn!(failed, "linked completions not written; retried next tick");
             }
             if !notes.is_empty() {
-                act.log.submit(notes);
+                act.writer.submit(notes);
             }
             failed == 0
         }))
@@ -725,11 +691,7 @@ impl StoreScheduler {
             }
             self.put_booking(b);
         }
-        let ticket = if writes.is_empty() {
-            self.log.ticket_for_latest()
-        } else {
-            self.log.submit(writes)
-        };
+        let ticket = self.writer.submit(writes);
         let linked = (!linked.is_empty()).then(|| self.complete_linked(linked));
         (ticket, linked)
     }
@@ -892,12 +854,15 @@ impl StoreScheduler {
                 return (
                     Ok(Durable {
                         value: outcome,
-                        ticket: self.log.ticket(0),
+                        ticket: self.writer.ticket(0),
                     }),
                     release,
                 );
             }
-            return (Ok(self.commit(p.meta, outcome, Vec::new())), release);
+            return (
+                Ok(self.writer.commit_meta(p.meta, outcome, Vec::new())),
+                release,
+            );
         }
         let ids = p.template_ids();
         let bookings: Vec<Booking> = p
@@ -933,7 +898,7 @@ impl StoreScheduler {
             return (
                 Ok(Durable {
                     value: Outcome::Plan(plan, bookings),
-                    ticket: self.log.ticket(0),
+                    ticket: self.writer.ticket(0),
                 }),
                 release,
             );
@@ -991,8 +956,12 @@ impl StoreScheduler {
             self.put_bookings(bookings.iter().cloned());
             // The plan record just written is the answer: the idempotency record names it.
             let stored = OutcomeRec::PlanAsBooked(plan_id.0);
-            let durable =
-                self.commit_stored_as(p.meta, Outcome::Plan(plan, bookings), stored, writes);
+            let durable = self.writer.commit_meta_stored_as(
+                p.meta,
+                Outcome::Plan(plan, bookings),
+                stored,
+                writes,
+            );
             return (Ok(durable), (addrs, p.hold, true, Vec::new()));
         } else {
             let b = bookings
@@ -1003,7 +972,7 @@ impl StoreScheduler {
             self.put_booking(b.clone());
             Outcome::Booking(b)
         };
-        let durable = self.commit(p.meta, outcome, writes);
+        let durable = self.writer.commit_meta(p.meta, outcome, writes);
         (Ok(durable), (addrs, p.hold, true, Vec::new()))
     }
 
@@ -1017,7 +986,7 @@ impl StoreScheduler {
     fn durable_answer<T>(&self, value: T) -> Durable<T> {
         Durable {
             value,
-            ticket: self.log.ticket_for_latest(),
+            ticket: self.writer.ticket_for_latest(),
         }
     }
 }
@@ -1042,7 +1011,7 @@ impl StoreScheduler {
     ) -> Result<Result<PendingBook, Durable<Outcome>>, ActorError> {
         let dry_run = matches!(msg.what, What::Plan { dry_run: true, .. });
         if !dry_run {
-            if let Some(answer) = self.replay(&msg.meta)? {
+            if let Some(answer) = begin_meta(self, &msg.meta)? {
                 return Ok(Err(answer));
             }
         }
@@ -1145,7 +1114,7 @@ impl Handler<MoveOccurrence> for StoreScheduler {
 
     fn handle(&mut self, msg: MoveOccurrence, _: &mut Context<Self>) -> Self::Result {
         let prepared = (|| {
-            if let Some(answer) = self.replay(&msg.meta)? {
+            if let Some(answer) = begin_meta(self, &msg.meta)? {
                 return Ok(Err(answer));
             }
             let plan = self
@@ -1240,7 +1209,7 @@ impl StoreScheduler {
             self.put_booking(b);
         }
         let outcome = outcome(self);
-        let durable = self.commit(meta, outcome, writes);
+        let durable = self.writer.commit_meta(meta, outcome, writes);
         AtomicResponse::new(Box::pin(
             async move {
                 join_all(frees).await;
@@ -1294,7 +1263,7 @@ impl StoreScheduler {
             if written {
                 Ok(Durable {
                     value: outcome,
-                    ticket: act.log.ticket(0),
+                    ticket: act.writer.ticket(0),
                 })
             } else {
                 Err(ActorError::Unavailable)
@@ -1308,7 +1277,7 @@ impl Handler<Transit> for StoreScheduler {
 
     fn handle(&mut self, msg: Transit, _: &mut Context<Self>) -> Self::Result {
         let checked = (|| {
-            if let Some(answer) = self.replay(&msg.meta)? {
+            if let Some(answer) = begin_meta(self, &msg.meta)? {
                 return Ok(Err(answer));
             }
             let b = self
@@ -1339,7 +1308,7 @@ impl Handler<CancelPlan> for StoreScheduler {
 
     fn handle(&mut self, msg: CancelPlan, _: &mut Context<Self>) -> Self::Result {
         let checked = (|| {
-            if let Some(answer) = self.replay(&msg.meta)? {
+            if let Some(answer) = begin_meta(self, &msg.meta)? {
                 return Ok(Err(answer));
             }
             let plan = self
@@ -1380,12 +1349,12 @@ impl Handler<SetHours> for StoreScheduler {
     type Result = SchedResult;
 
     fn handle(&mut self, msg: SetHours, _: &mut Context<Self>) -> SchedResult {
-        if let Some(answer) = self.replay(&msg.meta)? {
+        if let Some(answer) = begin_meta(self, &msg.meta)? {
             return Ok(answer);
         }
         let write = schedule_writes::store_hours(self.store, &msg.hours);
         self.hours = msg.hours.clone();
-        Ok(self.commit(
+        Ok(self.writer.commit_meta(
             msg.meta,
             Outcome::StoreHours(self.store, msg.hours),
             vec![write],
@@ -1397,7 +1366,7 @@ impl Handler<PutResource> for StoreScheduler {
     type Result = SchedResult;
 
     fn handle(&mut self, msg: PutResource, ctx: &mut Context<Self>) -> SchedResult {
-        if let Some(answer) = self.replay(&msg.meta)? {
+        if let Some(answer) = begin_meta(self, &msg.meta)? {
             return Ok(answer);
         }
         let spec = msg.spec;
@@ -1431,7 +1400,9 @@ impl Handler<PutResource> for StoreScheduler {
             days_off: spec.days_off,
         };
         let writes = schedule_writes::resource(&resource, msg.id.is_none());
-        let durable = self.commit(msg.meta, Outcome::Resource(resource.clone()), writes);
+        let durable =
+            self.writer
+                .commit_meta(msg.meta, Outcome::Resource(resource.clone()), writes);
         match self.resources.get_mut(&id) {
             Some((r, addr)) => {
                 *r = resource.clone();
@@ -1461,7 +1432,7 @@ impl Handler<DeleteResource> for StoreScheduler {
     type Result = AtomicResponse<Self, SchedResult>;
 
     fn handle(&mut self, msg: DeleteResource, _: &mut Context<Self>) -> Self::Result {
-        match self.replay(&msg.meta) {
+        match begin_meta(self, &msg.meta) {
             Ok(Some(answer)) => return Self::answer(Ok(answer)),
             Err(e) => return Self::answer(Err(e)),
             Ok(None) => {}
@@ -1491,7 +1462,9 @@ impl Handler<DeleteResource> for StoreScheduler {
                     .in_store(act.store)
                     .holding(held);
                     let writes = vec![deletion, bin_write(&bin)];
-                    Ok(act.commit(msg.meta, Outcome::ResourceDeleted(msg.id), writes))
+                    Ok(act
+                        .writer
+                        .commit_meta(msg.meta, Outcome::ResourceDeleted(msg.id), writes))
                 }
             },
         )))
@@ -1510,7 +1483,7 @@ impl Handler<RestoreResource> for StoreScheduler {
     type Result = SchedResult;
 
     fn handle(&mut self, msg: RestoreResource, _: &mut Context<Self>) -> SchedResult {
-        if let Some(answer) = self.replay(&msg.meta)? {
+        if let Some(answer) = begin_meta(self, &msg.meta)? {
             return Ok(answer);
         }
         let not_found =
@@ -1536,7 +1509,7 @@ impl Handler<RestoreResource> for StoreScheduler {
             Write::put(key, value),
             Write::delete(bin_key(BinKind::Resource, msg.id.0)),
         ];
-        let durable = self.commit(
+        let durable = self.writer.commit_meta(
             msg.meta,
             Outcome::Restored(BinKind::Resource, msg.id.0),
             writes,
@@ -1710,6 +1683,6 @@ impl Handler<super::closing::Barrier> for StoreScheduler {
     type Result = actix::MessageResult<super::closing::Barrier>;
 
     fn handle(&mut self, _: super::closing::Barrier, _: &mut Self::Context) -> Self::Result {
-        actix::MessageResult(self.log.ticket_for_latest())
+        actix::MessageResult(self.writer.ticket_for_latest())
     }
 }

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Message};
 
-use super::idempotency::{IdemTable, Who};
 use super::pending::Pending;
 use super::registry::Registry;
+use super::writer::{Writer, Writes};
 use super::{ActorError, Durable, WriteResult};
 use crate::domain::checkout::{Order, OrderId};
 use crate::domain::closing::{self, Deltas};
@@ -30,7 +30,7 @@ use crate::domain::oplog::Audit;
 use crate::domain::recycle::{BinEntry, BinKind};
 use crate::storage::notify::notification_writes;
 use crate::storage::recycle::bin_write;
-use crate::storage::{ledger_writes, JournalLog, Write};
+use crate::storage::{ledger_writes, Write};
 
 /// Apply one recharge, deduction or refund under an idempotency key.
 #[derive(Debug, Message)]
@@ -44,11 +44,11 @@ pub struct ApplyLedger {
 pub struct StoreLedger {
     pub(super) home: StoreId,
     pub(super) registry: Arc<Registry>,
-    pub(super) log: JournalLog,
+    /// Journal origin and idempotency keys in flight.
+    pub(super) writer: Writer,
     /// Accounts loaded so far; loaded lazily from disk, then owned here.
     accounts: FxHashMap<MemberId, Account>,
     book: StoreBook,
-    pub(super) idem: IdemTable,
     /// Entries written or changed but not durable yet.
     entries: Pending<(MemberId, EntrySeq), Entry>,
     /// Orders written or changed but not durable yet.
@@ -78,14 +78,13 @@ impl StoreLedger {
         next_order: u32,
         last_notification: u32,
     ) -> StoreLedger {
-        let log = registry.journal.log_for(home.get());
+        let writer = Writer::new(&registry, registry.journal.log_for(home.get()), Some(home));
         StoreLedger {
             home,
             registry,
-            log,
+            writer,
             accounts: FxHashMap::default(),
             book: StoreBook::from_balances(book),
-            idem: IdemTable::default(),
             entries: Pending::default(),
             orders: Pending::default(),
             next_order,
@@ -100,7 +99,7 @@ impl StoreLedger {
         if let Some(a) = self.accounts.get(&member) {
             return Ok(Some(a.clone()));
         }
-        self.binned.prune(self.log.durable());
+        self.binned.prune(self.writer.durable());
         if self.binned.get(&member).is_some() {
             return Ok(None);
         }
@@ -157,10 +156,7 @@ impl StoreLedger {
         build: impl FnOnce(&mut Self, &Account) -> Result<CounterOp, ActorError>,
         writes: &mut Vec<Write>,
     ) -> Result<Outcome, ActorError> {
-        if let Some(answer) = self
-            .idem
-            .replay(&self.registry.storage, &self.log, &key, &request)?
-        {
+        if let Some(answer) = self.writer.replay(&key, &request)? {
             return Ok(answer.value);
         }
         if member.home_store() != self.home {
@@ -172,7 +168,7 @@ impl StoreLedger {
         let account = self
             .account(member)?
             .ok_or(ActorError::MemberNotFound(member.get()))?;
-        let seq = self.log.next_seq();
+        let seq = self.writer.next_seq();
         let (catalog, now, today) = self.ctx_parts(store);
         let result = match card {
             Some(g) if g != account.membership.card_generation => Err(LedgerError::Member(
@@ -213,25 +209,8 @@ impl StoreLedger {
             }
             Err(rejection) => Outcome::Rejected(rejection),
         };
-        writes.extend(self.log_write(seq, now, key, audit, request, &outcome));
+        writes.extend(self.writer.record(now, key, request, &outcome, audit));
         Ok(outcome)
-    }
-
-    /// The idempotency record and the operation log's lines of a write applied here.
-    pub(super) fn log_write(
-        &mut self,
-        seq: u64,
-        now: Timestamp,
-        key: IdempotencyKey,
-        audit: &Audit,
-        request: Request,
-        outcome: &Outcome,
-    ) -> Vec<Write> {
-        let who = Who {
-            audit,
-            store: Some(self.home),
-        };
-        self.idem.record(seq, now, key, request, outcome, who)
     }
 
     /// What `fx`, applied at `now` to `before`, adds to the day figures of its stores.
@@ -365,18 +344,12 @@ impl StoreLedger {
     }
 
     pub(super) fn submit(&mut self, writes: Vec<Write>) -> crate::storage::Ticket {
-        if writes.is_empty() {
-            self.log.ticket_for_latest()
-        } else {
-            self.log.submit(writes)
-        }
+        self.writer.submit(writes)
     }
 
     pub(super) fn prune(&mut self) {
-        let durable = self.log.durable();
-        self.idem.prune(durable);
-        self.entries.prune(durable);
-        self.orders.prune(durable);
+        let durable = self.writer.prune();
+        self.prune_pending(durable);
     }
 }
 
@@ -434,7 +407,7 @@ impl Handler<super::closing::Barrier> for StoreLedger {
     type Result = actix::MessageResult<super::closing::Barrier>;
 
     fn handle(&mut self, _: super::closing::Barrier, _: &mut Self::Context) -> Self::Result {
-        actix::MessageResult(self.log.ticket_for_latest())
+        actix::MessageResult(self.writer.ticket_for_latest())
     }
 }
 
@@ -446,31 +419,14 @@ pub struct BinMember {
     pub member: MemberId,
 }
 
-impl StoreLedger {
-    fn fingerprint_replay(
-        &mut self,
-        meta: &super::WriteMeta,
-    ) -> Result<Option<Durable<Outcome>>, ActorError> {
-        self.prune();
-        let request = Request::Fingerprint(meta.fingerprint.clone());
-        self.idem
-            .replay(&self.registry.storage, &self.log, &meta.key, &request)
+impl Writes for StoreLedger {
+    fn writer(&mut self) -> &mut Writer {
+        &mut self.writer
     }
 
-    fn commit_fingerprint(
-        &mut self,
-        meta: super::WriteMeta,
-        outcome: Outcome,
-        mut writes: Vec<Write>,
-    ) -> Durable<Outcome> {
-        let now = self.registry.clock.now();
-        let seq = self.log.next_seq();
-        let request = Request::Fingerprint(meta.fingerprint);
-        writes.extend(self.log_write(seq, now, meta.key, &meta.audit, request, &outcome));
-        Durable {
-            value: outcome,
-            ticket: self.log.submit(writes),
-        }
+    fn prune_pending(&mut self, durable: u64) {
+        self.entries.prune(durable);
+        self.orders.prune(durable);
     }
 }
 
@@ -478,33 +434,31 @@ impl Handler<BinMember> for StoreLedger {
     type Result = WriteResult;
 
     fn handle(&mut self, msg: BinMember, _ctx: &mut Context<Self>) -> WriteResult {
-        if let Some(answer) = self.fingerprint_replay(&msg.meta)? {
-            return Ok(answer);
-        }
-        let not_found = || ActorError::MemberNotFound(msg.member.get());
-        if msg.member.home_store() != self.home {
-            return Err(not_found());
-        }
-        let account = self.account(msg.member)?.ok_or_else(not_found)?;
-        let storage = &self.registry.storage;
-        let member = storage.member(msg.member)?.ok_or_else(not_found)?;
-        crate::domain::recycle::check_member_empty(&account)?;
-        let (held, mut writes) = ledger_writes::binned_member(&member, &account);
-        let bin = BinEntry::new(
-            BinKind::Member,
-            msg.member.get(),
-            format!("{} {}", member.name.as_str(), member.phone.as_str()),
-            self.registry.clock.now(),
-            msg.meta.audit.credential.0,
-        )
-        .in_store(self.home)
-        .holding(held);
-        writes.push(bin_write(&bin));
-        if self.accounts.remove(&msg.member).is_some() {
-            self.registry.gauges.accounts.dec();
-        }
-        self.binned.insert(self.log.next_seq(), msg.member, ());
-        let outcome = Outcome::Binned(BinKind::Member, msg.member.get());
-        Ok(self.commit_fingerprint(msg.meta, outcome, writes))
+        let (member, home, credential) = (msg.member, self.home, msg.meta.audit.credential.0);
+        super::writer::turn(self, msg.meta, |me| {
+            let not_found = || ActorError::MemberNotFound(member.get());
+            if member.home_store() != home {
+                return Err(not_found());
+            }
+            let account = me.account(member)?.ok_or_else(not_found)?;
+            let record = me.registry.storage.member(member)?.ok_or_else(not_found)?;
+            crate::domain::recycle::check_member_empty(&account)?;
+            let (held, mut writes) = ledger_writes::binned_member(&record, &account);
+            let bin = BinEntry::new(
+                BinKind::Member,
+                member.get(),
+                format!("{} {}", record.name.as_str(), record.phone.as_str()),
+                me.registry.clock.now(),
+                credential,
+            )
+            .in_store(home)
+            .holding(held);
+            writes.push(bin_write(&bin));
+            if me.accounts.remove(&member).is_some() {
+                me.registry.gauges.accounts.dec();
+            }
+            me.binned.insert(me.writer.next_seq(), member, ());
+            Ok((Outcome::Binned(BinKind::Member, member.get()), writes))
+        })
     }
 }

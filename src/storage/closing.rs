@@ -284,7 +284,7 @@ mod tests {
     async fn figures_merged_in_one_batch_add_up() {
         let dir = tempfile::tempdir().unwrap();
         let storage = Storage::open(dir.path(), std::time::Duration::from_secs(86_400)).unwrap();
-        let journal = super::super::journal::Journal::start(storage.db());
+        let (journal, threads) = super::super::journal::Journal::start_joinable(storage.db());
         let mut log = journal.log();
         let store = StoreId::new(3).unwrap();
         let day: BusinessDay = "2026-03-07".parse().unwrap();
@@ -305,5 +305,10 @@ mod tests {
             (f.get(Figure::Deductions), f.get(Figure::Deducted)),
             (3, 400)
         );
+        // The journal's thread ends before the test: see `journal::tests::stop`.
+        drop((journal, log));
+        for t in threads {
+            t.join().unwrap();
+        }
     }
 }

@@ -190,19 +190,15 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Starts the journal threads over `db`. They end when every handle is dropped.
-    pub fn start(db: Arc<DB>) -> Journal {
-        Journal::start_joinable(db).0
-    }
-
-    /// As `start`, with the given durability (tests only ever pass anything but `Synced`).
+    /// Starts the journal threads over `db` with the given durability (tests only ever pass
+    /// anything but `Synced`); they end when every handle is dropped.
     pub fn start_with(db: Arc<DB>, durability: Durability) -> Journal {
         Journal::start_threads(db, durability).0
     }
 
-    /// As `start`, with the threads to join once every handle is dropped: the threads hold
-    /// the database, and a process that exits while it closes the database aborts in
-    /// RocksDB's static destructors.
+    /// Starts synced journal threads over `db`, and returns them to join once every handle
+    /// is dropped: the threads hold the database, and a process that exits while one of them
+    /// closes it aborts in RocksDB's static destructors.
     pub fn start_joinable(db: Arc<DB>) -> (Journal, Vec<thread::JoinHandle<()>>) {
         Journal::start_threads(db, Durability::Synced)
     }
@@ -522,7 +518,7 @@ mod tests {
     #[tokio::test]
     async fn each_lane_keeps_its_origins_in_order() {
         let (_dir, storage) = temp_storage();
-        let journal = Journal::start(storage.db());
+        let (journal, threads) = Journal::start_joinable(storage.db());
         let mut logs: Vec<JournalLog> = (0..LANES as u32 * 2).map(|o| journal.log_for(o)).collect();
         let mut tickets = Vec::new();
         for round in 0..50u8 {
@@ -539,6 +535,16 @@ mod tests {
             assert_eq!(got, Some(vec![49]), "origin {i}");
             assert_eq!(log.durable(), 50);
         }
+        stop(journal, logs, threads);
+    }
+
+    /// Ends the journal threads before the test returns: a process that exits while a
+    /// thread still closes the database aborts in RocksDB's static destructors.
+    fn stop(journal: Journal, logs: Vec<JournalLog>, threads: Vec<thread::JoinHandle<()>>) {
+        drop((journal, logs));
+        for t in threads {
+            t.join().expect("journal thread");
+        }
     }
 
     /// Issue 22: causal order across actors. Whatever one actor submitted before another
@@ -547,7 +553,7 @@ mod tests {
     #[tokio::test]
     async fn a_write_is_never_durable_before_one_submitted_earlier_by_another_actor() {
         let (_dir, storage) = temp_storage();
-        let journal = Journal::start(storage.db());
+        let (journal, threads) = Journal::start_joinable(storage.db());
         let mut logs: Vec<JournalLog> = (0..8u32).map(|o| journal.log_for(o)).collect();
         for round in 0..200u64 {
             let (cause, effect) = ((round % 8) as usize, ((round + 3) % 8) as usize);
@@ -563,5 +569,6 @@ mod tests {
                 "round {round}: the effect is durable before its cause"
             );
         }
+        stop(journal, logs, threads);
     }
 }
