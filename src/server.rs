@@ -91,8 +91,14 @@ pub async fn start_core(
         config.idempotency_retention,
         clock.clone(),
     )?;
-    let journal = Journal::start_with(storage.db(), durability);
+    let relays = crate::storage::completion::Relays::new(config.actor_threads);
+    let journal = Journal::start_with(storage.db(), durability, relays.clone());
     let arbiters = start_arbiters(config.actor_threads)?;
+    for (i, arbiter) in arbiters.iter().enumerate() {
+        if !arbiter.spawn(relays.clone().run(i)) {
+            return Err(StartError::Threads("an actor thread stopped".into()));
+        }
+    }
     let registry = Registry::new(
         arbiters,
         storage.clone(),

@@ -16,6 +16,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use rocksdb::{WriteBatch, WriteOptions, DB};
 use tokio::sync::watch;
 
+use super::completion::Relays;
 use super::keys::CF_IDEM;
 
 /// Journal threads. One: submissions become durable in the order they were made, across
@@ -192,30 +193,31 @@ pub struct Journal {
 impl Journal {
     /// Starts the journal threads over `db` with the given durability (tests only ever pass
     /// anything but `Synced`); they end when every handle is dropped.
-    pub fn start_with(db: Arc<DB>, durability: Durability) -> Journal {
-        Journal::start_threads(db, durability).0
+    pub fn start_with(db: Arc<DB>, durability: Durability, relays: Relays) -> Journal {
+        Journal::start_threads(db, durability, relays).0
     }
 
     /// Starts synced journal threads over `db`, and returns them to join once every handle
     /// is dropped: the threads hold the database, and a process that exits while one of them
     /// closes it aborts in RocksDB's static destructors.
     pub fn start_joinable(db: Arc<DB>) -> (Journal, Vec<thread::JoinHandle<()>>) {
-        Journal::start_threads(db, Durability::Synced)
+        Journal::start_threads(db, Durability::Synced, Relays::default())
     }
 
     fn start_threads(
         db: Arc<DB>,
         durability: Durability,
+        relays: Relays,
     ) -> (Journal, Vec<thread::JoinHandle<()>>) {
         let stats = JournalStats::new();
         let mut lanes = Vec::with_capacity(LANES);
         let mut threads = Vec::with_capacity(LANES);
         for lane in 0..LANES {
             let (tx, rx) = crossbeam_channel::bounded(QUEUE_SUBMISSIONS_MAX / LANES);
-            let (db, thread_stats) = (db.clone(), stats.clone());
+            let (db, thread_stats, relays) = (db.clone(), stats.clone(), relays.clone());
             let thread = thread::Builder::new()
                 .name(format!("journal-{lane}"))
-                .spawn(move || run(db, rx, thread_stats, durability))
+                .spawn(move || run(db, rx, thread_stats, durability, relays))
                 .expect("spawning a journal thread");
             lanes.push(tx);
             threads.push(thread);
@@ -304,7 +306,7 @@ impl JournalLog {
     /// A ticket for submission `seq` of this origin; 0 means "already durable".
     pub fn ticket(&self, seq: u64) -> Ticket {
         Ticket {
-            rx: self.origin.subscribe(),
+            origin: self.origin.clone(),
             seq,
         }
     }
@@ -313,7 +315,7 @@ impl JournalLog {
 /// Completes once a submission is durable.
 #[derive(Debug)]
 pub struct Ticket {
-    rx: watch::Receiver<u64>,
+    origin: Arc<watch::Sender<u64>>,
     seq: u64,
 }
 
@@ -326,9 +328,19 @@ impl Ticket {
         self.seq
     }
 
-    pub async fn durable(mut self) -> Result<(), JournalStopped> {
+    /// Waits until the submission is durable: on an actor thread through its relay (see
+    /// `completion`), elsewhere on the origin's watch channel.
+    pub async fn durable(self) -> Result<(), JournalStopped> {
         let seq = self.seq;
-        self.rx
+        if *self.origin.borrow() >= seq {
+            return Ok(());
+        }
+        if let Some(wait) = super::completion::wait(&self.origin, seq) {
+            wait.await;
+            return Ok(());
+        }
+        self.origin
+            .subscribe()
             .wait_for(|d| *d >= seq)
             .await
             .map(|_| ())
@@ -368,7 +380,13 @@ fn sorted_writes(pending: &[Submission]) -> Vec<&Write> {
     keyed.into_iter().map(|(_, _, _, w)| w).collect()
 }
 
-fn run(db: Arc<DB>, rx: Receiver<Submission>, stats: JournalStats, durability: Durability) {
+fn run(
+    db: Arc<DB>,
+    rx: Receiver<Submission>,
+    stats: JournalStats,
+    durability: Durability,
+    relays: Relays,
+) {
     let Some(idem_cf) = db.cf_handle(CF_IDEM) else {
         fail_stop("column family `idem` is missing")
     };
@@ -449,6 +467,7 @@ fn run(db: Arc<DB>, rx: Receiver<Submission>, stats: JournalStats, durability: D
         for (_, (origin, seq)) in watermarks.drain() {
             origin.send_replace(seq);
         }
+        relays.notify();
     }
 }
 
@@ -545,6 +564,37 @@ mod tests {
         for t in threads {
             t.join().expect("journal thread");
         }
+    }
+
+    /// Tickets awaited on a thread with a relay complete through it: one wake per batch for
+    /// the thread, then local wakes; with many waiting at once, none is forgotten.
+    #[test]
+    fn tickets_on_a_relay_thread_complete() {
+        let (_dir, storage) = temp_storage();
+        let relays = Relays::new(1);
+        let (journal, threads) =
+            Journal::start_threads(storage.db(), Durability::Synced, relays.clone());
+        let mut log = journal.log();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let local = tokio::task::LocalSet::new();
+        local.spawn_local(relays.run(0));
+        local.block_on(&runtime, async {
+            for round in 0..20u8 {
+                let waits: Vec<_> = (0..50u8)
+                    .map(|i| log.submit(vec![Write::put(vec![b'r', i], vec![round])]))
+                    .map(|t| tokio::task::spawn_local(t.durable()))
+                    .collect();
+                for w in waits {
+                    let done = tokio::time::timeout(std::time::Duration::from_secs(10), w).await;
+                    done.expect("completes").expect("task").expect("durable");
+                }
+            }
+        });
+        assert_eq!(log.durable(), 1_000);
+        stop(journal, vec![log], threads);
     }
 
     /// Issue 22: causal order across actors. Whatever one actor submitted before another

@@ -3,6 +3,7 @@
 
 pub mod closing;
 pub mod codec;
+pub mod completion;
 pub mod counter;
 pub mod db;
 pub mod directory_writes;
