@@ -36,6 +36,7 @@ use super::resource::{
 use super::writer::{begin_meta, Writer, Writes};
 use super::{ActorError, Durable, WriteMeta};
 use crate::domain::agenda::Agenda;
+use crate::domain::appointments::{self, AppointmentFilter, Cursor};
 use crate::domain::booking::*;
 use crate::domain::calendar::{BookingId, ResourceSchedule};
 use crate::domain::closing;
@@ -201,6 +202,19 @@ pub struct ResourceBookings {
     pub from: Timestamp,
     pub to: Timestamp,
 }
+
+/// The store's appointment list: one page of its bookings that `filter` keeps, in start
+/// order, after `after` (see `domain::appointments`).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Durable<AppointmentPage>, ActorError>")]
+pub struct ListAppointments {
+    pub filter: AppointmentFilter,
+    pub after: Option<Cursor>,
+    pub limit: usize,
+}
+
+/// A page of appointments, and where the next one starts when this one is full.
+pub type AppointmentPage = (Vec<Booking>, Option<Cursor>);
 
 pub struct StoreScheduler {
     store: StoreId,
@@ -1676,6 +1690,15 @@ impl Handler<ResourceBookings> for StoreScheduler {
             Ok(act.durable_answer(list))
         });
         AtomicResponse::new(Box::pin(fut))
+    }
+}
+
+impl Handler<ListAppointments> for StoreScheduler {
+    type Result = Result<Durable<AppointmentPage>, ActorError>;
+
+    fn handle(&mut self, msg: ListAppointments, _: &mut Context<Self>) -> Self::Result {
+        let page = appointments::page(self.bookings.values(), &msg.filter, msg.after, msg.limit);
+        Ok(self.durable_answer(page))
     }
 }
 

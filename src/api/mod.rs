@@ -513,6 +513,13 @@ fn schedule_routes(
             .and(warp::query::<schedule_dto::EventsQuery>())
             .then(|id, s, p, q| h::events(s, p, id, q)))
         .unify()
+        .or(warp::path!("v1" / "stores" / u64 / "appointments")
+            .and(warp::get())
+            .and(st.clone())
+            .and(auth.clone())
+            .and(warp::query::<schedule_dto::AppointmentsQuery>())
+            .then(|id, s, p, q| h::list_appointments(s, p, id, q)))
+        .unify()
         .boxed();
     let resources = warp::path!("v1" / "resources" / u64)
         .and(warp::get())

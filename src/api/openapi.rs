@@ -490,6 +490,13 @@ pub const ROUTES: &[Route] = &[
         COUNTER,
     )
     .body(schema::<AppointmentBody>),
+    get(
+        "/v1/stores/{store_id}/appointments",
+        "scheduling",
+        "A store's appointments and plan occurrences in start order, by day, status (pending: the review queue), resource, service, member and origin; a full page names `next_after`",
+        ANY,
+    )
+    .query(params::<AppointmentsQuery>),
     post(
         "/v1/stores/{store_id}/plans",
         "scheduling",

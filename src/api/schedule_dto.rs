@@ -142,6 +142,29 @@ pub struct RangeQuery {
     pub to: chrono::DateTime<chrono::Utc>,
 }
 
+/// Which of a store's appointments (and plan occurrences) to list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AppointmentsQuery {
+    /// First day, in the store's time zone: bookings that start on it or later.
+    pub from: Option<NaiveDate>,
+    /// Last day, inclusive (at most 366 days after `from`); `from` alone lists that day.
+    pub to: Option<NaiveDate>,
+    /// `pending` (the queue waiting for review), `confirmed`, `checked_in`, `completed`,
+    /// `cancelled`, `rejected` or `no_show`.
+    pub status: Option<String>,
+    pub resource_id: Option<u64>,
+    pub service_id: Option<u64>,
+    pub member_id: Option<u64>,
+    /// `appointment` or `plan` (an occurrence of a service plan).
+    pub origin: Option<String>,
+    /// The `next_after` of the page before.
+    pub after: Option<String>,
+    /// 1 to the configured page size (default 100, at most 500).
+    pub limit: Option<usize>,
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]

@@ -19,6 +19,10 @@ use crate::actors::plan_sessions::CheckCard;
 use crate::actors::scheduler::*;
 use crate::actors::{ActorError, Durable, WriteMeta};
 use crate::domain::access::{Capability, Principal, Role};
+use crate::domain::appointments::{
+    local_days, AppointmentFilter, Cursor as AppointmentCursor, OriginKind,
+    APPOINTMENTS_PAGE_DEFAULT, APPOINTMENTS_PAGE_MAX, APPOINTMENT_DAYS_MAX,
+};
 use crate::domain::booking::*;
 use crate::domain::calendar::{BookingId, CAPACITY_MAX};
 use crate::domain::hours::{StoreHours, WeeklyHours};
@@ -861,6 +865,113 @@ pub async fn events(state: Arc<ApiState>, p: Principal, store: u64, q: EventsQue
             &serde_json::json!({ "events": events, "next_after": next_after }),
         ))
     })())
+}
+
+/// A store's appointments and plan occurrences, filtered, in start order, a page at a time:
+/// the front desk's day, the review queue (`status=pending`), a resource's or a member's.
+pub async fn list_appointments(
+    state: Arc<ApiState>,
+    p: Principal,
+    store: u64,
+    q: AppointmentsQuery,
+) -> Response {
+    respond(
+        async {
+            let store = store_in(&p, Capability::ReadStore, store)?;
+            let max = state.page_size_max.min(APPOINTMENTS_PAGE_MAX);
+            let limit = q.limit.unwrap_or(APPOINTMENTS_PAGE_DEFAULT.min(max));
+            if limit == 0 || limit > max {
+                return Err(ApiError::InvalidQuery(format!("limit must be 1 to {max}")));
+            }
+            let tz = tz_of(&state, store)?;
+            let starts = match (q.from, q.to) {
+                (None, None) => None,
+                (None, Some(_)) => {
+                    return Err(ApiError::InvalidQuery("to needs a from".into()));
+                }
+                (Some(from), to) => {
+                    let to = to.unwrap_or(from);
+                    let days = (to - from).num_days();
+                    if !(0..APPOINTMENT_DAYS_MAX).contains(&days) {
+                        return Err(ApiError::InvalidQuery(format!(
+                            "from..to must be 1 to {APPOINTMENT_DAYS_MAX} days, from first"
+                        )));
+                    }
+                    let span = local_days(tz, from, to)
+                        .ok_or_else(|| ApiError::InvalidQuery("dates out of range".into()))?;
+                    Some(span)
+                }
+            };
+            let status = q
+                .status
+                .as_deref()
+                .map(|s| {
+                    BookingStatus::parse(s).ok_or_else(|| {
+                        let names: Vec<&str> =
+                            BookingStatus::ALL.iter().map(|s| s.as_str()).collect();
+                        ApiError::InvalidQuery(format!(
+                            "status must be one of {}",
+                            names.join(", ")
+                        ))
+                    })
+                })
+                .transpose()?;
+            let origin = match q.origin.as_deref() {
+                None => None,
+                Some("appointment") => Some(OriginKind::Appointment),
+                Some("plan") => Some(OriginKind::Plan),
+                Some(_) => {
+                    return Err(ApiError::InvalidQuery(
+                        "origin must be appointment or plan".into(),
+                    ))
+                }
+            };
+            let member = q
+                .member_id
+                .map(|raw| {
+                    MemberId::parse(raw)
+                        .map_err(|_| ApiError::InvalidQuery(format!("no member id {raw}")))
+                })
+                .transpose()?;
+            let after = q
+                .after
+                .as_deref()
+                .map(|c| {
+                    c.parse::<AppointmentCursor>()
+                        .map_err(|e| ApiError::InvalidQuery(format!("after: {e}")))
+                })
+                .transpose()?;
+            let filter = AppointmentFilter {
+                starts,
+                status,
+                resource: q.resource_id.map(ResourceId),
+                service: q.service_id.map(ServiceId),
+                member,
+                origin,
+            };
+            let addr = scheduler(&state, store)?;
+            let (page, next) = ask(
+                &addr,
+                ListAppointments {
+                    filter,
+                    after,
+                    limit,
+                },
+            )
+            .await?;
+            let appointments: Vec<BookingDto> =
+                page.iter().map(|b| BookingDto::new(b, tz)).collect();
+            Ok(json_status(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "store_id": store.get(),
+                    "appointments": appointments,
+                    "next_after": next.map(|c| c.to_string()),
+                }),
+            ))
+        }
+        .await,
+    )
 }
 
 /// Testing only: move the manual clock and run every scheduler's tick to completion.

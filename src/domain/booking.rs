@@ -110,6 +110,22 @@ impl BookingStatus {
         )
     }
 
+    /// Every status, in life-cycle order.
+    pub const ALL: [BookingStatus; 7] = [
+        BookingStatus::Pending,
+        BookingStatus::Confirmed,
+        BookingStatus::CheckedIn,
+        BookingStatus::Completed,
+        BookingStatus::Cancelled,
+        BookingStatus::Rejected,
+        BookingStatus::NoShow,
+    ];
+
+    /// The status named `name` (as [`BookingStatus::as_str`] spells it).
+    pub fn parse(name: &str) -> Option<BookingStatus> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             BookingStatus::Pending => "pending",

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod agenda;
+pub mod appointments;
 pub mod booking;
 pub mod calendar;
 pub mod checkout;

@@ -7,6 +7,7 @@ mod bad_input;
 mod batch;
 mod closing;
 mod crash;
+mod front_desk;
 mod harness;
 mod idempotency;
 mod ledger;

@@ -1,0 +1,159 @@
+//! The front desk's lists over HTTP: a store's appointments by day, status (the review
+//! queue), resource, service, member and origin, paged, across a restart.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::harness::Server;
+use crate::scheduling::setup;
+
+const T0: &str = "2026-01-01T00:00:00Z";
+
+fn ids(page: &Value) -> Vec<u64> {
+    page["appointments"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no appointments in {page}"))
+        .iter()
+        .map(|a| a["id"].as_u64().unwrap())
+        .collect()
+}
+
+/// Every page of `query`, `limit` at a time, as one list of ids.
+async fn walk(server: &Server, list: &str, query: &str, limit: usize) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let cursor = after
+            .as_ref()
+            .map(|a| format!("&after={a}"))
+            .unwrap_or_default();
+        let (status, page) = server
+            .get(&format!("{list}?limit={limit}{query}{cursor}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let got = ids(&page);
+        assert!(got.len() <= limit);
+        out.extend(got);
+        match page["next_after"].as_str() {
+            Some(next) => after = Some(next.to_owned()),
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stores_appointments_by_day_status_resource_member_and_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with_clock(dir.path(), Some(T0));
+    let s = setup(&server, "Asia/Shanghai", 2).await;
+    let (r0, r1) = (s.therapists[0], s.therapists[1]);
+    let other = server.register("13800000098", s.store).await;
+    let (_, reviewed) = server
+        .post(
+            "/v1/services",
+            "svc-review",
+            json!({"name": "Consult", "duration_minutes": 30, "booking_mode": "appointment", "resource_kinds": ["therapist"], "requires_review": true}),
+        )
+        .await;
+    let appts = format!("/v1/stores/{}/appointments", s.store);
+    let book = |key: &'static str, member: u64, service: &Value, start: &str, r: u64| {
+        let body = json!({"member_id": member, "service_id": service, "start": start, "resource_ids": [r]});
+        let (server, appts) = (&server, appts.clone());
+        async move {
+            let (status, a) = server.post(&appts, key, body).await;
+            assert_eq!(status, StatusCode::CREATED, "{a}");
+            a["id"].as_u64().unwrap()
+        }
+    };
+    let massage = json!(s.appt_service);
+    let ten = book("a1", s.member, &massage, "2026-02-02T10:00", r0).await;
+    let nine = book("a2", other, &massage, "2026-02-02T09:00", r1).await;
+    let review = book("a3", s.member, &reviewed["id"], "2026-02-02T11:00", r0).await;
+    let next_day = book("a4", other, &massage, "2026-02-03T10:00", r1).await;
+    let (status, plan) = server
+        .post(
+            &format!("/v1/stores/{}/plans", s.store),
+            "p1",
+            json!({"member_id": s.member, "service_id": s.plan_service, "resource_ids": [r0],
+                "repeat": {"custom": {"starts": ["2026-02-02T14:00", "2026-02-03T14:00"]}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{plan}");
+    let occ: Vec<u64> = plan["occurrences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_u64().unwrap())
+        .collect();
+
+    // The front desk's day, in start order, plan occurrences included.
+    let (status, day) = server.get(&format!("{appts}?from=2026-02-02")).await;
+    assert_eq!(status, StatusCode::OK, "{day}");
+    assert_eq!(ids(&day), vec![nine, ten, review, occ[0]]);
+    assert_eq!(day["appointments"][0]["local_start"], "2026-02-02T09:00:00");
+    assert_eq!(day["next_after"], Value::Null);
+    // The review queue, a resource's, a member's, by origin and service.
+    for (query, want) in [
+        ("status=pending", vec![review]),
+        (&format!("resource_id={r1}") as &str, vec![nine, next_day]),
+        (&format!("member_id={other}"), vec![nine, next_day]),
+        ("origin=plan", occ.clone()),
+        (
+            "origin=appointment&from=2026-02-02&to=2026-02-03",
+            vec![nine, ten, review, next_day],
+        ),
+        (
+            &format!("service_id={}&from=2026-02-03", s.appt_service),
+            vec![next_day],
+        ),
+        ("from=2026-02-04", vec![]),
+    ] {
+        let (status, page) = server.get(&format!("{appts}?{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {page}");
+        assert_eq!(ids(&page), want, "{query}");
+    }
+
+    // Pages of two walk the whole list once, in start order.
+    let everything = vec![nine, ten, review, occ[0], next_day, occ[1]];
+    assert_eq!(walk(&server, &appts, "", 2).await, everything);
+    assert_eq!(walk(&server, &appts, "", 4).await, everything);
+
+    // A cancellation moves it to the cancelled list; a restart changes nothing listed.
+    let (status, _) = server
+        .act(&format!("/v1/appointments/{ten}/cancel"), "c1")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, cancelled) = server.get(&format!("{appts}?status=cancelled")).await;
+    assert_eq!(ids(&cancelled), vec![ten]);
+    server.kill();
+    let server = Server::start_with_clock(dir.path(), Some(T0));
+    assert_eq!(walk(&server, &appts, "", 3).await, everything);
+    let (_, cancelled) = server.get(&format!("{appts}?status=cancelled")).await;
+    assert_eq!(ids(&cancelled), vec![ten]);
+
+    // Bad queries: a clear 400 naming the problem.
+    for query in [
+        "limit=0",
+        "limit=100000",
+        "status=late",
+        "origin=walk_in",
+        "to=2026-02-02",
+        "from=2026-02-03&to=2026-02-02",
+        "from=2026-01-01&to=2027-06-01",
+        "from=2026-02-30",
+        "after=nonsense",
+        "after=1.x",
+        "member_id=0",
+        "colour=red",
+    ] {
+        let (status, body) = server.get(&format!("{appts}?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(
+            body["code"].is_string() && body["message"].is_string(),
+            "{body}"
+        );
+    }
+    // Another store's list is another store's; an unknown store is not found.
+    let (status, _) = server.get("/v1/stores/999/appointments").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
