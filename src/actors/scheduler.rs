@@ -156,6 +156,16 @@ pub struct MoveOccurrence {
     pub to: NaiveDateTime,
 }
 
+/// Move an appointment (not a plan's occurrence) to another start on its resources,
+/// checked against the store's rules and the calendars like a new booking.
+#[derive(Debug, Message)]
+#[rtype(result = "SchedResult")]
+pub struct MoveAppointment {
+    pub meta: WriteMeta,
+    pub booking: BookingId,
+    pub to: NaiveDateTime,
+}
+
 /// Complete what has ended, remind what is coming. Answers with the ticket of its writes.
 #[derive(Debug, Message)]
 #[rtype(result = "Ticket")]
@@ -941,13 +951,15 @@ impl StoreScheduler {
             };
             writes = vec![schedule_writes::booking(&moved)];
             // The resources dropped the old slot when they took the hold.
-            self.put_booking(moved);
-            let BookingOrigin::Plan { plan, .. } = old.origin else {
-                unreachable!("only plan occurrences move")
-            };
-            let plan = self.plans[&plan].clone();
-            let occ = self.plan_bookings(&plan);
-            Outcome::Plan(plan, occ)
+            self.put_booking(moved.clone());
+            match old.origin {
+                BookingOrigin::Plan { plan, .. } => {
+                    let plan = self.plans[&plan].clone();
+                    let occ = self.plan_bookings(&plan);
+                    Outcome::Plan(plan, occ)
+                }
+                BookingOrigin::Appointment => Outcome::Booking(moved),
+            }
         } else if let Some(plan_id) = p.plan {
             let plan = Plan {
                 id: plan_id,
@@ -1146,43 +1158,96 @@ impl Handler<MoveOccurrence> for StoreScheduler {
                     ))
                 })?;
             let old = self.bookings.expect(&id);
-            if old.status.is_final() {
-                return Err(ActorError::Invalid(format!(
-                    "occurrence {} is {} and can't move",
-                    msg.occurrence,
-                    old.status.as_str()
-                )));
-            }
-            let service = self.service(plan.service)?;
-            let addrs = self.pick_resources(&service, &plan.resources)?;
-            let occ = [Occurrence {
-                index: msg.occurrence as usize,
-                local: msg.to,
-                start: local_to_utc(self.tz, msg.to),
-            }];
-            let now = self.registry.clock.now();
-            let (slots, failures) =
-                planning::check_store_rules(&occ, service.duration(), self.tz, &self.hours, now);
-            let hold = self.next_hold;
-            self.next_hold += 1;
-            Ok(Ok(PendingBook {
-                meta: msg.meta,
-                hold,
-                addrs,
-                slots,
-                failures,
-                template: old.clone(),
-                plan: Some(plan.id),
-                dry_run: false,
-                moving: Some(old),
-                count_card: plan.count_card,
-            }))
+            let index = msg.occurrence;
+            Ok(Ok(self.prepare_move(
+                msg.meta,
+                old,
+                index,
+                msg.to,
+                Some(&plan),
+            )?))
         })();
         match prepared {
             Ok(Ok(p)) => self.reserve_then_finish(p),
             Ok(Err(answer)) => Self::answer(Ok(answer)),
             Err(e) => Self::answer(Err(e)),
         }
+    }
+}
+
+impl Handler<MoveAppointment> for StoreScheduler {
+    type Result = AtomicResponse<Self, SchedResult>;
+
+    fn handle(&mut self, msg: MoveAppointment, _: &mut Context<Self>) -> Self::Result {
+        let prepared = (|| {
+            if let Some(answer) = begin_meta(self, &msg.meta)? {
+                return Ok(Err(answer));
+            }
+            let old = self
+                .bookings
+                .get(&msg.booking)
+                .ok_or_else(|| ActorError::NotFound(format!("booking {}", msg.booking.0)))?;
+            if let BookingOrigin::Plan { plan, index } = old.origin {
+                return Err(ActorError::Invalid(format!(
+                    "booking {} is occurrence {index} of plan {}: move it with POST /v1/plans/{}/occurrences/{index}/move",
+                    old.id.0, plan.0, plan.0
+                )));
+            }
+            Ok(Ok(self.prepare_move(msg.meta, old, 1, msg.to, None)?))
+        })();
+        match prepared {
+            Ok(Ok(p)) => self.reserve_then_finish(p),
+            Ok(Err(answer)) => Self::answer(Ok(answer)),
+            Err(e) => Self::answer(Err(e)),
+        }
+    }
+}
+
+impl StoreScheduler {
+    /// A move of booking `old` (occurrence `index` of `plan`, or an appointment) to the
+    /// local start `to`, ready to reserve: a booking that has ended its life can't move.
+    fn prepare_move(
+        &mut self,
+        meta: WriteMeta,
+        old: Booking,
+        index: u32,
+        to: NaiveDateTime,
+        plan: Option<&Plan>,
+    ) -> Result<PendingBook, ActorError> {
+        if old.status.is_final() {
+            let what = match plan {
+                Some(_) => format!("occurrence {index}"),
+                None => format!("appointment {}", old.id.0),
+            };
+            return Err(ActorError::Invalid(format!(
+                "{what} is {} and can't move",
+                old.status.as_str()
+            )));
+        }
+        let service = self.service(old.service)?;
+        let addrs = self.pick_resources(&service, &old.resources)?;
+        let occ = [Occurrence {
+            index: index as usize,
+            local: to,
+            start: local_to_utc(self.tz, to),
+        }];
+        let now = self.registry.clock.now();
+        let (slots, failures) =
+            planning::check_store_rules(&occ, service.duration(), self.tz, &self.hours, now);
+        let hold = self.next_hold;
+        self.next_hold += 1;
+        Ok(PendingBook {
+            meta,
+            hold,
+            addrs,
+            slots,
+            failures,
+            template: old.clone(),
+            plan: plan.map(|p| p.id),
+            dry_run: false,
+            moving: Some(old),
+            count_card: plan.and_then(|p| p.count_card),
+        })
     }
 }
 

@@ -544,6 +544,13 @@ pub const ROUTES: &[Route] = &[
         ANY,
     ),
     post(
+        "/v1/appointments/{appointment_id}/move",
+        "scheduling",
+        "Move an appointment to another start on its resources, conflict-checked",
+        COUNTER,
+    )
+    .body(schema::<MoveBody>),
+    post(
         "/v1/appointments/{appointment_id}/approve",
         "scheduling",
         "Approve",

@@ -801,6 +801,32 @@ pub async fn move_occurrence(
     )
 }
 
+/// Move an appointment to another start on its resources, conflict-checked like a new one.
+pub async fn move_appointment(
+    state: Arc<ApiState>,
+    p: Principal,
+    id: u64,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
+    respond(
+        async {
+            let body: MoveBody = parse_json(ct, &body)?;
+            let meta = meta(&p, key, &format!("POST /v1/appointments/{id}/move"), &body)?;
+            let to = parse_local(&body.start)?;
+            let (store, addr) = owner(&state, &p, Capability::Counter, id, "booking")?;
+            let msg = MoveAppointment {
+                meta,
+                booking: BookingId(id),
+                to,
+            };
+            render(write(&addr, msg).await?, Some(tz_of(&state, store)?), false)
+        }
+        .await,
+    )
+}
+
 pub async fn availability(
     state: Arc<ApiState>,
     p: Principal,

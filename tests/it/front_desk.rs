@@ -1,5 +1,5 @@
-//! The front desk's lists over HTTP: a store's appointments by day, status (the review
-//! queue), resource, service, member and origin, paged, across a restart.
+//! The front desk over HTTP: a store's appointments by day, status (the review queue),
+//! resource, service, member and origin, paged, across a restart; moving an appointment.
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -118,6 +118,48 @@ async fn a_stores_appointments_by_day_status_resource_member_and_page() {
     assert_eq!(walk(&server, &appts, "", 2).await, everything);
     assert_eq!(walk(&server, &appts, "", 4).await, everything);
 
+    // A move is conflict-checked like a new booking, and idempotent.
+    let moved = format!("/v1/appointments/{next_day}/move");
+    let (status, m) = server
+        .post(&moved, "mv1", json!({"start": "2026-02-03T14:00"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{m}");
+    assert_eq!(
+        (m["id"].as_u64(), m["local_start"].as_str()),
+        (Some(next_day), Some("2026-02-03T14:00:00"))
+    );
+    let (status, again) = server
+        .post(&moved, "mv1", json!({"start": "2026-02-03T14:00"}))
+        .await;
+    assert_eq!((status, &again), (StatusCode::OK, &m));
+    let (status, clash) = server
+        .post(
+            &format!("/v1/appointments/{nine}/move"),
+            "mv2",
+            json!({"start": "2026-02-03T14:30"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{clash}");
+    let (status, body) = server
+        .post(
+            &format!("/v1/appointments/{}/move", occ[0]),
+            "mv3",
+            json!({"start": "2026-02-02T16:00"}),
+        )
+        .await;
+    assert!(
+        status.is_client_error() && body["message"].as_str().unwrap_or("").contains("plan"),
+        "{status} {body}"
+    );
+    let (_, day) = server.get(&format!("{appts}?from=2026-02-03")).await;
+    assert_eq!(ids(&day), vec![next_day, occ[1]]);
+    let (_, day) = server.get(&format!("{appts}?from=2026-02-02")).await;
+    assert_eq!(
+        ids(&day),
+        vec![nine, ten, review, occ[0]],
+        "the clash moved nothing"
+    );
+
     // A cancellation moves it to the cancelled list; a restart changes nothing listed.
     let (status, _) = server
         .act(&format!("/v1/appointments/{ten}/cancel"), "c1")
@@ -125,6 +167,18 @@ async fn a_stores_appointments_by_day_status_resource_member_and_page() {
     assert_eq!(status, StatusCode::OK);
     let (_, cancelled) = server.get(&format!("{appts}?status=cancelled")).await;
     assert_eq!(ids(&cancelled), vec![ten]);
+    let (status, body) = server
+        .post(
+            &format!("/v1/appointments/{ten}/move"),
+            "mv4",
+            json!({"start": "2026-02-05T10:00"}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a cancelled appointment stays put: {body}"
+    );
     server.kill();
     let server = Server::start_with_clock(dir.path(), Some(T0));
     assert_eq!(walk(&server, &appts, "", 3).await, everything);

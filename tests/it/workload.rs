@@ -1,5 +1,5 @@
 //! Issue 22: a seeded random workload across the API (registrations, recharges,
-//! deductions, refunds, deletes and restores, catalog changes, appointments, plans,
+//! deductions, refunds, deletes and restores, catalog changes, appointments, plans, moves,
 //! cancellations, a manual close), with the server killed (SIGKILL) at random moments, and
 //! on LazyFS (where it is built) every other kill followed by a power cut. After
 //! every restart each request whose answer was lost is sent again under its key, and the
@@ -119,6 +119,7 @@ enum Op {
     },
     IssueCoupon,
     Move,
+    MoveAppointment,
 }
 
 #[derive(Default)]
@@ -175,6 +176,7 @@ impl Op {
             Op::Exchange { .. } => "exchange",
             Op::IssueCoupon => "issue_coupon",
             Op::Move => "move",
+            Op::MoveAppointment => "move_appointment",
         }
     }
 }
@@ -400,7 +402,7 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
     let members: Vec<u64> = m.members.keys().copied().collect();
     let pick = |rng: &mut StdRng, v: &[u64]| v[rng.gen_range(0..v.len())];
     let store = pick(rng, &m.stores);
-    let roll = rng.gen_range(0..150);
+    let roll = rng.gen_range(0..156);
     let post = |path: String, body: Value, op: Op| Req {
         method: Method::POST,
         path,
@@ -575,6 +577,20 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
                 format!("/v1/plans/{plan}/occurrences/{}/move", rng.gen_range(1..6)),
                 json!({"start": start}),
                 Op::Move,
+            )
+        }
+        150..=155 if !m.appointments.is_empty() => {
+            let id = m.appointments[rng.gen_range(0..m.appointments.len())];
+            let start = format!(
+                "2026-{:02}-{:02}T{:02}:00",
+                rng.gen_range(6..12),
+                rng.gen_range(1..28),
+                rng.gen_range(8..20)
+            );
+            post(
+                format!("/v1/appointments/{id}/move"),
+                json!({"start": start}),
+                Op::MoveAppointment,
             )
         }
         _ if !m.appointments.is_empty() => {
