@@ -612,6 +612,13 @@ pub const ROUTES: &[Route] = &[
         "A member's plans",
         COUNTER,
     ),
+    get(
+        "/v1/members/{member_id}/appointments",
+        "scheduling",
+        "A member's appointments and plan occurrences in every store the caller may read, in start order, by day, status and origin; a full page names `next_after`",
+        COUNTER,
+    )
+    .query(params::<MemberAppointmentsQuery>),
     post(
         "/v1/testing/clock",
         "operations",

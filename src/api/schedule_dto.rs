@@ -11,6 +11,7 @@ use crate::domain::booking::*;
 use crate::domain::hours::{
     DateSet, WeeklyHours, CLOSED_DATES_MAX, END_OF_DAY, WINDOWS_PER_DAY_MAX,
 };
+use crate::domain::ids::MemberId;
 use crate::domain::ledger::Timestamp;
 use crate::domain::planning::{FreeStart, OccurrenceFailure, Reason};
 use crate::domain::recurrence::{Repeat, FIRST_TIMES_MAX, OCCURRENCES_MAX};
@@ -163,6 +164,41 @@ pub struct AppointmentsQuery {
     pub after: Option<String>,
     /// 1 to the configured page size (default 100, at most 500).
     pub limit: Option<usize>,
+}
+
+/// Which of a member's appointments (and plan occurrences) to list, in every store.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct MemberAppointmentsQuery {
+    /// First day, in each store's time zone.
+    pub from: Option<NaiveDate>,
+    /// Last day, inclusive; `from` alone lists that day.
+    pub to: Option<NaiveDate>,
+    /// As for a store's list: `pending`, `confirmed`, `checked_in`, ...
+    pub status: Option<String>,
+    /// `appointment` or `plan`.
+    pub origin: Option<String>,
+    /// The `next_after` of the page before.
+    pub after: Option<String>,
+    pub limit: Option<usize>,
+}
+
+impl MemberAppointmentsQuery {
+    /// The store list's query for `member`.
+    pub fn for_member(self, member: MemberId) -> AppointmentsQuery {
+        AppointmentsQuery {
+            from: self.from,
+            to: self.to,
+            status: self.status,
+            resource_id: None,
+            service_id: None,
+            member_id: Some(member.get()),
+            origin: self.origin,
+            after: self.after,
+            limit: self.limit,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

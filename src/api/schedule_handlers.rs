@@ -30,6 +30,7 @@ use crate::domain::idempotency::Outcome;
 use crate::domain::ids::{MemberId, Name, StoreId};
 use crate::domain::membership::CardId;
 use crate::domain::planning::{AVAILABILITY_DAYS_MAX, AVAILABILITY_STEP_MINUTES_MIN};
+use chrono::NaiveDate;
 
 pub const EVENTS_PAGE_DEFAULT: usize = 100;
 
@@ -893,6 +894,128 @@ pub async fn events(state: Arc<ApiState>, p: Principal, store: u64, q: EventsQue
     })())
 }
 
+/// A listing of appointments as asked: the filter but for its days, which are local to each
+/// store, the days, the cursor and the page size.
+struct Listing {
+    filter: AppointmentFilter,
+    days: Option<(NaiveDate, NaiveDate)>,
+    after: Option<AppointmentCursor>,
+    limit: usize,
+}
+
+impl Listing {
+    fn parse(state: &ApiState, q: AppointmentsQuery) -> Result<Listing, ApiError> {
+        let max = state.page_size_max.min(APPOINTMENTS_PAGE_MAX);
+        let limit = q.limit.unwrap_or(APPOINTMENTS_PAGE_DEFAULT.min(max));
+        if limit == 0 || limit > max {
+            return Err(ApiError::InvalidQuery(format!("limit must be 1 to {max}")));
+        }
+        let days = match (q.from, q.to) {
+            (None, None) => None,
+            (None, Some(_)) => return Err(ApiError::InvalidQuery("to needs a from".into())),
+            (Some(from), to) => {
+                let to = to.unwrap_or(from);
+                if !(0..APPOINTMENT_DAYS_MAX).contains(&(to - from).num_days()) {
+                    return Err(ApiError::InvalidQuery(format!(
+                        "from..to must be 1 to {APPOINTMENT_DAYS_MAX} days, from first"
+                    )));
+                }
+                Some((from, to))
+            }
+        };
+        let status = q
+            .status
+            .as_deref()
+            .map(|s| {
+                BookingStatus::parse(s).ok_or_else(|| {
+                    let names: Vec<&str> = BookingStatus::ALL.iter().map(|s| s.as_str()).collect();
+                    ApiError::InvalidQuery(format!("status must be one of {}", names.join(", ")))
+                })
+            })
+            .transpose()?;
+        let origin = match q.origin.as_deref() {
+            None => None,
+            Some("appointment") => Some(OriginKind::Appointment),
+            Some("plan") => Some(OriginKind::Plan),
+            Some(_) => {
+                return Err(ApiError::InvalidQuery(
+                    "origin must be appointment or plan".into(),
+                ))
+            }
+        };
+        let member = q
+            .member_id
+            .map(|raw| {
+                MemberId::parse(raw)
+                    .map_err(|_| ApiError::InvalidQuery(format!("no member id {raw}")))
+            })
+            .transpose()?;
+        let after = q
+            .after
+            .as_deref()
+            .map(|c| {
+                c.parse::<AppointmentCursor>()
+                    .map_err(|e| ApiError::InvalidQuery(format!("after: {e}")))
+            })
+            .transpose()?;
+        let filter = AppointmentFilter {
+            starts: None,
+            status,
+            resource: q.resource_id.map(ResourceId),
+            service: q.service_id.map(ServiceId),
+            member,
+            origin,
+        };
+        Ok(Listing {
+            filter,
+            days,
+            after,
+            limit,
+        })
+    }
+
+    /// One page of `store`'s list, its days taken in the store's time zone.
+    async fn page(
+        &self,
+        state: &ApiState,
+        store: StoreId,
+    ) -> Result<(Vec<BookingDto>, Vec<AppointmentCursor>, bool), ApiError> {
+        let tz = tz_of(state, store)?;
+        let mut filter = self.filter.clone();
+        if let Some((from, to)) = self.days {
+            filter.starts = Some(
+                local_days(tz, from, to)
+                    .ok_or_else(|| ApiError::InvalidQuery("dates out of range".into()))?,
+            );
+        }
+        let addr = scheduler(state, store)?;
+        let msg = ListAppointments {
+            filter,
+            after: self.after,
+            limit: self.limit,
+        };
+        let (page, next) = ask(&addr, msg).await?;
+        let cursors = page.iter().map(AppointmentCursor::of).collect();
+        let dtos = page.iter().map(|b| BookingDto::new(b, tz)).collect();
+        Ok((dtos, cursors, next.is_some()))
+    }
+}
+
+fn appointments_json(
+    key: (&str, u64),
+    appointments: Vec<BookingDto>,
+    next: Option<AppointmentCursor>,
+) -> ApiResult {
+    Ok(json_status(
+        StatusCode::OK,
+        &serde_json::json!({
+            key.0: key.1,
+            "appointments": appointments,
+            "next_after": next.map(|c| c.to_string()),
+        }),
+    ))
+}
+
 /// A store's appointments and plan occurrences, filtered, in start order, a page at a time:
 /// the front desk's day, the review queue (`status=pending`), a resource's or a member's.
 pub async fn list_appointments(
@@ -904,97 +1027,50 @@ pub async fn list_appointments(
     respond(
         async {
             let store = store_in(&p, Capability::ReadStore, store)?;
-            let max = state.page_size_max.min(APPOINTMENTS_PAGE_MAX);
-            let limit = q.limit.unwrap_or(APPOINTMENTS_PAGE_DEFAULT.min(max));
-            if limit == 0 || limit > max {
-                return Err(ApiError::InvalidQuery(format!("limit must be 1 to {max}")));
+            let listing = Listing::parse(&state, q)?;
+            let (appointments, cursors, full) = listing.page(&state, store).await?;
+            let next = cursors.last().copied().filter(|_| full);
+            appointments_json(("store_id", u64::from(store.get())), appointments, next)
+        }
+        .await,
+    )
+}
+
+/// A member's appointments and plan occurrences in every store the caller may read, in
+/// start order, a page at a time (each store's days in its own time zone).
+pub async fn member_appointments(
+    state: Arc<ApiState>,
+    p: Principal,
+    member: u64,
+    q: MemberAppointmentsQuery,
+) -> Response {
+    respond(
+        async {
+            let member = member_id(member)?;
+            allow(&p, Capability::Counter, Some(member.home_store()), || {
+                format!("member {member}")
+            })?;
+            if state.storage().account(member)?.is_none() {
+                return Err(ApiError::NotFound(format!("member {member}")));
             }
-            let tz = tz_of(&state, store)?;
-            let starts = match (q.from, q.to) {
-                (None, None) => None,
-                (None, Some(_)) => {
-                    return Err(ApiError::InvalidQuery("to needs a from".into()));
+            let listing = Listing::parse(&state, q.for_member(member))?;
+            let mut all: Vec<(AppointmentCursor, BookingDto)> = Vec::new();
+            for store in state.registry.store_ids() {
+                if p.may(Capability::ReadStore, Some(store)).is_err() {
+                    continue;
                 }
-                (Some(from), to) => {
-                    let to = to.unwrap_or(from);
-                    let days = (to - from).num_days();
-                    if !(0..APPOINTMENT_DAYS_MAX).contains(&days) {
-                        return Err(ApiError::InvalidQuery(format!(
-                            "from..to must be 1 to {APPOINTMENT_DAYS_MAX} days, from first"
-                        )));
-                    }
-                    let span = local_days(tz, from, to)
-                        .ok_or_else(|| ApiError::InvalidQuery("dates out of range".into()))?;
-                    Some(span)
-                }
-            };
-            let status = q
-                .status
-                .as_deref()
-                .map(|s| {
-                    BookingStatus::parse(s).ok_or_else(|| {
-                        let names: Vec<&str> =
-                            BookingStatus::ALL.iter().map(|s| s.as_str()).collect();
-                        ApiError::InvalidQuery(format!(
-                            "status must be one of {}",
-                            names.join(", ")
-                        ))
-                    })
-                })
-                .transpose()?;
-            let origin = match q.origin.as_deref() {
-                None => None,
-                Some("appointment") => Some(OriginKind::Appointment),
-                Some("plan") => Some(OriginKind::Plan),
-                Some(_) => {
-                    return Err(ApiError::InvalidQuery(
-                        "origin must be appointment or plan".into(),
-                    ))
-                }
-            };
-            let member = q
-                .member_id
-                .map(|raw| {
-                    MemberId::parse(raw)
-                        .map_err(|_| ApiError::InvalidQuery(format!("no member id {raw}")))
-                })
-                .transpose()?;
-            let after = q
-                .after
-                .as_deref()
-                .map(|c| {
-                    c.parse::<AppointmentCursor>()
-                        .map_err(|e| ApiError::InvalidQuery(format!("after: {e}")))
-                })
-                .transpose()?;
-            let filter = AppointmentFilter {
-                starts,
-                status,
-                resource: q.resource_id.map(ResourceId),
-                service: q.service_id.map(ServiceId),
-                member,
-                origin,
-            };
-            let addr = scheduler(&state, store)?;
-            let (page, next) = ask(
-                &addr,
-                ListAppointments {
-                    filter,
-                    after,
-                    limit,
-                },
-            )
-            .await?;
-            let appointments: Vec<BookingDto> =
-                page.iter().map(|b| BookingDto::new(b, tz)).collect();
-            Ok(json_status(
-                StatusCode::OK,
-                &serde_json::json!({
-                    "store_id": store.get(),
-                    "appointments": appointments,
-                    "next_after": next.map(|c| c.to_string()),
-                }),
-            ))
+                let (dtos, cursors, _) = listing.page(&state, store).await?;
+                all.extend(cursors.into_iter().zip(dtos));
+            }
+            // Each store gave its first `limit`; the first `limit` of them all are the page.
+            all.sort_by_key(|(c, _)| *c);
+            all.truncate(listing.limit);
+            let next = all
+                .last()
+                .map(|(c, _)| *c)
+                .filter(|_| all.len() == listing.limit);
+            let appointments = all.into_iter().map(|(_, dto)| dto).collect();
+            appointments_json(("member_id", member.get()), appointments, next)
         }
         .await,
     )

@@ -185,6 +185,54 @@ async fn a_stores_appointments_by_day_status_resource_member_and_page() {
     let (_, cancelled) = server.get(&format!("{appts}?status=cancelled")).await;
     assert_eq!(ids(&cancelled), vec![ten]);
 
+    // A member's appointments in every store, in start order, a page at a time.
+    let (status, second) = server
+        .post(
+            "/v1/stores",
+            "st2",
+            json!({"name": "Second", "time_zone": "Asia/Shanghai"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    let second = second["id"].as_u64().unwrap();
+    let (status, r2) = server
+        .post(
+            &format!("/v1/stores/{second}/resources"),
+            "res-2",
+            json!({"name": "There", "kind": "therapist", "capacity": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{r2}");
+    let (status, away) = server
+        .post(
+            &format!("/v1/stores/{second}/appointments"),
+            "away",
+            json!({"member_id": s.member, "service_id": s.appt_service, "start": "2026-02-02T12:00", "resource_ids": [r2["id"]]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{away}");
+    let away = away["id"].as_u64().unwrap();
+    let mine = format!("/v1/members/{}/appointments", s.member);
+    let all_mine = vec![ten, review, away, occ[0], occ[1]];
+    assert_eq!(walk(&server, &mine, "", 2).await, all_mine);
+    assert_eq!(walk(&server, &mine, "", 100).await, all_mine);
+    assert_eq!(
+        walk(&server, &mine, "&status=pending", 1).await,
+        vec![review]
+    );
+    assert_eq!(
+        walk(&server, &mine, "&from=2026-02-03", 5).await,
+        vec![occ[1]]
+    );
+    let (status, _) = server.get("/v1/members/4294967295/appointments").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = server.get(&format!("{mine}?resource_id={r0}")).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a member's list has no resource filter"
+    );
+
     // Bad queries: a clear 400 naming the problem.
     for query in [
         "limit=0",
