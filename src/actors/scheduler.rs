@@ -36,7 +36,7 @@ use super::resource::{
 use super::writer::{begin_meta, Writer, Writes};
 use super::{ActorError, Durable, WriteMeta};
 use crate::domain::agenda::Agenda;
-use crate::domain::appointments::{self, AppointmentFilter, Cursor};
+use crate::domain::appointments::{self, AppointmentFilter, Cursor, DayIndex};
 use crate::domain::booking::*;
 use crate::domain::calendar::{BookingId, ResourceSchedule};
 use crate::domain::closing;
@@ -238,6 +238,8 @@ pub struct StoreScheduler {
     last_notification: u32,
     resources: BTreeMap<ResourceId, (Resource, Addr<ResourceActor>)>,
     bookings: BookingTable,
+    /// The bookings by the day they start on, for the appointment list.
+    days: DayIndex,
     // Server-made ids: a fast hash is safe and SipHash showed in plan profiles.
     plans: FxHashMap<PlanId, Plan>,
     member_plans: FxHashMap<MemberId, Vec<PlanId>>,
@@ -372,6 +374,7 @@ impl StoreScheduler {
             reminder_lead,
             resources,
             bookings: BookingTable::new(store),
+            days: DayIndex::default(),
             plans: FxHashMap::default(),
             member_plans: FxHashMap::default(),
             agenda: Agenda::default(),
@@ -395,6 +398,10 @@ impl StoreScheduler {
         if let Some((plan, at)) = self.newly_due(&b) {
             self.agenda.add(at, plan);
         }
+        let same_start = self.bookings.get(&b.id).is_some_and(|o| o.start == b.start);
+        if !same_start {
+            self.days.add(b.id, b.start);
+        }
         self.bookings.insert(b);
     }
 
@@ -407,6 +414,7 @@ impl StoreScheduler {
                 let e = earliest.entry(plan).or_insert(at);
                 *e = (*e).min(at);
             }
+            self.days.add(b.id, b.start);
             self.bookings.insert(b);
         }
         for (plan, at) in earliest {
@@ -1762,7 +1770,15 @@ impl Handler<ListAppointments> for StoreScheduler {
     type Result = Result<Durable<AppointmentPage>, ActorError>;
 
     fn handle(&mut self, msg: ListAppointments, _: &mut Context<Self>) -> Self::Result {
-        let page = appointments::page(self.bookings.values(), &msg.filter, msg.after, msg.limit);
+        let (filter, after, limit) = (&msg.filter, msg.after, msg.limit);
+        let page = match filter.starts {
+            Some((from, to)) => {
+                let ids = self.days.candidates(from, to);
+                let found = ids.iter().filter_map(|id| self.bookings.get(id));
+                appointments::page(found, filter, after, limit)
+            }
+            None => appointments::page(self.bookings.values(), filter, after, limit),
+        };
         Ok(self.durable_answer(page))
     }
 }

@@ -2,11 +2,13 @@
 //! occurrences) filtered by time, status, resource, service, member and origin, in start
 //! order, a page at a time.
 
+use std::collections::BinaryHeap;
 use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, NaiveTime};
 use chrono_tz::Tz;
+use rustc_hash::FxHashMap;
 
 use super::booking::{Booking, BookingOrigin, BookingStatus, ResourceId, ServiceId};
 use super::calendar::BookingId;
@@ -99,7 +101,8 @@ impl FromStr for Cursor {
 }
 
 /// The first `limit` bookings of `all` that `filter` keeps, in (start, id) order, after
-/// `after`; and the cursor of the last one when the page is full (there may be more).
+/// `after`; and the cursor of the last one when the page is full (there may be more). Holds
+/// at most `limit` bookings while it reads, whatever `all` holds.
 pub fn page(
     all: impl Iterator<Item = Booking>,
     filter: &AppointmentFilter,
@@ -107,18 +110,88 @@ pub fn page(
     limit: usize,
 ) -> (Vec<Booking>, Option<Cursor>) {
     assert!((1..=APPOINTMENTS_PAGE_MAX).contains(&limit));
-    let mut kept: Vec<Booking> = all
-        .filter(|b| filter.matches(b) && after.is_none_or(|a| Cursor::of(b) > a))
-        .collect();
-    if kept.len() > limit {
-        kept.select_nth_unstable_by_key(limit - 1, Cursor::of);
-        kept.truncate(limit);
+    // A max-heap of the best `limit` so far: a newcomer replaces the greatest.
+    let mut best: BinaryHeap<ByCursor> = BinaryHeap::with_capacity(limit + 1);
+    for b in all {
+        let at = Cursor::of(&b);
+        if after.is_some_and(|a| at <= a) || !filter.matches(&b) {
+            continue;
+        }
+        if best.len() == limit && best.peek().is_some_and(|top| at >= top.0) {
+            continue;
+        }
+        best.push(ByCursor(at, b));
+        if best.len() > limit {
+            best.pop();
+        }
     }
-    kept.sort_unstable_by_key(Cursor::of);
+    let kept: Vec<Booking> = best.into_sorted_vec().into_iter().map(|e| e.1).collect();
     let next = (kept.len() == limit)
         .then(|| kept.last().map(Cursor::of))
         .flatten();
     (kept, next)
+}
+
+/// A booking ordered by its place in the list alone.
+struct ByCursor(Cursor, Booking);
+
+impl PartialEq for ByCursor {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for ByCursor {}
+
+impl PartialOrd for ByCursor {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ByCursor {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.cmp(&other.0)
+    }
+}
+
+const DAY_MICROS: i64 = 86_400_000_000;
+
+/// A store's bookings by the UTC day they start on, so that a listing of a few days reads
+/// those days' bookings, not all of them. Never shrinks: a booking moved to another day is
+/// also still under its old one, so a reader checks each booking it is given.
+#[derive(Debug, Default)]
+pub struct DayIndex {
+    days: FxHashMap<i64, Vec<BookingId>>,
+}
+
+impl DayIndex {
+    pub fn add(&mut self, id: BookingId, start: Timestamp) {
+        let day = start.timestamp_micros().div_euclid(DAY_MICROS);
+        self.days.entry(day).or_default().push(id);
+    }
+
+    /// Each booking that may start in `[from, to)`, once.
+    pub fn candidates(&self, from: Timestamp, to: Timestamp) -> Vec<BookingId> {
+        let first = from.timestamp_micros().div_euclid(DAY_MICROS);
+        let last = (to.timestamp_micros() - 1).div_euclid(DAY_MICROS);
+        let mut ids: Vec<BookingId> = if last - first < self.days.len() as i64 {
+            (first..=last)
+                .filter_map(|d| self.days.get(&d))
+                .flatten()
+                .copied()
+                .collect()
+        } else {
+            self.days
+                .iter()
+                .filter(|(d, _)| (first..=last).contains(*d))
+                .flat_map(|(_, ids)| ids.iter().copied())
+                .collect()
+        };
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
 }
 
 /// The instants local days `from..=to` of `tz` span: `[first day's start, day after last's
@@ -217,6 +290,30 @@ mod tests {
             }
             prop_assert_eq!(got, model);
         }
+    }
+
+    #[test]
+    fn the_day_index_finds_a_days_bookings_moved_or_not() {
+        // Minutes from a UTC midnight: the index's days.
+        let at = |m: i64| DateTime::from_timestamp(1_772_841_600 + m * 60, 0).unwrap();
+        let mut index = DayIndex::default();
+        for (seq, minute) in [(1u64, 0i64), (2, 60), (3, 24 * 60), (4, 3 * 24 * 60)] {
+            index.add(BookingId(seq), at(minute));
+        }
+        // Booking 1 moved to the third day, and back.
+        index.add(BookingId(1), at(2 * 24 * 60));
+        index.add(BookingId(1), at(30));
+        let ids = |from: i64, to: i64| -> Vec<u64> {
+            index
+                .candidates(at(from), at(to))
+                .into_iter()
+                .map(|b| b.0)
+                .collect()
+        };
+        assert_eq!(ids(0, 24 * 60), vec![1, 2]);
+        assert_eq!(ids(24 * 60, 3 * 24 * 60), vec![1, 3]);
+        assert_eq!(ids(0, 400 * 24 * 60), vec![1, 2, 3, 4]);
+        assert_eq!(ids(5 * 24 * 60, 6 * 24 * 60), Vec::<u64>::new());
     }
 
     #[test]
