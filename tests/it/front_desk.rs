@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::harness::Server;
-use crate::scheduling::setup;
+use crate::scheduling::{review_service, setup};
 
 const T0: &str = "2026-01-01T00:00:00Z";
 
@@ -48,13 +48,7 @@ async fn a_stores_appointments_by_day_status_resource_member_and_page() {
     let s = setup(&server, "Asia/Shanghai", 2).await;
     let (r0, r1) = (s.therapists[0], s.therapists[1]);
     let other = server.register("13800000098", s.store).await;
-    let (_, reviewed) = server
-        .post(
-            "/v1/services",
-            "svc-review",
-            json!({"name": "Consult", "duration_minutes": 30, "booking_mode": "appointment", "resource_kinds": ["therapist"], "requires_review": true}),
-        )
-        .await;
+    let reviewed = review_service(&server).await;
     let appts = format!("/v1/stores/{}/appointments", s.store);
     let book = |key: &'static str, member: u64, service: &Value, start: &str, r: u64| {
         let body = json!({"member_id": member, "service_id": service, "start": start, "resource_ids": [r]});

@@ -80,6 +80,19 @@ pub(crate) async fn setup(server: &Server, tz: &str, therapists: usize) -> Setup
     }
 }
 
+/// An appointment-mode service whose bookings wait for staff review.
+pub(crate) async fn review_service(server: &Server) -> Value {
+    let (status, service) = server
+        .post(
+            "/v1/services",
+            "svc-review",
+            json!({"name": "Consult", "duration_minutes": 30, "booking_mode": "appointment", "resource_kinds": ["therapist"], "requires_review": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{service}");
+    service
+}
+
 fn plan_body(s: &Setup, resource: u64, repeat: Value) -> Value {
     json!({"member_id": s.member, "service_id": s.plan_service, "resource_ids": [resource], "repeat": repeat})
 }
@@ -415,13 +428,7 @@ async fn modes_switch_life_cycle_and_resource_deletion() {
 
     // Review flow: pending holds the slot; approve, check in, complete; no completing a
     // cancelled appointment.
-    let (_, reviewed) = server
-        .post(
-            "/v1/services",
-            "svc-review",
-            json!({"name": "Consult", "duration_minutes": 30, "booking_mode": "appointment", "resource_kinds": ["therapist"], "requires_review": true}),
-        )
-        .await;
+    let reviewed = review_service(&server).await;
     let (status, a) = server
         .post(&appts, "rv", json!({"member_id": s.member, "service_id": reviewed["id"], "start": "2026-02-03T10:00", "resource_ids": [r]}))
         .await;

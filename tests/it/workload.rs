@@ -397,6 +397,16 @@ async fn setup(server: &Server, model: &mut Model) {
     server.close_by_hand(store).await;
 }
 
+/// A local start a booking may be moved to: a whole hour of the second half of 2026.
+fn move_to(rng: &mut StdRng) -> String {
+    format!(
+        "2026-{:02}-{:02}T{:02}:00",
+        rng.gen_range(6..12),
+        rng.gen_range(1..28),
+        rng.gen_range(8..20)
+    )
+}
+
 /// The next request of a worker, drawn from what the model holds now.
 fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
     let members: Vec<u64> = m.members.keys().copied().collect();
@@ -567,29 +577,17 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
         144..=149 if !m.plans.is_empty() => {
             let plans: Vec<u64> = m.plans.keys().copied().collect();
             let plan = plans[rng.gen_range(0..plans.len())];
-            let start = format!(
-                "2026-{:02}-{:02}T{:02}:00",
-                rng.gen_range(6..12),
-                rng.gen_range(1..28),
-                rng.gen_range(8..20)
-            );
             post(
                 format!("/v1/plans/{plan}/occurrences/{}/move", rng.gen_range(1..6)),
-                json!({"start": start}),
+                json!({"start": move_to(rng)}),
                 Op::Move,
             )
         }
         150..=155 if !m.appointments.is_empty() => {
             let id = m.appointments[rng.gen_range(0..m.appointments.len())];
-            let start = format!(
-                "2026-{:02}-{:02}T{:02}:00",
-                rng.gen_range(6..12),
-                rng.gen_range(1..28),
-                rng.gen_range(8..20)
-            );
             post(
                 format!("/v1/appointments/{id}/move"),
-                json!({"start": start}),
+                json!({"start": move_to(rng)}),
                 Op::MoveAppointment,
             )
         }
