@@ -226,6 +226,13 @@ pub struct ListAppointments {
 /// A page of appointments, and where the next one starts when this one is full.
 pub type AppointmentPage = (Vec<Booking>, Option<Cursor>);
 
+/// What the tick acts on: a plan (its occurrences due), or one appointment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Due {
+    Plan(PlanId),
+    Appointment(BookingId),
+}
+
 pub struct StoreScheduler {
     store: StoreId,
     tz: Tz,
@@ -245,7 +252,7 @@ pub struct StoreScheduler {
     member_plans: FxHashMap<MemberId, Vec<PlanId>>,
     /// Plans by when the tick must act next on one of their open occurrences: remind, then
     /// complete. One entry per plan and change, not per occurrence.
-    agenda: Agenda<PlanId>,
+    agenda: Agenda<Due>,
     last_booking: u32,
     last_plan: u32,
     last_resource: u32,
@@ -395,8 +402,8 @@ impl StoreScheduler {
 
     /// Inserts or replaces a booking in memory, keeping the tick's agenda right.
     fn put_booking(&mut self, b: Booking) {
-        if let Some((plan, at)) = self.newly_due(&b) {
-            self.agenda.add(at, plan);
+        if let Some((due, at)) = self.newly_due(&b) {
+            self.agenda.add(at, due);
         }
         let same_start = self.bookings.get(&b.id).is_some_and(|o| o.start == b.start);
         if !same_start {
@@ -406,65 +413,76 @@ impl StoreScheduler {
     }
 
     /// Many bookings at once (a new plan, the state at start): one agenda entry per plan, at
-    /// its earliest occurrence due.
+    /// its earliest occurrence due, and one per appointment.
     fn put_bookings(&mut self, bookings: impl IntoIterator<Item = Booking>) {
-        let mut earliest: FxHashMap<PlanId, Timestamp> = FxHashMap::default();
+        let mut earliest: FxHashMap<Due, Timestamp> = FxHashMap::default();
         for b in bookings {
-            if let Some((plan, at)) = self.newly_due(&b) {
-                let e = earliest.entry(plan).or_insert(at);
+            if let Some((due, at)) = self.newly_due(&b) {
+                let e = earliest.entry(due).or_insert(at);
                 *e = (*e).min(at);
             }
             self.days.add(b.id, b.start);
             self.bookings.insert(b);
         }
-        for (plan, at) in earliest {
-            self.agenda.add(at, plan);
+        for (due, at) in earliest {
+            self.agenda.add(at, due);
         }
     }
 
     /// The agenda entry `b` needs if it replaced the version in memory. The agenda keeps
     /// stale entries (checked when due), so only a change of due time adds one.
-    fn newly_due(&self, b: &Booking) -> Option<(PlanId, Timestamp)> {
-        let BookingOrigin::Plan { plan, .. } = b.origin else {
-            return None;
+    fn newly_due(&self, b: &Booking) -> Option<(Due, Timestamp)> {
+        let due = match b.origin {
+            BookingOrigin::Plan { plan, .. } => Due::Plan(plan),
+            BookingOrigin::Appointment => Due::Appointment(b.id),
         };
         let before = self.bookings.get(&b.id).and_then(|o| self.next_due(&o));
         self.next_due(b)
             .filter(|at| before != Some(*at))
-            .map(|at| (plan, at))
+            .map(|at| (due, at))
     }
 
     /// When the tick must act on `b` next: remind its member (the completion is added to
-    /// the agenda once that is done, so a new plan costs one entry per occurrence), then
-    /// complete it.
+    /// the agenda once that is done, so a new plan costs one entry per occurrence), then,
+    /// for a plan's occurrence, complete it. Staff complete appointments.
     fn next_due(&self, b: &Booking) -> Option<Timestamp> {
-        let open = matches!(b.origin, BookingOrigin::Plan { .. })
-            && !b.status.is_final()
-            && b.status != BookingStatus::Pending;
-        open.then(|| {
-            if b.reminded {
-                b.end
-            } else {
-                b.start - self.reminder_lead
-            }
-        })
+        if b.status.is_final() || b.status == BookingStatus::Pending {
+            return None;
+        }
+        match (b.origin, b.reminded) {
+            (_, false) => Some(b.start - self.reminder_lead),
+            (BookingOrigin::Plan { .. }, true) => Some(b.end),
+            (BookingOrigin::Appointment, true) => None,
+        }
     }
 
     /// Occurrences due at `now`, at most [`TICK_BATCH_MAX`], from the plans the agenda says
     /// are due. Each plan taken goes back on the agenda at its next occurrence not taken;
     /// what the tick does to those taken adds their own next entries.
     fn take_due(&mut self, now: Timestamp) -> Vec<Booking> {
-        let mut plans = self.agenda.take_due(now, TICK_BATCH_MAX);
+        let mut entries = self.agenda.take_due(now, TICK_BATCH_MAX);
         // A plan can be on the agenda twice; taking its occurrences twice would act twice.
-        plans.sort_unstable_by_key(|(_, p)| *p);
-        plans.dedup_by_key(|(_, p)| *p);
+        entries.sort_unstable_by_key(|(_, d)| *d);
+        entries.dedup_by_key(|(_, d)| *d);
         let mut out = Vec::new();
-        for (at, id) in plans {
+        for (at, due) in entries {
+            let id = match due {
+                Due::Plan(id) => id,
+                Due::Appointment(id) => {
+                    // Its own entry: a change of its due time added another.
+                    match self.bookings.get(&id) {
+                        Some(_) if out.len() == TICK_BATCH_MAX => self.agenda.add(at, due),
+                        Some(b) if self.next_due(&b).is_some_and(|d| d <= now) => out.push(b),
+                        _ => {}
+                    }
+                    continue;
+                }
+            };
             let Some(plan) = self.plans.get(&id) else {
                 continue;
             };
             if out.len() == TICK_BATCH_MAX {
-                self.agenda.add(at, id);
+                self.agenda.add(at, due);
                 continue;
             }
             let mut next: Option<Timestamp> = None;
@@ -479,7 +497,7 @@ impl StoreScheduler {
                 }
             }
             if let Some(at) = next {
-                self.agenda.add(at, id);
+                self.agenda.add(at, due);
             }
         }
         out
@@ -502,7 +520,11 @@ impl StoreScheduler {
     /// The plan reminder for the member, if the chain has a template for it.
     fn reminder_notification(&mut self, b: &Booking, now: Timestamp) -> Vec<Write> {
         let catalog = self.registry.catalog();
-        let Some(template) = catalog.templates.get(&EventKind::PlanReminder) else {
+        let event = match b.origin {
+            BookingOrigin::Plan { .. } => EventKind::PlanReminder,
+            BookingOrigin::Appointment => EventKind::AppointmentReminder,
+        };
+        let Some(template) = catalog.templates.get(&event) else {
             return Vec::new();
         };
         let Some(n) = self
@@ -686,8 +708,9 @@ impl StoreScheduler {
         let mut writes = Vec::new();
         let mut linked = Vec::new();
         for mut b in self.take_due(now) {
-            if now < b.end {
-                // Due for its reminder, not over yet.
+            let appointment = matches!(b.origin, BookingOrigin::Appointment);
+            if now < b.end || appointment {
+                // Due for its reminder (an appointment over unreminded is only marked).
                 b.reminded = true;
                 writes.push(schedule_writes::booking(&b));
                 if now < b.start {

@@ -343,6 +343,13 @@ pub const ROUTES: &[Route] = &[
         HQ,
     )
     .body(schema::<notify::TemplateTextBody>),
+    put(
+        "/v1/notification-templates/appointment_reminder",
+        "notifications",
+        "Template of appointment reminders",
+        HQ,
+    )
+    .body(schema::<notify::TemplateTextBody>),
     get(
         "/v1/notification-templates",
         "notifications",

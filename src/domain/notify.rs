@@ -29,14 +29,17 @@ pub enum EventKind {
     CouponIssued,
     /// Before a plan occurrence (`scheduling.reminder_lead_minutes`).
     PlanReminder,
+    /// Before an appointment (the same lead).
+    AppointmentReminder,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 4] = [
+    pub const ALL: [EventKind; 5] = [
         EventKind::BalanceChanged,
         EventKind::LevelUpgraded,
         EventKind::CouponIssued,
         EventKind::PlanReminder,
+        EventKind::AppointmentReminder,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,6 +48,7 @@ impl EventKind {
             EventKind::LevelUpgraded => "level_upgraded",
             EventKind::CouponIssued => "coupon_issued",
             EventKind::PlanReminder => "plan_reminder",
+            EventKind::AppointmentReminder => "appointment_reminder",
         }
     }
 
@@ -59,6 +63,7 @@ impl EventKind {
             EventKind::LevelUpgraded => &["member_id", "store_id", "level"],
             EventKind::CouponIssued => &["member_id", "store_id", "coupon", "template"],
             EventKind::PlanReminder => &["member_id", "store_id", "start", "plan", "booking"],
+            EventKind::AppointmentReminder => &["member_id", "store_id", "start", "booking"],
         }
     }
 }

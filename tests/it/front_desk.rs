@@ -253,3 +253,124 @@ async fn a_stores_appointments_by_day_status_resource_member_and_page() {
     let (status, _) = server.get("/v1/stores/999/appointments").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// The kinds and bookings of a store's event feed.
+async fn feed(server: &Server, store: u64) -> Vec<(String, u64)> {
+    let (status, events) = server.get(&format!("/v1/stores/{store}/events")).await;
+    assert_eq!(status, StatusCode::OK, "{events}");
+    events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let kind = e["kind"].as_str().unwrap().to_owned();
+            (kind, e["booking_id"].as_u64().unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appointments_are_reminded_once_and_never_completed_by_the_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with_clock(dir.path(), Some(T0));
+    let s = setup(&server, "Asia/Shanghai", 2).await;
+    let (status, body) = server
+        .put(
+            "/v1/notification-templates/appointment_reminder",
+            "tpl",
+            json!({"text": "{member_id}: appointment {booking} at {start}"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = server
+        .put(
+            "/v1/notification-templates/appointment_reminder",
+            "tpl-bad",
+            json!({"text": "{plan}"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let reviewed = review_service(&server).await;
+    let appts = format!("/v1/stores/{}/appointments", s.store);
+    let book = |key: &'static str, service: Value, start: &'static str, r: u64| {
+        let body = json!({"member_id": s.member, "service_id": service, "start": start, "resource_ids": [r]});
+        let (server, appts) = (&server, appts.clone());
+        async move {
+            let (status, a) = server.post(&appts, key, body).await;
+            assert_eq!(status, StatusCode::CREATED, "{a}");
+            a["id"].as_u64().unwrap()
+        }
+    };
+    // 10:00 and 12:00 local on 3 January (UTC+8); a pending one at 10:00 is never reminded.
+    let ten = book(
+        "a1",
+        json!(s.appt_service),
+        "2026-01-03T10:00",
+        s.therapists[0],
+    )
+    .await;
+    let noon = book(
+        "a2",
+        json!(s.appt_service),
+        "2026-01-03T12:00",
+        s.therapists[0],
+    )
+    .await;
+    let pending = book(
+        "a3",
+        reviewed["id"].clone(),
+        "2026-01-03T10:00",
+        s.therapists[1],
+    )
+    .await;
+    // The noon one moves to 11:00: reminded for its new time.
+    let (status, m) = server
+        .post(
+            &format!("/v1/appointments/{noon}/move"),
+            "mv",
+            json!({"start": "2026-01-03T11:00"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{m}");
+
+    // 08:59: nothing due (the lead is 60 minutes).
+    server.set_clock("2026-01-03T00:59:00Z").await;
+    assert_eq!(feed(&server, s.store).await, vec![]);
+    // 09:00: the 10:00 one.
+    server.set_clock("2026-01-03T01:00:00Z").await;
+    assert_eq!(feed(&server, s.store).await, vec![("reminder".into(), ten)]);
+    // 10:00: the moved one, for 11:00.
+    server.set_clock("2026-01-03T02:00:00Z").await;
+    let (status, outbox) = server
+        .get(&format!("/v1/stores/{}/notifications", s.store))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{outbox}");
+    let texts: Vec<&str> = outbox["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["text"].as_str())
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains(&format!("appointment {noon} at 2026-01-03 11:00"))),
+        "{outbox}"
+    );
+
+    // Long after: still confirmed (staff complete appointments), no second reminder, even
+    // across a restart.
+    server.kill();
+    let server = Server::start_with_clock(dir.path(), Some("2026-01-05T00:00:00Z"));
+    let reminders = feed(&server, s.store).await;
+    assert_eq!(
+        reminders,
+        vec![("reminder".into(), ten), ("reminder".into(), noon)]
+    );
+    for id in [ten, noon] {
+        let (_, a) = server.get(&format!("/v1/appointments/{id}")).await;
+        assert_eq!(a["status"], "confirmed", "{a}");
+    }
+    let (_, a) = server.get(&format!("/v1/appointments/{pending}")).await;
+    assert_eq!(a["status"], "pending");
+}
