@@ -204,6 +204,8 @@ fn member_error(e: &MemberError) -> (StatusCode, &'static str) {
         PointsOverflow => "points_overflow",
         NotLocked => "card_not_locked",
         AlreadyLocked => "card_already_locked",
+        LevelNotFound(_) => return (StatusCode::NOT_FOUND, "level_not_found"),
+        LevelUnchanged(_) => "level_unchanged",
         Coupon(CouponError::NotFound) => return (StatusCode::NOT_FOUND, "coupon_not_found"),
         Coupon(CouponError::OutsidePeriod) => "coupon_outside_period",
         Coupon(CouponError::WrongStore) => "coupon_wrong_store",

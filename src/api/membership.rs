@@ -165,6 +165,16 @@ pub struct PointsBody {
     pub store_id: Option<u64>,
 }
 
+/// A member's level set by hand (更换会员等级): `level_id` 0 is the base level.
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberLevelBody {
+    pub level_id: u16,
+    /// Why, for the member's activity history and the operation log.
+    pub reason: String,
+    pub store_id: Option<u64>,
+}
+
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssueBody {
@@ -249,6 +259,16 @@ pub async fn member_action(
                         secret: secret()?,
                     };
                     // The secret is random, so the fingerprint covers the body, not the op.
+                    (meta(&p, key, &route, &b)?, store, MemberRequest::Op(op))
+                }
+                "level" => {
+                    allow_member(&p, member)?;
+                    let b: MemberLevelBody = parse_json(ct, &body)?;
+                    let store = acting_store(&p, b.store_id)?;
+                    let op = CounterOp::SetLevel {
+                        level: LevelId(b.level_id),
+                        reason: reason(Some(b.reason.clone()), true)?,
+                    };
                     (meta(&p, key, &route, &b)?, store, MemberRequest::Op(op))
                 }
                 "lock" | "unlock" | "replace-card" => {

@@ -712,6 +712,13 @@ pub const ROUTES: &[Route] = &[
     )
     .body(schema::<m::IssueBody>),
     post(
+        "/v1/members/{member_id}/level",
+        "membership",
+        "Set the member's level by hand (更换会员等级), with a reason",
+        MANAGERS,
+    )
+    .body(schema::<m::MemberLevelBody>),
+    post(
         "/v1/members/{member_id}/lock",
         "membership",
         "Lock the member's card",

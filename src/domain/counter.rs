@@ -20,7 +20,7 @@ use super::ledger::{
     self, Account, AccountRef, Entry, LedgerError, Posted, StoreAccountKind, TenderKind, Timestamp,
     Transfer,
 };
-use super::levels::{LevelCatalog, LevelRules};
+use super::levels::{LevelCatalog, LevelId, LevelRules};
 use super::membership::{card_number, Activity, ActivityRecord, CardId, CountCard, MemberError};
 use super::money::{Amount, Money};
 
@@ -131,6 +131,11 @@ pub enum CounterOp {
     Lock,
     Unlock,
     ReplaceCard,
+    /// A level set by hand, whatever the totals say; level 0 is the base.
+    SetLevel {
+        level: LevelId,
+        reason: String,
+    },
     /// Points for gifts (积分兑换); the gift store's stock is the caller's to check.
     ExchangeGift {
         gift: GiftId,
@@ -281,6 +286,7 @@ pub fn apply(account: &Account, ctx: &Ctx<'_>, op: CounterOp) -> Result<Effects,
     };
     let mut answer_order = None;
     let (mut coupon, mut card, mut discount) = (None, None, None);
+    let mut manual_level = false;
     let (store, now, today) = (ctx.store, ctx.now, ctx.today);
     match op {
         CounterOp::Recharge { amount, tender } => {
@@ -421,6 +427,22 @@ pub fn apply(account: &Account, ctx: &Ctx<'_>, op: CounterOp) -> Result<Effects,
             fx.acct.membership.locked = true;
             fx.note(Activity::Locked);
         }
+        CounterOp::SetLevel { level, reason } => {
+            if level != LevelId(0) && ctx.catalog.levels.level(level).is_none() {
+                return Err(MemberError::LevelNotFound(level.0).into());
+            }
+            let from = fx.acct.membership.level;
+            if from == level {
+                return Err(MemberError::LevelUnchanged(level.0).into());
+            }
+            fx.acct.membership.level = level;
+            fx.note(Activity::LevelSet {
+                from,
+                to: level,
+                reason,
+            });
+            manual_level = true;
+        }
         CounterOp::Unlock => {
             if !fx.acct.membership.locked {
                 return Err(MemberError::NotLocked.into());
@@ -455,7 +477,10 @@ pub fn apply(account: &Account, ctx: &Ctx<'_>, op: CounterOp) -> Result<Effects,
             lines,
         } => answer_order = Some(return_member(&mut fx, order, deduction, &lines)?),
     }
-    fx.upgrade();
+    // A level set by hand stands until the next operation that earns an upgrade.
+    if !manual_level {
+        fx.upgrade();
+    }
     assert!(
         fx.acct.check(),
         "a counter operation broke an account invariant"

@@ -75,6 +75,10 @@ pub enum MemberError {
     NotLocked,
     #[error("the card is already locked")]
     AlreadyLocked,
+    #[error("level {0} is not defined")]
+    LevelNotFound(u16),
+    #[error("the member is at level {0} already")]
+    LevelUnchanged(u16),
 }
 
 /// Card number shown to the member: `<member id>-<generation>`. Replacing the card makes
@@ -311,6 +315,12 @@ pub enum Activity {
         gift: u32,
         quantity: u32,
         points: i64,
+    },
+    /// Set by hand (更换会员等级), with the reason given.
+    LevelSet {
+        from: LevelId,
+        to: LevelId,
+        reason: String,
     },
 }
 

@@ -374,3 +374,101 @@ async fn appointments_are_reminded_once_and_never_completed_by_the_clock() {
     let (_, a) = server.get(&format!("/v1/appointments/{pending}")).await;
     assert_eq!(a["status"], "pending");
 }
+
+async fn level_of(server: &Server, member: u64) -> Option<u64> {
+    let (_, balance) = server.get(&format!("/v1/members/{member}/balance")).await;
+    balance["level"].as_u64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_level_set_by_hand_is_kept_logged_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with_clock(dir.path(), Some(T0));
+    let store = server.create_store("Home").await;
+    let member = server.register("13900000002", store).await;
+    for (id, body) in [
+        (
+            0,
+            json!({"name": "Member", "price_rate_bp": 10000, "points_per_yuan": 1}),
+        ),
+        (
+            1,
+            json!({"name": "Gold", "price_rate_bp": 8800, "points_per_yuan": 2, "upgrade_recharged": 100000}),
+        ),
+    ] {
+        let (status, b) = server
+            .put(&format!("/v1/levels/{id}"), &format!("lv-{id}"), body)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{b}");
+    }
+    let level = format!("/v1/members/{member}/level");
+
+    // Set by hand to Gold, with a reason; a replay answers the same, a change refuses.
+    let body = json!({"level_id": 1, "reason": "VIP guest", "store_id": store});
+    let (status, first) = server.post(&level, "set-1", body.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, again) = server.post(&level, "set-1", body).await;
+    assert_eq!((status, &again), (StatusCode::CREATED, &first));
+    assert_eq!(level_of(&server, member).await, Some(1));
+    for (key, body, want, code) in [
+        (
+            "set-2",
+            json!({"level_id": 1, "reason": "again", "store_id": store}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "level_unchanged",
+        ),
+        (
+            "set-3",
+            json!({"level_id": 7, "reason": "no such", "store_id": store}),
+            StatusCode::NOT_FOUND,
+            "level_not_found",
+        ),
+        (
+            "set-4",
+            json!({"level_id": 0, "reason": "", "store_id": store}),
+            StatusCode::BAD_REQUEST,
+            "",
+        ),
+        (
+            "set-5",
+            json!({"level_id": 0, "store_id": store}),
+            StatusCode::BAD_REQUEST,
+            "",
+        ),
+    ] {
+        let (status, b) = server.post(&level, key, body).await;
+        assert_eq!(status, want, "{key}: {b}");
+        if !code.is_empty() {
+            assert_eq!(b["code"], code, "{key}: {b}");
+        }
+    }
+    assert_eq!(level_of(&server, member).await, Some(1));
+
+    // Back to the base level by hand: a small recharge doesn't lift it again, it's in the
+    // member's history with its reason, and in the operation log.
+    let (status, b) = server
+        .post(
+            &level,
+            "set-6",
+            json!({"level_id": 0, "reason": "downgrade on request", "store_id": store}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{b}");
+    let (status, _) = server.recharge(member, store, 100, "r-1").await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(level_of(&server, member).await, Some(0));
+    server.kill();
+    let server = Server::start_with_clock(dir.path(), Some(T0));
+    assert_eq!(level_of(&server, member).await, Some(0));
+    let (_, history) = server.get(&format!("/v1/members/{member}/activity")).await;
+    let text = history.to_string();
+    assert!(
+        text.contains("VIP guest") && text.contains("downgrade on request"),
+        "{history}"
+    );
+    let (_, log) = server
+        .get(&format!("/v1/oplog?object=member:{member}"))
+        .await;
+    let text = log.to_string();
+    assert!(text.contains("/v1/members/{member_id}/level"), "{log}");
+}

@@ -120,6 +120,7 @@ enum Op {
     IssueCoupon,
     Move,
     MoveAppointment,
+    MemberLevel,
 }
 
 #[derive(Default)]
@@ -177,6 +178,7 @@ impl Op {
             Op::IssueCoupon => "issue_coupon",
             Op::Move => "move",
             Op::MoveAppointment => "move_appointment",
+            Op::MemberLevel => "member_level",
         }
     }
 }
@@ -412,7 +414,7 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
     let members: Vec<u64> = m.members.keys().copied().collect();
     let pick = |rng: &mut StdRng, v: &[u64]| v[rng.gen_range(0..v.len())];
     let store = pick(rng, &m.stores);
-    let roll = rng.gen_range(0..156);
+    let roll = rng.gen_range(0..160);
     let post = |path: String, body: Value, op: Op| Req {
         method: Method::POST,
         path,
@@ -474,7 +476,7 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
         },
         78..=80 => Req {
             method: Method::PUT,
-            path: "/v1/levels/0".into(),
+            path: format!("/v1/levels/{}", rng.gen_range(0..2)),
             key: key.clone(),
             body: Some(
                 json!({"name": "Base", "price_rate_bp": 10_000, "points_per_yuan": 1,
@@ -583,6 +585,11 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
                 Op::Move,
             )
         }
+        156..=159 => post(
+            format!("/v1/members/{member}/level"),
+            json!({"level_id": rng.gen_range(0..2), "reason": "by hand", "store_id": member >> 32}),
+            Op::MemberLevel,
+        ),
         150..=155 if !m.appointments.is_empty() => {
             let id = m.appointments[rng.gen_range(0..m.appointments.len())];
             post(
