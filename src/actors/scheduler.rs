@@ -1052,11 +1052,8 @@ impl Handler<Book> for StoreScheduler {
     type Result = AtomicResponse<Self, SchedResult>;
 
     fn handle(&mut self, msg: Book, _: &mut Context<Self>) -> Self::Result {
-        match self.prepare_book(msg) {
-            Ok(Ok(p)) => self.reserve_then_finish(p),
-            Ok(Err(answer)) => Self::answer(Ok(answer)),
-            Err(e) => Self::answer(Err(e)),
-        }
+        let prepared = self.prepare_book(msg);
+        self.reserve_prepared(prepared)
     }
 }
 
@@ -1198,11 +1195,7 @@ impl Handler<MoveOccurrence> for StoreScheduler {
                 Some(&plan),
             )?))
         })();
-        match prepared {
-            Ok(Ok(p)) => self.reserve_then_finish(p),
-            Ok(Err(answer)) => Self::answer(Ok(answer)),
-            Err(e) => Self::answer(Err(e)),
-        }
+        self.reserve_prepared(prepared)
     }
 }
 
@@ -1226,15 +1219,23 @@ impl Handler<MoveAppointment> for StoreScheduler {
             }
             Ok(Ok(self.prepare_move(msg.meta, old, 1, msg.to, None)?))
         })();
+        self.reserve_prepared(prepared)
+    }
+}
+
+impl StoreScheduler {
+    /// Reserves a prepared booking or move; a repeat's answer or a refusal answers at once.
+    fn reserve_prepared(
+        &mut self,
+        prepared: Result<Result<PendingBook, Durable<Outcome>>, ActorError>,
+    ) -> AtomicResponse<Self, SchedResult> {
         match prepared {
             Ok(Ok(p)) => self.reserve_then_finish(p),
             Ok(Err(answer)) => Self::answer(Ok(answer)),
             Err(e) => Self::answer(Err(e)),
         }
     }
-}
 
-impl StoreScheduler {
     /// A move of booking `old` (occurrence `index` of `plan`, or an appointment) to the
     /// local start `to`, ready to reserve: a booking that has ended its life can't move.
     fn prepare_move(
