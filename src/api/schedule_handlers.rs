@@ -1055,11 +1055,14 @@ pub async fn member_appointments(
             }
             let listing = Listing::parse(&state, q.for_member(member))?;
             let mut all: Vec<(AppointmentCursor, BookingDto)> = Vec::new();
-            for store in state.registry.store_ids() {
-                if p.may(Capability::ReadStore, Some(store)).is_err() {
-                    continue;
-                }
-                let (dtos, cursors, _) = listing.page(&state, store).await?;
+            // Every store at once: each answers from its own actor.
+            let pages = state
+                .registry
+                .store_ids()
+                .into_iter()
+                .filter(|store| p.may(Capability::ReadStore, Some(*store)).is_ok())
+                .map(|store| listing.page(&state, store));
+            for (dtos, cursors, _) in futures::future::try_join_all(pages).await? {
                 all.extend(cursors.into_iter().zip(dtos));
             }
             // Each store gave its first `limit`; the first `limit` of them all are the page.
