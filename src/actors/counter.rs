@@ -230,7 +230,7 @@ impl Handler<MemberWrite> for StoreLedger {
             },
             &mut writes,
         )?;
-        let ticket = self.submit(writes);
+        let ticket = self.writer.submit(writes);
         Ok(Durable { value, ticket })
     }
 }
@@ -314,7 +314,7 @@ impl Handler<WalkInWrite> for StoreLedger {
         };
         let (key, audit) = (msg.meta.key, &msg.meta.audit);
         writes.extend(self.writer.record(now, key, request, &outcome, audit));
-        let ticket = self.submit(writes);
+        let ticket = self.writer.submit(writes);
         Ok(Durable {
             value: outcome,
             ticket,

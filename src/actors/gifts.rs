@@ -122,7 +122,7 @@ impl StoreLedger {
             ctx.spawn(give_back.into_actor(self).map(|_, _, _| ()));
         }
         let value = outcome?;
-        let ticket = self.submit(writes);
+        let ticket = self.writer.submit(writes);
         Ok(Durable { value, ticket })
     }
 }

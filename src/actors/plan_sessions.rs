@@ -150,7 +150,7 @@ impl Handler<CompleteLinked> for StoreLedger {
             writes.extend(item.writes);
             results.push(taken);
         }
-        let ticket = self.submit(writes);
+        let ticket = self.writer.submit(writes);
         MessageResult(Durable {
             value: results,
             ticket,

@@ -402,11 +402,11 @@ impl StoreScheduler {
 
     /// Inserts or replaces a booking in memory, keeping the tick's agenda right.
     fn put_booking(&mut self, b: Booking) {
-        if let Some((due, at)) = self.newly_due(&b) {
+        let before = self.bookings.get(&b.id);
+        if let Some((due, at)) = self.newly_due(&b, before.as_ref()) {
             self.agenda.add(at, due);
         }
-        let same_start = self.bookings.get(&b.id).is_some_and(|o| o.start == b.start);
-        if !same_start {
+        if before.is_none_or(|o| o.start != b.start) {
             self.days.add(b.id, b.start);
         }
         self.bookings.insert(b);
@@ -417,7 +417,7 @@ impl StoreScheduler {
     fn put_bookings(&mut self, bookings: impl IntoIterator<Item = Booking>) {
         let mut earliest: FxHashMap<Due, Timestamp> = FxHashMap::default();
         for b in bookings {
-            if let Some((due, at)) = self.newly_due(&b) {
+            if let Some((due, at)) = self.newly_due(&b, self.bookings.get(&b.id).as_ref()) {
                 let e = earliest.entry(due).or_insert(at);
                 *e = (*e).min(at);
             }
@@ -429,14 +429,14 @@ impl StoreScheduler {
         }
     }
 
-    /// The agenda entry `b` needs if it replaced the version in memory. The agenda keeps
-    /// stale entries (checked when due), so only a change of due time adds one.
-    fn newly_due(&self, b: &Booking) -> Option<(Due, Timestamp)> {
+    /// The agenda entry `b` needs if it replaced `before`, the version in memory. The agenda
+    /// keeps stale entries (checked when due), so only a change of due time adds one.
+    fn newly_due(&self, b: &Booking, before: Option<&Booking>) -> Option<(Due, Timestamp)> {
         let due = match b.origin {
             BookingOrigin::Plan { plan, .. } => Due::Plan(plan),
             BookingOrigin::Appointment => Due::Appointment(b.id),
         };
-        let before = self.bookings.get(&b.id).and_then(|o| self.next_due(&o));
+        let before = before.and_then(|o| self.next_due(o));
         self.next_due(b)
             .filter(|at| before != Some(*at))
             .map(|at| (due, at))

@@ -343,10 +343,6 @@ impl StoreLedger {
         )
     }
 
-    pub(super) fn submit(&mut self, writes: Vec<Write>) -> crate::storage::Ticket {
-        self.writer.submit(writes)
-    }
-
     pub(super) fn prune(&mut self) {
         let durable = self.writer.prune();
         self.prune_pending(durable);
@@ -370,7 +366,7 @@ impl Handler<ApplyLedger> for StoreLedger {
         self.prune();
         let mut writes = Vec::with_capacity(5);
         let value = self.apply(msg.key, &msg.audit, msg.command, &mut writes)?;
-        let ticket = self.submit(writes);
+        let ticket = self.writer.submit(writes);
         Ok(Durable { value, ticket })
     }
 }
@@ -395,7 +391,7 @@ impl Handler<ApplyLedgerBatch> for StoreLedger {
             .into_iter()
             .map(|(key, command)| self.apply(key, &msg.audit, command, &mut writes))
             .collect();
-        let ticket = self.submit(writes);
+        let ticket = self.writer.submit(writes);
         actix::MessageResult(Durable {
             value: results,
             ticket,
