@@ -9,7 +9,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/chainstore/target
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup lazyfs serve test bench lint soak
+.PHONY: setup lazyfs fuzzer serve test bench lint soak
 
 setup:
 	@if ! dpkg -s libclang-dev >/dev/null 2>&1; then \
@@ -26,7 +26,15 @@ serve: setup
 	$(CARGO) build --release --workspace --bins
 	$(CARGO) run --release --bin chainstore -- --config config/default.toml
 
-test: setup lazyfs
+# Schemathesis, the OpenAPI fuzzer the contract test runs (tests/it/fuzz_contract.rs).
+SCHEMATHESIS_VERSION := 4.32.5
+fuzzer:
+	@if ! python3 -c "import schemathesis, sys; sys.exit(schemathesis.__version__ != '$(SCHEMATHESIS_VERSION)')" 2>/dev/null; then \
+		echo "installing schemathesis $(SCHEMATHESIS_VERSION)"; \
+		python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "schemathesis==$(SCHEMATHESIS_VERSION)"; \
+	fi
+
+test: setup lazyfs fuzzer
 	$(CARGO) fmt --all -- --check
 	$(CARGO) build --release --workspace --bins
 	$(CARGO) test --release --workspace --all-targets

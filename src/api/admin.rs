@@ -40,7 +40,11 @@ pub async fn backup(state: Arc<ApiState>, p: Principal) -> Response {
             tracing::info!(path = %dir.display(), "backup written");
             Ok(json_status(
                 StatusCode::CREATED,
-                &serde_json::json!({ "name": name, "path": dir.display().to_string(), "created_at": now.to_rfc3339() }),
+                &super::dto::BackupDto {
+                    name,
+                    path: dir.display().to_string(),
+                    created_at: now,
+                },
             ))
         }
         .await,

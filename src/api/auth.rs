@@ -10,7 +10,7 @@ use warp::Filter;
 use super::error::ApiError;
 use super::ApiState;
 use crate::domain::access::{Capability, CredentialId, Denied, Principal, Role};
-use crate::domain::ids::StoreId;
+use crate::domain::ids::{IdError, IdempotencyKey, StoreId};
 
 /// Longest `Authorization` header value considered.
 pub const AUTHORIZATION_LEN_MAX: usize = 256;
@@ -65,14 +65,22 @@ pub fn authenticated(state: Arc<ApiState>) -> BoxedFilter<(Principal,)> {
     warp::method()
         .and(warp::path::full())
         .and(warp::header::optional::<String>("authorization"))
+        .and(
+            // A key that is not visible text is refused as a key, below, not as a header.
+            warp::header::optional::<String>("idempotency-key")
+                .map(Ok)
+                .or(warp::any().map(|| Err(())))
+                .unify(),
+        )
         .and_then(
             move |method: warp::http::Method,
                   path: warp::path::FullPath,
-                  header: Option<String>| {
+                  header: Option<String>,
+                  key: Result<Option<String>, ()>| {
                 let state = state.clone();
                 async move {
                     let mut p = authenticate(&state, header).map_err(warp::reject::custom)?;
-                    p.operation = authorize(&p, method.as_str(), path.as_str())
+                    p.operation = authorize(&p, method.as_str(), path.as_str(), key)
                         .map_err(warp::reject::custom)?;
                     Ok::<_, warp::Rejection>(p)
                 }
@@ -81,11 +89,30 @@ pub fn authenticated(state: Arc<ApiState>) -> BoxedFilter<(Principal,)> {
         .boxed()
 }
 
-/// The role check of the route table's row that `verb path` matches; the row's label.
-pub fn authorize(p: &Principal, verb: &str, path: &str) -> Result<&'static str, ApiError> {
+/// The role check of the route table's row that `verb path` matches, and its
+/// `Idempotency-Key` when the row takes one; the row's label.
+pub fn authorize(
+    p: &Principal,
+    verb: &str,
+    path: &str,
+    key: Result<Option<String>, ()>,
+) -> Result<&'static str, ApiError> {
     match super::openapi::route_for(verb, path) {
         Some(row) if !row.route.access.admits(p) => Err(ApiError::Forbidden),
-        Some(row) => Ok(row.label),
+        Some(row) => {
+            if row.route.keyed() {
+                match key {
+                    Ok(None) => return Err(ApiError::IdempotencyKeyRequired),
+                    Err(()) => {
+                        return Err(ApiError::InvalidIdempotencyKey(IdError::BadIdempotencyKey))
+                    }
+                    Ok(Some(k)) => {
+                        IdempotencyKey::new(&k).map_err(ApiError::InvalidIdempotencyKey)?;
+                    }
+                }
+            }
+            Ok(row.label)
+        }
         None => Ok("unmatched"),
     }
 }
@@ -120,6 +147,8 @@ pub fn acting_store(p: &Principal, body: Option<u64>) -> Result<StoreId, ApiErro
             })?;
             Ok(asked)
         }
-        (None, None) => Err(ApiError::InvalidBody("store_id is required".into())),
+        (None, None) => Err(ApiError::Invalid(
+            "store_id is required: this credential works in more than one store".into(),
+        )),
     }
 }

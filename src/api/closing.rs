@@ -45,6 +45,7 @@ pub struct CloseBody {
 pub struct ClosingsQuery {
     pub from: NaiveDate,
     pub to: NaiveDate,
+    #[param(minimum = 1)]
     pub limit: Option<usize>,
 }
 
@@ -58,23 +59,94 @@ pub struct StatsQuery {
     pub to: NaiveDate,
 }
 
-fn figures_json(f: &DayFigures) -> BTreeMap<&'static str, i64> {
+/// A day's figures by name (`sales`, `recharges`, ...), minor units or counts.
+type FiguresDto = BTreeMap<&'static str, i64>;
+
+fn figures_json(f: &DayFigures) -> FiguresDto {
     f.named().collect()
 }
 
-fn closing_json(c: &Closing) -> serde_json::Value {
+/// A sealed business day (日结).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ClosingDto {
+    pub store_id: u32,
+    pub business_date: NaiveDate,
+    #[schema(value_type = String, format = DateTime)]
+    pub sealed_at: crate::domain::ledger::Timestamp,
+    /// `automatic` or `manual`.
+    pub closed_by: &'static str,
+    /// Who closed it by hand.
+    pub credential_id: Option<u64>,
+    #[schema(value_type = BTreeMap<String, i64>)]
+    pub figures: FiguresDto,
+}
+
+fn closing_json(c: &Closing) -> ClosingDto {
     let (by, credential) = match c.by {
         ClosedBy::Automatic => ("automatic", None),
         ClosedBy::Manual { credential } => ("manual", Some(credential)),
     };
-    serde_json::json!({
-        "store_id": c.store.get(),
-        "business_date": c.day,
-        "sealed_at": c.sealed_at,
-        "closed_by": by,
-        "credential_id": credential,
-        "figures": figures_json(&c.figures),
-    })
+    ClosingDto {
+        store_id: c.store.get(),
+        business_date: c.day,
+        sealed_at: c.sealed_at,
+        closed_by: by,
+        credential_id: credential,
+        figures: figures_json(&c.figures),
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ClosingModeDto {
+    pub store_id: u32,
+    /// Days close by hand (and automatically at the store's cut-off).
+    pub manual: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ClosingsPage {
+    pub store_id: u32,
+    pub closings: Vec<ClosingDto>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ServiceStatsDto {
+    pub service_id: u64,
+    pub name: Option<String>,
+    pub bookings: i64,
+    pub completed: i64,
+    pub served_minutes: i64,
+    pub no_shows: i64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DayStatsDto {
+    pub business_date: NaiveDate,
+    #[schema(value_type = BTreeMap<String, i64>)]
+    pub figures: FiguresDto,
+}
+
+/// Minutes of completed bookings over the minutes the store's current resources could work
+/// in the range (business hours, days off).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UtilisationDto {
+    pub served_minutes: i64,
+    pub working_minutes: i64,
+    pub basis_points: Option<i64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StatsDto {
+    /// Absent: the whole chain.
+    pub store_id: Option<u32>,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    #[schema(value_type = BTreeMap<String, i64>)]
+    pub totals: FiguresDto,
+    pub days: Vec<DayStatsDto>,
+    pub stored_value_outstanding: i64,
+    pub top_services: Vec<ServiceStatsDto>,
+    pub utilisation: UtilisationDto,
 }
 
 fn range(from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
@@ -111,7 +183,10 @@ pub async fn put_mode(
             match write(&state.closings, msg).await? {
                 Outcome::ClosingMode { store, manual } => Ok(json_status(
                     StatusCode::OK,
-                    &serde_json::json!({ "store_id": store.get(), "manual": manual }),
+                    &ClosingModeDto {
+                        store_id: store.get(),
+                        manual,
+                    },
                 )),
                 other => Err(ApiError::InvalidBody(format!(
                     "unexpected outcome {other:?}"
@@ -173,7 +248,10 @@ pub async fn list(state: Arc<ApiState>, p: Principal, store: u64, q: ClosingsQue
             let items: Vec<_> = closings.iter().map(closing_json).collect();
             Ok(json_status(
                 StatusCode::OK,
-                &serde_json::json!({ "store_id": sid.get(), "closings": items }),
+                &ClosingsPage {
+                    store_id: sid.get(),
+                    closings: items,
+                },
             ))
         }
         .await,
@@ -239,12 +317,17 @@ pub async fn stats(state: Arc<ApiState>, p: Principal, q: StatsQuery) -> Respons
             services.truncate(TOP_SERVICES);
             let mut top = Vec::with_capacity(services.len());
             for (id, s) in services {
-                let name = storage.service(id)?.map(|(svc, _)| svc.name.as_str().to_owned());
-                top.push(serde_json::json!({
-                    "service_id": id.0, "name": name, "bookings": s.bookings,
-                    "completed": s.completed, "served_minutes": s.served_minutes,
-                    "no_shows": s.no_shows,
-                }));
+                let name = storage
+                    .service(id)?
+                    .map(|(svc, _)| svc.name.as_str().to_owned());
+                top.push(ServiceStatsDto {
+                    service_id: id.0,
+                    name,
+                    bookings: s.bookings,
+                    completed: s.completed,
+                    served_minutes: s.served_minutes,
+                    no_shows: s.no_shows,
+                });
             }
             let mut working: i64 = 0;
             for s in &stores {
@@ -261,26 +344,28 @@ pub async fn stats(state: Arc<ApiState>, p: Principal, q: StatsQuery) -> Respons
             let served = total.get(Figure::ServedMinutes);
             let per_day: Vec<_> = days
                 .iter()
-                .map(|(d, f)| serde_json::json!({ "business_date": d, "figures": figures_json(f) }))
+                .map(|(d, f)| DayStatsDto {
+                    business_date: *d,
+                    figures: figures_json(f),
+                })
                 .collect();
             Ok(json_status(
                 StatusCode::OK,
-                &serde_json::json!({
-                    "store_id": store.map(|s| s.get()),
-                    "from": q.from,
-                    "to": q.to,
-                    "totals": figures_json(&total),
-                    "days": per_day,
-                    "stored_value_outstanding": liability,
-                    "top_services": top,
-                    // Minutes of completed bookings over the minutes the store's current
-                    // resources could work in the range (business hours, days off).
-                    "utilisation": {
-                        "served_minutes": served,
-                        "working_minutes": working,
-                        "basis_points": (working > 0).then(|| served.saturating_mul(10_000) / working),
+                &StatsDto {
+                    store_id: store.map(|s| s.get()),
+                    from: q.from,
+                    to: q.to,
+                    totals: figures_json(&total),
+                    days: per_day,
+                    stored_value_outstanding: liability,
+                    top_services: top,
+                    utilisation: UtilisationDto {
+                        served_minutes: served,
+                        working_minutes: working,
+                        basis_points: (working > 0)
+                            .then(|| served.saturating_mul(10_000) / working),
                     },
-                }),
+                },
             ))
         }
         .await,

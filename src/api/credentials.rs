@@ -29,8 +29,8 @@ pub struct CredentialBody {
     pub resource_id: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
-struct CredentialDto {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CredentialDto {
     id: u64,
     name: String,
     role: &'static str,
@@ -40,6 +40,13 @@ struct CredentialDto {
     /// Present only in the answer that created the key.
     #[serde(skip_serializing_if = "Option::is_none")]
     key: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CredentialsPage {
+    pub credentials: Vec<CredentialDto>,
+    /// Pass as `after` for the next page; absent on the last.
+    pub next_after: Option<u64>,
 }
 
 impl CredentialDto {
@@ -63,7 +70,7 @@ impl CredentialDto {
 }
 
 fn role(state: &ApiState, body: &CredentialBody) -> Result<Role, ApiError> {
-    let invalid = |m: &str| ApiError::InvalidSchedule(m.to_owned());
+    let invalid = |m: &str| ApiError::Invalid(m.to_owned());
     let mut stores = Vec::with_capacity(body.store_ids.len());
     for raw in &body.store_ids {
         let id = StoreId::from_u64(*raw).map_err(|_| ApiError::NotFound(format!("store {raw}")))?;
@@ -166,7 +173,10 @@ pub async fn list(state: Arc<ApiState>, p: Principal, q: super::dto::PageAfterQu
             .flatten();
         Ok(json_status(
             StatusCode::OK,
-            &serde_json::json!({ "credentials": out, "next_after": next_after }),
+            &CredentialsPage {
+                credentials: out,
+                next_after,
+            },
         ))
     })())
 }

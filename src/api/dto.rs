@@ -51,6 +51,7 @@ pub struct RefundBody {
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     pub before: Option<u64>,
+    #[param(minimum = 1)]
     pub limit: Option<usize>,
 }
 
@@ -60,6 +61,7 @@ pub struct PageQuery {
 #[serde(deny_unknown_fields)]
 pub struct PageAfterQuery {
     pub after: Option<u64>,
+    #[param(minimum = 1)]
     pub limit: Option<usize>,
 }
 
@@ -70,11 +72,12 @@ pub struct PhoneQuery {
     pub phone: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StoreDto {
     pub id: u32,
     pub name: String,
     pub time_zone: String,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }
 
@@ -89,12 +92,35 @@ impl From<&Store> for StoreDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StoresPage {
+    pub stores: Vec<StoreDto>,
+    /// Pass as `after` for the next page; absent on the last.
+    pub next_after: Option<u32>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: &'static str,
+}
+
+/// A backup written: a RocksDB checkpoint on the server's disk.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BackupDto {
+    pub name: String,
+    pub path: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemberDto {
     pub id: u64,
     pub phone: String,
     pub name: String,
     pub home_store_id: u32,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }
 
@@ -215,7 +241,7 @@ pub mod text {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EntryDto {
     pub member_id: u64,
     pub entry_seq: u64,
@@ -236,6 +262,7 @@ pub struct EntryDto {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cash: Option<i64>,
     #[serde(serialize_with = "text::instant")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
 }
 
@@ -280,7 +307,7 @@ impl From<&Entry> for EntryDto {
 }
 
 /// A member's account: every balance they hold (剩余储值, 积分, 剩余服务).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BalanceDto {
     pub member_id: u64,
     /// Whole stored value: principal + bonus.
@@ -300,12 +327,13 @@ pub struct BalanceDto {
     pub last_activity_seq: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CountCardDto {
     pub card_id: u32,
     pub service_id: u64,
     pub total: u32,
     pub remaining: u32,
+    #[schema(value_type = Option<String>, format = Date)]
     pub expires_on: Option<chrono::NaiveDate>,
     pub price: i64,
     pub sold_at_store_id: u32,
@@ -325,7 +353,7 @@ impl From<&CountCard> for CountCardDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HeldCouponDto {
     pub code: String,
     pub template_id: u32,
@@ -361,14 +389,14 @@ impl From<&Account> for BalanceDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EntriesPage {
     pub entries: Vec<EntryDto>,
     /// Pass as `before` to fetch the next (older) page; absent on the last page.
     pub next_before: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TrialBalanceDto {
     pub member_accounts: u64,
     /// Sum of members' prepaid balances (what the chain owes its members).
@@ -411,11 +439,12 @@ pub struct BatchOp {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchBody {
+    #[schema(min_items = 1, max_items = 1000)]
     pub operations: Vec<BatchOp>,
 }
 
 /// The answer to one batch operation: the status and body it would have had on its own.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BatchResult {
     pub status: u16,
     pub body: BatchResultBody,
@@ -423,14 +452,14 @@ pub struct BatchResult {
 
 /// Typed, not a `serde_json::Value`: building a thousand JSON maps per batch was most of the
 /// HTTP threads' time in the batch benchmark.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum BatchResultBody {
     Entry(EntryDto),
     Error { code: &'static str, message: String },
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BatchAnswer {
     pub results: Vec<BatchResult>,
 }

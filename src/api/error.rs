@@ -23,6 +23,9 @@ pub enum ApiError {
     MalformedJson(String),
     #[error("request body does not match the expected shape: {0}")]
     InvalidBody(String),
+    /// A value the document's schema admits but a rule refuses.
+    #[error("{0}")]
+    Invalid(String),
     #[error("Content-Type must be application/json")]
     UnsupportedMediaType,
     #[error("the Idempotency-Key header is required on every write")]
@@ -85,22 +88,181 @@ pub enum ApiError {
 
 impl warp::reject::Reject for ApiError {}
 
+/// Which operations can answer a code: the document lists, per operation and status,
+/// the codes whose scope covers it. Wider is safe for a client; narrower is a contract bug
+/// the contract test catches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every operation that needs a credential.
+    Authenticated,
+    /// Operations that take a JSON body.
+    Body,
+    /// Writes that take an `Idempotency-Key`.
+    Keyed,
+    /// Operations of these tags (the route table's groups).
+    Tags(&'static [&'static str]),
+    /// No operation of the document: unknown paths and methods.
+    Router,
+    /// Answered with a conflict report (`ConflictReport`), not `{code, message}`.
+    ConflictReport,
+}
+
+const COUNTER_TAGS: &[&str] = &[
+    "ledger",
+    "membership",
+    "orders",
+    "coupons",
+    "gifts",
+    "scheduling",
+];
+
+macro_rules! codes {
+    ($($variant:ident = $text:literal, $status:ident, $scope:expr, $doc:literal;)*) => {
+        /// Every error `code` the server answers: its text, status and where it can occur.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Code { $($variant),* }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $text),* }
+            }
+
+            pub fn status(self) -> StatusCode {
+                match self { $(Code::$variant => StatusCode::$status),* }
+            }
+
+            pub fn scope(self) -> Scope {
+                match self { $(Code::$variant => $scope),* }
+            }
+
+            /// What it means, for the document and the README.
+            pub fn describe(self) -> &'static str {
+                match self { $(Code::$variant => $doc),* }
+            }
+        }
+    };
+}
+
+use Scope::{Authenticated, Body, ConflictReport, Keyed, Router, Tags};
+
+codes! {
+    MalformedJson = "malformed_json", BAD_REQUEST, Body, "The body is not JSON.";
+    InvalidBody = "invalid_body", BAD_REQUEST, Body, "The body's JSON does not have the documented shape.";
+    UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, Body, "Content-Type is not application/json.";
+    BodyTooLarge = "body_too_large", PAYLOAD_TOO_LARGE, Body, "The body is over the server's limit.";
+    LengthRequired = "length_required", LENGTH_REQUIRED, Body, "No Content-Length header.";
+    IdempotencyKeyRequired = "idempotency_key_required", BAD_REQUEST, Keyed, "A write without an Idempotency-Key header.";
+    InvalidIdempotencyKey = "invalid_idempotency_key", BAD_REQUEST, Keyed, "The key is not 1-64 visible ASCII characters.";
+    IdempotencyKeyReused = "idempotency_key_reused", UNPROCESSABLE_ENTITY, Keyed, "The key was used before for a different request.";
+    IdsExhausted = "ids_exhausted", UNPROCESSABLE_ENTITY, Keyed, "No ids of this kind are left.";
+    InvalidQuery = "invalid_query", BAD_REQUEST, Authenticated, "The query string does not have the documented shape.";
+    InvalidQueryValue = "invalid_query_value", UNPROCESSABLE_ENTITY, Authenticated, "A query value the schema admits is refused by a rule (a range, a page size, a cursor).";
+    InvalidHeader = "invalid_header", BAD_REQUEST, Authenticated, "A request header is not valid.";
+    BadRequest = "bad_request", BAD_REQUEST, Authenticated, "The request could not be understood.";
+    Unauthorized = "unauthorized", UNAUTHORIZED, Authenticated, "No valid API key.";
+    Forbidden = "forbidden", FORBIDDEN, Authenticated, "This credential may not do that, or not in that store.";
+    RateLimited = "rate_limited", TOO_MANY_REQUESTS, Authenticated, "Too many requests for this credential; see Retry-After.";
+    Overloaded = "overloaded", SERVICE_UNAVAILABLE, Authenticated, "Busy; retry with the same Idempotency-Key.";
+    Unavailable = "unavailable", SERVICE_UNAVAILABLE, Authenticated, "Shutting down; retry elsewhere or later.";
+    StorageError = "storage_error", INTERNAL_SERVER_ERROR, Authenticated, "Storage failed; the server stops.";
+    NotFound = "not_found", NOT_FOUND, Authenticated, "Not found, or not this credential's to see.";
+    MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED, Router, "The path exists, the method doesn't: see Allow.";
+    InvalidAmount = "invalid_amount", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "An amount is not a positive number of minor units in range.";
+    InvalidField = "invalid_field", UNPROCESSABLE_ENTITY, Authenticated, "A value the schema admits is refused by a rule: the message says which.";
+    InvalidPhone = "invalid_phone", UNPROCESSABLE_ENTITY, Authenticated, "Not a phone number.";
+    InvalidName = "invalid_name", UNPROCESSABLE_ENTITY, Authenticated, "A name is empty or too long.";
+    InvalidId = "invalid_id", UNPROCESSABLE_ENTITY, Authenticated, "An id or text field is out of range.";
+    InvalidTimeZone = "invalid_time_zone", UNPROCESSABLE_ENTITY, Tags(&["directory", "scheduling"]), "Not an IANA time zone.";
+    MemberNotFound = "member_not_found", NOT_FOUND, Authenticated, "No such member (or not this credential's).";
+    StoreNotFound = "store_not_found", NOT_FOUND, Authenticated, "No such store.";
+    EntryNotFound = "entry_not_found", NOT_FOUND, Tags(COUNTER_TAGS), "No such ledger entry of this member.";
+    ServiceNotFound = "service_not_found", NOT_FOUND, Tags(&["scheduling", "membership", "recycle_bin", "orders"]), "No such service.";
+    ResourceNotFound = "resource_not_found", NOT_FOUND, Tags(&["scheduling", "recycle_bin"]), "No such resource.";
+    BookingNotFound = "booking_not_found", NOT_FOUND, Tags(&["scheduling"]), "No such booking.";
+    PlanNotFound = "plan_not_found", NOT_FOUND, Tags(&["scheduling"]), "No such service plan.";
+    OccurrenceNotFound = "occurrence_not_found", NOT_FOUND, Tags(&["scheduling"]), "No such occurrence of the plan.";
+    CredentialNotFound = "credential_not_found", NOT_FOUND, Tags(&["access"]), "No such API key.";
+    OrderNotFound = "order_not_found", NOT_FOUND, Tags(&["orders", "membership", "ledger"]), "No such order.";
+    LevelNotFound = "level_not_found", NOT_FOUND, Tags(&["membership"]), "No such member level.";
+    CouponTemplateNotFound = "coupon_template_not_found", NOT_FOUND, Tags(&["coupons", "membership", "recycle_bin"]), "No such coupon template.";
+    PhoneTaken = "phone_taken", CONFLICT, Tags(&["directory", "recycle_bin"]), "The phone number belongs to another member.";
+    InsufficientBalance = "insufficient_balance", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "Not enough stored value; nothing was deducted.";
+    NotADeduction = "not_a_deduction", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "The entry refunded is not a deduction.";
+    RefundExceedsDeduction = "refund_exceeds_deduction", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "More than what is left of the deduction.";
+    AmountOverflow = "amount_overflow", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "A balance would leave its range.";
+    NotARecharge = "not_a_recharge", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "The entry refunded is not a recharge.";
+    RechargeRefundTooLarge = "recharge_refund_too_large", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "More than what is left of the recharge.";
+    BusinessDayClosed = "business_day_closed", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "The store's business day is closed (日结).";
+    CardLocked = "card_locked", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "The member's card is locked.";
+    CardReplaced = "card_replaced", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "That card number was replaced.";
+    CountCardNotFound = "count_card_not_found", NOT_FOUND, Tags(COUNTER_TAGS), "No such count card of this member.";
+    CountCardExpired = "count_card_expired", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "The count card has expired.";
+    InsufficientSessions = "insufficient_sessions", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "Not enough sessions left on the count card.";
+    CountCardWrongService = "count_card_wrong_service", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "The count card is for another service.";
+    TooManyCountCards = "too_many_count_cards", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "The member holds the most count cards allowed.";
+    InvalidSessions = "invalid_sessions", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "Sessions must be 1 or more, in range.";
+    InsufficientPoints = "insufficient_points", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "Not enough points.";
+    PointsOverflow = "points_overflow", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "Points would leave their range.";
+    CardNotLocked = "card_not_locked", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "The card is not locked.";
+    CardAlreadyLocked = "card_already_locked", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "The card is already locked.";
+    LevelUnchanged = "level_unchanged", UNPROCESSABLE_ENTITY, Tags(&["membership"]), "The member already has that level.";
+    CouponNotFound = "coupon_not_found", NOT_FOUND, Tags(COUNTER_TAGS), "No such coupon held by the member.";
+    CouponOutsidePeriod = "coupon_outside_period", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "The coupon is not valid today.";
+    CouponWrongStore = "coupon_wrong_store", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "The coupon is not valid in this store.";
+    CouponBelowMinimumSpend = "coupon_below_minimum_spend", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "The order is below the coupon's minimum spend.";
+    InvalidCouponTemplate = "invalid_coupon_template", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "The coupon template is not valid.";
+    TooManyCoupons = "too_many_coupons", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "The member holds the most coupons allowed.";
+    GiftNotFound = "gift_not_found", NOT_FOUND, Tags(&["gifts", "recycle_bin"]), "No such gift.";
+    GiftOutOfStock = "gift_out_of_stock", CONFLICT, Tags(&["gifts"]), "Not enough of the gift in this store.";
+    InvalidQuantity = "invalid_quantity", UNPROCESSABLE_ENTITY, Tags(&["gifts"]), "A quantity must be 1 or more, in range.";
+    InvalidStock = "invalid_stock", UNPROCESSABLE_ENTITY, Tags(&["gifts"]), "Stock would leave its range.";
+    InvalidGiftPoints = "invalid_gift_points", UNPROCESSABLE_ENTITY, Tags(&["gifts"]), "A gift's points must be positive.";
+    InvalidOrderLines = "invalid_order_lines", UNPROCESSABLE_ENTITY, Tags(&["orders"]), "The order's lines are not valid.";
+    CountCardLineNotService = "count_card_line_not_service", UNPROCESSABLE_ENTITY, Tags(&["orders"]), "A count card pays only for service lines.";
+    OrderTooLarge = "order_too_large", UNPROCESSABLE_ENTITY, Tags(&["orders"]), "The order's total is out of range.";
+    PaymentMismatch = "payment_mismatch", UNPROCESSABLE_ENTITY, Tags(&["orders"]), "The tenders do not add up to the amount due.";
+    InvalidTenders = "invalid_tenders", UNPROCESSABLE_ENTITY, Tags(&["orders"]), "The tenders are not valid.";
+    WalkInNeedsTenders = "walk_in_needs_tenders", UNPROCESSABLE_ENTITY, Tags(&["orders"]), "A walk-in order is paid with tenders.";
+    OrderNotHeld = "order_not_held", CONFLICT, Tags(&["orders"]), "The order is not held.";
+    OrderNotPaid = "order_not_paid", CONFLICT, Tags(&["orders"]), "The order is not paid, so nothing can be returned.";
+    ReturnExceedsOrder = "return_exceeds_order", UNPROCESSABLE_ENTITY, Tags(&["orders"]), "More than what is left of the line.";
+    InvalidReturn = "invalid_return", UNPROCESSABLE_ENTITY, Tags(&["orders"]), "The return is not valid.";
+    TooManyHeldOrders = "too_many_held_orders", UNPROCESSABLE_ENTITY, Tags(&["orders"]), "The store holds the most held orders allowed.";
+    InvalidSchedule = "invalid_schedule", UNPROCESSABLE_ENTITY, Authenticated, "Refused by a rule of the object written (a booking, hours, a resource, a level, an order); the message says which.";
+    InvalidOccurrenceCount = "invalid_occurrence_count", UNPROCESSABLE_ENTITY, Tags(&["scheduling"]), "A plan has 1 to 99 occurrences.";
+    InvalidRepeat = "invalid_repeat", UNPROCESSABLE_ENTITY, Tags(&["scheduling"]), "The plan's repeat rule is not valid.";
+    ServicePlansDisabled = "service_plans_disabled", FORBIDDEN, Tags(&["scheduling"]), "Service plans are turned off in HQ settings.";
+    WrongBookingMode = "wrong_booking_mode", UNPROCESSABLE_ENTITY, Tags(&["scheduling"]), "The service is booked the other way (appointment or plan).";
+    InvalidTransition = "invalid_transition", CONFLICT, Tags(&["scheduling"]), "The booking's status does not allow that.";
+    ResourceHasBookings = "resource_has_bookings", CONFLICT, Tags(&["scheduling", "recycle_bin"]), "The resource has bookings that have not ended.";
+    BookingModeImmutable = "booking_mode_immutable", UNPROCESSABLE_ENTITY, Tags(&["scheduling"]), "A service's booking mode can't change.";
+    PlanConflicts = "plan_conflicts", CONFLICT, ConflictReport, "Some occurrences collide: the answer lists each and why; nothing was booked.";
+    SlotUnavailable = "slot_unavailable", CONFLICT, ConflictReport, "The slot is taken or closed: the answer says why; nothing was booked.";
+    ClosingNotManual = "closing_not_manual", CONFLICT, Tags(&["closing"]), "The store closes its days only automatically.";
+    BusinessDayNotBegun = "business_day_not_begun", UNPROCESSABLE_ENTITY, Tags(&["closing"]), "That business day has not begun.";
+    RecycleBinExpired = "recycle_bin_expired", GONE, Tags(&["recycle_bin"]), "Kept longer than the bin's retention: gone for good.";
+    MemberNotEmpty = "member_not_empty", CONFLICT, Tags(&["recycle_bin"]), "The member still holds value, points, cards or coupons.";
+    BackupFailed = "backup_failed", INTERNAL_SERVER_ERROR, Tags(&["operations"]), "The checkpoint could not be written.";
+}
+
 /// `NotFound` messages start with what was not found: "member 42", "plan 7".
-fn not_found_code(what: &str) -> &'static str {
+fn not_found_code(what: &str) -> Code {
     match what.split(' ').next() {
-        Some("member") => "member_not_found",
-        Some("store") => "store_not_found",
-        Some("entry") => "entry_not_found",
-        Some("service") => "service_not_found",
-        Some("resource") => "resource_not_found",
-        Some("booking") => "booking_not_found",
-        Some("plan") => "plan_not_found",
-        Some("credential") => "credential_not_found",
-        Some("occurrence") => "occurrence_not_found",
-        Some("order") => "order_not_found",
-        Some("level") => "level_not_found",
-        Some("coupon") => "coupon_template_not_found",
-        _ => "not_found",
+        Some("member") => Code::MemberNotFound,
+        Some("store") => Code::StoreNotFound,
+        Some("entry") => Code::EntryNotFound,
+        Some("service") => Code::ServiceNotFound,
+        Some("resource") => Code::ResourceNotFound,
+        Some("booking") => Code::BookingNotFound,
+        Some("plan") => Code::PlanNotFound,
+        Some("credential") => Code::CredentialNotFound,
+        Some("occurrence") => Code::OccurrenceNotFound,
+        Some("order") => Code::OrderNotFound,
+        Some("level") => Code::LevelNotFound,
+        Some("coupon") => Code::CouponTemplateNotFound,
+        _ => Code::NotFound,
     }
 }
 
@@ -112,138 +274,118 @@ struct ErrorBody<'a> {
 
 impl ApiError {
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        let code = self.code();
+        (code.status(), code.as_str())
+    }
+
+    pub fn code(&self) -> Code {
         use ApiError::*;
         match self {
-            MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
-            InvalidBody(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
-            UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-            IdempotencyKeyRequired => (StatusCode::BAD_REQUEST, "idempotency_key_required"),
-            InvalidIdempotencyKey(_) => (StatusCode::BAD_REQUEST, "invalid_idempotency_key"),
-            InvalidAmount(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount"),
-            InvalidField(IdError::BadPhone) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_phone"),
-            InvalidField(IdError::BadName(_)) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_name"),
-            InvalidField(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_id"),
-            InvalidTimeZone(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_time_zone"),
-            InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
-            NotFound(what) => (StatusCode::NOT_FOUND, not_found_code(what)),
-            PhoneTaken(_) => (StatusCode::CONFLICT, "phone_taken"),
-            IdempotencyConflict => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
-            Ledger(LedgerError::InsufficientBalance { .. }) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_balance")
-            }
-            Ledger(LedgerError::NotADeduction(_)) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "not_a_deduction")
-            }
-            Ledger(LedgerError::RefundExceedsDeduction { .. }) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "refund_exceeds_deduction")
-            }
-            Ledger(LedgerError::Overflow) => (StatusCode::UNPROCESSABLE_ENTITY, "amount_overflow"),
-            Ledger(LedgerError::NotARecharge(_)) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "not_a_recharge")
-            }
-            Ledger(LedgerError::RechargeRefundTooLarge { .. }) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "recharge_refund_too_large",
-            ),
+            MalformedJson(_) => Code::MalformedJson,
+            InvalidBody(_) => Code::InvalidBody,
+            Invalid(_) => Code::InvalidField,
+            UnsupportedMediaType => Code::UnsupportedMediaType,
+            IdempotencyKeyRequired => Code::IdempotencyKeyRequired,
+            InvalidIdempotencyKey(_) => Code::InvalidIdempotencyKey,
+            InvalidAmount(_) => Code::InvalidAmount,
+            InvalidField(IdError::BadPhone) => Code::InvalidPhone,
+            InvalidField(IdError::BadName(_)) => Code::InvalidName,
+            InvalidField(_) => Code::InvalidId,
+            InvalidTimeZone(_) => Code::InvalidTimeZone,
+            InvalidQuery(_) => Code::InvalidQueryValue,
+            NotFound(what) => not_found_code(what),
+            PhoneTaken(_) => Code::PhoneTaken,
+            IdempotencyConflict => Code::IdempotencyKeyReused,
+            Ledger(LedgerError::InsufficientBalance { .. }) => Code::InsufficientBalance,
+            Ledger(LedgerError::NotADeduction(_)) => Code::NotADeduction,
+            Ledger(LedgerError::RefundExceedsDeduction { .. }) => Code::RefundExceedsDeduction,
+            Ledger(LedgerError::Overflow) => Code::AmountOverflow,
+            Ledger(LedgerError::NotARecharge(_)) => Code::NotARecharge,
+            Ledger(LedgerError::RechargeRefundTooLarge { .. }) => Code::RechargeRefundTooLarge,
             Ledger(LedgerError::Member(e)) => member_error(e),
             Ledger(LedgerError::Checkout(e)) => checkout_error(e),
             Ledger(LedgerError::Gift(e)) => gift_error(e),
-            Ledger(LedgerError::DayClosed { .. }) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "business_day_closed")
-            }
-            Exhausted(_) => (StatusCode::UNPROCESSABLE_ENTITY, "ids_exhausted"),
-            Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
-            Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
-            Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            InvalidSchedule(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_schedule"),
+            Ledger(LedgerError::DayClosed { .. }) => Code::BusinessDayClosed,
+            Exhausted(_) => Code::IdsExhausted,
+            Overloaded => Code::Overloaded,
+            Storage(_) => Code::StorageError,
+            Unavailable => Code::Unavailable,
+            InvalidSchedule(_) => Code::InvalidSchedule,
             Recurrence(crate::domain::recurrence::RecurrenceError::Count(_)) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_occurrence_count")
+                Code::InvalidOccurrenceCount
             }
-            Recurrence(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_repeat"),
-            PlansDisabled => (StatusCode::FORBIDDEN, "service_plans_disabled"),
-            WrongMode(_) => (StatusCode::UNPROCESSABLE_ENTITY, "wrong_booking_mode"),
-            Transition(_) => (StatusCode::CONFLICT, "invalid_transition"),
-            ResourceHasBookings(_) => (StatusCode::CONFLICT, "resource_has_bookings"),
-            ModeImmutable => (StatusCode::UNPROCESSABLE_ENTITY, "booking_mode_immutable"),
-            Closing(crate::domain::closing::ClosingError::NotManual) => {
-                (StatusCode::CONFLICT, "closing_not_manual")
-            }
-            Recycle(crate::domain::recycle::RecycleError::Expired(_)) => {
-                (StatusCode::GONE, "recycle_bin_expired")
-            }
-            Recycle(crate::domain::recycle::RecycleError::NotEmpty) => {
-                (StatusCode::CONFLICT, "member_not_empty")
-            }
-            Recycle(crate::domain::recycle::RecycleError::PhoneTaken(_)) => {
-                (StatusCode::CONFLICT, "phone_taken")
-            }
-            Closing(crate::domain::closing::ClosingError::Future(_)) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "business_day_not_begun")
-            }
-            NoTestingClock => (StatusCode::NOT_FOUND, "not_found"),
-            Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
-            RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            Backup(_) => (StatusCode::INTERNAL_SERVER_ERROR, "backup_failed"),
+            Recurrence(_) => Code::InvalidRepeat,
+            PlansDisabled => Code::ServicePlansDisabled,
+            WrongMode(_) => Code::WrongBookingMode,
+            Transition(_) => Code::InvalidTransition,
+            ResourceHasBookings(_) => Code::ResourceHasBookings,
+            ModeImmutable => Code::BookingModeImmutable,
+            Closing(crate::domain::closing::ClosingError::NotManual) => Code::ClosingNotManual,
+            Recycle(crate::domain::recycle::RecycleError::Expired(_)) => Code::RecycleBinExpired,
+            Recycle(crate::domain::recycle::RecycleError::NotEmpty) => Code::MemberNotEmpty,
+            Recycle(crate::domain::recycle::RecycleError::PhoneTaken(_)) => Code::PhoneTaken,
+            Closing(crate::domain::closing::ClosingError::Future(_)) => Code::BusinessDayNotBegun,
+            NoTestingClock => Code::NotFound,
+            Unauthorized => Code::Unauthorized,
+            Forbidden => Code::Forbidden,
+            RateLimited(_) => Code::RateLimited,
+            Backup(_) => Code::BackupFailed,
         }
     }
 }
 
-fn member_error(e: &MemberError) -> (StatusCode, &'static str) {
+fn member_error(e: &MemberError) -> Code {
     use MemberError::*;
-    let code = match e {
-        Locked => "card_locked",
-        CardReplaced(_) => "card_replaced",
-        CardNotFound(_) => return (StatusCode::NOT_FOUND, "count_card_not_found"),
-        CardExpired(_) => "count_card_expired",
-        NotEnoughSessions { .. } => "insufficient_sessions",
-        WrongService { .. } => "count_card_wrong_service",
-        TooManyCards => "too_many_count_cards",
-        BadSessions => "invalid_sessions",
-        InsufficientPoints { .. } => "insufficient_points",
-        PointsOverflow => "points_overflow",
-        NotLocked => "card_not_locked",
-        AlreadyLocked => "card_already_locked",
-        LevelNotFound(_) => return (StatusCode::NOT_FOUND, "level_not_found"),
-        LevelUnchanged(_) => "level_unchanged",
-        Coupon(CouponError::NotFound) => return (StatusCode::NOT_FOUND, "coupon_not_found"),
-        Coupon(CouponError::OutsidePeriod) => "coupon_outside_period",
-        Coupon(CouponError::WrongStore) => "coupon_wrong_store",
-        Coupon(CouponError::BelowMinimum { .. }) => "coupon_below_minimum_spend",
-        Coupon(CouponError::BadTemplate(_)) => "invalid_coupon_template",
-        Coupon(CouponError::TooMany) => "too_many_coupons",
-    };
-    (StatusCode::UNPROCESSABLE_ENTITY, code)
+    match e {
+        Locked => Code::CardLocked,
+        CardReplaced(_) => Code::CardReplaced,
+        CardNotFound(_) => Code::CountCardNotFound,
+        CardExpired(_) => Code::CountCardExpired,
+        NotEnoughSessions { .. } => Code::InsufficientSessions,
+        WrongService { .. } => Code::CountCardWrongService,
+        TooManyCards => Code::TooManyCountCards,
+        BadSessions => Code::InvalidSessions,
+        InsufficientPoints { .. } => Code::InsufficientPoints,
+        PointsOverflow => Code::PointsOverflow,
+        NotLocked => Code::CardNotLocked,
+        AlreadyLocked => Code::CardAlreadyLocked,
+        LevelNotFound(_) => Code::LevelNotFound,
+        LevelUnchanged(_) => Code::LevelUnchanged,
+        Coupon(CouponError::NotFound) => Code::CouponNotFound,
+        Coupon(CouponError::OutsidePeriod) => Code::CouponOutsidePeriod,
+        Coupon(CouponError::WrongStore) => Code::CouponWrongStore,
+        Coupon(CouponError::BelowMinimum { .. }) => Code::CouponBelowMinimumSpend,
+        Coupon(CouponError::BadTemplate(_)) => Code::InvalidCouponTemplate,
+        Coupon(CouponError::TooMany) => Code::TooManyCoupons,
+    }
 }
 
-fn gift_error(e: &GiftError) -> (StatusCode, &'static str) {
-    let code = match e {
-        GiftError::NotFound(_) => return (StatusCode::NOT_FOUND, "gift_not_found"),
-        GiftError::OutOfStock { .. } => return (StatusCode::CONFLICT, "gift_out_of_stock"),
-        GiftError::BadQuantity => "invalid_quantity",
-        GiftError::BadStock => "invalid_stock",
-        GiftError::BadPoints => "invalid_gift_points",
-    };
-    (StatusCode::UNPROCESSABLE_ENTITY, code)
+fn gift_error(e: &GiftError) -> Code {
+    match e {
+        GiftError::NotFound(_) => Code::GiftNotFound,
+        GiftError::OutOfStock { .. } => Code::GiftOutOfStock,
+        GiftError::BadQuantity => Code::InvalidQuantity,
+        GiftError::BadStock => Code::InvalidStock,
+        GiftError::BadPoints => Code::InvalidGiftPoints,
+    }
 }
 
-fn checkout_error(e: &CheckoutError) -> (StatusCode, &'static str) {
+fn checkout_error(e: &CheckoutError) -> Code {
     use CheckoutError::*;
-    let code = match e {
-        BadLines => "invalid_order_lines",
-        CardLineNotService => "count_card_line_not_service",
-        TooLarge => "order_too_large",
-        PaymentMismatch { .. } => "payment_mismatch",
-        BadTenders => "invalid_tenders",
-        WalkInNeedsTenders => "walk_in_needs_tenders",
-        NotFound(_) => return (StatusCode::NOT_FOUND, "order_not_found"),
-        NotHeld(_) => return (StatusCode::CONFLICT, "order_not_held"),
-        NotPaid(_) => return (StatusCode::CONFLICT, "order_not_paid"),
-        ReturnTooLarge { .. } => "return_exceeds_order",
-        BadReturn => "invalid_return",
-        TooManyHeld => "too_many_held_orders",
-    };
-    (StatusCode::UNPROCESSABLE_ENTITY, code)
+    match e {
+        BadLines => Code::InvalidOrderLines,
+        CardLineNotService => Code::CountCardLineNotService,
+        TooLarge => Code::OrderTooLarge,
+        PaymentMismatch { .. } => Code::PaymentMismatch,
+        BadTenders => Code::InvalidTenders,
+        WalkInNeedsTenders => Code::WalkInNeedsTenders,
+        NotFound(_) => Code::OrderNotFound,
+        NotHeld(_) => Code::OrderNotHeld,
+        NotPaid(_) => Code::OrderNotPaid,
+        ReturnTooLarge { .. } => Code::ReturnExceedsOrder,
+        BadReturn => Code::InvalidReturn,
+        TooManyHeld => Code::TooManyHeldOrders,
+    }
 }
 
 impl From<ActorError> for ApiError {
@@ -306,49 +448,80 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         let (status, code) = e.status_and_code();
         return Ok(error_response(status, code, e.to_string()));
     }
-    let (status, code, message) = if rejection.is_not_found() {
-        (
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such route".to_owned(),
-        )
+    let (code, message) = if rejection.is_not_found() {
+        (Code::NotFound, "no such route".to_owned())
     } else if rejection.find::<PayloadTooLarge>().is_some() {
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "request body is too large".to_owned(),
-        )
+        (Code::BodyTooLarge, "request body is too large".to_owned())
     } else if rejection.find::<LengthRequired>().is_some() {
         (
-            StatusCode::LENGTH_REQUIRED,
-            "length_required",
+            Code::LengthRequired,
             "a Content-Length header is required".to_owned(),
         )
     } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
-        (
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            "invalid query string".to_owned(),
-        )
-    } else if rejection.find::<MethodNotAllowed>().is_some() {
-        (
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "method not allowed on this route".to_owned(),
-        )
+        (Code::InvalidQuery, "invalid query string".to_owned())
     } else if rejection.find::<warp::reject::InvalidHeader>().is_some() {
         (
-            StatusCode::BAD_REQUEST,
-            "invalid_header",
+            Code::InvalidHeader,
             "a request header is invalid".to_owned(),
+        )
+    } else if rejection.find::<MethodNotAllowed>().is_some() {
+        // Last: another route's method mismatch says nothing when this one's filters spoke.
+        (
+            Code::MethodNotAllowed,
+            "method not allowed on this route".to_owned(),
         )
     } else {
         tracing::warn!(?rejection, "unhandled rejection");
         (
-            StatusCode::BAD_REQUEST,
-            "bad_request",
+            Code::BadRequest,
             "the request could not be understood".to_owned(),
         )
     };
-    Ok(error_response(status, code, message))
+    Ok(error_response(code.status(), code.as_str(), message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Code, Scope};
+
+    /// The README's table of codes, as the catalogue renders it.
+    fn readme_table() -> String {
+        let mut t = String::from("| code | status | where | what it means |\n|---|---|---|---|\n");
+        for &c in Code::ALL {
+            let scope = match c.scope() {
+                Scope::Authenticated => "any operation with a key".to_owned(),
+                Scope::Body => "operations with a body".to_owned(),
+                Scope::Keyed => "writes".to_owned(),
+                Scope::Tags(tags) => tags.join(", "),
+                Scope::Router => "no operation (the router)".to_owned(),
+                Scope::ConflictReport => "scheduling, as a conflict report".to_owned(),
+            };
+            t.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                c.as_str(),
+                c.status().as_u16(),
+                scope,
+                c.describe()
+            ));
+        }
+        t
+    }
+
+    #[test]
+    fn the_readme_lists_every_code() {
+        let readme = include_str!("../../README.md");
+        let table = readme_table();
+        assert!(
+            readme.contains(&table),
+            "README.md's table of error codes differs from the catalogue; it should be:\n{table}"
+        );
+    }
+
+    #[test]
+    fn codes_are_unique() {
+        let mut seen = std::collections::BTreeSet::new();
+        for c in Code::ALL {
+            assert!(seen.insert(c.as_str()), "{} twice", c.as_str());
+        }
+    }
 }

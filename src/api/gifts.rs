@@ -102,13 +102,38 @@ pub async fn move_stock(
             match write(&addr, msg).await? {
                 Outcome::GiftStock { store, gift, stock } => Ok(json_status(
                     StatusCode::OK,
-                    &serde_json::json!({ "store_id": store.get(), "gift_id": gift.0, "stock": stock }),
+                    &GiftStockDto {
+                        store_id: store.get(),
+                        gift_id: gift.0,
+                        name: None,
+                        points: None,
+                        stock,
+                    },
                 )),
                 other => render(other),
             }
         }
         .await,
     )
+}
+
+/// A gift's stock in one store.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct GiftStockDto {
+    pub store_id: u32,
+    pub gift_id: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Points one costs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub points: Option<i64>,
+    pub stock: i64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StoreGiftsDto {
+    pub store_id: u32,
+    pub gifts: Vec<GiftStockDto>,
 }
 
 /// `GET /v1/stores/{store}/gifts`: every gift of the catalog with this store's stock.
@@ -120,13 +145,20 @@ pub async fn list_gifts(state: Arc<ApiState>, p: Principal, store: u64) -> Respo
             let mut gifts = Vec::with_capacity(catalog.gifts.len());
             for g in catalog.gifts.values() {
                 let stock = state.storage().gift_stock(sid, g.id)?;
-                gifts.push(serde_json::json!({
-                    "gift_id": g.id.0, "name": g.name, "points": g.points, "stock": stock
-                }));
+                gifts.push(GiftStockDto {
+                    store_id: sid.get(),
+                    gift_id: g.id.0,
+                    name: Some(g.name.clone()),
+                    points: Some(g.points),
+                    stock,
+                });
             }
             Ok(json_status(
                 StatusCode::OK,
-                &serde_json::json!({ "store_id": sid.get(), "gifts": gifts }),
+                &StoreGiftsDto {
+                    store_id: sid.get(),
+                    gifts,
+                },
             ))
         }
         .await,

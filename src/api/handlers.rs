@@ -104,13 +104,50 @@ pub(super) fn parse_json<T: DeserializeOwned>(
     if !is_json {
         return Err(ApiError::UnsupportedMediaType);
     }
-    serde_json::from_slice(body).map_err(|e| {
+    serde_json::from_slice(body).or_else(|e| {
         use serde_json::error::Category;
         match e.classify() {
-            Category::Data => ApiError::InvalidBody(e.to_string()),
-            _ => ApiError::MalformedJson(e.to_string()),
+            Category::Data => integral(body).ok_or(ApiError::InvalidBody(e.to_string())),
+            _ => Err(ApiError::MalformedJson(e.to_string())),
         }
     })
+}
+
+/// The body again with numbers such as `5.0` read as the integers they are: JSON Schema's
+/// `integer` (the document's) admits them, serde's integers don't. Only refused bodies
+/// take this path.
+fn integral<T: DeserializeOwned>(body: &Bytes) -> Option<T> {
+    const U64_END: f64 = 18_446_744_073_709_551_616.0;
+    const I64_END: f64 = 9_223_372_036_854_775_808.0;
+    fn walk(v: &mut serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Number(n) if n.is_f64() => {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                // A float with no fraction is an exact integer; `as` is exact in range. The
+                // ends are open: a literal just past one rounds onto it.
+                *v = if f.fract() != 0.0 {
+                    return false;
+                } else if (0.0..U64_END).contains(&f) {
+                    serde_json::Value::from(f as u64)
+                } else if f > -I64_END && f < 0.0 {
+                    serde_json::Value::from(f as i64)
+                } else {
+                    return false;
+                };
+                true
+            }
+            serde_json::Value::Array(items) => items.iter_mut().fold(false, |c, i| walk(i) | c),
+            serde_json::Value::Object(fields) => {
+                fields.values_mut().fold(false, |c, f| walk(f) | c)
+            }
+            _ => false,
+        }
+    }
+    let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if !walk(&mut v) {
+        return None;
+    }
+    serde_json::from_value(v).ok()
 }
 
 fn amount(minor: i64) -> Result<Amount, ApiError> {
@@ -147,7 +184,7 @@ pub(super) fn tender(name: Option<&str>) -> Result<TenderKind, ApiError> {
     match name {
         None => Ok(TenderKind::Cash),
         Some(n) => TenderKind::parse(n).ok_or_else(|| {
-            ApiError::InvalidBody("tender must be cash, bank_card, wechat_pay or alipay".into())
+            ApiError::Invalid("tender must be cash, bank_card, wechat_pay or alipay".into())
         }),
     }
 }
@@ -222,7 +259,7 @@ fn outcome_response(outcome: Outcome) -> ApiResult {
 }
 
 pub async fn healthz() -> Response {
-    json_status(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+    json_status(StatusCode::OK, &Health { status: "ok" })
 }
 
 pub async fn create_store(
@@ -296,7 +333,7 @@ pub async fn list_stores(
         let stores: Vec<StoreDto> = stores.iter().map(StoreDto::from).collect();
         Ok(json_status(
             StatusCode::OK,
-            &serde_json::json!({ "stores": stores, "next_after": next_after }),
+            &StoresPage { stores, next_after },
         ))
     })())
 }
@@ -517,7 +554,7 @@ fn batch_command(
     let need_amount = || {
         amount(
             op.amount
-                .ok_or_else(|| ApiError::InvalidBody("amount is required".into()))?,
+                .ok_or_else(|| ApiError::Invalid("amount is required".into()))?,
         )
     };
     let command = match op.op.as_str() {
@@ -536,7 +573,7 @@ fn batch_command(
             member,
             deduction: EntrySeq(
                 op.deduction_seq
-                    .ok_or_else(|| ApiError::InvalidBody("deduction_seq is required".into()))?,
+                    .ok_or_else(|| ApiError::Invalid("deduction_seq is required".into()))?,
             ),
             amount: op.amount.map(amount).transpose()?,
         },

@@ -35,9 +35,12 @@ use crate::domain::money::{Amount, Money, Rate};
 
 /// Members one bulk coupon issue may name.
 pub const BULK_ISSUE_MAX: usize = 1_000;
+/// A bulk issue's key: each member's write is keyed `<key>/<member id>`, which must still
+/// fit an idempotency key.
+pub const BULK_KEY_LEN_MAX: usize = 100;
 
 fn invalid(m: impl Into<String>) -> ApiError {
-    ApiError::InvalidBody(m.into())
+    ApiError::Invalid(m.into())
 }
 
 fn money(minor: i64, what: &str) -> Result<Money, ApiError> {
@@ -83,18 +86,92 @@ fn parse_card(raw: &str) -> Result<(MemberId, u32), ApiError> {
     Ok((member, generation))
 }
 
+/// The answer to a counter operation on a member: their whole account after it, and what
+/// it made.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CounterDto {
+    pub account: BalanceDto,
+    /// The stored-value entry it posted, if any.
+    pub entry: Option<EntryDto>,
+    pub order: Option<crate::domain::checkout::Order>,
+    /// A coupon it issued.
+    pub coupon_code: Option<String>,
+    /// A count card it sold or used.
+    pub card_id: Option<u32>,
+    /// What a redeemed coupon took off.
+    pub discount: Option<i64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HeldOrdersDto {
+    pub orders: Vec<crate::domain::checkout::Order>,
+}
+
+/// One member's result in a bulk issue: the status and code it would have had alone.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BulkResultDto {
+    pub member_id: u64,
+    pub status: u16,
+    /// The error code when it was refused.
+    pub code: Option<&'static str>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BulkIssueDto {
+    pub results: Vec<BulkResultDto>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ActivityPage {
+    pub activity: Vec<crate::domain::membership::ActivityRecord>,
+    /// Pass as `before` for the next (older) page; absent on the last.
+    pub next_before: Option<u64>,
+}
+
+/// What a home store owes a selling store (跨店结算) for its members' spending there.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SettlementDto {
+    pub home_store_id: u32,
+    pub store_id: u32,
+    #[schema(value_type = String, format = DateTime)]
+    pub from: chrono::DateTime<chrono::Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub to: chrono::DateTime<chrono::Utc>,
+    pub lines: u64,
+    pub owed: i64,
+}
+
+/// A store's own rules for a level.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LevelOverrideDto {
+    pub store_id: u32,
+    pub level: u16,
+    pub rules: crate::domain::levels::LevelRules,
+}
+
+/// The chain's catalog: levels, store overrides, coupon templates and gifts.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CatalogDto {
+    pub levels: Vec<crate::domain::levels::Level>,
+    pub overrides: Vec<LevelOverrideDto>,
+    pub coupon_templates: Vec<crate::domain::coupon::CouponTemplate>,
+    pub gifts: Vec<crate::domain::gift::Gift>,
+    /// What one point is worth, minor units.
+    pub point_value: i64,
+}
+
 pub(super) fn render(outcome: Outcome) -> Result<Response, ApiError> {
     match outcome {
         Outcome::Counter(a) => Ok(json_status(
             StatusCode::CREATED,
-            &serde_json::json!({
-                "account": BalanceDto::from(&a.account),
-                "entry": a.entry.as_ref().map(EntryDto::from),
-                "order": a.order,
-                "coupon_code": a.coupon.map(|c| c.to_string()),
-                "card_id": a.card.map(|c| c.0),
-                "discount": a.discount.map(Money::minor),
-            }),
+            &CounterDto {
+                account: BalanceDto::from(&a.account),
+                entry: a.entry.as_ref().map(EntryDto::from),
+                order: a.order,
+                coupon_code: a.coupon.map(|c| c.to_string()),
+                card_id: a.card.map(|c| c.0),
+                discount: a.discount.map(Money::minor),
+            },
         )),
         Outcome::Posted(e) => Ok(json_status(StatusCode::CREATED, &EntryDto::from(&e))),
         Outcome::Order(o) => Ok(json_status(StatusCode::CREATED, &o)),
@@ -630,10 +707,7 @@ pub async fn held_orders(state: Arc<ApiState>, p: Principal, store: u64) -> Resp
             .into_iter()
             .filter(|o| o.status == crate::domain::checkout::OrderStatus::Held)
             .collect();
-        Ok(json_status(
-            StatusCode::OK,
-            &serde_json::json!({ "orders": held }),
-        ))
+        Ok(json_status(StatusCode::OK, &HeldOrdersDto { orders: held }))
     })())
 }
 
@@ -701,8 +775,10 @@ pub async fn bulk_issue(
         async {
             allow(&p, Capability::ChainAdmin, None, String::new)?;
             let key = key.ok_or(ApiError::IdempotencyKeyRequired)?;
-            if key.len() > 100 {
-                return Err(invalid("bulk idempotency keys are at most 100 characters"));
+            if key.len() > BULK_KEY_LEN_MAX {
+                return Err(ApiError::InvalidIdempotencyKey(
+                    crate::domain::ids::IdError::BadIdempotencyKey,
+                ));
             }
             let b: BulkIssueBody = parse_json(ct, &body)?;
             if b.member_ids.is_empty() || b.member_ids.len() > BULK_ISSUE_MAX {
@@ -739,13 +815,13 @@ pub async fn bulk_issue(
                         (s.as_u16(), Some(c))
                     }
                 };
-                results
-                    .push(serde_json::json!({ "member_id": raw, "status": status, "code": code }));
+                results.push(BulkResultDto {
+                    member_id: *raw,
+                    status,
+                    code,
+                });
             }
-            Ok(json_status(
-                StatusCode::OK,
-                &serde_json::json!({ "results": results }),
-            ))
+            Ok(json_status(StatusCode::OK, &BulkIssueDto { results }))
         }
         .await,
     )
@@ -756,6 +832,7 @@ pub async fn bulk_issue(
 #[serde(deny_unknown_fields)]
 pub struct ActivityQuery {
     pub before: Option<u64>,
+    #[param(minimum = 1)]
     pub limit: Option<usize>,
 }
 
@@ -770,7 +847,10 @@ pub async fn activity(state: Arc<ApiState>, p: Principal, raw: u64, q: ActivityQ
             .flatten();
         Ok(json_status(
             StatusCode::OK,
-            &serde_json::json!({ "activity": page, "next_before": next_before }),
+            &ActivityPage {
+                activity: page,
+                next_before,
+            },
         ))
     })())
 }
@@ -805,11 +885,14 @@ pub async fn settlement(state: Arc<ApiState>, p: Principal, q: SettlementQuery) 
         let t = state.storage().settlement(home, store, q.from, q.to)?;
         Ok(json_status(
             StatusCode::OK,
-            &serde_json::json!({
-                "home_store_id": home.get(), "store_id": store.get(),
-                "from": q.from, "to": q.to,
-                "lines": t.lines, "owed": t.amount.minor(),
-            }),
+            &SettlementDto {
+                home_store_id: home.get(),
+                store_id: store.get(),
+                from: q.from,
+                to: q.to,
+                lines: t.lines,
+                owed: t.amount.minor(),
+            },
         ))
     })())
 }
@@ -839,8 +922,37 @@ pub struct RulesBody {
 #[serde(deny_unknown_fields)]
 pub struct LevelBody {
     pub name: String,
-    #[serde(flatten)]
-    pub rules: RulesBody,
+    /// Share of list price paid, in basis points (8800 = 12% off).
+    pub price_rate_bp: u16,
+    #[serde(default)]
+    pub points_per_yuan: u32,
+    #[serde(default)]
+    pub recharge_tiers: Vec<TierBody>,
+    pub upgrade_recharged: Option<i64>,
+    pub upgrade_spent: Option<i64>,
+    pub upgrade_points: Option<i64>,
+}
+
+impl LevelBody {
+    /// The rules part: a level's rules are a store's override's (`RulesBody`), named.
+    /// Not `#[serde(flatten)]`, which can't refuse unknown fields.
+    fn rules(&self) -> RulesBody {
+        RulesBody {
+            price_rate_bp: self.price_rate_bp,
+            points_per_yuan: self.points_per_yuan,
+            recharge_tiers: self
+                .recharge_tiers
+                .iter()
+                .map(|t| TierBody {
+                    min: t.min,
+                    bonus: t.bonus,
+                })
+                .collect(),
+            upgrade_recharged: self.upgrade_recharged,
+            upgrade_spent: self.upgrade_spent,
+            upgrade_points: self.upgrade_points,
+        }
+    }
 }
 
 fn rules(b: &RulesBody) -> Result<LevelRules, ApiError> {
@@ -911,7 +1023,7 @@ pub async fn put_level(
             let level = Level {
                 id: LevelId(id),
                 name: name.as_str().to_owned(),
-                rules: rules(&b.rules)?,
+                rules: rules(&b.rules())?,
             };
             catalog_write(
                 &state,
@@ -1024,16 +1136,20 @@ pub async fn put_template(
 /// `GET /v1/catalog`: levels, store overrides and coupon templates.
 pub async fn get_catalog(state: Arc<ApiState>, _any: Principal) -> Response {
     let c = state.registry.catalog();
-    let levels: Vec<_> = c.levels.levels().collect();
-    let overrides: Vec<_> = c
-        .levels
-        .overrides()
-        .map(|((s, l), r)| serde_json::json!({ "store_id": s.get(), "level": l.0, "rules": r }))
-        .collect();
-    let coupons: Vec<_> = c.coupons.values().collect();
-    let gifts: Vec<_> = c.gifts.values().collect();
-    json_status(
-        StatusCode::OK,
-        &serde_json::json!({ "levels": levels, "overrides": overrides, "coupon_templates": coupons, "gifts": gifts, "point_value": c.point_value.minor() }),
-    )
+    let catalog = CatalogDto {
+        levels: c.levels.levels().cloned().collect(),
+        overrides: c
+            .levels
+            .overrides()
+            .map(|((s, l), r)| LevelOverrideDto {
+                store_id: s.get(),
+                level: l.0,
+                rules: r.clone(),
+            })
+            .collect(),
+        coupon_templates: c.coupons.values().cloned().collect(),
+        gifts: c.gifts.values().cloned().collect(),
+        point_value: c.point_value.minor(),
+    };
+    json_status(StatusCode::OK, &catalog)
 }

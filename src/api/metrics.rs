@@ -191,7 +191,8 @@ pub fn instrument(
                   method: Method,
                   path: warp::path::FullPath,
                   given: Option<HeaderValue>,
-                  mut res: Response| {
+                  res: Response| {
+                let mut res = with_allow(res, path.as_str());
                 let m = &state.metrics;
                 let id = m.request_id(given);
                 m.observe(&method, path.as_str(), res.status(), started);
@@ -207,6 +208,28 @@ pub fn instrument(
             },
         )
         .boxed()
+}
+
+/// A 405 says which methods the path has (RFC 9110 requires `Allow`), from the route
+/// table; a path with none is not a route at all, so 404.
+fn with_allow(mut res: Response, path: &str) -> Response {
+    use super::openapi::{route_for, Verb};
+    if res.status() != warp::http::StatusCode::METHOD_NOT_ALLOWED {
+        return res;
+    }
+    let allowed: Vec<&str> = [Verb::Get, Verb::Post, Verb::Put, Verb::Delete]
+        .into_iter()
+        .filter(|v| route_for(v.as_str(), path).is_some())
+        .map(Verb::as_str)
+        .collect();
+    if allowed.is_empty() {
+        let code = super::error::Code::NotFound;
+        return super::error::error_response(code.status(), code.as_str(), "no such route".into());
+    }
+    if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+        res.headers_mut().insert("allow", v);
+    }
+    res
 }
 
 /// `GET /metrics`: Prometheus text format, for HQ credentials.

@@ -84,10 +84,13 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
     let healthz = warp::path!("healthz")
         .and(warp::get())
         .then(handlers::healthz)
-        .or(warp::path!("v1" / "openapi.json").and(warp::get()).map(|| {
-            warp::reply::with_header(openapi::json(), "content-type", "application/json")
-                .into_response()
-        }))
+        .or(warp::path!("v1" / "openapi.json")
+            .and(warp::get())
+            .and(st.clone())
+            .map(|s: Arc<ApiState>| {
+                let doc = openapi::json(s.manual_clock.is_some());
+                warp::reply::with_header(doc, "content-type", "application/json").into_response()
+            }))
         .unify()
         .boxed();
     let create_store = warp::path!("v1" / "stores")

@@ -1,5 +1,6 @@
 //! Notification templates, the webhook, and the outbox over HTTP.
 
+use crate::domain::ledger::Timestamp;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -35,7 +36,7 @@ pub struct WebhookBody {
 }
 
 fn invalid(e: impl std::fmt::Display) -> ApiError {
-    ApiError::InvalidBody(e.to_string())
+    ApiError::Invalid(e.to_string())
 }
 
 /// `PUT /v1/notification-templates/{event}`.
@@ -118,42 +119,84 @@ pub async fn templates(state: Arc<ApiState>, p: Principal) -> Response {
             let c = state.registry.catalog();
             let events: Vec<_> = EventKind::ALL
                 .iter()
-                .map(|e| {
-                    serde_json::json!({
-                        "event": e.name(),
-                        "placeholders": e.placeholders(),
-                        "text": c.templates.get(e).map(|t| t.text.clone()),
-                    })
+                .map(|e| EventTemplateDto {
+                    event: e.name(),
+                    placeholders: e.placeholders(),
+                    text: c.templates.get(e).map(|t| t.text.clone()),
                 })
                 .collect();
             Ok(json_status(
                 StatusCode::OK,
-                &serde_json::json!({ "events": events, "webhook_url": c.webhook }),
+                &TemplatesDto {
+                    events,
+                    webhook_url: c.webhook.clone(),
+                },
             ))
         }
         .await,
     )
 }
 
-fn notification_json(n: &Notification) -> serde_json::Value {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EventTemplateDto {
+    pub event: &'static str,
+    pub placeholders: &'static [&'static str],
+    /// Absent: the event sends nothing.
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TemplatesDto {
+    pub events: Vec<EventTemplateDto>,
+    pub webhook_url: Option<String>,
+}
+
+/// One message of a store's outbox, with its delivery.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NotificationDto {
+    pub id: String,
+    pub seq: u64,
+    pub member_id: u64,
+    pub store_id: u32,
+    pub event: &'static str,
+    pub text: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    /// `pending`, `delivered` or `failed`.
+    pub status: &'static str,
+    pub attempts: u32,
+    /// When it is tried next (pending), or when it was delivered or given up.
+    #[schema(value_type = String, format = DateTime)]
+    pub status_at: Timestamp,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OutboxPage {
+    pub notifications: Vec<NotificationDto>,
+    /// Pass as `after` for the next page; absent on the last.
+    pub next_after: Option<u64>,
+}
+
+fn notification_json(n: &Notification) -> NotificationDto {
     let (status, at) = match n.delivery {
         Delivery::Pending { next_at } => ("pending", next_at),
         Delivery::Delivered { at } => ("delivered", at),
         Delivery::Failed { at } => ("failed", at),
     };
-    serde_json::json!({
-        "id": n.id.text(),
-        "seq": n.id.0 & 0xffff_ffff,
-        "member_id": n.member.get(),
-        "store_id": n.store.get(),
-        "event": n.event.name(),
-        "text": n.text,
-        "created_at": n.created_at,
-        "status": status,
-        "attempts": n.attempts,
-        "status_at": at,
-        "last_error": n.last_error,
-    })
+    NotificationDto {
+        id: n.id.text(),
+        seq: n.id.0 & 0xffff_ffff,
+        member_id: n.member.get(),
+        store_id: n.store.get(),
+        event: n.event.name(),
+        text: n.text.clone(),
+        created_at: n.created_at,
+        status,
+        attempts: n.attempts,
+        status_at: at,
+        last_error: n.last_error.clone(),
+    }
 }
 
 /// `GET /v1/stores/{id}/notifications?after=&limit=`: the outbox of one store, oldest first;
@@ -172,7 +215,10 @@ pub async fn outbox(state: Arc<ApiState>, p: Principal, store: u64, q: PageAfter
             let items: Vec<_> = items.iter().map(notification_json).collect();
             Ok(json_status(
                 StatusCode::OK,
-                &serde_json::json!({ "notifications": items, "next_after": next }),
+                &OutboxPage {
+                    notifications: items,
+                    next_after: next,
+                },
             ))
         }
         .await,

@@ -16,9 +16,13 @@ use utoipa::openapi::{
 use utoipa::{IntoParams, ToSchema};
 
 use super::dto::*;
+use super::error::{Code, Scope};
 use super::schedule_dto::*;
 use super::{closing, credentials, gifts, membership as m, notify, oplog, recycle};
 use crate::domain::access::{Capability, Principal};
+use crate::domain::checkout::Order;
+use crate::domain::counter::CatalogChange;
+use crate::domain::ids::IDEMPOTENCY_KEY_LEN_MAX;
 
 type Schemas = Vec<(String, RefOr<Schema>)>;
 type BodyFn = fn(&mut Schemas) -> RefOr<Schema>;
@@ -64,9 +68,18 @@ pub struct Route {
     pub access: Access,
     body: Option<BodyFn>,
     query: Option<QueryFn>,
+    /// The answer's schema when it is 200 OK, and when 201 Created.
+    ok: Option<BodyFn>,
+    created: Option<BodyFn>,
+    /// A 409 that reports each colliding occurrence (plans, bookings, moves).
+    conflict_report: bool,
+    /// Answers `text/plain` (the Prometheus scrape).
+    text: bool,
     /// Writes that take an `Idempotency-Key` header.
     keyed: bool,
     public: bool,
+    /// Served only when the server runs with its testing clock.
+    testing: bool,
 }
 
 const fn get(
@@ -94,8 +107,13 @@ const fn write(
         access,
         body: None,
         query: None,
+        ok: None,
+        created: None,
+        conflict_report: false,
+        text: false,
         keyed: true,
         public: false,
+        testing: false,
     }
 }
 
@@ -144,12 +162,60 @@ impl Route {
         self.public = true;
         self
     }
+    const fn ok(mut self, f: BodyFn) -> Self {
+        self.ok = Some(f);
+        self
+    }
+    const fn created(mut self, f: BodyFn) -> Self {
+        self.created = Some(f);
+        self
+    }
+    const fn conflict_report(mut self) -> Self {
+        self.conflict_report = true;
+        self
+    }
+    const fn text(mut self) -> Self {
+        self.text = true;
+        self
+    }
+    /// Does it take an `Idempotency-Key`?
+    pub fn keyed(&self) -> bool {
+        self.keyed
+    }
+    const fn testing(mut self) -> Self {
+        self.testing = true;
+        self
+    }
 }
 
 fn schema<T: ToSchema>(all: &mut Schemas) -> RefOr<Schema> {
     all.push((T::name().into_owned(), T::schema()));
     T::schemas(all);
     RefOr::Ref(Ref::from_schema_name(T::name()))
+}
+
+/// Any JSON object (this document itself).
+fn any_object(_: &mut Schemas) -> RefOr<Schema> {
+    RefOr::T(Schema::Object(
+        ObjectBuilder::new().schema_type(Type::Object).build(),
+    ))
+}
+
+fn one_of(all: &mut Schemas, each: &[BodyFn]) -> RefOr<Schema> {
+    let mut one = utoipa::openapi::schema::OneOfBuilder::new();
+    for f in each {
+        one = one.item(f(all));
+    }
+    RefOr::T(Schema::OneOf(one.build()))
+}
+
+/// A member's checkout answers their account with the order; a walk-in's, the order.
+fn counter_or_order(all: &mut Schemas) -> RefOr<Schema> {
+    one_of(all, &[schema::<m::CounterDto>, schema::<Order>])
+}
+
+fn counter_or_entry(all: &mut Schemas) -> RefOr<Schema> {
+    one_of(all, &[schema::<m::CounterDto>, schema::<EntryDto>])
 }
 
 fn params<T: IntoParams>() -> Vec<Parameter> {
@@ -209,61 +275,75 @@ const STAFF: Access = Access::Role(Capability::Calendar(None));
 
 /// Every route the server answers. Keep in the router's order, group by group.
 pub const ROUTES: &[Route] = &[
-    get("/healthz", "operations", "Liveness", PUBLIC).public(),
-    get("/v1/openapi.json", "operations", "This document", PUBLIC).public(),
-    post("/v1/stores", "directory", "Open a store", HQ).body(schema::<CreateStoreBody>),
-    get("/v1/stores", "directory", "List stores", CHAIN).query(params::<PageAfterQuery>),
-    get("/v1/stores/{store_id}", "directory", "A store", CHAIN),
+    get("/healthz", "operations", "Liveness", PUBLIC).public()
+.ok(schema::<Health>),
+    get("/v1/openapi.json", "operations", "This document", PUBLIC).public()
+.ok(any_object),
+    post("/v1/stores", "directory", "Open a store", HQ).body(schema::<CreateStoreBody>)
+.created(schema::<StoreDto>),
+    get("/v1/stores", "directory", "List stores", CHAIN).query(params::<PageAfterQuery>)
+.ok(schema::<StoresPage>),
+    get("/v1/stores/{store_id}", "directory", "A store", CHAIN)
+.ok(schema::<StoreDto>),
     post("/v1/members", "directory", "Register a member", COUNTER)
-        .body(schema::<RegisterMemberBody>),
+        .body(schema::<RegisterMemberBody>)
+.created(schema::<MemberDto>),
     get(
         "/v1/members",
         "directory",
         "Find a member by phone",
         COUNTER,
     )
-    .query(params::<PhoneQuery>),
-    get("/v1/members/{member_id}", "directory", "A member", COUNTER),
+    .query(params::<PhoneQuery>)
+.ok(schema::<MemberDto>),
+    get("/v1/members/{member_id}", "directory", "A member", COUNTER)
+.ok(schema::<MemberDto>),
     post(
         "/v1/members/{member_id}/recharges",
         "ledger",
         "Recharge stored value (储值)",
         COUNTER,
     )
-    .body(schema::<MoneyBody>),
+    .body(schema::<MoneyBody>)
+.created(schema::<EntryDto>),
     post(
         "/v1/members/{member_id}/deductions",
         "ledger",
         "Deduct stored value",
         COUNTER,
     )
-    .body(schema::<MoneyBody>),
+    .body(schema::<MoneyBody>)
+.created(schema::<EntryDto>),
     post(
         "/v1/members/{member_id}/refunds",
         "ledger",
         "Refund a deduction",
         COUNTER,
     )
-    .body(schema::<RefundBody>),
+    .body(schema::<RefundBody>)
+.created(schema::<EntryDto>),
     get(
         "/v1/members/{member_id}/balance",
         "ledger",
         "Every balance a member holds",
         COUNTER,
-    ),
+    )
+.ok(schema::<BalanceDto>),
     get(
         "/v1/members/{member_id}/entries",
         "ledger",
         "Ledger entries, newest first",
         COUNTER,
     )
-    .query(params::<PageQuery>),
+    .query(params::<PageQuery>)
+.ok(schema::<EntriesPage>),
     get(
         "/v1/ledger/trial-balance",
         "ledger",
         "Trial balance of the chain",
         HQ,
-    ),
+    )
+.ok(schema::<TrialBalanceDto>),
     post(
         "/v1/ledger/batch",
         "ledger",
@@ -271,361 +351,423 @@ pub const ROUTES: &[Route] = &[
         COUNTER,
     )
     .body(schema::<BatchBody>)
-    .unkeyed(),
+    .unkeyed()
+.ok(schema::<BatchAnswer>),
     post(
         "/v1/admin/backups",
         "operations",
         "Back up (RocksDB checkpoint) while serving",
         HQ,
     )
-    .unkeyed(),
-    get("/metrics", "operations", "Prometheus text metrics", HQ),
+    .unkeyed()
+.created(schema::<BackupDto>),
+    get("/metrics", "operations", "Prometheus text metrics", HQ)
+.text(),
     get(
         "/v1/oplog",
         "operations",
         "Operation log (操作日志), newest first",
         MANAGERS,
     )
-    .query(params::<oplog::OplogQuery>),
+    .query(params::<oplog::OplogQuery>)
+.ok(schema::<oplog::OplogPage>),
     put(
         "/v1/stores/{store_id}/closing-mode",
         "closing",
         "Close days by hand or only automatically",
         HQ,
     )
-    .body(schema::<closing::ClosingModeBody>),
+    .body(schema::<closing::ClosingModeBody>)
+.ok(schema::<closing::ClosingModeDto>),
     post(
         "/v1/stores/{store_id}/closings",
         "closing",
         "Close a business day by hand (日结); no more sales that day",
         MANAGERS,
     )
-    .body(schema::<closing::CloseBody>),
+    .body(schema::<closing::CloseBody>)
+.created(schema::<closing::ClosingDto>),
     get(
         "/v1/stores/{store_id}/closings",
         "closing",
         "Sealed business days",
         MANAGERS,
     )
-    .query(params::<closing::ClosingsQuery>),
+    .query(params::<closing::ClosingsQuery>)
+.ok(schema::<closing::ClosingsPage>),
     get(
         "/v1/stats",
         "closing",
         "Statistics (统计分析) per day and in total, by store or chain-wide",
         MANAGERS,
     )
-    .query(params::<closing::StatsQuery>),
+    .query(params::<closing::StatsQuery>)
+.ok(schema::<closing::StatsDto>),
     put(
         "/v1/notification-templates/balance_changed",
         "notifications",
         "Template of balance-change messages",
         HQ,
     )
-    .body(schema::<notify::TemplateTextBody>),
+    .body(schema::<notify::TemplateTextBody>)
+.ok(schema::<CatalogChange>),
     put(
         "/v1/notification-templates/level_upgraded",
         "notifications",
         "Template of level-upgrade messages",
         HQ,
     )
-    .body(schema::<notify::TemplateTextBody>),
+    .body(schema::<notify::TemplateTextBody>)
+.ok(schema::<CatalogChange>),
     put(
         "/v1/notification-templates/coupon_issued",
         "notifications",
         "Template of coupon-issued messages",
         HQ,
     )
-    .body(schema::<notify::TemplateTextBody>),
+    .body(schema::<notify::TemplateTextBody>)
+.ok(schema::<CatalogChange>),
     put(
         "/v1/notification-templates/plan_reminder",
         "notifications",
         "Template of plan reminders",
         HQ,
     )
-    .body(schema::<notify::TemplateTextBody>),
+    .body(schema::<notify::TemplateTextBody>)
+.ok(schema::<CatalogChange>),
     put(
         "/v1/notification-templates/appointment_reminder",
         "notifications",
         "Template of appointment reminders",
         HQ,
     )
-    .body(schema::<notify::TemplateTextBody>),
+    .body(schema::<notify::TemplateTextBody>)
+.ok(schema::<CatalogChange>),
     get(
         "/v1/notification-templates",
         "notifications",
         "Events, their placeholders and templates",
         HQ,
-    ),
+    )
+.ok(schema::<notify::TemplatesDto>),
     put(
         "/v1/notification-webhook",
         "notifications",
         "Where notifications are delivered",
         HQ,
     )
-    .body(schema::<notify::WebhookBody>),
+    .body(schema::<notify::WebhookBody>)
+.ok(schema::<CatalogChange>),
     get(
         "/v1/stores/{store_id}/notifications",
         "notifications",
         "A store's outbox with delivery status",
         MANAGERS,
     )
-    .query(params::<PageAfterQuery>),
+    .query(params::<PageAfterQuery>)
+.ok(schema::<notify::OutboxPage>),
     delete(
         "/v1/members/{member_id}",
         "recycle_bin",
         "Move a member with nothing left to the recycle bin",
         MANAGERS,
-    ),
+    )
+.ok(schema::<recycle::BinnedDto>),
     delete(
         "/v1/gifts/{gift_id}",
         "recycle_bin",
         "Move a gift to the recycle bin",
         HQ,
-    ),
+    )
+.ok(schema::<recycle::BinnedDto>),
     delete(
         "/v1/coupon-templates/{template_id}",
         "recycle_bin",
         "Move a coupon template to the recycle bin",
         HQ,
-    ),
+    )
+.ok(schema::<recycle::BinnedDto>),
     get(
         "/v1/recycle-bin",
         "recycle_bin",
         "Restorable deleted objects (数据回收站)",
         MANAGERS,
     )
-    .query(params::<recycle::BinQuery>),
+    .query(params::<recycle::BinQuery>)
+.ok(schema::<recycle::BinPage>),
     post(
         "/v1/recycle-bin/member/{id}/restore",
         "recycle_bin",
         "Restore a member",
         MANAGERS,
-    ),
+    )
+.ok(schema::<recycle::BinnedDto>),
     post(
         "/v1/recycle-bin/resource/{id}/restore",
         "recycle_bin",
         "Restore a resource",
         MANAGERS,
-    ),
+    )
+.ok(schema::<recycle::BinnedDto>),
     post(
         "/v1/recycle-bin/service/{id}/restore",
         "recycle_bin",
         "Restore a service",
         HQ,
-    ),
+    )
+.ok(schema::<recycle::BinnedDto>),
     post(
         "/v1/recycle-bin/gift/{id}/restore",
         "recycle_bin",
         "Restore a gift",
         HQ,
-    ),
+    )
+.ok(schema::<recycle::BinnedDto>),
     post(
         "/v1/recycle-bin/coupon_template/{id}/restore",
         "recycle_bin",
         "Restore a coupon template",
         HQ,
-    ),
+    )
+.ok(schema::<recycle::BinnedDto>),
     post("/v1/credentials", "access", "Create an API key", HQ)
-        .body(schema::<credentials::CredentialBody>),
-    get("/v1/credentials", "access", "List API keys", HQ).query(params::<PageAfterQuery>),
+        .body(schema::<credentials::CredentialBody>)
+.created(schema::<credentials::CredentialDto>),
+    get("/v1/credentials", "access", "List API keys", HQ).query(params::<PageAfterQuery>)
+.ok(schema::<credentials::CredentialsPage>),
     delete(
         "/v1/credentials/{credential_id}",
         "access",
         "Revoke an API key",
         HQ,
-    ),
-    put("/v1/settings", "scheduling", "Chain settings", HQ).body(schema::<SettingsBody>),
-    get("/v1/settings", "scheduling", "Chain settings", CHAIN),
-    post("/v1/services", "scheduling", "Define a service", HQ).body(schema::<ServiceBody>),
-    get("/v1/services", "scheduling", "List services", CHAIN).query(params::<PageAfterQuery>),
+    )
+.ok(schema::<credentials::CredentialDto>),
+    put("/v1/settings", "scheduling", "Chain settings", HQ).body(schema::<SettingsBody>)
+.ok(schema::<SettingsBody>),
+    get("/v1/settings", "scheduling", "Chain settings", CHAIN)
+.ok(schema::<SettingsBody>),
+    post("/v1/services", "scheduling", "Define a service", HQ).body(schema::<ServiceBody>)
+.created(schema::<ServiceDto>),
+    get("/v1/services", "scheduling", "List services", CHAIN).query(params::<PageAfterQuery>)
+.ok(schema::<ServicesPage>),
     get(
         "/v1/services/{service_id}",
         "scheduling",
         "A service",
         CHAIN,
-    ),
+    )
+.ok(schema::<ServiceDto>),
     put(
         "/v1/services/{service_id}",
         "scheduling",
         "Change a service",
         HQ,
     )
-    .body(schema::<ServiceBody>),
+    .body(schema::<ServiceBody>)
+.ok(schema::<ServiceDto>),
     delete(
         "/v1/services/{service_id}",
         "scheduling",
         "Delete a service",
         HQ,
-    ),
+    )
+.ok(schema::<DeletedDto>),
     put(
         "/v1/stores/{store_id}/hours",
         "scheduling",
         "Business hours and closed dates",
         MANAGERS,
     )
-    .body(schema::<StoreHoursBody>),
+    .body(schema::<StoreHoursBody>)
+.ok(schema::<StoreHoursDto>),
     get(
         "/v1/stores/{store_id}/hours",
         "scheduling",
         "Business hours",
         ANY,
-    ),
+    )
+.ok(schema::<StoreHoursDto>),
     post(
         "/v1/stores/{store_id}/resources",
         "scheduling",
         "Add a resource (staff, room, machine)",
         MANAGERS,
     )
-    .body(schema::<ResourceBody>),
+    .body(schema::<ResourceBody>)
+.created(schema::<ResourceDto>),
     get(
         "/v1/stores/{store_id}/resources",
         "scheduling",
         "A store's resources",
         ANY,
-    ),
+    )
+.ok(schema::<ResourcesDto>),
     get(
         "/v1/stores/{store_id}/availability",
         "scheduling",
         "Free start times",
         ANY,
     )
-    .query(params::<AvailabilityQuery>),
+    .query(params::<AvailabilityQuery>)
+.ok(schema::<FreeStartsDto>),
     post(
         "/v1/stores/{store_id}/appointments",
         "scheduling",
         "Book an appointment",
         COUNTER,
     )
-    .body(schema::<AppointmentBody>),
+    .body(schema::<AppointmentBody>)
+.created(schema::<BookingDto>).conflict_report(),
     get(
         "/v1/stores/{store_id}/appointments",
         "scheduling",
         "A store's appointments and plan occurrences in start order, by day, status (pending: the review queue), resource, service, member and origin; a full page names `next_after`",
         ANY,
     )
-    .query(params::<AppointmentsQuery>),
+    .query(params::<AppointmentsQuery>)
+.ok(schema::<AppointmentsPage>),
     post(
         "/v1/stores/{store_id}/plans",
         "scheduling",
         "Create a service plan (服务计划), all or nothing",
         MANAGERS,
     )
-    .body(schema::<PlanBody>),
+    .body(schema::<PlanBody>)
+.ok(schema::<PlanDto>).created(schema::<PlanDto>).conflict_report(),
     get(
         "/v1/stores/{store_id}/events",
         "scheduling",
         "A store's event feed",
         MANAGERS,
     )
-    .query(params::<EventsQuery>),
+    .query(params::<EventsQuery>)
+.ok(schema::<EventsPage>),
     get(
         "/v1/resources/{resource_id}",
         "scheduling",
         "A resource",
         ANY,
-    ),
+    )
+.ok(schema::<ResourceDto>),
     get(
         "/v1/resources/{resource_id}/bookings",
         "scheduling",
         "A resource's bookings, 10,000 a page; a full page names `next_from`",
         STAFF,
     )
-    .query(params::<RangeQuery>),
+    .query(params::<RangeQuery>)
+.ok(schema::<BookingsDto>),
     put(
         "/v1/resources/{resource_id}",
         "scheduling",
         "Change a resource",
         MANAGERS,
     )
-    .body(schema::<ResourceBody>),
+    .body(schema::<ResourceBody>)
+.ok(schema::<ResourceDto>),
     delete(
         "/v1/resources/{resource_id}",
         "scheduling",
         "Delete a resource",
         MANAGERS,
-    ),
+    )
+.ok(schema::<DeletedDto>),
     get(
         "/v1/appointments/{appointment_id}",
         "scheduling",
         "An appointment",
         ANY,
-    ),
+    )
+.ok(schema::<BookingDto>),
     post(
         "/v1/appointments/{appointment_id}/move",
         "scheduling",
         "Move an appointment to another start on its resources, conflict-checked",
         COUNTER,
     )
-    .body(schema::<MoveBody>),
+    .body(schema::<MoveBody>)
+.ok(schema::<BookingDto>).conflict_report(),
     post(
         "/v1/appointments/{appointment_id}/approve",
         "scheduling",
         "Approve",
         MANAGERS,
-    ),
+    )
+.ok(schema::<BookingDto>),
     post(
         "/v1/appointments/{appointment_id}/reject",
         "scheduling",
         "Reject",
         MANAGERS,
-    ),
+    )
+.ok(schema::<BookingDto>),
     post(
         "/v1/appointments/{appointment_id}/check-in",
         "scheduling",
         "Check in",
         STAFF,
-    ),
+    )
+.ok(schema::<BookingDto>),
     post(
         "/v1/appointments/{appointment_id}/complete",
         "scheduling",
         "Complete",
         STAFF,
-    ),
+    )
+.ok(schema::<BookingDto>),
     post(
         "/v1/appointments/{appointment_id}/cancel",
         "scheduling",
         "Cancel",
         COUNTER,
-    ),
+    )
+.ok(schema::<BookingDto>),
     post(
         "/v1/appointments/{appointment_id}/no-show",
         "scheduling",
         "Mark a no-show",
         STAFF,
-    ),
-    get("/v1/plans/{plan_id}", "scheduling", "A service plan", ANY),
+    )
+.ok(schema::<BookingDto>),
+    get("/v1/plans/{plan_id}", "scheduling", "A service plan", ANY)
+.ok(schema::<PlanDto>),
     post(
         "/v1/plans/{plan_id}/cancel",
         "scheduling",
         "Cancel a plan's remaining occurrences",
         MANAGERS,
-    ),
+    )
+.ok(schema::<PlanDto>),
     post(
         "/v1/plans/{plan_id}/occurrences/{occurrence}/cancel",
         "scheduling",
         "Cancel one occurrence",
         MANAGERS,
-    ),
+    )
+.ok(schema::<PlanDto>),
     post(
         "/v1/plans/{plan_id}/occurrences/{occurrence}/move",
         "scheduling",
         "Move one occurrence",
         MANAGERS,
     )
-    .body(schema::<MoveBody>),
+    .body(schema::<MoveBody>)
+.ok(schema::<PlanDto>).conflict_report(),
     get(
         "/v1/members/{member_id}/plans",
         "scheduling",
         "A member's plans",
         COUNTER,
-    ),
+    )
+.ok(schema::<PlansDto>),
     get(
         "/v1/members/{member_id}/appointments",
         "scheduling",
         "A member's appointments and plan occurrences in every store the caller may read, in start order, by day, status and origin; a full page names `next_after`",
         COUNTER,
     )
-    .query(params::<MemberAppointmentsQuery>),
+    .query(params::<MemberAppointmentsQuery>)
+.ok(schema::<AppointmentsPage>),
     post(
         "/v1/testing/clock",
         "operations",
@@ -633,170 +775,199 @@ pub const ROUTES: &[Route] = &[
         HQ,
     )
     .body(schema::<ClockBody>)
-    .unkeyed(),
+    .unkeyed()
+.ok(schema::<ClockBody>).testing(),
     post(
         "/v1/testing/panic",
         "operations",
         "Panic, to show the process stops (--manual-clock only)",
         HQ,
     )
-    .unkeyed(),
+    .unkeyed()
+.testing(),
     post(
         "/v1/members/{member_id}/count-cards/{card_id}/consume",
         "membership",
         "Use sessions of a count card (次卡)",
         COUNTER,
     )
-    .body(schema::<m::SessionsBody>),
+    .body(schema::<m::SessionsBody>)
+.created(schema::<m::CounterDto>),
     post(
         "/v1/members/{member_id}/count-cards/{card_id}/sessions",
         "membership",
         "Add or remove sessions",
         MANAGERS,
     )
-    .body(schema::<m::SessionsBody>),
+    .body(schema::<m::SessionsBody>)
+.created(schema::<m::CounterDto>),
     get(
         "/v1/members/{member_id}/activity",
         "membership",
         "Points, sessions and coupon activity",
         COUNTER,
     )
-    .query(params::<m::ActivityQuery>),
+    .query(params::<m::ActivityQuery>)
+.ok(schema::<m::ActivityPage>),
     post(
         "/v1/members/{member_id}/gift-exchanges",
         "gifts",
         "Exchange points for a gift (积分兑换)",
         COUNTER,
     )
-    .body(schema::<gifts::ExchangeBody>),
-    put("/v1/gifts/{gift_id}", "gifts", "Define a gift", HQ).body(schema::<gifts::GiftBody>),
+    .body(schema::<gifts::ExchangeBody>)
+.created(schema::<m::CounterDto>),
+    put("/v1/gifts/{gift_id}", "gifts", "Define a gift", HQ).body(schema::<gifts::GiftBody>)
+.ok(schema::<CatalogChange>),
     post(
         "/v1/stores/{store_id}/gifts/{gift_id}/stock",
         "gifts",
         "Move gift stock in or out",
         MANAGERS,
     )
-    .body(schema::<gifts::StockBody>),
+    .body(schema::<gifts::StockBody>)
+.ok(schema::<gifts::GiftStockDto>),
     get(
         "/v1/stores/{store_id}/gifts",
         "gifts",
         "A store's gifts and stock",
         ANY,
-    ),
+    )
+.ok(schema::<gifts::StoreGiftsDto>),
     post(
         "/v1/members/{member_id}/recharge-refunds",
         "membership",
         "Refund a recharge",
         MANAGERS,
     )
-    .body(schema::<m::RechargeRefundBody>),
+    .body(schema::<m::RechargeRefundBody>)
+.created(counter_or_entry),
     post(
         "/v1/members/{member_id}/count-cards",
         "membership",
         "Sell a count card",
         COUNTER,
     )
-    .body(schema::<m::BuyCardBody>),
+    .body(schema::<m::BuyCardBody>)
+.created(schema::<m::CounterDto>),
     post(
         "/v1/members/{member_id}/points",
         "membership",
         "Adjust points (积分)",
         MANAGERS,
     )
-    .body(schema::<m::PointsBody>),
+    .body(schema::<m::PointsBody>)
+.created(schema::<m::CounterDto>),
     post(
         "/v1/members/{member_id}/coupons",
         "membership",
         "Issue a coupon",
         MANAGERS,
     )
-    .body(schema::<m::IssueBody>),
+    .body(schema::<m::IssueBody>)
+.created(schema::<m::CounterDto>),
     post(
         "/v1/members/{member_id}/level",
         "membership",
         "Set the member's level by hand (更换会员等级), with a reason",
         MANAGERS,
     )
-    .body(schema::<m::MemberLevelBody>),
+    .body(schema::<m::MemberLevelBody>)
+.created(schema::<m::CounterDto>),
     post(
         "/v1/members/{member_id}/lock",
         "membership",
         "Lock the member's card",
         MANAGERS,
     )
-    .body(schema::<m::StoreOnlyBody>),
+    .body(schema::<m::StoreOnlyBody>)
+.created(schema::<m::CounterDto>),
     post(
         "/v1/members/{member_id}/unlock",
         "membership",
         "Unlock the member's card",
         MANAGERS,
     )
-    .body(schema::<m::StoreOnlyBody>),
+    .body(schema::<m::StoreOnlyBody>)
+.created(schema::<m::CounterDto>),
     post(
         "/v1/members/{member_id}/replace-card",
         "membership",
         "Replace a lost card",
         MANAGERS,
     )
-    .body(schema::<m::StoreOnlyBody>),
-    post("/v1/orders/held", "orders", "Hold an order (挂单)", COUNTER).body(schema::<m::OrderBody>),
-    post("/v1/orders", "orders", "Check out an order", COUNTER).body(schema::<m::OrderBody>),
-    get("/v1/orders/{order_id}", "orders", "An order", COUNTER),
+    .body(schema::<m::StoreOnlyBody>)
+.created(schema::<m::CounterDto>),
+    post("/v1/orders/held", "orders", "Hold an order (挂单)", COUNTER).body(schema::<m::OrderBody>)
+.created(schema::<Order>),
+    post("/v1/orders", "orders", "Check out an order", COUNTER).body(schema::<m::OrderBody>)
+.created(counter_or_order),
+    get("/v1/orders/{order_id}", "orders", "An order", COUNTER)
+.ok(schema::<Order>),
     post(
         "/v1/orders/{order_id}/returns",
         "orders",
         "Return lines of an order",
         COUNTER,
     )
-    .body(schema::<m::ReturnBody>),
+    .body(schema::<m::ReturnBody>)
+.created(counter_or_order),
     get(
         "/v1/stores/{store_id}/held-orders",
         "orders",
         "A store's held orders",
         COUNTER,
-    ),
-    post("/v1/coupons/redeem", "coupons", "Redeem a coupon", COUNTER).body(schema::<m::RedeemBody>),
+    )
+.ok(schema::<m::HeldOrdersDto>),
+    post("/v1/coupons/redeem", "coupons", "Redeem a coupon", COUNTER).body(schema::<m::RedeemBody>)
+.created(schema::<m::CounterDto>),
     post(
         "/v1/coupons/issue",
         "coupons",
         "Issue coupons to many members",
         HQ,
     )
-    .body(schema::<m::BulkIssueBody>),
+    .body(schema::<m::BulkIssueBody>)
+.ok(schema::<m::BulkIssueDto>),
     get(
         "/v1/settlements",
         "ledger",
         "What home stores owe selling stores (跨店结算)",
         MANAGERS,
     )
-    .query(params::<m::SettlementQuery>),
+    .query(params::<m::SettlementQuery>)
+.ok(schema::<m::SettlementDto>),
     put(
         "/v1/levels/{level_id}",
         "membership",
         "Define a member level",
         HQ,
     )
-    .body(schema::<m::LevelBody>),
+    .body(schema::<m::LevelBody>)
+.ok(schema::<CatalogChange>),
     put(
         "/v1/stores/{store_id}/levels/{level_id}",
         "membership",
         "A store's rules for a level",
         MANAGERS,
     )
-    .body(schema::<m::RulesBody>),
+    .body(schema::<m::RulesBody>)
+.ok(schema::<CatalogChange>),
     put(
         "/v1/coupon-templates/{template_id}",
         "coupons",
         "Define a coupon template",
         HQ,
     )
-    .body(schema::<m::TemplateBody>),
+    .body(schema::<m::TemplateBody>)
+.ok(schema::<CatalogChange>),
     get(
         "/v1/catalog",
         "membership",
         "Levels, coupon templates and gifts",
         CHAIN,
-    ),
+    )
+.ok(schema::<m::CatalogDto>),
 ];
 
 fn error_schema() -> Schema {
@@ -805,7 +976,7 @@ fn error_schema() -> Schema {
             "code",
             ObjectBuilder::new()
                 .schema_type(Type::String)
-                .description(Some("Stable, machine-readable")),
+                .description(Some("Stable, machine-readable: see the README's table")),
         )
         .property(
             "message",
@@ -818,10 +989,44 @@ fn error_schema() -> Schema {
         .into()
 }
 
+/// Can `r` answer `code`?
+fn answers(r: &Route, code: Code) -> bool {
+    match code.scope() {
+        Scope::Authenticated => !r.public,
+        Scope::Body => r.body.is_some(),
+        Scope::Keyed => r.keyed,
+        Scope::Tags(tags) => !r.public && tags.contains(&r.tag),
+        Scope::Router | Scope::ConflictReport => false,
+    }
+}
+
+/// `{code, message}` with `code` one of `codes`.
+fn error_with(codes: &[Code]) -> RefOr<Schema> {
+    let names: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
+    RefOr::T(Schema::Object(
+        ObjectBuilder::new()
+            .property(
+                "code",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(names)),
+            )
+            .property("message", ObjectBuilder::new().schema_type(Type::String))
+            .required("code")
+            .required("message")
+            .build(),
+    ))
+}
+
 fn path_params(path: &str) -> Vec<Parameter> {
     path.split('/')
         .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
         .map(|name| {
+            // Levels are numbered from 0 (the level every member starts at).
+            let (min, max) = match name {
+                "level_id" => (0, i64::from(crate::domain::levels::LEVEL_ID_MAX)),
+                _ => (1, PATH_ID_MAX),
+            };
             ParameterBuilder::new()
                 .name(name)
                 .parameter_in(ParameterIn::Path)
@@ -829,95 +1034,135 @@ fn path_params(path: &str) -> Vec<Parameter> {
                 .schema(Some(
                     ObjectBuilder::new()
                         .schema_type(Type::Integer)
-                        .minimum(Some(1)),
+                        .minimum(Some(min))
+                        .maximum(Some(max)),
                 ))
                 .build()
         })
         .collect()
 }
 
-fn build() -> OpenApi {
+/// Ids in paths fit an i64, so every client's integer type holds them.
+const PATH_ID_MAX: i64 = i64::MAX;
+
+fn idempotency_header(r: &Route) -> Parameter {
+    // The bulk issue keys each member's write `<key>/<member id>`, so its own key is shorter.
+    let max = if r.path == "/v1/coupons/issue" {
+        m::BULK_KEY_LEN_MAX
+    } else {
+        IDEMPOTENCY_KEY_LEN_MAX
+    };
+    ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::True)
+        .description(Some(format!(
+            "1-{max} visible ASCII characters (no spaces); a retry with the same key gets \
+             the first answer, and the same key with another request is refused"
+        )))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(max))
+                .pattern(Some(format!("^[!-~]{{1,{max}}}$"))),
+        ))
+        .build()
+}
+
+fn build(testing: bool) -> OpenApi {
     let mut schemas = Schemas::new();
     let mut paths = PathsBuilder::new();
     let json = |r: RefOr<Schema>| ContentBuilder::new().schema(Some(r)).build();
-    let error = || {
-        ResponseBuilder::new().content(
-            "application/json",
-            json(RefOr::Ref(Ref::from_schema_name("Error"))),
-        )
-    };
     for (i, r) in ROUTES.iter().enumerate() {
+        if r.testing && !testing {
+            continue;
+        }
         let mut parameters = path_params(r.path);
         if let Some(q) = r.query {
             parameters.extend(q());
         }
         if r.keyed {
-            parameters.push(
-                ParameterBuilder::new()
-                    .name("Idempotency-Key")
-                    .parameter_in(ParameterIn::Header)
-                    .required(Required::True)
-                    .description(Some(
-                        "1-64 printable ASCII; a retry with the same key returns the first answer",
-                    ))
-                    .schema(Some(
-                        ObjectBuilder::new()
-                            .schema_type(Type::String)
-                            .max_length(Some(64)),
-                    ))
-                    .build(),
-            );
+            parameters.push(idempotency_header(r));
         }
-        let any = || {
-            RefOr::T(Schema::Object(
-                ObjectBuilder::new().schema_type(Type::Object).build(),
-            ))
-        };
-        let mut responses = ResponsesBuilder::new().response(
-            "200",
-            ResponseBuilder::new()
-                .description("Done")
-                .content("application/json", json(any())),
-        );
-        if r.verb != Verb::Get {
+        let mut responses = ResponsesBuilder::new();
+        if let Some(f) = r.ok {
+            let what = if r.created.is_some() {
+                "Done (a dry run)"
+            } else {
+                "Done"
+            };
             responses = responses.response(
-                "201",
+                "200",
                 ResponseBuilder::new()
-                    .description("Created or posted")
-                    .content("application/json", json(any())),
+                    .description(what)
+                    .content("application/json", json(f(&mut schemas))),
             );
         }
-        if !r.public {
-            responses = responses
-                .response("400", error().description("Bad input: nothing changed"))
-                .response("401", error().description("Missing or unknown API key"))
-                .response(
-                    "403",
-                    error().description("This credential may not do that"),
-                )
-                .response(
-                    "404",
-                    error().description("Not found, or not this credential's to see"),
-                )
-                .response("429", error().description("Rate limited; see Retry-After"))
-                .response(
-                    "503",
-                    error().description("Busy; retry with the same Idempotency-Key"),
-                );
+        if let Some(f) = r.created {
+            let mut created = ResponseBuilder::new()
+                .description("Created or posted, and durable")
+                .content("application/json", json(f(&mut schemas)));
+            for (name, link) in links(r, testing) {
+                created = created.link(name, link);
+            }
+            responses = responses.response("201", created);
         }
-        if r.verb != Verb::Get {
-            responses = responses
-                .response(
-                    "409",
-                    error().description("Conflict, or the key was used for another request"),
-                )
-                .response(
-                    "422",
-                    error().description("Refused by a business rule; nothing changed"),
-                );
+        if r.text {
+            responses = responses.response(
+                "200",
+                ResponseBuilder::new().description("Done").content(
+                    "text/plain",
+                    ContentBuilder::new()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                        .build(),
+                ),
+            );
+        }
+        if r.ok.is_none() && r.created.is_none() && !r.text {
+            responses = responses.response("204", ResponseBuilder::new().description("Done"));
+        }
+        let mut by_status: std::collections::BTreeMap<u16, Vec<Code>> = Default::default();
+        for &code in Code::ALL {
+            if answers(r, code) {
+                by_status
+                    .entry(code.status().as_u16())
+                    .or_default()
+                    .push(code);
+            }
+        }
+        for (status, codes) in by_status {
+            let reason = warp::http::StatusCode::from_u16(status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("Error");
+            let conflict = r.conflict_report && status == 409;
+            let body = if conflict {
+                RefOr::T(Schema::OneOf(
+                    utoipa::openapi::schema::OneOfBuilder::new()
+                        .item(error_with(&codes))
+                        .item(schema::<ConflictReport>(&mut schemas))
+                        .build(),
+                ))
+            } else {
+                error_with(&codes)
+            };
+            responses = responses.response(
+                status.to_string(),
+                ResponseBuilder::new()
+                    .description(format!(
+                        "{reason}: {}; nothing changed",
+                        codes
+                            .iter()
+                            .map(|c| c.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                    .content("application/json", json(body)),
+            );
         }
         let mut op = OperationBuilder::new()
-            .operation_id(Some(format!("op{i:03}_{}", operation_name(r))))
+            .operation_id(Some(operation_id(i, r)))
             .summary(Some(r.summary))
             .description(Some(format!("Who: {}", r.access.describe())))
             .tag(r.tag)
@@ -949,11 +1194,12 @@ fn build() -> OpenApi {
         .info(
             InfoBuilder::new()
                 .title("chainstore")
-                .version(env!("CARGO_PKG_VERSION"))
+                .version(API_VERSION)
                 .description(Some(
                     "Scheduling and stored-value ledger for chains of stores. Money is integer \
                      minor units (fen). Every write takes an Idempotency-Key and is acknowledged \
-                     only once durable. Errors are {code, message}.",
+                     only once durable. Errors are {code, message}; each operation lists the \
+                     codes it can answer, by status.",
                 )),
         )
         .paths(paths)
@@ -963,6 +1209,65 @@ fn build() -> OpenApi {
             Vec::<String>::new(),
         )]))
         .build()
+}
+
+/// The API's version: the document's `info.version`. Compatible changes (new operations,
+/// new optional fields, new codes) raise the minor; a breaking one would be `/v2`.
+pub const API_VERSION: &str = "1.1.0";
+
+/// Operations that create an object, and the path parameter that names it in others: the
+/// document's links, so a client (or a fuzzer) can chain a created member into its
+/// recharges. Each answers the object with its `id`.
+const CREATES: &[(Verb, &str, &str)] = &[
+    (Verb::Post, "/v1/stores", "store_id"),
+    (Verb::Post, "/v1/members", "member_id"),
+    (Verb::Post, "/v1/services", "service_id"),
+    (Verb::Post, "/v1/stores/{store_id}/resources", "resource_id"),
+    (
+        Verb::Post,
+        "/v1/stores/{store_id}/appointments",
+        "appointment_id",
+    ),
+    (Verb::Post, "/v1/stores/{store_id}/plans", "plan_id"),
+    (Verb::Post, "/v1/credentials", "credential_id"),
+    (Verb::Post, "/v1/orders/held", "order_id"),
+];
+
+/// Links from `r`'s 201 answer to every operation on the object it created; the path
+/// parameters `r` was called with go along where the target has them too.
+fn links(r: &Route, testing: bool) -> Vec<(String, utoipa::openapi::link::Link)> {
+    use utoipa::openapi::link::LinkBuilder;
+    let Some(&(_, _, param)) = CREATES
+        .iter()
+        .find(|(verb, path, _)| *verb == r.verb && *path == r.path)
+    else {
+        return Vec::new();
+    };
+    let named = format!("{{{param}}}");
+    ROUTES
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.path.contains(&named) && (testing || !t.testing))
+        .map(|(i, t)| {
+            let mut link = LinkBuilder::new()
+                .operation_id(operation_id(i, t))
+                .parameter(param, "$response.body#/id");
+            for own in r
+                .path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            {
+                if t.path.contains(&format!("{{{own}}}")) {
+                    link = link.parameter(own, format!("$request.path.{own}"));
+                }
+            }
+            (operation_id(i, t), link.build())
+        })
+        .collect()
+}
+
+fn operation_id(i: usize, r: &Route) -> String {
+    format!("op{i:03}_{}", operation_name(r))
 }
 
 fn operation_name(r: &Route) -> String {
@@ -1016,7 +1321,8 @@ pub fn route_for(verb: &str, path: &str) -> Option<Matched> {
         let mut literals = 0;
         let matched = row.segs.iter().zip(segs).all(|(want, got)| {
             if want.starts_with('{') {
-                true
+                // Every path parameter is a numeric id.
+                got.bytes().all(|b| b.is_ascii_digit())
             } else {
                 literals += 1;
                 want == got
@@ -1042,12 +1348,101 @@ pub struct Matched {
 /// No route has more path segments than this; longer paths match none.
 const ROUTE_SEGMENTS_MAX: usize = 8;
 
-/// The document, rendered once.
-pub fn json() -> &'static str {
+/// The document, rendered once: with the testing routes when the server serves them.
+pub fn json(testing: bool) -> &'static str {
     static DOC: OnceLock<String> = OnceLock::new();
-    DOC.get_or_init(|| {
-        build()
+    static TESTING_DOC: OnceLock<String> = OnceLock::new();
+    let cell = if testing { &TESTING_DOC } else { &DOC };
+    cell.get_or_init(|| {
+        let doc = build(testing)
             .to_json()
-            .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text));
+        match doc {
+            Ok(mut doc) => {
+                tighten(&mut doc);
+                doc.to_string()
+            }
+            Err(e) => format!("{{\"error\":\"{e}\"}}"),
+        }
     })
+}
+
+/// What the derives leave out, made exact for clients and fuzzers: an integer's range is
+/// its Rust type's (`format: uint16` is 0-65535), and a variant of an externally tagged
+/// enum (`{"weekly": {...}}`) has no other key.
+fn tighten(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Object(o) => {
+            // utoipa 5 writes a link's `operationId` in snake case.
+            if let Some(Value::Object(links)) = o.get_mut("links") {
+                for link in links.values_mut() {
+                    if let Some(l) = link.as_object_mut() {
+                        if let Some(id) = l.remove("operation_id") {
+                            l.insert("operationId".into(), id);
+                        }
+                    }
+                }
+            }
+            // utoipa writes unsigned formats `u-int16`; the usual spelling is `uint16`.
+            if let Some(f) = o.get("format").and_then(Value::as_str) {
+                if let Some(bits) = f.strip_prefix("u-int") {
+                    o.insert("format".into(), Value::from(format!("uint{bits}")));
+                }
+            }
+            let integer = match o.get("type") {
+                Some(Value::String(t)) => t == "integer",
+                Some(Value::Array(ts)) => ts.iter().any(|t| t == "integer"),
+                _ => false,
+            };
+            if integer && !o.contains_key("format") {
+                // `usize` and the like: whatever a 64-bit unsigned integer holds.
+                let unsigned = o
+                    .get("minimum")
+                    .and_then(Value::as_i64)
+                    .is_some_and(|m| m >= 0);
+                let format = if unsigned { "uint64" } else { "int64" };
+                o.insert("format".into(), Value::from(format));
+            }
+            let range = match o.get("format").and_then(Value::as_str) {
+                Some("uint8") => Some((Value::from(0), Value::from(u8::MAX))),
+                Some("uint16") => Some((Value::from(0), Value::from(u16::MAX))),
+                Some("uint32") => Some((Value::from(0), Value::from(u32::MAX))),
+                Some("uint64") => Some((Value::from(0), Value::from(u64::MAX))),
+                Some("int8") => Some((Value::from(i8::MIN), Value::from(i8::MAX))),
+                Some("int16") => Some((Value::from(i16::MIN), Value::from(i16::MAX))),
+                Some("int32") => Some((Value::from(i32::MIN), Value::from(i32::MAX))),
+                Some("int64") => Some((Value::from(i64::MIN), Value::from(i64::MAX))),
+                _ => None,
+            };
+            if let Some((min, max)) = range {
+                // A bound the derive already set (a `minimum = 1`) is the tighter one.
+                o.entry("minimum").or_insert(min);
+                o.entry("maximum").or_insert(max);
+            }
+            if let Some(Value::Array(items)) = o.get_mut("oneOf") {
+                for item in items.iter_mut() {
+                    let one_key = item.get("type") == Some(&Value::from("object"))
+                        && item
+                            .get("properties")
+                            .and_then(Value::as_object)
+                            .map(|p| p.len())
+                            == Some(1)
+                        && item
+                            .get("required")
+                            .and_then(Value::as_array)
+                            .map(|r| r.len())
+                            == Some(1);
+                    if one_key {
+                        item["additionalProperties"] = Value::Bool(false);
+                    }
+                }
+            }
+            for child in o.values_mut() {
+                tighten(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(tighten),
+        _ => {}
+    }
 }

@@ -28,7 +28,15 @@ pub struct OplogQuery {
     pub to: Option<DateTime<Utc>>,
     /// `next_before` of the previous page.
     pub before: Option<String>,
+    #[param(minimum = 1)]
     pub limit: Option<usize>,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct OplogPage {
+    pub operations: Vec<crate::domain::oplog::OpRecord>,
+    /// Pass as `before` for the next (older) page; absent on the last.
+    pub next_before: Option<String>,
 }
 
 pub async fn list(state: Arc<ApiState>, p: Principal, q: OplogQuery) -> Response {
@@ -88,7 +96,10 @@ pub async fn list(state: Arc<ApiState>, p: Principal, q: OplogQuery) -> Response
         let operations: Vec<_> = page.into_iter().map(|(_, r)| r).collect();
         Ok(json_status(
             StatusCode::OK,
-            &serde_json::json!({ "operations": operations, "next_before": next_before }),
+            &OplogPage {
+                operations,
+                next_before,
+            },
         ))
     })())
 }

@@ -30,6 +30,7 @@ pub struct BinQuery {
     pub kind: Option<String>,
     /// A store's members and resources; required for store managers.
     pub store_id: Option<u64>,
+    #[param(minimum = 1)]
     pub limit: Option<usize>,
 }
 
@@ -37,11 +38,19 @@ fn render(outcome: Outcome) -> Result<Response, ApiError> {
     match outcome {
         Outcome::Binned(kind, id) => Ok(json_status(
             StatusCode::OK,
-            &serde_json::json!({ "kind": kind.name(), "id": id, "status": "in_recycle_bin" }),
+            &BinnedDto {
+                kind: kind.name(),
+                id,
+                status: "in_recycle_bin",
+            },
         )),
         Outcome::Restored(kind, id) => Ok(json_status(
             StatusCode::OK,
-            &serde_json::json!({ "kind": kind.name(), "id": id, "status": "restored" }),
+            &BinnedDto {
+                kind: kind.name(),
+                id,
+                status: "restored",
+            },
         )),
         other => Err(ApiError::InvalidBody(format!(
             "unexpected outcome {other:?}"
@@ -91,16 +100,46 @@ pub async fn delete_catalog_item(
     )
 }
 
-fn entry_json(e: &BinEntry, retention: u32) -> serde_json::Value {
-    serde_json::json!({
-        "kind": e.kind.name(),
-        "id": e.id,
-        "store_id": e.store.map(|s| s.get()),
-        "label": e.label,
-        "deleted_at": e.deleted_at,
-        "deleted_by_credential": e.deleted_by,
-        "purge_at": e.purge_at(retention),
-    })
+/// An object moved to the bin, or restored from it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BinnedDto {
+    /// `member`, `resource`, `service`, `gift` or `coupon_template`.
+    pub kind: &'static str,
+    pub id: u64,
+    /// `in_recycle_bin` or `restored`.
+    pub status: &'static str,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BinEntryDto {
+    pub kind: &'static str,
+    pub id: u64,
+    pub store_id: Option<u32>,
+    pub label: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub deleted_at: crate::domain::ledger::Timestamp,
+    pub deleted_by_credential: u64,
+    /// After this it can't be restored.
+    #[schema(value_type = String, format = DateTime)]
+    pub purge_at: crate::domain::ledger::Timestamp,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BinPage {
+    pub items: Vec<BinEntryDto>,
+    pub retention_days: u32,
+}
+
+fn entry_json(e: &BinEntry, retention: u32) -> BinEntryDto {
+    BinEntryDto {
+        kind: e.kind.name(),
+        id: e.id,
+        store_id: e.store.map(|s| s.get()),
+        label: e.label.clone(),
+        deleted_at: e.deleted_at,
+        deleted_by_credential: e.deleted_by,
+        purge_at: e.purge_at(retention),
+    }
 }
 
 /// `GET /v1/recycle-bin?kind=&store_id=&limit=`: restorable entries. HQ sees everything;
@@ -142,7 +181,10 @@ pub async fn list(state: Arc<ApiState>, p: Principal, q: BinQuery) -> Response {
                 .collect();
             Ok(json_status(
                 StatusCode::OK,
-                &serde_json::json!({ "items": items, "retention_days": retention }),
+                &BinPage {
+                    items,
+                    retention_days: retention,
+                },
             ))
         }
         .await,

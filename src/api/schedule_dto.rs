@@ -43,11 +43,51 @@ pub struct ServiceBody {
 /// Weekly windows: `{"mon": [["09:00", "21:00"]], ...}`; a missing day is closed.
 pub type HoursBody = BTreeMap<String, Vec<(String, String)>>;
 
+/// [`HoursBody`] in the document: weekday names, each with windows of two `HH:MM` times.
+fn hours_schema() -> utoipa::openapi::Object {
+    hours_object(utoipa::openapi::schema::SchemaType::new(
+        utoipa::openapi::schema::Type::Object,
+    ))
+}
+
+fn optional_hours_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    hours_object(SchemaType::from_iter([Type::Object, Type::Null]))
+}
+
+fn hours_object(kind: utoipa::openapi::schema::SchemaType) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, ObjectBuilder, Type};
+    let day = || {
+        let time = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[0-9]{2}:[0-9]{2}$"));
+        let window = ArrayBuilder::new()
+            .items(time)
+            .min_items(Some(2))
+            .max_items(Some(2));
+        ArrayBuilder::new()
+            .items(window)
+            .max_items(Some(WINDOWS_PER_DAY_MAX))
+    };
+    let mut o = ObjectBuilder::new()
+        .schema_type(kind)
+        .description(Some(
+            "Weekly windows, e.g. `{\"mon\": [[\"09:00\", \"21:00\"]]}`; a missing day is closed",
+        ))
+        .additional_properties(Some(
+            AdditionalProperties::<utoipa::openapi::Schema>::FreeForm(false),
+        ));
+    for d in WEEKDAYS {
+        o = o.property(d, day());
+    }
+    o.build()
+}
+
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoreHoursBody {
     /// Weekly windows, e.g. `{"mon": [["09:00", "21:00"]]}`; a missing day is closed.
-    #[schema(value_type = BTreeMap<String, Vec<Vec<String>>>)]
+    #[schema(schema_with = hours_schema)]
     pub business_hours: HoursBody,
     #[serde(default)]
     pub closed_dates: Vec<String>,
@@ -60,7 +100,7 @@ pub struct ResourceBody {
     pub kind: String,
     pub capacity: u32,
     /// Absent: always available (within the store's business hours).
-    #[schema(value_type = Option<BTreeMap<String, Vec<Vec<String>>>>)]
+    #[schema(schema_with = optional_hours_schema)]
     pub working_hours: Option<HoursBody>,
     #[serde(default)]
     pub days_off: Vec<String>,
@@ -163,6 +203,7 @@ pub struct AppointmentsQuery {
     /// The `next_after` of the page before.
     pub after: Option<String>,
     /// 1 to the configured page size (default 100, at most 500).
+    #[param(minimum = 1)]
     pub limit: Option<usize>,
 }
 
@@ -181,6 +222,7 @@ pub struct MemberAppointmentsQuery {
     pub origin: Option<String>,
     /// The `next_after` of the page before.
     pub after: Option<String>,
+    #[param(minimum = 1)]
     pub limit: Option<usize>,
 }
 
@@ -206,6 +248,7 @@ impl MemberAppointmentsQuery {
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     pub after: Option<u64>,
+    #[param(minimum = 1)]
     pub limit: Option<usize>,
 }
 
@@ -329,7 +372,65 @@ pub fn dates_dto(d: &DateSet) -> Vec<String> {
     d.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect()
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeletedDto {
+    pub id: u64,
+    /// Always true.
+    pub deleted: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StoreHoursDto {
+    pub store_id: u32,
+    pub time_zone: &'static str,
+    #[schema(schema_with = hours_schema)]
+    pub business_hours: HoursBody,
+    pub closed_dates: Vec<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ServicesPage {
+    pub services: Vec<ServiceDto>,
+    /// Pass as `after` for the next page; absent on the last.
+    pub next_after: Option<u64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ResourcesDto {
+    pub resources: Vec<ResourceDto>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PlansDto {
+    pub plans: Vec<PlanDto>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FreeStartsDto {
+    pub store_id: u32,
+    pub starts: Vec<FreeStartDto>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EventsPage {
+    pub events: Vec<EventDto>,
+    /// Pass as `after` for the next page; absent when the page is empty.
+    pub next_after: Option<u64>,
+}
+
+/// A store's (or a member's) appointments and plan occurrences, in start order.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AppointmentsPage {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<u64>,
+    pub appointments: Vec<BookingDto>,
+    /// Pass as `after` for the next page; absent on the last.
+    pub next_after: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ServiceDto {
     pub id: u64,
     pub name: String,
@@ -359,13 +460,14 @@ impl From<&Service> for ServiceDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ResourceDto {
     pub id: u64,
     pub store_id: u32,
     pub name: String,
     pub kind: String,
     pub capacity: u32,
+    #[schema(schema_with = hours_schema)]
     pub working_hours: HoursBody,
     pub days_off: Vec<String>,
 }
@@ -389,7 +491,7 @@ fn local_start(b: &Booking, tz: Tz) -> NaiveDateTime {
     b.start.with_timezone(&tz).naive_local()
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BookingDto {
     pub id: u64,
     pub store_id: u32,
@@ -397,11 +499,14 @@ pub struct BookingDto {
     pub service_id: u64,
     pub resource_ids: Vec<u64>,
     #[serde(serialize_with = "text::instant")]
+    #[schema(value_type = String, format = DateTime)]
     pub start: Timestamp,
     #[serde(serialize_with = "text::instant")]
+    #[schema(value_type = String, format = DateTime)]
     pub end: Timestamp,
     /// Wall-clock start in the store's zone (`YYYY-MM-DDTHH:MM:SS`).
     #[serde(serialize_with = "text::local")]
+    #[schema(value_type = String, example = "2026-03-07T10:00:00")]
     pub local_start: NaiveDateTime,
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -433,28 +538,32 @@ impl BookingDto {
 }
 
 /// A resource's bookings, one page.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BookingsDto {
     pub bookings: Vec<BookingDto>,
     /// Set when the page is full: ask again from here. Bookings in force at that instant
     /// come again; there are at most the resource's capacity of them, far fewer than a page.
     #[serde(serialize_with = "text::optional_instant")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub next_from: Option<Timestamp>,
 }
 
 /// One occurrence in a plan's answer: member, service, resources and plan are the plan's,
 /// so they are not repeated 99 times.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OccurrenceDto {
     pub id: u64,
     /// 1-based.
     pub occurrence: u32,
     #[serde(serialize_with = "text::instant")]
+    #[schema(value_type = String, format = DateTime)]
     pub start: Timestamp,
     #[serde(serialize_with = "text::instant")]
+    #[schema(value_type = String, format = DateTime)]
     pub end: Timestamp,
     /// Wall-clock start in the store's zone (`YYYY-MM-DDTHH:MM:SS`).
     #[serde(serialize_with = "text::local")]
+    #[schema(value_type = String, example = "2026-03-07T10:00:00")]
     pub local_start: NaiveDateTime,
     pub status: &'static str,
 }
@@ -475,7 +584,7 @@ impl OccurrenceDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PlanDto {
     /// Absent on a dry run.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -569,7 +678,7 @@ impl OccurrenceDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReasonDto {
     pub reason: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -578,10 +687,11 @@ pub struct ReasonDto {
     pub booking_ids: Vec<u64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FailureDto {
     pub occurrence: usize,
     #[serde(serialize_with = "text::local")]
+    #[schema(value_type = String, example = "2026-03-07T10:00:00")]
     pub local_start: NaiveDateTime,
     pub reasons: Vec<ReasonDto>,
 }
@@ -621,19 +731,22 @@ impl From<&OccurrenceFailure> for FailureDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConflictReport {
+    /// `plan_conflicts` (a plan) or `slot_unavailable` (an appointment or a move).
     pub code: &'static str,
     pub message: String,
     pub dry_run: bool,
     pub failures: Vec<FailureDto>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FreeStartDto {
     #[serde(serialize_with = "text::instant")]
+    #[schema(value_type = String, format = DateTime)]
     pub start: Timestamp,
     #[serde(serialize_with = "text::local")]
+    #[schema(value_type = String, example = "2026-03-07T10:00:00")]
     pub local_start: NaiveDateTime,
     pub resource_ids: Vec<u64>,
 }
@@ -648,14 +761,16 @@ impl From<&FreeStart> for FreeStartDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventDto {
     pub seq: u64,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub at: Option<Timestamp>,
     pub kind: String,
     pub booking_id: u64,
     pub plan_id: Option<u64>,
     pub member_id: u64,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub start: Option<Timestamp>,
 }
 

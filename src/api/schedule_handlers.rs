@@ -10,7 +10,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::auth::allow;
-use super::error::ApiError;
+use super::error::{ApiError, Code};
 use super::handlers::{json_bytes, json_status, meta, parse_json, respond, write, ApiResult};
 use super::schedule_dto::*;
 use super::{ApiState, ACTOR_REPLY_TIMEOUT};
@@ -83,13 +83,18 @@ fn render(outcome: Outcome, tz: Option<Tz>, created: bool) -> ApiResult {
         Outcome::Service(s) => Ok(json_status(ok, &ServiceDto::from(&s))),
         Outcome::Settings { plans_enabled } => Ok(json_status(
             ok,
-            &serde_json::json!({ "service_plans_enabled": plans_enabled }),
+            &SettingsBody {
+                service_plans_enabled: plans_enabled,
+            },
         )),
         Outcome::StoreHours(store, h) => Ok(json_status(ok, &hours_json(store, tz, &h))),
         Outcome::Resource(r) => Ok(json_status(ok, &ResourceDto::from(&r))),
         Outcome::ResourceDeleted(id) => Ok(json_status(
             ok,
-            &serde_json::json!({ "id": id.0, "deleted": true }),
+            &DeletedDto {
+                id: id.0,
+                deleted: true,
+            },
         )),
         Outcome::Booking(b) => Ok(json_status(ok, &BookingDto::new(&b, tz))),
         Outcome::Plan(p, bs) => {
@@ -99,7 +104,7 @@ fn render(outcome: Outcome, tz: Option<Tz>, created: bool) -> ApiResult {
         }
         Outcome::PlanConflicts(fs) => {
             let report = ConflictReport {
-                code: "plan_conflicts",
+                code: Code::PlanConflicts.as_str(),
                 message: format!(
                     "{} occurrence(s) can't be booked; nothing was created",
                     fs.len()
@@ -115,13 +120,13 @@ fn render(outcome: Outcome, tz: Option<Tz>, created: bool) -> ApiResult {
     }
 }
 
-fn hours_json(store: StoreId, tz: Tz, h: &StoreHours) -> serde_json::Value {
-    serde_json::json!({
-        "store_id": store.get(),
-        "time_zone": tz.name(),
-        "business_hours": hours_dto(&h.business),
-        "closed_dates": dates_dto(&h.closed),
-    })
+fn hours_json(store: StoreId, tz: Tz, h: &StoreHours) -> StoreHoursDto {
+    StoreHoursDto {
+        store_id: store.get(),
+        time_zone: tz.name(),
+        business_hours: hours_dto(&h.business),
+        closed_dates: dates_dto(&h.closed),
+    }
 }
 
 pub async fn put_settings(
@@ -151,7 +156,9 @@ pub async fn get_settings(state: Arc<ApiState>, _any_caller: Principal) -> Respo
         let enabled = state.storage().plans_enabled()?;
         Ok(json_status(
             StatusCode::OK,
-            &serde_json::json!({ "service_plans_enabled": enabled }),
+            &SettingsBody {
+                service_plans_enabled: enabled,
+            },
         ))
     })())
 }
@@ -257,7 +264,7 @@ pub async fn delete_service(
             write(&state.directory, msg).await?;
             Ok(json_status(
                 StatusCode::OK,
-                &serde_json::json!({ "id": id, "deleted": true }),
+                &DeletedDto { id, deleted: true },
             ))
         }
         .await,
@@ -293,7 +300,10 @@ pub async fn list_services(
             .flatten();
         Ok(json_status(
             StatusCode::OK,
-            &serde_json::json!({ "services": services, "next_after": next_after }),
+            &ServicesPage {
+                services,
+                next_after,
+            },
         ))
     })())
 }
@@ -475,10 +485,7 @@ pub async fn list_resources(state: Arc<ApiState>, p: Principal, store: u64) -> R
             match read(&scheduler(&state, store)?, Query::Resources).await? {
                 Answer::Resources(rs) => {
                     let rs: Vec<ResourceDto> = rs.iter().map(ResourceDto::from).collect();
-                    Ok(json_status(
-                        StatusCode::OK,
-                        &serde_json::json!({ "resources": rs }),
-                    ))
+                    Ok(json_status(StatusCode::OK, &ResourcesDto { resources: rs }))
                 }
                 _ => Err(ApiError::Unavailable),
             }
@@ -554,7 +561,7 @@ pub async fn create_appointment(
             let outcome = write(&addr, msg).await?;
             if let Outcome::PlanConflicts(fs) = &outcome {
                 let report = ConflictReport {
-                    code: "slot_unavailable",
+                    code: Code::SlotUnavailable.as_str(),
                     message: "the appointment can't be booked at that time".into(),
                     dry_run: false,
                     failures: fs.iter().map(FailureDto::from).collect(),
@@ -735,10 +742,7 @@ pub async fn member_plans(state: Arc<ApiState>, p: Principal, member: u64) -> Re
                     }
                 }
             }
-            Ok(json_status(
-                StatusCode::OK,
-                &serde_json::json!({ "plans": plans }),
-            ))
+            Ok(json_status(StatusCode::OK, &PlansDto { plans }))
         }
         .await,
     )
@@ -867,7 +871,10 @@ pub async fn availability(
             let starts: Vec<FreeStartDto> = durable.value.iter().map(FreeStartDto::from).collect();
             Ok(json_status(
                 StatusCode::OK,
-                &serde_json::json!({ "store_id": store.get(), "starts": starts }),
+                &FreeStartsDto {
+                    store_id: store.get(),
+                    starts,
+                },
             ))
         }
         .await,
@@ -889,7 +896,7 @@ pub async fn events(state: Arc<ApiState>, p: Principal, store: u64, q: EventsQue
         let events: Vec<EventDto> = events.iter().map(EventDto::from).collect();
         Ok(json_status(
             StatusCode::OK,
-            &serde_json::json!({ "events": events, "next_after": next_after }),
+            &EventsPage { events, next_after },
         ))
     })())
 }
@@ -1002,18 +1009,29 @@ impl Listing {
 }
 
 fn appointments_json(
-    key: (&str, u64),
+    owner: AppointmentsOwner,
     appointments: Vec<BookingDto>,
     next: Option<AppointmentCursor>,
 ) -> ApiResult {
+    let (store_id, member_id) = match owner {
+        AppointmentsOwner::Store(s) => (Some(s.get()), None),
+        AppointmentsOwner::Member(m) => (None, Some(m.get())),
+    };
     Ok(json_status(
         StatusCode::OK,
-        &serde_json::json!({
-            key.0: key.1,
-            "appointments": appointments,
-            "next_after": next.map(|c| c.to_string()),
-        }),
+        &AppointmentsPage {
+            store_id,
+            member_id,
+            appointments,
+            next_after: next.map(|c| c.to_string()),
+        },
     ))
+}
+
+/// Whose appointments a page lists.
+enum AppointmentsOwner {
+    Store(StoreId),
+    Member(MemberId),
 }
 
 /// A store's appointments and plan occurrences, filtered, in start order, a page at a time:
@@ -1030,7 +1048,7 @@ pub async fn list_appointments(
             let listing = Listing::parse(&state, q)?;
             let (appointments, cursors, full) = listing.page(&state, store).await?;
             let next = cursors.last().copied().filter(|_| full);
-            appointments_json(("store_id", u64::from(store.get())), appointments, next)
+            appointments_json(AppointmentsOwner::Store(store), appointments, next)
         }
         .await,
     )
@@ -1073,7 +1091,7 @@ pub async fn member_appointments(
                 .map(|(c, _)| *c)
                 .filter(|_| all.len() == listing.limit);
             let appointments = all.into_iter().map(|(_, dto)| dto).collect();
-            appointments_json(("member_id", member.get()), appointments, next)
+            appointments_json(AppointmentsOwner::Member(member), appointments, next)
         }
         .await,
     )
@@ -1109,10 +1127,7 @@ pub async fn set_clock(
                 .durable()
                 .await
                 .map_err(|_| ApiError::Unavailable)?;
-            Ok(json_status(
-                StatusCode::OK,
-                &serde_json::json!({ "now": body.now }),
-            ))
+            Ok(json_status(StatusCode::OK, &body))
         }
         .await,
     )

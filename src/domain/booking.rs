@@ -15,7 +15,17 @@ pub type ResourceIds = smallvec::SmallVec<[ResourceId; RESOURCE_KINDS_MAX]>;
 pub const SERVICE_DURATION_MAX_MINUTES: u32 = 24 * 60;
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
 )]
 pub struct ServiceId(pub u64);
 

@@ -52,7 +52,7 @@ impl Default for Catalog {
 }
 
 /// A change to HQ's catalog: a level, a store's override of a level, a coupon template.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub enum CatalogChange {
     Level(super::levels::Level),
     Override {

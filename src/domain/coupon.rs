@@ -15,10 +15,22 @@ pub const COUPON_STORES_MAX: usize = 256;
 /// Unused coupons a member may hold at once.
 pub const COUPONS_HELD_MAX: usize = 100;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct TemplateId(pub u32);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum CouponValue {
     /// A fixed amount off, never more than the bill.
     AmountOff(Money),
@@ -26,7 +38,7 @@ pub enum CouponValue {
     PercentOff(Rate),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CouponTemplate {
     pub id: TemplateId,
     pub name: String,
@@ -36,7 +48,9 @@ pub struct CouponTemplate {
     /// Stores where it can be redeemed; empty means every store of the chain.
     pub stores: Vec<StoreId>,
     /// First and last valid day, inclusive, in the redeeming store's time zone.
+    #[schema(value_type = String, format = Date)]
     pub valid_from: NaiveDate,
+    #[schema(value_type = String, format = Date)]
     pub valid_until: NaiveDate,
 }
 
@@ -124,7 +138,7 @@ pub struct Coupon {
 
 /// `<member id>-<number>-<secret>`: the owner, the member's coupon number, and six random
 /// digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CouponCode {
     pub member: MemberId,
     pub number: u32,

@@ -13,10 +13,22 @@ pub const STOCK_MAX: i64 = 1_000_000_000;
 /// Most points one unit of a gift can cost.
 pub const GIFT_POINTS_MAX: i64 = 100_000_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct GiftId(pub u32);
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Gift {
     pub id: GiftId,
     /// Validated as a [`Name`] when the gift is made.

@@ -27,7 +27,17 @@ pub enum IdError {
 }
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(try_from = "u32", into = "u32")]
 pub struct StoreId(u32);
@@ -73,7 +83,17 @@ impl fmt::Display for StoreId {
 /// A member's id carries the member's home store, so routing a request to the actor that
 /// owns the account needs no lookup: `id = home_store << 32 | seq`, with seq starting at 1.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(try_from = "u64", into = "u64")]
 pub struct MemberId(u64);
@@ -127,7 +147,17 @@ impl fmt::Display for MemberId {
 
 /// Position of an entry in one member's ledger, starting at 1.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
 )]
 pub struct EntrySeq(pub u64);
 

@@ -20,12 +20,23 @@ pub const TIER_BONUS_RATE_MAX_BP: i64 = 10_000;
 pub const POINTS_PER_YUAN_MAX: u32 = 1_000;
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 pub struct LevelId(pub u16);
 
 /// A recharge tier (充值规则): recharging at least `min` in one go gives `bonus`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RechargeTier {
     pub min: Money,
     pub bonus: Money,
@@ -33,7 +44,7 @@ pub struct RechargeTier {
 
 /// What it takes to reach a level; any one threshold met is enough. No threshold: the
 /// level is only given by hand (not at all, here).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UpgradeRule {
     pub recharged: Option<Money>,
     pub spent: Option<Money>,
@@ -56,7 +67,7 @@ impl UpgradeRule {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LevelRules {
     /// Share of the list price a member of this level pays: 10,000 is full price.
     pub price_rate: Rate,
@@ -146,7 +157,7 @@ impl LevelRules {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Level {
     pub id: LevelId,
     pub name: String,

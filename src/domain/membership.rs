@@ -16,17 +16,30 @@ pub const SESSIONS_MAX: u32 = 10_000;
 pub const POINTS_MAX: i64 = 1_000_000_000_000;
 pub const REASON_LEN_MAX: usize = 200;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct CardId(pub u32);
 
 /// A package of sessions of one service (次卡).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CountCard {
     pub id: CardId,
     pub service: ServiceId,
     pub total: u32,
     pub remaining: u32,
     /// Last day it can be used, inclusive, in the store's time zone.
+    #[schema(value_type = Option<String>, format = Date)]
     pub expires_on: Option<NaiveDate>,
     pub price: Money,
     pub sold_at: StoreId,
@@ -274,7 +287,7 @@ impl Membership {
 
 /// One line of a member's activity history besides stored value: points, sessions,
 /// coupons, level and card events.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Activity {
     Points {
         delta: i64,
@@ -324,10 +337,11 @@ pub enum Activity {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActivityRecord {
     pub seq: u64,
     pub store: StoreId,
+    #[schema(value_type = String, format = DateTime)]
     pub at: super::ledger::Timestamp,
     pub activity: Activity,
 }

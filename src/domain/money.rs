@@ -30,6 +30,7 @@ pub enum MoneyError {
     Default,
     serde::Serialize,
     serde::Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(transparent)]
 pub struct Money(i64);
@@ -72,7 +73,17 @@ impl fmt::Display for Money {
 
 /// A strictly positive amount, bounded by [`AMOUNT_MAX_MINOR`]: what an operation moves.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(try_from = "i64", into = "i64")]
 pub struct Amount(i64);
@@ -131,7 +142,16 @@ pub fn pro_rata(total: Money, part: i64, whole: i64) -> Money {
 
 /// A rate in basis points, 0 to 10,000 (0% to 100%).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(try_from = "u16", into = "u16")]
 pub struct Rate(u16);

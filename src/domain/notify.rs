@@ -21,7 +21,19 @@ pub const BACKOFF_FIRST: Duration = Duration::from_secs(2);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(600);
 
 /// The member-facing events a chain can write a template for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub enum EventKind {
     /// After a recharge or a deduction.
     BalanceChanged,
@@ -83,7 +95,7 @@ pub enum TemplateError {
 }
 
 /// A validated template: every `{name}` is one its event offers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MessageTemplate {
     pub event: EventKind,
     pub text: String,

@@ -42,8 +42,9 @@ impl Audit {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OpRecord {
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     pub credential: u64,
     pub role: String,

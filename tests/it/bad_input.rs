@@ -41,7 +41,7 @@ async fn bad_requests_get_a_clear_4xx_and_change_nothing() {
         ("unknown field", server.post(&deduct, "b2", json!({"amount": 1, "store_id": store, "extra": true})).await, StatusCode::BAD_REQUEST, "invalid_body"),
         ("string amount", server.post(&deduct, "b3", json!({"amount": "1", "store_id": store})).await, StatusCode::BAD_REQUEST, "invalid_body"),
         ("fractional amount", server.post(&deduct, "b4", json!({"amount": 1.5, "store_id": store})).await, StatusCode::BAD_REQUEST, "invalid_body"),
-        ("missing store", server.post(&deduct, "b5", json!({"amount": 1})).await, StatusCode::BAD_REQUEST, "invalid_body"),
+        ("missing store", server.post(&deduct, "b5", json!({"amount": 1})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
         ("zero amount", server.post(&deduct, "b6", json!({"amount": 0, "store_id": store})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount"),
         ("negative amount", server.post(&deduct, "b7", json!({"amount": -5, "store_id": store})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount"),
         ("negative recharge", server.post(&format!("/v1/members/{member}/recharges"), "b8", json!({"amount": -5, "store_id": store})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount"),
@@ -65,11 +65,11 @@ async fn bad_requests_get_a_clear_4xx_and_change_nothing() {
         ("home store missing", server.post("/v1/members", "b24", json!({"phone": "13511111111", "name": "X", "home_store_id": 4242})).await, StatusCode::NOT_FOUND, "store_not_found"),
         ("bad time zone", server.post("/v1/stores", "b25", json!({"name": "X", "time_zone": "Mars/Olympus"})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_time_zone"),
         ("non-numeric id", server.post("/v1/members/abc/deductions", "b26", json!({"amount": 1, "store_id": store})).await, StatusCode::NOT_FOUND, "not_found"),
-        ("page too big", server.get(&format!("/v1/members/{member}/entries?limit=100000")).await, StatusCode::BAD_REQUEST, "invalid_query"),
-        ("page zero", server.get(&format!("/v1/members/{member}/entries?limit=0")).await, StatusCode::BAD_REQUEST, "invalid_query"),
+        ("page too big", server.get(&format!("/v1/members/{member}/entries?limit=100000")).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_query_value"),
+        ("page zero", server.get(&format!("/v1/members/{member}/entries?limit=0")).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_query_value"),
         ("page garbage", server.get(&format!("/v1/members/{member}/entries?limit=x")).await, StatusCode::BAD_REQUEST, "invalid_query"),
         ("no such route", server.get("/v1/nothing").await, StatusCode::NOT_FOUND, "not_found"),
-        ("stores page too big", server.get("/v1/stores?limit=100000").await, StatusCode::BAD_REQUEST, "invalid_query"),
+        ("stores page too big", server.get("/v1/stores?limit=100000").await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_query_value"),
     ];
     for (name, (status, body), want_status, want_code) in cases {
         assert_eq!(status, want_status, "{name}: {body}");

@@ -180,7 +180,10 @@ async fn manual_close_seals_the_day_and_refuses_later_sales() {
     let (status, body) = server.get("/v1/stats?from=2026-03-09&to=2026-03-08").await;
     assert_eq!(
         (status, body["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_query"))
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("invalid_query_value")
+        )
     );
 }
 

@@ -24,10 +24,44 @@ pub fn client_with_key(key: &str) -> Client {
 }
 
 /// Sends a request and returns its status and JSON body (`Null` when there is none).
+/// The exchange is checked against the OpenAPI document (`contract`): a disagreement
+/// fails the test.
 pub async fn send(req: reqwest::RequestBuilder) -> (StatusCode, Value) {
-    let res = req.send().await.expect("send");
+    let (client, req) = req.build_split();
+    let req = req.expect("request builds");
+    let method = req.method().as_str().to_owned();
+    let path = req.url().path().to_owned();
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let key = header("idempotency-key");
+    let content_type = header("content-type");
+    let body = req.body().and_then(|b| b.as_bytes()).map(<[u8]>::to_vec);
+    let res = client.execute(req).await.expect("send");
     let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
+    let answer_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let bytes = res.bytes().await.expect("answer body");
+    let sent = crate::contract::Sent {
+        method: &method,
+        path: &path,
+        idempotency_key: key.as_deref(),
+        content_type: content_type.as_deref(),
+        body: body.as_deref(),
+    };
+    if let Err(e) = crate::contract::check(&sent, status.as_u16(), answer_type.as_deref(), &bytes) {
+        panic!("contract: {e}");
+    }
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 pub struct Server {

@@ -296,7 +296,7 @@ async fn the_webhook_refuses_private_targets_and_never_follows_redirects() {
                 json!({"url": url}),
             )
             .await;
-        assert_eq!(s, StatusCode::BAD_REQUEST, "{url}: {body}");
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
         assert!(
             body["message"].as_str().unwrap().contains("private"),
             "{body}"

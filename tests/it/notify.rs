@@ -66,7 +66,7 @@ async fn balance_changes_reach_the_webhook_at_least_once_after_a_failure() {
             json!({"text": "{level}"}),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let (status, body) = server
         .put(
             "/v1/notification-templates/balance_changed",

@@ -168,6 +168,6 @@ async fn every_write_is_in_the_operation_log_with_who_where_what_and_result() {
         .unwrap()
         .iter()
         .all(|o| o["credential"].as_u64() != Some(pos_id)));
-    let (status, _) = server.get("/v1/oplog").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = server.get("/v1/oplog").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }
