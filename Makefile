@@ -9,7 +9,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/chainstore/target
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup lazyfs fuzzer serve test bench lint soak
+.PHONY: setup lazyfs contract-tools serve test bench lint soak
 
 setup:
 	@if ! dpkg -s libclang-dev >/dev/null 2>&1; then \
@@ -26,15 +26,14 @@ serve: setup
 	$(CARGO) build --release --workspace --bins
 	$(CARGO) run --release --bin chainstore -- --config config/default.toml
 
-# Schemathesis, the OpenAPI fuzzer the contract test runs (tests/it/fuzz_contract.rs).
-SCHEMATHESIS_VERSION := 4.32.5
-fuzzer:
-	@if ! python3 -c "import schemathesis, sys; sys.exit(schemathesis.__version__ != '$(SCHEMATHESIS_VERSION)')" 2>/dev/null; then \
-		echo "installing schemathesis $(SCHEMATHESIS_VERSION)"; \
-		python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "schemathesis==$(SCHEMATHESIS_VERSION)"; \
-	fi
+# The contract tests' Python tools: Schemathesis, the OpenAPI fuzzer
+# (tests/it/fuzz_contract.rs), and openapi-python-client, whose generated client walks a
+# counter's day (tests/it/generated_client.rs).
+CONTRACT_TOOLS := schemathesis==4.32.5 openapi-python-client==0.29.1
+contract-tools:
+	python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore $(CONTRACT_TOOLS)
 
-test: setup lazyfs fuzzer
+test: setup lazyfs contract-tools
 	$(CARGO) fmt --all -- --check
 	$(CARGO) build --release --workspace --bins
 	$(CARGO) test --release --workspace --all-targets

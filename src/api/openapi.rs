@@ -1074,7 +1074,7 @@ fn build(testing: bool) -> OpenApi {
     let mut schemas = Schemas::new();
     let mut paths = PathsBuilder::new();
     let json = |r: RefOr<Schema>| ContentBuilder::new().schema(Some(r)).build();
-    for (i, r) in ROUTES.iter().enumerate() {
+    for r in ROUTES {
         if r.testing && !testing {
             continue;
         }
@@ -1162,7 +1162,7 @@ fn build(testing: bool) -> OpenApi {
             );
         }
         let mut op = OperationBuilder::new()
-            .operation_id(Some(operation_id(i, r)))
+            .operation_id(Some(operation_id(r)))
             .summary(Some(r.summary))
             .description(Some(format!("Who: {}", r.access.describe())))
             .tag(r.tag)
@@ -1246,11 +1246,10 @@ fn links(r: &Route, testing: bool) -> Vec<(String, utoipa::openapi::link::Link)>
     let named = format!("{{{param}}}");
     ROUTES
         .iter()
-        .enumerate()
-        .filter(|(_, t)| t.path.contains(&named) && (testing || !t.testing))
-        .map(|(i, t)| {
+        .filter(|t| t.path.contains(&named) && (testing || !t.testing))
+        .map(|t| {
             let mut link = LinkBuilder::new()
-                .operation_id(operation_id(i, t))
+                .operation_id(operation_id(t))
                 .parameter(param, "$response.body#/id");
             for own in r
                 .path
@@ -1261,26 +1260,29 @@ fn links(r: &Route, testing: bool) -> Vec<(String, utoipa::openapi::link::Link)>
                     link = link.parameter(own, format!("$request.path.{own}"));
                 }
             }
-            (operation_id(i, t), link.build())
+            (operation_id(t), link.build())
         })
         .collect()
 }
 
-fn operation_id(i: usize, r: &Route) -> String {
-    format!("op{i:03}_{}", operation_name(r))
-}
-
-fn operation_name(r: &Route) -> String {
-    let words: Vec<&str> = r
+/// A stable name for the operation, for generated clients: the verb and the path's words,
+/// and a last path parameter as `by_<name>` (`get_members_by_member_id`). Unique: a test
+/// says so.
+fn operation_id(r: &Route) -> String {
+    let segs: Vec<&str> = r
         .path
         .split('/')
-        .filter(|s| !s.is_empty() && *s != "v1" && !s.starts_with('{'))
+        .filter(|s| !s.is_empty() && *s != "v1")
         .collect();
-    format!(
-        "{}_{}",
-        r.verb.as_str().to_lowercase(),
-        words.join("_").replace(['-', '.'], "_")
-    )
+    let mut words = vec![r.verb.as_str().to_lowercase()];
+    for (i, seg) in segs.iter().enumerate() {
+        match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(param) if i + 1 == segs.len() => words.push(format!("by_{param}")),
+            Some(_) => {}
+            None => words.push(seg.replace(['-', '.'], "_")),
+        }
+    }
+    words.join("_")
 }
 
 /// The row a request path matches, if any: literal segments equal, `{param}` segments any
@@ -1384,6 +1386,15 @@ fn tighten(v: &mut serde_json::Value) {
                     }
                 }
             }
+            // A tuple: `items: false` beside `prefixItems` says "no more items"; fixed
+            // lengths say the same in a form client generators read.
+            if o.get("items") == Some(&Value::Bool(false)) {
+                if let Some(n) = o.get("prefixItems").and_then(Value::as_array).map(Vec::len) {
+                    o.remove("items");
+                    o.insert("minItems".into(), Value::from(n));
+                    o.insert("maxItems".into(), Value::from(n));
+                }
+            }
             // utoipa writes unsigned formats `u-int16`; the usual spelling is `uint16`.
             if let Some(f) = o.get("format").and_then(Value::as_str) {
                 if let Some(bits) = f.strip_prefix("u-int") {
@@ -1444,5 +1455,19 @@ fn tighten(v: &mut serde_json::Value) {
         }
         Value::Array(items) => items.iter_mut().for_each(tighten),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{operation_id, ROUTES};
+
+    #[test]
+    fn operation_ids_are_unique() {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in ROUTES {
+            let id = operation_id(r);
+            assert!(seen.insert(id.clone()), "{id} twice");
+        }
     }
 }

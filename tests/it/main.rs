@@ -10,6 +10,7 @@ mod contract;
 mod crash;
 mod front_desk;
 mod fuzz_contract;
+mod generated_client;
 mod harness;
 mod idempotency;
 mod ledger;
