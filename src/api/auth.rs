@@ -107,7 +107,7 @@ pub fn authorize(
                         return Err(ApiError::InvalidIdempotencyKey(IdError::BadIdempotencyKey))
                     }
                     Ok(Some(k)) => {
-                        IdempotencyKey::new(&k).map_err(ApiError::InvalidIdempotencyKey)?;
+                        IdempotencyKey::check(&k).map_err(ApiError::InvalidIdempotencyKey)?;
                     }
                 }
             }

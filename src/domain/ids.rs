@@ -166,13 +166,20 @@ pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
     pub fn new(raw: &str) -> Result<IdempotencyKey, IdError> {
+        Self::check(raw)?;
+        Ok(IdempotencyKey(raw.to_owned()))
+    }
+
+    /// Is `raw` a key (1 to 128 visible ASCII characters)?
+    pub fn check(raw: &str) -> Result<(), IdError> {
         let ok = !raw.is_empty()
             && raw.len() <= IDEMPOTENCY_KEY_LEN_MAX
             && raw.bytes().all(|b| b.is_ascii_graphic());
-        if !ok {
-            return Err(IdError::BadIdempotencyKey);
+        if ok {
+            Ok(())
+        } else {
+            Err(IdError::BadIdempotencyKey)
         }
-        Ok(IdempotencyKey(raw.to_owned()))
     }
 
     /// The key `raw` as sent by a client in `scope`: keys of different scopes never meet,
