@@ -83,6 +83,8 @@ fn operation(method: &str, path: &str) -> Option<(&'static str, &'static Value)>
 pub struct Sent<'a> {
     pub method: &'a str,
     pub path: &'a str,
+    /// The query string, without `?`.
+    pub query: Option<&'a str>,
     pub idempotency_key: Option<&'a str>,
     pub content_type: Option<&'a str>,
     pub body: Option<&'a [u8]>,
@@ -111,6 +113,9 @@ fn request_problem(sent: &Sent, template: &str, op: &Value) -> Option<String> {
             return Some(format!("Idempotency-Key {key:?} is not valid"));
         }
     }
+    if let Some(p) = query_problem(sent, template, op) {
+        return Some(p);
+    }
     if op.get("requestBody").is_some() {
         let is_json = sent
             .content_type
@@ -136,6 +141,66 @@ fn request_problem(sent: &Sent, template: &str, op: &Value) -> Option<String> {
             .map(|e| format!("{e} at {}", e.instance_path()));
         if let Some(e) = first {
             return Some(format!("body {body}: {e}"));
+        }
+    }
+    None
+}
+
+/// Why the query is invalid by the operation's query parameters, if it is. Values are
+/// read as the schema's type (`limit=5` is the integer 5), as a server would.
+fn query_problem(sent: &Sent, template: &str, op: &Value) -> Option<String> {
+    let params = op["parameters"].as_array()?;
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(sent.query.unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+    // The document lists every parameter an operation takes; the server refuses others.
+    for (k, _) in &pairs {
+        if !params
+            .iter()
+            .any(|p| p["in"] == "query" && p["name"] == k.as_str())
+        {
+            return Some(format!("query parameter {k} is not the operation's"));
+        }
+    }
+    for (at, p) in params.iter().enumerate() {
+        if p["in"] != "query" {
+            continue;
+        }
+        let name = p["name"].as_str().unwrap_or("");
+        let Some((_, raw)) = pairs.iter().find(|(k, _)| k == name) else {
+            if p["required"] == true {
+                return Some(format!("query parameter {name} is required"));
+            }
+            continue;
+        };
+        let schema = &p["schema"];
+        let types = match &schema["type"] {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let value = if types.contains(&"integer") {
+            match raw.parse::<i128>() {
+                Ok(n) => serde_json::from_str(&n.to_string()).unwrap_or(Value::Null),
+                Err(_) => Value::String(raw.clone()),
+            }
+        } else if types.contains(&"boolean") {
+            match raw.as_str() {
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                _ => Value::String(raw.clone()),
+            }
+        } else {
+            Value::String(raw.clone())
+        };
+        let pointer = format!(
+            "/paths/{}/{}/parameters/{at}/schema",
+            escape(template),
+            sent.method
+        );
+        if !validator(&pointer).is_valid(&value) {
+            return Some(format!("query parameter {name}={raw:?} is not valid"));
         }
     }
     None
@@ -170,7 +235,9 @@ pub fn check(
         (None, 400)
             if matches!(
                 code.as_deref(),
-                Some("invalid_body" | "malformed_json" | "invalid_idempotency_key")
+                Some(
+                    "invalid_body" | "malformed_json" | "invalid_idempotency_key" | "invalid_query"
+                )
             ) =>
         {
             return Err(format!(

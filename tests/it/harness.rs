@@ -31,6 +31,7 @@ pub async fn send(req: reqwest::RequestBuilder) -> (StatusCode, Value) {
     let req = req.expect("request builds");
     let method = req.method().as_str().to_owned();
     let path = req.url().path().to_owned();
+    let query = req.url().query().map(str::to_owned);
     let header = |name: &str| {
         req.headers()
             .get(name)
@@ -51,6 +52,7 @@ pub async fn send(req: reqwest::RequestBuilder) -> (StatusCode, Value) {
     let sent = crate::contract::Sent {
         method: &method,
         path: &path,
+        query: query.as_deref(),
         idempotency_key: key.as_deref(),
         content_type: content_type.as_deref(),
         body: body.as_deref(),

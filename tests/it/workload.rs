@@ -336,6 +336,7 @@ async fn send(client: &Client, base: &str, req: &Req) -> Result<(StatusCode, Val
     let sent = crate::contract::Sent {
         method: req.method.as_str(),
         path: req.path.split('?').next().unwrap_or(""),
+        query: req.path.split_once('?').map(|(_, q)| q),
         idempotency_key: Some(&req.key),
         content_type: req.body.as_ref().map(|_| "application/json"),
         body: sent_body.as_deref(),
