@@ -1362,11 +1362,46 @@ pub fn json(testing: bool) -> &'static str {
         match doc {
             Ok(mut doc) => {
                 tighten(&mut doc);
+                hoist_variants(&mut doc);
                 doc.to_string()
             }
             Err(e) => format!("{{\"error\":\"{e}\"}}"),
         }
     })
+}
+
+/// A struct variant of an externally tagged enum (`{"Points": {"delta": ..}}`) gets its own
+/// component (`ActivityPoints`), referenced from the variant: client generators name and
+/// make each model once that way (openapi-python-client makes inline ones twice).
+fn hoist_variants(doc: &mut serde_json::Value) {
+    use serde_json::Value;
+    let Some(Value::Object(schemas)) = doc.pointer_mut("/components/schemas") else {
+        return;
+    };
+    let mut hoisted = Vec::new();
+    for (name, schema) in schemas.iter_mut() {
+        let Some(Value::Array(variants)) = schema.get_mut("oneOf") else {
+            continue;
+        };
+        for variant in variants.iter_mut() {
+            let Some(Value::Object(props)) = variant.get_mut("properties") else {
+                continue;
+            };
+            if props.len() != 1 {
+                continue;
+            }
+            for (tag, inner) in props.iter_mut() {
+                if inner.get("type") == Some(&Value::from("object")) {
+                    let component = format!("{name}{tag}");
+                    let reference = serde_json::json!({
+                        "$ref": format!("#/components/schemas/{component}")
+                    });
+                    hoisted.push((component, std::mem::replace(inner, reference)));
+                }
+            }
+        }
+    }
+    schemas.extend(hoisted);
 }
 
 /// What the derives leave out, made exact for clients and fuzzers: an integer's range is
