@@ -21,6 +21,7 @@ use crate::domain::ids::{Name, StoreId};
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialBody {
+    #[schema(min_length = 1)]
     pub name: String,
     /// hq_admin, store_manager, cashier, pos or staff.
     pub role: String,

@@ -11,6 +11,7 @@ use crate::storage::db::TrialBalance;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateStoreBody {
+    #[schema(min_length = 1)]
     pub name: String,
     /// IANA time zone; the chain's default when absent.
     pub time_zone: Option<String>,
@@ -19,7 +20,12 @@ pub struct CreateStoreBody {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterMemberBody {
+    #[schema(
+        pattern = r"^[ -]*\+?(?:[ -]*[0-9]){5,20}[ -]*$",
+        example = "13800138000"
+    )]
     pub phone: String,
+    #[schema(min_length = 1)]
     pub name: String,
     pub home_store_id: u64,
 }
@@ -69,6 +75,10 @@ pub struct PageAfterQuery {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PhoneQuery {
+    #[param(
+        pattern = r"^[ -]*\+?(?:[ -]*[0-9]){5,20}[ -]*$",
+        example = "13800138000"
+    )]
     pub phone: String,
 }
 

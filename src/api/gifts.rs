@@ -25,6 +25,7 @@ use crate::domain::ids::Name;
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GiftBody {
+    #[schema(min_length = 1)]
     pub name: String,
     /// Points one unit costs.
     pub points: i64,

@@ -921,6 +921,7 @@ pub struct RulesBody {
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LevelBody {
+    #[schema(min_length = 1)]
     pub name: String,
     /// Share of list price paid, in basis points (8800 = 12% off).
     pub price_rate_bp: u16,
@@ -1072,6 +1073,7 @@ pub async fn put_override(
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateBody {
+    #[schema(min_length = 1)]
     pub name: String,
     pub amount_off: Option<i64>,
     pub percent_off_bp: Option<u16>,

@@ -31,6 +31,7 @@ pub struct SettingsBody {
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceBody {
+    #[schema(min_length = 1)]
     pub name: String,
     pub duration_minutes: u32,
     /// "appointment" or "service_plan"; can't change once saved.
@@ -96,6 +97,7 @@ pub struct StoreHoursBody {
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceBody {
+    #[schema(min_length = 1)]
     pub name: String,
     pub kind: String,
     pub capacity: u32,

@@ -25,7 +25,6 @@ async fn schemathesis_finds_no_failure() {
         .arg(server.url("/v1/openapi.json"))
         .args(["--checks", "all"])
         .args(["--phases", "examples,coverage,fuzzing,stateful"])
-        .args(["--max-examples", "20"])
         .args(["--seed", "20261130"])
         .args(["--workers", "2"])
         .args(["--max-failures", "20"])
