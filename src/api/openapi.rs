@@ -1018,9 +1018,14 @@ fn error_with(codes: &[Code]) -> RefOr<Schema> {
     ))
 }
 
-fn path_params(path: &str) -> Vec<Parameter> {
+/// The `{name}` segments of a route's path, in order.
+fn path_param_names(path: &str) -> impl Iterator<Item = &str> {
     path.split('/')
         .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+}
+
+fn path_params(path: &str) -> Vec<Parameter> {
+    path_param_names(path)
         .map(|name| {
             // Levels are numbered from 0 (the level every member starts at).
             let (min, max) = match name {
@@ -1251,11 +1256,7 @@ fn links(r: &Route, testing: bool) -> Vec<(String, utoipa::openapi::link::Link)>
             let mut link = LinkBuilder::new()
                 .operation_id(operation_id(t))
                 .parameter(param, "$response.body#/id");
-            for own in r
-                .path
-                .split('/')
-                .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
-            {
+            for own in path_param_names(r.path) {
                 if t.path.contains(&format!("{{{own}}}")) {
                     link = link.parameter(own, format!("$request.path.{own}"));
                 }

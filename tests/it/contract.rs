@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
+use bytes::Bytes;
 use serde_json::Value;
 
 static DOC: LazyLock<Value> = LazyLock::new(|| {
@@ -206,13 +207,24 @@ fn query_problem(sent: &Sent, template: &str, op: &Value) -> Option<String> {
     None
 }
 
+/// The answer's body, read off the wire after the exchange is checked against the
+/// document: a disagreement fails the test.
+pub async fn checked_body(sent: &Sent<'_>, res: reqwest::Response) -> reqwest::Result<Bytes> {
+    let status = res.status().as_u16();
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = res.bytes().await?;
+    if let Err(e) = check(sent, status, content_type.as_deref(), &body) {
+        panic!("contract: {e}");
+    }
+    Ok(body)
+}
+
 /// Checks one exchange; `Err` says how the server and the document disagree.
-pub fn check(
-    sent: &Sent,
-    status: u16,
-    content_type: Option<&str>,
-    body: &[u8],
-) -> Result<(), String> {
+fn check(sent: &Sent, status: u16, content_type: Option<&str>, body: &[u8]) -> Result<(), String> {
     let method = sent.method.to_ascii_lowercase();
     let sent = Sent {
         method: &method,
