@@ -1372,9 +1372,10 @@ impl StoreScheduler {
         let linked = self.complete_linked(vec![(old, item)]);
         AtomicResponse::new(Box::pin(linked.map(move |written, act, _| {
             if written {
+                // Covers the `count_card_not_charged` note too: the answer is read-your-writes.
                 Ok(Durable {
                     value: outcome,
-                    ticket: act.writer.ticket(0),
+                    ticket: act.writer.ticket_for_latest(),
                 })
             } else {
                 Err(ActorError::Unavailable)
@@ -1637,9 +1638,10 @@ impl Handler<Tick> for StoreScheduler {
     fn handle(&mut self, _: Tick, _: &mut Context<Self>) -> Self::Result {
         match self.tick() {
             (ticket, None) => AtomicResponse::new(Box::pin(ready(ticket))),
-            (ticket, Some(linked)) => {
-                AtomicResponse::new(Box::pin(linked.map(move |_, _, _| ticket)))
-            }
+            // The linked completions' notes were submitted after `ticket`.
+            (_, Some(linked)) => AtomicResponse::new(Box::pin(
+                linked.map(move |_, act, _| act.writer.ticket_for_latest()),
+            )),
         }
     }
 }
