@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use actix::{Actor, Context, Handler, Message};
+use actix::{Actor, ActorFutureExt, AtomicResponse, Context, Handler, Message, WrapFuture};
 
 use super::pending::Pending;
 use super::registry::Registry;
@@ -16,7 +16,7 @@ use crate::domain::closing::{Deltas, Figure};
 use crate::domain::counter::CatalogChange;
 use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::{IdempotencyKey, MemberId, Name, Phone, StoreId, STORE_ID_MAX};
-use crate::domain::member::{Member, Store};
+use crate::domain::member::{Member, MemberEdit, Profile, Store};
 use crate::domain::oplog::Audit;
 use crate::domain::recycle::{BinEntry, BinKind};
 use crate::storage::codec::CodecError;
@@ -53,6 +53,8 @@ pub struct Directory {
     /// Highest member sequence issued per store, loaded from disk on first use.
     last_member: HashMap<StoreId, u32>,
     phones: Pending<Phone, MemberId>,
+    /// Members edited or restored but not durable yet: the next edit starts from these.
+    members: Pending<MemberId, Member>,
     /// Services written but not durable yet (with their deleted flag): a later change
     /// must start from these, not from the older record on disk.
     services: Pending<ServiceId, (Service, bool)>,
@@ -80,6 +82,7 @@ impl Writes for Directory {
 
     fn prune_pending(&mut self, durable: u64) {
         self.phones.prune(durable);
+        self.members.prune(durable);
         self.services.prune(durable);
         self.restored.prune(durable);
     }
@@ -104,6 +107,7 @@ impl Directory {
             last_credential,
             last_member: HashMap::new(),
             phones: Pending::default(),
+            members: Pending::default(),
             services: Pending::default(),
             restored: Pending::default(),
         }
@@ -137,6 +141,14 @@ impl Directory {
             return Ok(Some(*id));
         }
         self.registry.storage.member_by_phone(phone)
+    }
+
+    /// A member as this actor last wrote it: pending first, then disk.
+    fn member(&self, id: MemberId) -> Result<Option<Member>, StorageError> {
+        if let Some((_, m)) = self.members.get(&id) {
+            return Ok(Some(m.clone()));
+        }
+        self.registry.storage.member(id)
     }
 
     fn next_member(&mut self, home: StoreId) -> Result<Option<MemberId>, StorageError> {
@@ -224,6 +236,7 @@ impl Handler<RegisterMember> for Directory {
             phone: msg.phone,
             name: msg.name,
             created_at: self.registry.clock.now(),
+            profile: Profile::default(),
         };
         let mut new_member = Deltas::default();
         let day = self.registry.count_day(msg.home, member.created_at);
@@ -239,6 +252,100 @@ impl Handler<RegisterMember> for Directory {
             Outcome::MemberRegistered(member),
             writes,
         ))
+    }
+}
+
+/// Change a member's profile: phone (unique across the chain), name, gender, birthday,
+/// notes, tags.
+#[derive(Debug, Message)]
+#[rtype(result = "WriteResult")]
+pub struct EditMember {
+    pub meta: WriteMeta,
+    pub member: MemberId,
+    pub edit: MemberEdit,
+}
+
+impl Handler<EditMember> for Directory {
+    type Result = WriteResult;
+
+    fn handle(&mut self, msg: EditMember, _ctx: &mut Context<Self>) -> WriteResult {
+        if let Some(answer) = begin_meta(self, &msg.meta)? {
+            return Ok(answer);
+        }
+        let id = msg.member;
+        let old = self
+            .member(id)?
+            .ok_or(ActorError::MemberNotFound(id.get()))?;
+        let today = self.registry.clock.now().date_naive();
+        let new = msg.edit.apply(&old, today)?;
+        if new.phone != old.phone {
+            match self.phone_owner(&new.phone)? {
+                Some(owner) if owner != id => {
+                    let outcome = Outcome::PhoneTaken(owner);
+                    return Ok(self.writer.commit_meta(msg.meta, outcome, Vec::new()));
+                }
+                _ => self
+                    .phones
+                    .insert(self.writer.next_seq(), new.phone.clone(), id),
+            }
+        }
+        let writes = crate::storage::members::edited(&old, &new);
+        self.members.insert(self.writer.next_seq(), id, new.clone());
+        Ok(self.writer.commit_meta_in(
+            msg.meta,
+            Some(id.home_store()),
+            Outcome::MemberEdited(new),
+            writes,
+        ))
+    }
+}
+
+/// Move a member to the recycle bin. The directory hands its latest record to the home
+/// ledger, which checks that nothing of value is left and writes the move; the directory
+/// waits for that write to be durable, so no edit can put the member's records back.
+#[derive(Debug, Message)]
+#[rtype(result = "WriteResult")]
+pub struct BinMember {
+    pub meta: WriteMeta,
+    pub member: MemberId,
+}
+
+impl Handler<BinMember> for Directory {
+    type Result = AtomicResponse<Self, WriteResult>;
+
+    fn handle(&mut self, msg: BinMember, _ctx: &mut Context<Self>) -> Self::Result {
+        let record = match self.member(msg.member) {
+            Ok(r) => r,
+            Err(e) => return AtomicResponse::new(Box::pin(actix::fut::ready(Err(e.into())))),
+        };
+        // The ledger writes through its own lane: this actor's edits must land first.
+        let own = self.writer.ticket_for_latest();
+        let ledger = self.registry.store(msg.member.home_store());
+        let bin = super::store_ledger::BinMember {
+            meta: msg.meta,
+            member: msg.member,
+            record,
+        };
+        let done = async move {
+            own.durable().await.map_err(|_| ActorError::Unavailable)?;
+            let ledger = ledger.ok_or(ActorError::MemberNotFound(bin.member.get()))?;
+            let answer = ledger
+                .send(bin)
+                .await
+                .map_err(|_| ActorError::Unavailable)??;
+            answer
+                .ticket
+                .durable()
+                .await
+                .map_err(|_| ActorError::Unavailable)?;
+            Ok::<_, ActorError>(answer.value)
+        };
+        AtomicResponse::new(Box::pin(done.into_actor(self).map(|value, act, _| {
+            Ok(super::Durable {
+                value: value?,
+                ticket: act.writer.ticket(0),
+            })
+        })))
     }
 }
 
@@ -637,8 +744,12 @@ impl Handler<RestoreMember> for Directory {
             .map(|(k, v)| Write::put(k.clone(), v.clone()))
             .collect();
         writes.push(Write::delete(bin_key(BinKind::Member, msg.member.get())));
+        let member = crate::storage::members::member_of_records(&entry.records)
+            .map_err(|e| ActorError::Invalid(e.to_string()))?;
         self.phones
             .insert(self.writer.next_seq(), phone, msg.member);
+        self.members
+            .insert(self.writer.next_seq(), msg.member, member);
         self.restored.insert(
             self.writer.next_seq(),
             (BinKind::Member, msg.member.get()),

@@ -84,6 +84,8 @@ pub enum ActorError {
     Recycle(#[from] crate::domain::recycle::RecycleError),
     #[error("{0}")]
     Rule(#[from] crate::domain::ledger::LedgerError),
+    #[error("{0}")]
+    Profile(#[from] crate::domain::member::ProfileError),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
 }

@@ -407,12 +407,14 @@ impl Handler<super::closing::Barrier> for StoreLedger {
     }
 }
 
-/// Move a member of this store to the recycle bin: only with nothing of value left.
+/// Move a member of this store to the recycle bin: only with nothing of value left. Sent by
+/// the directory, which owns the member's records and hands over the latest (`None`: gone).
 #[derive(Debug, Message)]
 #[rtype(result = "WriteResult")]
 pub struct BinMember {
     pub meta: super::WriteMeta,
     pub member: MemberId,
+    pub record: Option<crate::domain::member::Member>,
 }
 
 impl Writes for StoreLedger {
@@ -431,13 +433,14 @@ impl Handler<BinMember> for StoreLedger {
 
     fn handle(&mut self, msg: BinMember, _ctx: &mut Context<Self>) -> WriteResult {
         let (member, home, credential) = (msg.member, self.home, msg.meta.audit.credential.0);
+        let record = msg.record;
         super::writer::turn(self, msg.meta, |me| {
             let not_found = || ActorError::MemberNotFound(member.get());
             if member.home_store() != home {
                 return Err(not_found());
             }
             let account = me.account(member)?.ok_or_else(not_found)?;
-            let record = me.registry.storage.member(member)?.ok_or_else(not_found)?;
+            let record = record.ok_or_else(not_found)?;
             crate::domain::recycle::check_member_empty(&account)?;
             let (held, mut writes) = ledger_writes::binned_member(&record, &account);
             let bin = BinEntry::new(

@@ -132,6 +132,11 @@ pub struct MemberDto {
     pub home_store_id: u32,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+    pub gender: Option<crate::domain::member::Gender>,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub birthday: Option<chrono::NaiveDate>,
+    pub notes: String,
+    pub tags: Vec<String>,
 }
 
 impl From<&Member> for MemberDto {
@@ -142,6 +147,15 @@ impl From<&Member> for MemberDto {
             name: m.name.as_str().to_owned(),
             home_store_id: m.home_store().get(),
             created_at: m.created_at,
+            gender: m.profile.gender,
+            birthday: m.profile.birthday,
+            notes: m.profile.notes.clone(),
+            tags: m
+                .profile
+                .tags
+                .iter()
+                .map(|t| t.as_str().to_owned())
+                .collect(),
         }
     }
 }

@@ -411,6 +411,7 @@ impl From<ActorError> for ApiError {
             ActorError::Closing(e) => ApiError::Closing(e),
             ActorError::Recycle(e) => ApiError::Recycle(e),
             ActorError::Rule(e) => ApiError::Ledger(e),
+            ActorError::Profile(e) => ApiError::Invalid(e.to_string()),
         }
     }
 }

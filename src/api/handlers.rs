@@ -245,11 +245,12 @@ where
     Ok(durable.value)
 }
 
-fn outcome_response(outcome: Outcome) -> ApiResult {
+pub(super) fn outcome_response(outcome: Outcome) -> ApiResult {
     match outcome {
         Outcome::Posted(e) => Ok(json_status(StatusCode::CREATED, &EntryDto::from(&e))),
         Outcome::Rejected(e) => Err(ApiError::Ledger(e)),
         Outcome::MemberRegistered(m) => Ok(json_status(StatusCode::CREATED, &MemberDto::from(&m))),
+        Outcome::MemberEdited(m) => Ok(json_status(StatusCode::OK, &MemberDto::from(&m))),
         Outcome::PhoneTaken(id) => Err(ApiError::PhoneTaken(id.get())),
         Outcome::StoreCreated(s) => Ok(json_status(StatusCode::CREATED, &StoreDto::from(&s))),
         other => Err(ApiError::InvalidBody(format!(

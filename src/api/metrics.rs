@@ -217,7 +217,7 @@ fn with_allow(mut res: Response, path: &str) -> Response {
     if res.status() != warp::http::StatusCode::METHOD_NOT_ALLOWED {
         return res;
     }
-    let allowed: Vec<&str> = [Verb::Get, Verb::Post, Verb::Put, Verb::Delete]
+    let allowed: Vec<&str> = [Verb::Get, Verb::Post, Verb::Put, Verb::Patch, Verb::Delete]
         .into_iter()
         .filter(|v| route_for(v.as_str(), path).is_some())
         .map(Verb::as_str)

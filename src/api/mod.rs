@@ -9,6 +9,7 @@ pub mod dto;
 pub mod error;
 pub mod gifts;
 pub mod handlers;
+pub mod members;
 pub mod membership;
 pub mod metrics;
 pub mod notify;
@@ -129,6 +130,19 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .and(st.clone())
         .and(auth.clone())
         .then(|id, s, p| handlers::get_member(s, p, id));
+    let edit_member = warp::path!("v1" / "members" / u64)
+        .and(warp::patch())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(|id, s, p, k, ct, b| members::edit_member(s, p, id, k, ct, b));
+    let search_members = warp::path!("v1" / "members" / "search")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<members::MemberSearchQuery>())
+        .then(members::search_members);
     let ledger = |path: BoxedFilter<(u64,)>, route: LedgerRoute| {
         path.and(st.clone())
             .and(auth.clone())
@@ -320,6 +334,10 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .or(find_member)
         .unify()
         .or(get_member)
+        .unify()
+        .or(edit_member)
+        .unify()
+        .or(search_members)
         .unify()
         .boxed();
     // The POS's writes first: warp tries routes in order, and every route tried before the

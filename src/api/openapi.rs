@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::dto::*;
 use super::error::{Code, Scope};
 use super::schedule_dto::*;
-use super::{closing, credentials, gifts, membership as m, notify, oplog, recycle};
+use super::{closing, credentials, gifts, members, membership as m, notify, oplog, recycle};
 use crate::domain::access::{Capability, Principal};
 use crate::domain::checkout::Order;
 use crate::domain::counter::CatalogChange;
@@ -33,6 +33,7 @@ pub enum Verb {
     Get,
     Post,
     Put,
+    Patch,
     Delete,
 }
 
@@ -42,6 +43,7 @@ impl Verb {
             Verb::Get => "GET",
             Verb::Post => "POST",
             Verb::Put => "PUT",
+            Verb::Patch => "PATCH",
             Verb::Delete => "DELETE",
         }
     }
@@ -51,6 +53,7 @@ impl Verb {
             Verb::Get => HttpMethod::Get,
             Verb::Post => HttpMethod::Post,
             Verb::Put => HttpMethod::Put,
+            Verb::Patch => HttpMethod::Patch,
             Verb::Delete => HttpMethod::Delete,
         }
     }
@@ -134,6 +137,15 @@ const fn put(
     access: Access,
 ) -> Route {
     write(Verb::Put, path, tag, summary, access)
+}
+
+const fn patch(
+    path: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    access: Access,
+) -> Route {
+    write(Verb::Patch, path, tag, summary, access)
 }
 
 const fn delete(
@@ -298,6 +310,17 @@ pub const ROUTES: &[Route] = &[
 .ok(schema::<MemberDto>),
     get("/v1/members/{member_id}", "directory", "A member", COUNTER)
 .ok(schema::<MemberDto>),
+    patch(
+        "/v1/members/{member_id}",
+        "directory",
+        "Edit a member's phone, name, gender, birthday, notes or tags",
+        COUNTER,
+    )
+    .body(schema::<members::EditMemberBody>)
+.ok(schema::<MemberDto>),
+    get("/v1/members/search", "directory", "Search and list members", COUNTER)
+        .query(params::<members::MemberSearchQuery>)
+.ok(schema::<members::MembersPage>),
     post(
         "/v1/members/{member_id}/recharges",
         "ledger",
@@ -1218,7 +1241,7 @@ fn build(testing: bool) -> OpenApi {
 
 /// The API's version: the document's `info.version`. Compatible changes (new operations,
 /// new optional fields, new codes) raise the minor; a breaking one would be `/v2`.
-pub const API_VERSION: &str = "1.1.0";
+pub const API_VERSION: &str = "1.2.0";
 
 /// Operations that create an object, and the path parameter that names it in others: the
 /// document's links, so a client (or a fuzzer) can chain a created member into its

@@ -9,14 +9,11 @@ use warp::reply::Response;
 
 use super::auth::allow;
 use super::error::ApiError;
-use super::handlers::{
-    home_ledger, json_status, member_id, meta, page_limit, respond, store_id, write,
-};
+use super::handlers::{json_status, member_id, meta, page_limit, respond, store_id, write};
 use super::ApiState;
-use crate::actors::directory::RestoreMember;
 use crate::actors::directory::{BinCatalogItem, RestoreChainItem};
+use crate::actors::directory::{BinMember, RestoreMember};
 use crate::actors::scheduler::RestoreResource;
-use crate::actors::store_ledger::BinMember;
 use crate::domain::access::{Capability, Principal};
 use crate::domain::booking::ResourceId;
 use crate::domain::idempotency::Outcome;
@@ -75,8 +72,7 @@ pub async fn delete_member(
                 || format!("member {raw}"),
             )?;
             let meta = meta(&p, key, &format!("DELETE members/{raw}"), &())?;
-            let addr = home_ledger(&state, member)?;
-            render(write(&addr, BinMember { meta, member }).await?)
+            render(write(&state.directory, BinMember { meta, member }).await?)
         }
         .await,
     )

@@ -32,6 +32,8 @@ pub enum Outcome {
     Posted(Entry),
     Rejected(LedgerError),
     MemberRegistered(Member),
+    /// A member's profile (phone, name, ...) after an edit.
+    MemberEdited(Member),
     PhoneTaken(MemberId),
     StoreCreated(Store),
     Service(Service),

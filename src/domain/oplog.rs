@@ -114,7 +114,9 @@ fn objects(request: &Request, outcome: &Outcome) -> Vec<String> {
         Request::RegisterMember { .. } | Request::CreateStore { .. } | Request::Fingerprint(_) => {}
     }
     match outcome {
-        Outcome::MemberRegistered(m) => out.push(format!("member:{}", m.id)),
+        Outcome::MemberRegistered(m) | Outcome::MemberEdited(m) => {
+            out.push(format!("member:{}", m.id))
+        }
         Outcome::PhoneTaken(m) => out.push(format!("member:{m}")),
         Outcome::StoreCreated(s) => out.push(format!("store:{}", s.id)),
         Outcome::Service(s) => out.push(format!("service:{}", s.id.0)),

@@ -16,7 +16,7 @@ use crate::domain::ids::{EntrySeq, IdError, MemberId, Name, Phone, StoreId};
 use crate::domain::ledger::{
     Account, Entry, EntryKind, LedgerCommand, LedgerError, TenderKind, Timestamp,
 };
-use crate::domain::member::{Member, Store};
+use crate::domain::member::{Member, Profile, Store};
 use crate::domain::membership::Membership;
 use crate::domain::money::{Amount, Money, MoneyError};
 use crate::domain::planning::OccurrenceFailure;
@@ -127,14 +127,16 @@ impl From<&Member> for MemberRec {
     }
 }
 
-impl TryFrom<MemberRec> for Member {
+/// The record and the profile stored beside it (`storage::members`).
+impl TryFrom<(MemberRec, Profile)> for Member {
     type Error = CodecError;
-    fn try_from(r: MemberRec) -> Result<Self, CodecError> {
+    fn try_from((r, profile): (MemberRec, Profile)) -> Result<Self, CodecError> {
         Ok(Member {
             id: MemberId::parse(r.id)?,
             phone: Phone::new(&r.phone)?,
             name: Name::new(&r.name, "member name")?,
             created_at: ts(r.created_at_us)?,
+            profile,
         })
     }
 }
@@ -381,6 +383,7 @@ pub enum OutcomeRec {
     /// A new plan, answered as its own record (tag `L`, written once in the same batch)
     /// reads: the record is not stored twice. Resolved by `Storage::idempotency`.
     PlanAsBooked(u64),
+    MemberEdited(MemberRec, super::members::ProfileRec),
 }
 
 impl From<&Outcome> for OutcomeRec {
@@ -389,6 +392,7 @@ impl From<&Outcome> for OutcomeRec {
             Outcome::Posted(e) => OutcomeRec::Posted(e.into()),
             Outcome::Rejected(err) => OutcomeRec::Rejected(err.clone()),
             Outcome::MemberRegistered(m) => OutcomeRec::MemberRegistered(m.into()),
+            Outcome::MemberEdited(m) => OutcomeRec::MemberEdited(m.into(), (&m.profile).into()),
             Outcome::PhoneTaken(id) => OutcomeRec::PhoneTaken(id.get()),
             Outcome::StoreCreated(s) => OutcomeRec::StoreCreated(s.into()),
             Outcome::Service(s) => OutcomeRec::Service(ServiceRec::new(s, false)),
@@ -430,7 +434,10 @@ impl TryFrom<OutcomeRec> for Outcome {
         Ok(match r {
             OutcomeRec::Posted(e) => Outcome::Posted(e.try_into()?),
             OutcomeRec::Rejected(err) => Outcome::Rejected(err),
-            OutcomeRec::MemberRegistered(m) => Outcome::MemberRegistered(m.try_into()?),
+            OutcomeRec::MemberRegistered(m) => {
+                Outcome::MemberRegistered((m, Profile::default()).try_into()?)
+            }
+            OutcomeRec::MemberEdited(m, p) => Outcome::MemberEdited((m, p.try_into()?).try_into()?),
             OutcomeRec::PhoneTaken(id) => Outcome::PhoneTaken(MemberId::parse(id)?),
             OutcomeRec::StoreCreated(s) => Outcome::StoreCreated(s.try_into()?),
             OutcomeRec::Service(s) => Outcome::Service(s.into_domain()?.0),

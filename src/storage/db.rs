@@ -8,15 +8,13 @@ use std::time::Duration;
 use rocksdb::compaction_filter::Decision;
 use rocksdb::{BlockBasedOptions, ColumnFamilyDescriptor, Direction, IteratorMode, Options, DB};
 
-use super::codec::{
-    self, AccountRec, CodecError, EntryRec, IdemRec, MemberRec, OutcomeRec, StoreRec,
-};
+use super::codec::{self, AccountRec, CodecError, EntryRec, IdemRec, OutcomeRec, StoreRec};
 use super::keys::{self, CF_IDEM};
 use super::schedule_codec::PlanRec;
 use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::{EntrySeq, IdempotencyKey, MemberId, Phone, StoreId};
 use crate::domain::ledger::{Account, Entry, StoreAccount, StoreAccountKind};
-use crate::domain::member::{Member, Store};
+use crate::domain::member::Store;
 use crate::domain::money::Money;
 
 #[derive(Debug, thiserror::Error)]
@@ -204,13 +202,6 @@ impl Storage {
             out.push(rec.try_into().map_err(|e| corrupt(&key, e))?);
         }
         Ok(out)
-    }
-
-    pub fn member(&self, id: MemberId) -> Result<Option<Member>, StorageError> {
-        let key = keys::member(id);
-        self.get_rec::<MemberRec>(&key)?
-            .map(|r| r.try_into().map_err(|e| corrupt(&key, e)))
-            .transpose()
     }
 
     pub fn member_by_phone(&self, phone: &Phone) -> Result<Option<MemberId>, StorageError> {

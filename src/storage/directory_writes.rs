@@ -21,22 +21,20 @@ pub fn store(store: &Store) -> Write {
     Write::put(keys::store(store.id), codec::encode(&StoreRec::from(store)))
 }
 
-/// A new member: its id's mark, its record, its phone's claim and its empty account.
+/// A new member: its id's mark, its records (`storage::members`) and its empty account.
 pub fn member_registered(member: &Member) -> Vec<Write> {
     let id = member.id;
-    vec![
-        super::id_mark_write(
-            keys::IdKind::Member,
-            u64::from(id.home_store().get()),
-            u64::from(id.seq()),
-        ),
-        Write::put(keys::member(id), codec::encode(&MemberRec::from(member))),
-        Write::put(keys::phone(&member.phone), id.get().to_be_bytes().to_vec()),
-        Write::put(
-            keys::account(id),
-            codec::encode(&AccountRec::from(&Account::open(id))),
-        ),
-    ]
+    let mut writes = vec![super::id_mark_write(
+        keys::IdKind::Member,
+        u64::from(id.home_store().get()),
+        u64::from(id.seq()),
+    )];
+    writes.extend(super::members::registered(member));
+    writes.push(Write::put(
+        keys::account(id),
+        codec::encode(&AccountRec::from(&Account::open(id))),
+    ));
+    writes
 }
 
 /// A service, `deleted` while it is in the recycle bin.

@@ -2,7 +2,7 @@
 //! order, a store-side balance and a binned member take, and how their values are encoded.
 //! The ledger actor says what changed; this module alone knows the layout.
 
-use super::codec::{self, AccountRec, EntryRec, MemberRec};
+use super::codec::{self, AccountRec, EntryRec};
 use super::journal::Write;
 use super::keys;
 use crate::domain::checkout::{Order, OrderStatus};
@@ -73,21 +73,12 @@ pub type BinRecords = Vec<(Vec<u8>, Vec<u8>)>;
 /// deletions that take it out of the live key space. Its entries stay: the ledger's history
 /// is never deleted.
 pub fn binned_member(member: &Member, account: &Account) -> (BinRecords, Vec<Write>) {
-    let (mkey, pkey, akey) = (
-        keys::member(member.id),
-        keys::phone(&member.phone),
+    let mut held = super::members::records(member);
+    held.push((
         keys::account(member.id),
-    );
-    let held = vec![
-        (mkey.clone(), codec::encode(&MemberRec::from(member))),
-        (pkey.clone(), member.id.get().to_be_bytes().to_vec()),
-        (akey.clone(), codec::encode(&AccountRec::from(account))),
-    ];
-    let deletions = vec![
-        Write::delete(mkey),
-        Write::delete(pkey),
-        Write::delete(akey),
-    ];
+        codec::encode(&AccountRec::from(account)),
+    ));
+    let deletions = held.iter().map(|(k, _)| Write::delete(k.clone())).collect();
     (held, deletions)
 }
 

@@ -10,6 +10,7 @@ pub mod directory_writes;
 pub mod journal;
 pub mod keys;
 pub mod ledger_writes;
+pub mod members;
 pub mod membership_reads;
 pub mod notify;
 pub mod oplog;

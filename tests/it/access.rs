@@ -22,6 +22,7 @@ async fn call(
         "GET" => client.get(url),
         "DELETE" => client.delete(url),
         "PUT" => client.put(url),
+        "PATCH" => client.patch(url),
         _ => client.post(url),
     }
     .header("Idempotency-Key", format!("k-{}", rand_suffix()));

@@ -186,6 +186,16 @@ impl Server {
         .await
     }
 
+    pub async fn patch(&self, path: &str, key: &str, body: Value) -> (StatusCode, Value) {
+        send(
+            self.client
+                .patch(self.url(path))
+                .header("Idempotency-Key", key)
+                .json(&body),
+        )
+        .await
+    }
+
     pub async fn delete(&self, path: &str, key: &str) -> (StatusCode, Value) {
         send(
             self.client

@@ -16,6 +16,7 @@ mod idempotency;
 mod ledger;
 mod lifecycle;
 mod loadtest;
+mod members;
 mod membership;
 mod notify;
 mod openapi;

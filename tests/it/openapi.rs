@@ -36,7 +36,7 @@ fn router_routes() -> BTreeSet<Pattern> {
             .chars()
             .filter(|c| !c.is_whitespace())
             .collect();
-        let method = ["get", "post", "put", "delete"]
+        let method = ["get", "post", "put", "patch", "delete"]
             .into_iter()
             .find(|m| after.starts_with(&format!(".and(warp::{m}())")))
             .unwrap_or_else(|| panic!("route {segs:?}: its method must follow the path"));

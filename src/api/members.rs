@@ -1,0 +1,269 @@
+//! The front desk's member screens: edit a profile, search and list members.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::NaiveDate;
+use serde::{Deserialize, Deserializer, Serialize};
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::auth::allow;
+use super::dto::MemberDto;
+use super::error::ApiError;
+use super::handlers::{
+    json_status, member_id, meta, outcome_response, page_limit, parse_json, respond, store_id,
+    write,
+};
+use super::ApiState;
+use crate::actors::directory::EditMember;
+use crate::domain::access::{Capability, Principal};
+use crate::domain::ids::{Name, Phone};
+use crate::domain::ledger::Timestamp;
+use crate::domain::member::{Gender, MemberEdit, Tag, TAGS_MAX};
+use crate::storage::members::{phone_prefix, MemberFilter, MemberIndex};
+
+/// Longest search cursor, in hex characters.
+pub const CURSOR_HEX_LEN_MAX: usize = 256;
+
+/// A present field replaces what is there; `null` clears gender and birthday.
+#[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditMemberBody {
+    #[schema(
+        pattern = r"^[ -]*\+?(?:[ -]*[0-9]){5,20}[ -]*$",
+        example = "13800138000"
+    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[schema(min_length = 1)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<Gender>, nullable)]
+    pub gender: Option<Option<Gender>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = Date, nullable)]
+    pub birthday: Option<Option<NaiveDate>>,
+    #[schema(max_length = 500)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// Replaces every tag.
+    #[schema(max_items = 20)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    /// Added after `tags`.
+    #[schema(max_items = 20)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_tags: Option<Vec<String>>,
+    /// Removed last.
+    #[schema(max_items = 20)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remove_tags: Option<Vec<String>>,
+}
+
+/// A field that is present, even as `null`: `Some(None)` clears.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn tags(raw: &Option<Vec<String>>) -> Result<Vec<Tag>, ApiError> {
+    let raw = raw.as_deref().unwrap_or_default();
+    if raw.len() > TAGS_MAX {
+        return Err(ApiError::Invalid(format!(
+            "at most {TAGS_MAX} tags in one list"
+        )));
+    }
+    raw.iter()
+        .map(|t| Tag::new(t).map_err(|e| ApiError::Invalid(e.to_string())))
+        .collect()
+}
+
+impl EditMemberBody {
+    fn edit(&self) -> Result<MemberEdit, ApiError> {
+        Ok(MemberEdit {
+            phone: self
+                .phone
+                .as_deref()
+                .map(Phone::new)
+                .transpose()
+                .map_err(ApiError::InvalidField)?,
+            name: self
+                .name
+                .as_deref()
+                .map(|n| Name::new(n, "member name"))
+                .transpose()
+                .map_err(ApiError::InvalidField)?,
+            gender: self.gender,
+            birthday: self.birthday,
+            notes: self.notes.clone(),
+            tags: self.tags.is_some().then(|| tags(&self.tags)).transpose()?,
+            add_tags: tags(&self.add_tags)?,
+            remove_tags: tags(&self.remove_tags)?,
+        })
+    }
+}
+
+/// `PATCH /v1/members/{id}`.
+pub async fn edit_member(
+    state: Arc<ApiState>,
+    p: Principal,
+    raw: u64,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
+    respond(
+        async {
+            let member = member_id(raw)?;
+            allow(&p, Capability::Counter, Some(member.home_store()), || {
+                format!("member {raw}")
+            })?;
+            let body: EditMemberBody = parse_json(ct, &body)?;
+            let edit = body.edit()?;
+            edit.check(state.registry.clock.now().date_naive())
+                .map_err(|e| ApiError::Invalid(e.to_string()))?;
+            let meta = meta(&p, key, &format!("members/{raw}"), &body)?;
+            let msg = EditMember { meta, member, edit };
+            outcome_response(write(&state.directory, msg).await?)
+        }
+        .await,
+    )
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct MemberSearchQuery {
+    /// Phones starting with these digits; hits come in phone order.
+    #[param(pattern = r"^\+?[0-9]{1,20}$")]
+    pub phone_prefix: Option<String>,
+    /// Names starting with this text, any case; hits come in name order.
+    #[param(min_length = 1, max_length = 64)]
+    pub name_prefix: Option<String>,
+    /// Members carrying this tag.
+    #[param(min_length = 1, max_length = 32)]
+    pub tag: Option<String>,
+    /// Members of this home store (store staff see only their own store's).
+    pub home_store_id: Option<u64>,
+    pub level: Option<u16>,
+    /// Stored value at least this, in minor units.
+    pub balance_min: Option<i64>,
+    /// Stored value at most this, in minor units.
+    pub balance_max: Option<i64>,
+    /// Registered at or after this time.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub registered_from: Option<Timestamp>,
+    /// Registered before this time.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub registered_before: Option<Timestamp>,
+    /// `next_after` of the page before.
+    #[param(pattern = "^[0-9a-f]{2,256}$")]
+    pub after: Option<String>,
+    #[param(minimum = 1)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MemberHit {
+    pub member: MemberDto,
+    /// Stored value, in minor units.
+    pub balance: i64,
+    pub level: u16,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MembersPage {
+    pub members: Vec<MemberHit>,
+    /// Present while the index may hold more: pass it as `after`. A page may hold fewer
+    /// than `limit` members and still have more after it.
+    pub next_after: Option<String>,
+}
+
+fn invalid(what: &str) -> ApiError {
+    ApiError::InvalidQuery(what.to_owned())
+}
+
+/// `GET /v1/members/search`.
+pub async fn search_members(state: Arc<ApiState>, p: Principal, q: MemberSearchQuery) -> Response {
+    respond((|| {
+        let limit = page_limit(&state, q.limit)?;
+        let home = match (p.role.home_store(), q.home_store_id) {
+            (_, Some(raw)) => Some(store_id(raw)?),
+            (own, None) => own,
+        };
+        allow(&p, Capability::Counter, home, || "store".to_owned())?;
+        let phone = q
+            .phone_prefix
+            .as_deref()
+            .map(|raw| phone_prefix(raw).ok_or_else(|| invalid("phone_prefix must be digits")))
+            .transpose()?;
+        let name = q.name_prefix.as_deref().map(str::trim);
+        if name.is_some_and(|n| n.is_empty() || n.chars().count() > 64) {
+            return Err(invalid("name_prefix must be 1 to 64 characters"));
+        }
+        let tag = q
+            .tag
+            .as_deref()
+            .map(Tag::new)
+            .transpose()
+            .map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
+        let after = q
+            .after
+            .as_deref()
+            .map(|h| {
+                (!h.is_empty() && h.len() <= CURSOR_HEX_LEN_MAX)
+                    .then(|| hex::decode(h).ok())
+                    .flatten()
+                    .ok_or_else(|| invalid("after must be the next_after of a page"))
+            })
+            .transpose()?;
+        let index = match (&phone, &tag, name, home) {
+            (Some(p), ..) => MemberIndex::PhonePrefix(p.clone()),
+            (None, Some(t), ..) => MemberIndex::Tag(t.clone()),
+            (None, None, Some(n), _) => MemberIndex::NamePrefix(n.to_owned()),
+            (None, None, None, Some(h)) => MemberIndex::Home(h),
+            (None, None, None, None) => MemberIndex::All,
+        };
+        let filter = MemberFilter {
+            phone_prefix: phone,
+            name_prefix: name.map(str::to_owned),
+            tag,
+            home,
+            level: q.level,
+            balance_min: q.balance_min,
+            balance_max: q.balance_max,
+            registered_from: q.registered_from,
+            registered_before: q.registered_before,
+        };
+        let page = state
+            .storage()
+            .search_members(&index, &filter, after.as_deref(), limit)?;
+        let members = page
+            .members
+            .iter()
+            .map(|(m, a)| MemberHit {
+                member: MemberDto::from(m),
+                balance: a.balance.minor(),
+                level: a.membership.level.0,
+            })
+            .collect();
+        Ok(json_status(
+            StatusCode::OK,
+            &MembersPage {
+                members,
+                next_after: page.next.map(hex::encode),
+            },
+        ))
+    })())
+}

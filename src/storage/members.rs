@@ -1,0 +1,312 @@
+//! The records that make up a member, and how members are found.
+//!
+//! A member is its record (`M`), its phone's claim (`P`), its profile (`Q`, absent while
+//! empty), and one search-index key per name (`J`) and tag (`T`). Every write of a member
+//! (register, edit, bin, restore) goes through [`records`], so the indexes can't drift from
+//! the records they point at.
+//!
+//! Search walks one index in key order and filters what it finds, within a budget of keys
+//! per request: a page may come back short with a cursor to go on from, never slow.
+
+use chrono::NaiveDate;
+use rocksdb::{Direction, IteratorMode};
+use serde::{Deserialize, Serialize};
+
+use super::codec::{self, AccountRec, CodecError, MemberRec};
+use super::db::{corrupt, Storage, StorageError};
+use super::journal::Write;
+use super::keys;
+use crate::domain::ids::{MemberId, StoreId};
+use crate::domain::ledger::{Account, Timestamp};
+use crate::domain::member::{name_key, Gender, Member, Profile, Tag};
+
+pub const TAG_PROFILE: u8 = b'Q';
+pub const TAG_NAME_INDEX: u8 = b'J';
+pub const TAG_TAG_INDEX: u8 = b'T';
+
+/// Index keys looked at per search request, matching or not.
+pub const SEARCH_SCAN_BUDGET: usize = 20_000;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProfileRec {
+    pub gender: Option<Gender>,
+    pub birthday: Option<NaiveDate>,
+    pub notes: String,
+    pub tags: Vec<String>,
+}
+
+impl From<&Profile> for ProfileRec {
+    fn from(p: &Profile) -> Self {
+        ProfileRec {
+            gender: p.gender,
+            birthday: p.birthday,
+            notes: p.notes.clone(),
+            tags: p.tags.iter().map(|t| t.as_str().to_owned()).collect(),
+        }
+    }
+}
+
+impl TryFrom<ProfileRec> for Profile {
+    type Error = CodecError;
+    fn try_from(r: ProfileRec) -> Result<Self, CodecError> {
+        let tags = r
+            .tags
+            .iter()
+            .map(|t| Tag::new(t).map_err(|e| CodecError::Invalid(e.to_string())))
+            .collect::<Result<_, _>>()?;
+        Ok(Profile {
+            gender: r.gender,
+            birthday: r.birthday,
+            notes: r.notes,
+            tags,
+        })
+    }
+}
+
+fn profile_key(id: MemberId) -> Vec<u8> {
+    keys::id8(TAG_PROFILE, id.get())
+}
+
+/// `tag`, the text, NUL, then the member id: the text's matches are contiguous.
+fn text_index_key(tag: u8, text: &str, id: MemberId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(text.len() + 10);
+    k.push(tag);
+    k.extend_from_slice(text.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&id.get().to_be_bytes());
+    k
+}
+
+/// Every key and value `m` is made of, its account aside.
+pub fn records(m: &Member) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let id = m.id;
+    let mut out = vec![
+        (keys::member(id), codec::encode(&MemberRec::from(m))),
+        (keys::phone(&m.phone), id.get().to_be_bytes().to_vec()),
+        (
+            text_index_key(TAG_NAME_INDEX, &name_key(m.name.as_str()), id),
+            Vec::new(),
+        ),
+    ];
+    if !m.profile.is_empty() {
+        out.push((
+            profile_key(id),
+            codec::encode(&ProfileRec::from(&m.profile)),
+        ));
+    }
+    for t in &m.profile.tags {
+        out.push((text_index_key(TAG_TAG_INDEX, t.as_str(), id), Vec::new()));
+    }
+    out
+}
+
+/// The member that [`records`] made (a recycle-bin entry holds them), other keys aside.
+pub fn member_of_records(records: &[(Vec<u8>, Vec<u8>)]) -> Result<Member, CodecError> {
+    let (_, mvalue) = records
+        .iter()
+        .find(|(k, _)| k.first() == Some(&keys::TAG_MEMBER))
+        .ok_or_else(|| CodecError::Invalid("no member record".into()))?;
+    let rec: MemberRec = codec::decode(mvalue)?;
+    let id = MemberId::parse(rec.id)?;
+    let pkey = profile_key(id);
+    let profile = match records.iter().find(|(k, _)| *k == pkey) {
+        Some((_, v)) => codec::decode::<ProfileRec>(v)?.try_into()?,
+        None => Profile::default(),
+    };
+    Member::try_from((rec, profile))
+}
+
+/// A new member's records.
+pub fn registered(m: &Member) -> Vec<Write> {
+    records(m)
+        .into_iter()
+        .map(|(k, v)| Write::put(k, v))
+        .collect()
+}
+
+/// `old` becoming `new`: its records put, and the keys only `old` had deleted.
+pub fn edited(old: &Member, new: &Member) -> Vec<Write> {
+    let now = records(new);
+    let mut writes: Vec<Write> = records(old)
+        .into_iter()
+        .filter(|(k, _)| !now.iter().any(|(n, _)| n == k))
+        .map(|(k, _)| Write::delete(k))
+        .collect();
+    writes.extend(now.into_iter().map(|(k, v)| Write::put(k, v)));
+    writes
+}
+
+/// Where a search starts and in which order its hits come.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberIndex {
+    /// Phone numbers starting with these characters, in phone order.
+    PhonePrefix(String),
+    /// Names starting with this text (any case), in name order.
+    NamePrefix(String),
+    /// Members with this tag, in id order.
+    Tag(Tag),
+    /// Members of one home store, in id (registration) order.
+    Home(StoreId),
+    /// Every member, in id order.
+    All,
+}
+
+impl MemberIndex {
+    /// The bytes every key of this index starts with.
+    fn prefix(&self) -> Vec<u8> {
+        match self {
+            MemberIndex::PhonePrefix(p) => [&[keys::TAG_PHONE], p.as_bytes()].concat(),
+            MemberIndex::NamePrefix(n) => [&[TAG_NAME_INDEX], name_key(n).as_bytes()].concat(),
+            MemberIndex::Tag(t) => [&[TAG_TAG_INDEX], t.as_str().as_bytes(), &[0]].concat(),
+            MemberIndex::Home(s) => {
+                let mut k = vec![keys::TAG_MEMBER];
+                k.extend_from_slice(&s.get().to_be_bytes());
+                k
+            }
+            MemberIndex::All => vec![keys::TAG_MEMBER],
+        }
+    }
+
+    /// The member a key of this index points at.
+    fn member_of(&self, key: &[u8], value: &[u8]) -> Option<u64> {
+        let tail: &[u8] = match self {
+            MemberIndex::PhonePrefix(_) => value,
+            _ => key.get(key.len().checked_sub(8)?..)?,
+        };
+        Some(u64::from_be_bytes(tail.try_into().ok()?))
+    }
+}
+
+/// What a hit must also satisfy; each field present narrows.
+#[derive(Debug, Clone, Default)]
+pub struct MemberFilter {
+    pub phone_prefix: Option<String>,
+    pub name_prefix: Option<String>,
+    pub tag: Option<Tag>,
+    pub home: Option<StoreId>,
+    pub level: Option<u16>,
+    pub balance_min: Option<i64>,
+    pub balance_max: Option<i64>,
+    pub registered_from: Option<Timestamp>,
+    pub registered_before: Option<Timestamp>,
+}
+
+impl MemberFilter {
+    fn admits(&self, m: &Member, a: &Account) -> bool {
+        let balance = a.balance.minor();
+        let name = self.name_prefix.as_deref().map(name_key);
+        self.phone_prefix
+            .as_deref()
+            .is_none_or(|p| m.phone.as_str().starts_with(p))
+            && name.is_none_or(|n| name_key(m.name.as_str()).starts_with(&n))
+            && self.tag.as_ref().is_none_or(|t| m.profile.tags.contains(t))
+            && self.home.is_none_or(|h| m.home_store() == h)
+            && self.level.is_none_or(|l| a.membership.level.0 == l)
+            && self.balance_min.is_none_or(|b| balance >= b)
+            && self.balance_max.is_none_or(|b| balance <= b)
+            && self.registered_from.is_none_or(|t| m.created_at >= t)
+            && self.registered_before.is_none_or(|t| m.created_at < t)
+    }
+}
+
+/// One page of a search: the hits, and where to go on from when the index may hold more.
+#[derive(Debug)]
+pub struct MemberPage {
+    pub members: Vec<(Member, Account)>,
+    /// The last index key looked at; the next page starts after it.
+    pub next: Option<Vec<u8>>,
+}
+
+impl Storage {
+    /// A member with its profile.
+    pub fn member(&self, id: MemberId) -> Result<Option<Member>, StorageError> {
+        let key = keys::member(id);
+        let Some(rec) = self.get_rec::<MemberRec>(&key)? else {
+            return Ok(None);
+        };
+        let pkey = profile_key(id);
+        let profile = match self.get_rec::<ProfileRec>(&pkey)? {
+            Some(p) => p.try_into().map_err(|e| corrupt(&pkey, e))?,
+            None => Profile::default(),
+        };
+        Member::try_from((rec, profile))
+            .map(Some)
+            .map_err(|e| corrupt(&key, e))
+    }
+
+    /// Up to `limit` members found by `index` that `filter` admits, after the index key
+    /// `after`, looking at no more than [`SEARCH_SCAN_BUDGET`] keys.
+    pub fn search_members(
+        &self,
+        index: &MemberIndex,
+        filter: &MemberFilter,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<MemberPage, StorageError> {
+        let prefix = index.prefix();
+        let start = match after {
+            // A cursor from another index is not ours to follow.
+            Some(a) if !a.starts_with(&prefix) => {
+                return Ok(MemberPage {
+                    members: Vec::new(),
+                    next: None,
+                })
+            }
+            Some(a) => a.to_vec(),
+            None => prefix.clone(),
+        };
+        let mut members = Vec::new();
+        let mut last: Option<Vec<u8>> = None;
+        let mut exhausted = true;
+        for (looked, item) in self
+            .db()
+            .iterator(IteratorMode::From(&start, Direction::Forward))
+            .enumerate()
+        {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            if after == Some(&key[..]) {
+                continue;
+            }
+            if members.len() == limit || looked >= SEARCH_SCAN_BUDGET {
+                exhausted = false;
+                break;
+            }
+            last = Some(key.to_vec());
+            if matches!(index, MemberIndex::Home(_) | MemberIndex::All) && key.len() != 9 {
+                continue;
+            }
+            let raw = index
+                .member_of(&key, &value)
+                .ok_or_else(|| corrupt(&key, CodecError::Invalid("member index".into())))?;
+            let id = MemberId::parse(raw).map_err(|e| corrupt(&key, e.into()))?;
+            // An index key and its record are written in one batch; both or neither.
+            let Some(member) = self.member(id)? else {
+                continue;
+            };
+            let akey = keys::account(id);
+            let Some(rec) = self.get_rec::<AccountRec>(&akey)? else {
+                continue;
+            };
+            let account: Account = rec.try_into().map_err(|e| corrupt(&akey, e))?;
+            if filter.admits(&member, &account) {
+                members.push((member, account));
+            }
+        }
+        Ok(MemberPage {
+            members,
+            next: if exhausted { None } else { last },
+        })
+    }
+}
+
+/// The phone a search by prefix may start from: digits, with an optional leading `+`.
+pub fn phone_prefix(raw: &str) -> Option<String> {
+    let digits = raw.strip_prefix('+').unwrap_or(raw);
+    let ok = !raw.is_empty()
+        && raw.len() <= crate::domain::ids::PHONE_LEN_MAX + 1
+        && digits.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| raw.to_owned())
+}

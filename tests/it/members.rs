@@ -1,0 +1,282 @@
+//! The front desk's member screens: profile edits (phone unique across the chain, tags,
+//! birthday) that survive restarts and the recycle bin, and search by phone prefix, name
+//! prefix, tag, home store and balance, paged.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::harness::Server;
+
+fn ids(page: &Value) -> Vec<u64> {
+    page["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["member"]["id"].as_u64().unwrap())
+        .collect()
+}
+
+/// Every member a search finds, following `next_after` to the end.
+async fn search_all(server: &Server, query: &str) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut after = String::new();
+    loop {
+        let (status, page) = server
+            .get(&format!("/v1/members/search?{query}&limit=2{after}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        out.extend(ids(&page));
+        match page["next_after"].as_str() {
+            Some(next) => after = format!("&after={next}"),
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_edits_keep_phones_unique_and_survive_restarts_and_the_bin() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with_clock(dir.path(), Some("2026-03-02T01:00:00Z"));
+    let home = server.create_store("Home").await;
+    let a = server.register("13800000001", home).await;
+    let b = server.register("13800000002", home).await;
+    let path = format!("/v1/members/{a}");
+
+    let (status, m) = server
+        .patch(
+            &path,
+            "e-1",
+            json!({"name": "Wang Fang", "gender": "female", "birthday": "1990-05-04",
+                   "notes": "  prefers mornings ", "tags": ["vip", "yoga"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{m}");
+    assert_eq!(m["name"], "Wang Fang");
+    assert_eq!(m["gender"], "female");
+    assert_eq!(m["birthday"], "1990-05-04");
+    assert_eq!(m["notes"], "prefers mornings");
+    assert_eq!(m["tags"], json!(["vip", "yoga"]));
+    assert_eq!(m["phone"], "13800000001");
+
+    // A replay answers the same; the key with another body is refused.
+    let (status, again) = server
+        .patch(
+            &path,
+            "e-1",
+            json!({"name": "Wang Fang", "gender": "female", "birthday": "1990-05-04",
+                   "notes": "  prefers mornings ", "tags": ["vip", "yoga"]}),
+        )
+        .await;
+    assert_eq!((status, &again), (StatusCode::OK, &m));
+    let (status, body) = server.patch(&path, "e-1", json!({"name": "X"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // Another member's phone is refused; nothing changes.
+    let (status, body) = server
+        .patch(
+            &path,
+            "e-2",
+            json!({"phone": "138-0000-0002", "name": "Nope"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("phone_taken")),
+        "{body}"
+    );
+    let (_, now) = server.get(&path).await;
+    assert_eq!(now["name"], "Wang Fang");
+
+    // Rules the schema can't say: a birthday tomorrow, an empty edit, too many tags.
+    for (key, body) in [
+        ("e-3", json!({"birthday": "2026-03-03"})),
+        ("e-4", json!({})),
+        (
+            "e-5",
+            json!({"add_tags": (0..20).map(|i| format!("t{i}")).collect::<Vec<_>>()}),
+        ),
+    ] {
+        let (status, answer) = server.patch(&path, key, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{key}: {answer}");
+        assert_eq!(answer["code"], "invalid_field", "{answer}");
+    }
+
+    // A new phone: the old one is free for a newcomer, the new one found by lookup.
+    let (status, m) = server
+        .patch(
+            &path,
+            "e-6",
+            json!({"phone": "13900000001", "gender": null, "remove_tags": ["yoga"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{m}");
+    assert_eq!(m["gender"], Value::Null);
+    assert_eq!(m["tags"], json!(["vip"]));
+    let (_, found) = server.get("/v1/members?phone=13900000001").await;
+    assert_eq!(found["id"].as_u64(), Some(a));
+    let (status, _) = server.get("/v1/members?phone=13800000001").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, c) = server
+        .post(
+            "/v1/members",
+            "newcomer",
+            json!({"phone": "13800000001", "name": "New", "home_store_id": home}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    let c = c["id"].as_u64().unwrap();
+    assert_ne!(c, a);
+
+    // Two desks racing for one phone: exactly one wins.
+    let race = |member: u64, key: &'static str| {
+        let s = &server;
+        async move {
+            s.patch(
+                &format!("/v1/members/{member}"),
+                key,
+                json!({"phone": "13700000000"}),
+            )
+            .await
+            .0
+        }
+    };
+    let (x, y) = tokio::join!(race(b, "r-b"), race(c, "r-c"));
+    let mut got = [x, y];
+    got.sort();
+    assert_eq!(got, [StatusCode::OK, StatusCode::CONFLICT]);
+
+    // All of it survives a SIGKILL.
+    server.kill();
+    let server = Server::start_with_clock(dir.path(), Some("2026-03-02T01:00:00Z"));
+    let (_, m) = server.get(&path).await;
+    assert_eq!(m["phone"], "13900000001");
+    assert_eq!(m["tags"], json!(["vip"]));
+    assert_eq!(m["birthday"], "1990-05-04");
+    assert_eq!(search_all(&server, "tag=vip").await, [a]);
+
+    // The bin takes the profile and the indexes with it, and restore brings them back.
+    let (status, body) = server.delete(&path, "bin-a").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = server.patch(&path, "e-7", json!({"notes": "late"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(search_all(&server, "tag=vip").await.is_empty());
+    assert!(search_all(&server, "name_prefix=wang").await.is_empty());
+    let (status, body) = server
+        .act(&format!("/v1/recycle-bin/member/{a}/restore"), "re-a")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // An edit right after the restore starts from the restored profile.
+    let (status, m) = server
+        .patch(&path, "e-8", json!({"add_tags": ["back"]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{m}");
+    assert_eq!(m["tags"], json!(["back", "vip"]));
+    assert_eq!(m["birthday"], "1990-05-04");
+    assert_eq!(search_all(&server, "tag=vip").await, [a]);
+    assert_eq!(search_all(&server, "name_prefix=WANG").await, [a]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_pages_through_indexes_and_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_clock(dir.path(), Some("2026-03-02T01:00:00Z"));
+    let north = server.create_store("North").await;
+    let south_store = server.create_store("South").await;
+    let south = (
+        south_store,
+        server.register("13600000000", south_store).await,
+    );
+    let mut members = Vec::new();
+    for (i, (phone, name, home)) in [
+        ("13800000011", "Zhang San", north),
+        ("13800000012", "zhang si", north),
+        ("13800000021", "Li Lei", north),
+        ("13900000011", "Zhao Liu", south.0),
+        ("13800000013", "张伟", south.0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = server.register(phone, home).await;
+        let (status, body) = server
+            .patch(
+                &format!("/v1/members/{id}"),
+                &format!("n-{i}"),
+                json!({"name": name, "tags": if i % 2 == 0 { json!(["vip"]) } else { json!([]) }}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        members.push(id);
+    }
+    server.recharge(members[1], north, 5_000, "r-1").await;
+    server.recharge(members[2], north, 20_000, "r-2").await;
+
+    assert_eq!(
+        search_all(&server, "phone_prefix=138000000").await,
+        [members[0], members[1], members[4], members[2]]
+    );
+    assert_eq!(
+        search_all(&server, "name_prefix=zhang").await,
+        [members[0], members[1]]
+    );
+    assert_eq!(search_all(&server, "name_prefix=张").await, [members[4]]);
+    assert_eq!(
+        search_all(&server, "tag=vip").await,
+        [members[0], members[2], members[4]]
+    );
+    assert_eq!(
+        search_all(&server, &format!("tag=vip&home_store_id={north}")).await,
+        [members[0], members[2]]
+    );
+    assert_eq!(
+        search_all(&server, &format!("home_store_id={}", south.0)).await,
+        [south.1, members[3], members[4]]
+    );
+    assert_eq!(
+        search_all(&server, "balance_min=1&balance_max=10000").await,
+        [members[1]]
+    );
+    assert_eq!(
+        search_all(&server, "phone_prefix=1380&name_prefix=l").await,
+        [members[2]]
+    );
+    assert_eq!(
+        search_all(&server, "registered_before=2026-03-02T00:00:00Z").await,
+        Vec::<u64>::new()
+    );
+    assert_eq!(search_all(&server, "level=0").await.len(), 6);
+
+    // Bad queries are 4xx and say why.
+    for q in [
+        "phone_prefix=12a",
+        "after=zz",
+        "after=",
+        "after=abc",
+        "limit=0",
+        "name_prefix=%20",
+        "tag=%20",
+    ] {
+        let (status, body) = server.get(&format!("/v1/members/search?{q}")).await;
+        assert!(status.is_client_error(), "{q}: {status} {body}");
+    }
+
+    // A cashier of North sees North's members only.
+    let (status, cred) = server
+        .post(
+            "/v1/credentials",
+            "cred-1",
+            json!({"name": "C", "role": "cashier", "store_ids": [north]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{cred}");
+    let cashier = crate::harness::client_with_key(cred["key"].as_str().unwrap());
+    let (status, page) =
+        crate::harness::send(cashier.get(server.url("/v1/members/search?tag=vip"))).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(ids(&page), [members[0], members[2]]);
+    let (status, _) = crate::harness::send(
+        cashier.get(server.url(&format!("/v1/members/search?home_store_id={}", south.0))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
