@@ -101,6 +101,22 @@ impl Conn {
         let req = req
             .body(Full::new(Bytes::from(body)))
             .map_err(|_| TransportError)?;
+        self.send(req).await
+    }
+
+    /// GETs `path` and returns the status and the answer's bytes.
+    pub async fn get_raw(&mut self, path: &str) -> Result<(u16, Bytes), TransportError> {
+        let mut req = Request::get(path).header("host", self.authority.as_str());
+        if let Some(a) = &self.authorization {
+            req = req.header("authorization", a.as_str());
+        }
+        let req = req
+            .body(Full::new(Bytes::new()))
+            .map_err(|_| TransportError)?;
+        self.send(req).await
+    }
+
+    async fn send(&mut self, req: Request<Full<Bytes>>) -> Result<(u16, Bytes), TransportError> {
         // A kept-alive connection the server closed shows only now (nothing polls it between
         // requests), and nothing has been sent on it yet: open a new one, once.
         if !ready(self.link().await?).await {

@@ -32,6 +32,9 @@ pub enum Scenario {
     Booking,
     /// 80% POS deductions, 20% HQ bookings.
     Mixed,
+    /// Front-desk member searches, in turn: a 7-digit phone prefix, a name prefix
+    /// (`member 1234`, about 11 hits), and the first 20 members of a home store.
+    Search,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -211,6 +214,33 @@ impl Ctx {
         }
     }
 
+    async fn search(&self, c: &mut Conn, n: u64, t: &mut Tally) {
+        let r = mix(n ^ 0x5ea7c4);
+        let path = match n % 3 {
+            0 => format!(
+                "/v1/members/search?phone_prefix=1{:06}&limit=20",
+                r % 1_000_000
+            ),
+            1 => format!(
+                "/v1/members/search?name_prefix=member%20{}&limit=20",
+                r % (self.chain.members.len() as u64).max(1)
+            ),
+            _ => format!(
+                "/v1/members/search?home_store_id={}&limit=20",
+                self.store(n)
+            ),
+        };
+        match c.get_raw(&path).await {
+            Ok((200, _)) => t.operations += 1,
+            Ok((_, bytes)) => t.error(
+                &serde_json::from_slice::<Value>(&bytes)
+                    .map(|b| code_of(&b))
+                    .unwrap_or_else(|_| "unknown".to_owned()),
+            ),
+            Err(_) => t.error("transport"),
+        }
+    }
+
     async fn batch(&self, c: &mut Conn, n: u64, t: &mut Tally) {
         use std::fmt::Write as _;
         let size = self.spec.batch_size as u64;
@@ -358,6 +388,7 @@ impl Ctx {
             Scenario::Booking => self.book(c, n, false, t).await,
             Scenario::Mixed if n.is_multiple_of(5) => self.book(c, n, false, t).await,
             Scenario::Mixed => self.deduct(c, n, t).await,
+            Scenario::Search => self.search(c, n, t).await,
         }
     }
 }

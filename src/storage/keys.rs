@@ -318,4 +318,53 @@ mod tests {
         let next = MemberId::new(StoreId::new(1).unwrap(), 2);
         assert!(entry(m, EntrySeq(u64::MAX)) < entry_prefix(next));
     }
+
+    /// Every key space has a tag byte of its own: two sharing one read each other's keys.
+    #[test]
+    fn tags_are_distinct() {
+        let tags = [
+            ("TAG_STORE", TAG_STORE),
+            ("TAG_MEMBER", TAG_MEMBER),
+            ("TAG_PHONE", TAG_PHONE),
+            ("TAG_ACCOUNT", TAG_ACCOUNT),
+            ("TAG_ENTRY", TAG_ENTRY),
+            ("TAG_BOOK", TAG_BOOK),
+            ("TAG_IDEM", TAG_IDEM),
+            ("TAG_SERVICE", TAG_SERVICE),
+            ("TAG_SETTINGS", TAG_SETTINGS),
+            ("TAG_HOURS", TAG_HOURS),
+            ("TAG_RESOURCE", TAG_RESOURCE),
+            ("TAG_BOOKING", TAG_BOOKING),
+            ("TAG_PLAN", TAG_PLAN),
+            ("TAG_EVENT", TAG_EVENT),
+            ("TAG_CREDENTIAL", TAG_CREDENTIAL),
+            ("TAG_CREDENTIAL_ID", TAG_CREDENTIAL_ID),
+            ("TAG_ACTIVITY", TAG_ACTIVITY),
+            ("TAG_ORDER", TAG_ORDER),
+            ("TAG_HELD", TAG_HELD),
+            ("TAG_SETTLEMENT", TAG_SETTLEMENT),
+            ("TAG_CATALOG", TAG_CATALOG),
+            ("TAG_GIFT_STOCK", TAG_GIFT_STOCK),
+            ("TAG_ID_MARK", TAG_ID_MARK),
+            ("TAG_FIGURES", super::super::closing::TAG_FIGURES),
+            ("TAG_CLOSING", super::super::closing::TAG_CLOSING),
+            ("TAG_CLOSING_MODE", super::super::closing::TAG_CLOSING_MODE),
+            (
+                "TAG_SERVICE_FIGURES",
+                super::super::closing::TAG_SERVICE_FIGURES,
+            ),
+            ("TAG_PROFILE", super::super::members::TAG_PROFILE),
+            ("TAG_NAME_INDEX", super::super::members::TAG_NAME_INDEX),
+            ("TAG_TAG_INDEX", super::super::members::TAG_TAG_INDEX),
+            ("TAG_NOTIFICATION", super::super::notify::TAG_NOTIFICATION),
+            ("TAG_DUE", super::super::notify::TAG_DUE),
+            ("TAG_OPLOG", super::super::oplog::TAG_OPLOG),
+            ("TAG_BIN", super::super::recycle::TAG_BIN),
+        ];
+        for (i, (a, x)) in tags.iter().enumerate() {
+            for (b, y) in &tags[i + 1..] {
+                assert_ne!(x, y, "{a} and {b} share the tag {}", *x as char);
+            }
+        }
+    }
 }

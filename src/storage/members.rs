@@ -20,9 +20,9 @@ use crate::domain::ids::{MemberId, StoreId};
 use crate::domain::ledger::{Account, Timestamp};
 use crate::domain::member::{name_key, Gender, Member, Profile, Tag};
 
-pub const TAG_PROFILE: u8 = b'Q';
-pub const TAG_NAME_INDEX: u8 = b'J';
-pub const TAG_TAG_INDEX: u8 = b'T';
+pub const TAG_PROFILE: u8 = b'p';
+pub const TAG_NAME_INDEX: u8 = b'i';
+pub const TAG_TAG_INDEX: u8 = b'g';
 
 /// Index keys looked at per search request, matching or not.
 pub const SEARCH_SCAN_BUDGET: usize = 20_000;
