@@ -14,6 +14,7 @@ use super::{ActorError, WriteMeta, WriteResult};
 use crate::domain::booking::{BookingMode, ResourceKind, Service, ServiceId};
 use crate::domain::closing::{Deltas, Figure};
 use crate::domain::counter::CatalogChange;
+use crate::domain::follow_up::{Channel, FollowUp};
 use crate::domain::idempotency::{Outcome, Request};
 use crate::domain::ids::{IdempotencyKey, MemberId, Name, Phone, StoreId, STORE_ID_MAX};
 use crate::domain::member::{Member, MemberEdit, Profile, Store};
@@ -55,6 +56,8 @@ pub struct Directory {
     phones: Pending<Phone, MemberId>,
     /// Members edited or restored but not durable yet: the next edit starts from these.
     members: Pending<MemberId, Member>,
+    /// Each member's latest follow-up while not durable: the next one follows it.
+    follow_ups: Pending<MemberId, FollowUp>,
     /// Services written but not durable yet (with their deleted flag): a later change
     /// must start from these, not from the older record on disk.
     services: Pending<ServiceId, (Service, bool)>,
@@ -83,6 +86,7 @@ impl Writes for Directory {
     fn prune_pending(&mut self, durable: u64) {
         self.phones.prune(durable);
         self.members.prune(durable);
+        self.follow_ups.prune(durable);
         self.services.prune(durable);
         self.restored.prune(durable);
     }
@@ -108,6 +112,7 @@ impl Directory {
             last_member: HashMap::new(),
             phones: Pending::default(),
             members: Pending::default(),
+            follow_ups: Pending::default(),
             services: Pending::default(),
             restored: Pending::default(),
         }
@@ -295,6 +300,56 @@ impl Handler<EditMember> for Directory {
             msg.meta,
             Some(id.home_store()),
             Outcome::MemberEdited(new),
+            writes,
+        ))
+    }
+}
+
+/// Record a follow-up visit (回访) of a member, and when to contact them next.
+#[derive(Debug, Message)]
+#[rtype(result = "WriteResult")]
+pub struct RecordFollowUp {
+    pub meta: WriteMeta,
+    pub member: MemberId,
+    pub store: StoreId,
+    pub channel: Channel,
+    /// Checked by `domain::follow_up::check`.
+    pub note: String,
+    pub next_on: Option<chrono::NaiveDate>,
+}
+
+impl Handler<RecordFollowUp> for Directory {
+    type Result = WriteResult;
+
+    fn handle(&mut self, msg: RecordFollowUp, _ctx: &mut Context<Self>) -> WriteResult {
+        if let Some(answer) = begin_meta(self, &msg.meta)? {
+            return Ok(answer);
+        }
+        let id = msg.member;
+        self.member(id)?
+            .ok_or(ActorError::MemberNotFound(id.get()))?;
+        let before = match self.follow_ups.get(&id) {
+            Some((_, f)) => Some(f.clone()),
+            None => self.registry.storage.latest_follow_up(id)?,
+        };
+        let seq = before.as_ref().map_or(0, |f| f.seq) + 1;
+        let f = FollowUp {
+            member: id,
+            seq,
+            at: self.registry.clock.now(),
+            store: msg.store,
+            credential: msg.meta.audit.credential.0,
+            channel: msg.channel,
+            note: msg.note,
+            next_on: msg.next_on,
+        };
+        let writes = crate::storage::follow_ups::recorded(before.as_ref(), &f);
+        self.follow_ups
+            .insert(self.writer.next_seq(), id, f.clone());
+        Ok(self.writer.commit_meta_in(
+            msg.meta,
+            Some(msg.store),
+            Outcome::FollowUp(Box::new(f)),
             writes,
         ))
     }

@@ -1,4 +1,5 @@
-//! The front desk's member screens: edit a profile, search and list members.
+//! The front desk's member screens: edit a profile, search and list members, follow-up
+//! visits (回访) and each store's list of members due for one.
 
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::auth::allow;
+use super::auth::{acting_store, allow};
 use super::dto::MemberDto;
 use super::error::ApiError;
 use super::handlers::{
@@ -16,8 +17,10 @@ use super::handlers::{
     write,
 };
 use super::ApiState;
-use crate::actors::directory::EditMember;
+use crate::actors::directory::{EditMember, RecordFollowUp};
 use crate::domain::access::{Capability, Principal};
+use crate::domain::follow_up::{self, Channel, FollowUp};
+use crate::domain::idempotency::Outcome;
 use crate::domain::ids::{Name, Phone};
 use crate::domain::ledger::Timestamp;
 use crate::domain::member::{Gender, MemberEdit, Tag, TAGS_MAX};
@@ -194,6 +197,18 @@ fn invalid(what: &str) -> ApiError {
     ApiError::InvalidQuery(what.to_owned())
 }
 
+/// A page cursor: the hex of the last index key a page looked at.
+fn cursor(after: Option<&str>) -> Result<Option<Vec<u8>>, ApiError> {
+    after
+        .map(|h| {
+            (!h.is_empty() && h.len() <= CURSOR_HEX_LEN_MAX)
+                .then(|| hex::decode(h).ok())
+                .flatten()
+                .ok_or_else(|| invalid("after must be the next_after of a page"))
+        })
+        .transpose()
+}
+
 /// `GET /v1/members/search`.
 pub async fn search_members(state: Arc<ApiState>, p: Principal, q: MemberSearchQuery) -> Response {
     respond((|| {
@@ -218,16 +233,7 @@ pub async fn search_members(state: Arc<ApiState>, p: Principal, q: MemberSearchQ
             .map(Tag::new)
             .transpose()
             .map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
-        let after = q
-            .after
-            .as_deref()
-            .map(|h| {
-                (!h.is_empty() && h.len() <= CURSOR_HEX_LEN_MAX)
-                    .then(|| hex::decode(h).ok())
-                    .flatten()
-                    .ok_or_else(|| invalid("after must be the next_after of a page"))
-            })
-            .transpose()?;
+        let after = cursor(q.after.as_deref())?;
         let index = match (&phone, &tag, name, home) {
             (Some(p), ..) => MemberIndex::PhonePrefix(p.clone()),
             (None, Some(t), ..) => MemberIndex::Tag(t.clone()),
@@ -262,6 +268,211 @@ pub async fn search_members(state: Arc<ApiState>, p: Principal, q: MemberSearchQ
             StatusCode::OK,
             &MembersPage {
                 members,
+                next_after: page.next.map(hex::encode),
+            },
+        ))
+    })())
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpBody {
+    pub channel: Channel,
+    #[schema(min_length = 1, max_length = 500)]
+    pub note: String,
+    /// When to contact the member next; the member is on their home store's due list from
+    /// that day until the next follow-up.
+    #[schema(value_type = Option<String>, format = Date)]
+    #[serde(default)]
+    pub next_on: Option<NaiveDate>,
+    /// The store whose staff made it (HQ keys); a store key's own store otherwise.
+    #[serde(default)]
+    pub store_id: Option<u64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FollowUpDto {
+    pub member_id: u64,
+    pub seq: u64,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    pub store_id: u32,
+    pub credential_id: u64,
+    pub channel: Channel,
+    pub note: String,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub next_on: Option<NaiveDate>,
+}
+
+impl From<&FollowUp> for FollowUpDto {
+    fn from(f: &FollowUp) -> Self {
+        FollowUpDto {
+            member_id: f.member.get(),
+            seq: f.seq,
+            at: f.at,
+            store_id: f.store.get(),
+            credential_id: f.credential,
+            channel: f.channel,
+            note: f.note.clone(),
+            next_on: f.next_on,
+        }
+    }
+}
+
+/// `POST /v1/members/{id}/follow-ups`.
+pub async fn record_follow_up(
+    state: Arc<ApiState>,
+    p: Principal,
+    raw: u64,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
+    respond(
+        async {
+            let member = member_id(raw)?;
+            allow(&p, Capability::Counter, Some(member.home_store()), || {
+                format!("member {raw}")
+            })?;
+            let body: FollowUpBody = parse_json(ct, &body)?;
+            let store = acting_store(
+                &p,
+                body.store_id.or(Some(u64::from(member.home_store().get()))),
+            )?;
+            if !state.registry.has_store(store) {
+                return Err(ApiError::NotFound(format!("store {store}")));
+            }
+            let today = store_today(&state, store);
+            let note = follow_up::check(&body.note, body.next_on, today)
+                .map_err(|e| ApiError::Invalid(e.to_string()))?;
+            let meta = meta(&p, key, &format!("members/{raw}/follow-ups"), &body)?;
+            let msg = RecordFollowUp {
+                meta,
+                member,
+                store,
+                channel: body.channel,
+                note,
+                next_on: body.next_on,
+            };
+            match write(&state.directory, msg).await? {
+                Outcome::FollowUp(f) => {
+                    Ok(json_status(StatusCode::CREATED, &FollowUpDto::from(&*f)))
+                }
+                other => outcome_response(other),
+            }
+        }
+        .await,
+    )
+}
+
+fn store_today(state: &ApiState, store: crate::domain::ids::StoreId) -> NaiveDate {
+    let tz = state.registry.time_zone(store);
+    state.registry.clock.now().with_timezone(&tz).date_naive()
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct BeforeQuery {
+    /// `next_before` of the page before.
+    pub before: Option<u64>,
+    #[param(minimum = 1)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FollowUpsPage {
+    pub follow_ups: Vec<FollowUpDto>,
+    pub next_before: Option<u64>,
+}
+
+/// `GET /v1/members/{id}/follow-ups`: newest first.
+pub async fn list_follow_ups(
+    state: Arc<ApiState>,
+    p: Principal,
+    raw: u64,
+    q: BeforeQuery,
+) -> Response {
+    respond((|| {
+        let member = member_id(raw)?;
+        allow(&p, Capability::Counter, Some(member.home_store()), || {
+            format!("member {raw}")
+        })?;
+        let limit = page_limit(&state, q.limit)?;
+        if state.storage().member(member)?.is_none() {
+            return Err(ApiError::NotFound(format!("member {raw}")));
+        }
+        let list = state.storage().follow_ups(member, q.before, limit)?;
+        let next_before = (list.len() == limit)
+            .then(|| list.last().map(|f| f.seq))
+            .flatten();
+        Ok(json_status(
+            StatusCode::OK,
+            &FollowUpsPage {
+                follow_ups: list.iter().map(FollowUpDto::from).collect(),
+                next_before,
+            },
+        ))
+    })())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DueQuery {
+    /// Members due on or before this day (the store's today if absent).
+    #[param(value_type = Option<String>, format = Date)]
+    pub on: Option<NaiveDate>,
+    /// `next_after` of the page before.
+    #[param(pattern = "^[0-9a-f]{2,256}$")]
+    pub after: Option<String>,
+    #[param(minimum = 1)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DueFollowUp {
+    pub member: MemberDto,
+    /// The latest follow-up, which set the date.
+    pub follow_up: FollowUpDto,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DueFollowUpsPage {
+    /// Earliest date first.
+    pub due: Vec<DueFollowUp>,
+    pub next_after: Option<String>,
+}
+
+/// `GET /v1/stores/{id}/follow-ups/due`: the store's members to contact, overdue first.
+pub async fn due_follow_ups(state: Arc<ApiState>, p: Principal, raw: u64, q: DueQuery) -> Response {
+    respond((|| {
+        let store = store_id(raw)?;
+        allow(&p, Capability::Counter, Some(store), || {
+            format!("store {raw}")
+        })?;
+        if !state.registry.has_store(store) {
+            return Err(ApiError::NotFound(format!("store {raw}")));
+        }
+        let limit = page_limit(&state, q.limit)?;
+        let after = cursor(q.after.as_deref())?;
+        let on = q.on.unwrap_or_else(|| store_today(&state, store));
+        let page = state
+            .storage()
+            .due_follow_ups(store, on, after.as_deref(), limit)?;
+        let mut due = Vec::with_capacity(page.due.len());
+        for f in &page.due {
+            if let Some(m) = state.storage().member(f.member)? {
+                due.push(DueFollowUp {
+                    member: MemberDto::from(&m),
+                    follow_up: FollowUpDto::from(f),
+                });
+            }
+        }
+        Ok(json_status(
+            StatusCode::OK,
+            &DueFollowUpsPage {
+                due,
                 next_after: page.next.map(hex::encode),
             },
         ))

@@ -137,6 +137,25 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .and(idempotency_key())
         .and(write_body(limit))
         .then(|id, s, p, k, ct, b| members::edit_member(s, p, id, k, ct, b));
+    let record_follow_up = warp::path!("v1" / "members" / u64 / "follow-ups")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(|id, s, p, k, ct, b| members::record_follow_up(s, p, id, k, ct, b));
+    let list_follow_ups = warp::path!("v1" / "members" / u64 / "follow-ups")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<members::BeforeQuery>())
+        .then(|id, s, p, q| members::list_follow_ups(s, p, id, q));
+    let due_follow_ups = warp::path!("v1" / "stores" / u64 / "follow-ups" / "due")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<members::DueQuery>())
+        .then(|id, s, p, q| members::due_follow_ups(s, p, id, q));
     let search_members = warp::path!("v1" / "members" / "search")
         .and(warp::get())
         .and(st.clone())
@@ -338,6 +357,12 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .or(edit_member)
         .unify()
         .or(search_members)
+        .unify()
+        .or(record_follow_up)
+        .unify()
+        .or(list_follow_ups)
+        .unify()
+        .or(due_follow_ups)
         .unify()
         .boxed();
     // The POS's writes first: warp tries routes in order, and every route tried before the

@@ -322,6 +322,30 @@ pub const ROUTES: &[Route] = &[
         .query(params::<members::MemberSearchQuery>)
 .ok(schema::<members::MembersPage>),
     post(
+        "/v1/members/{member_id}/follow-ups",
+        "directory",
+        "Record a follow-up visit and when to contact the member next",
+        COUNTER,
+    )
+    .body(schema::<members::FollowUpBody>)
+.created(schema::<members::FollowUpDto>),
+    get(
+        "/v1/members/{member_id}/follow-ups",
+        "directory",
+        "A member's follow-ups, newest first",
+        COUNTER,
+    )
+    .query(params::<members::BeforeQuery>)
+.ok(schema::<members::FollowUpsPage>),
+    get(
+        "/v1/stores/{store_id}/follow-ups/due",
+        "directory",
+        "Members of the store due for a follow-up",
+        COUNTER,
+    )
+    .query(params::<members::DueQuery>)
+.ok(schema::<members::DueFollowUpsPage>),
+    post(
         "/v1/members/{member_id}/recharges",
         "ledger",
         "Recharge stored value (储值)",

@@ -34,6 +34,8 @@ pub enum Outcome {
     MemberRegistered(Member),
     /// A member's profile (phone, name, ...) after an edit.
     MemberEdited(Member),
+    /// A follow-up visit recorded (回访).
+    FollowUp(Box<super::follow_up::FollowUp>),
     PhoneTaken(MemberId),
     StoreCreated(Store),
     Service(Service),

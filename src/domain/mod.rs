@@ -9,6 +9,7 @@ pub mod checkout;
 pub mod closing;
 pub mod counter;
 pub mod coupon;
+pub mod follow_up;
 pub mod gift;
 pub mod hours;
 pub mod idempotency;

@@ -102,6 +102,7 @@ fn store_of(outcome: &Outcome) -> Option<StoreId> {
         Outcome::Booking(b) => Some(b.store),
         Outcome::Plan(p, _) => Some(p.store),
         Outcome::GiftStock { store, .. } => Some(*store),
+        Outcome::FollowUp(f) => Some(f.store),
         Outcome::DayClosed { store, .. } | Outcome::ClosingMode { store, .. } => Some(*store),
         _ => None,
     }
@@ -117,6 +118,7 @@ fn objects(request: &Request, outcome: &Outcome) -> Vec<String> {
         Outcome::MemberRegistered(m) | Outcome::MemberEdited(m) => {
             out.push(format!("member:{}", m.id))
         }
+        Outcome::FollowUp(f) => out.push(format!("member:{}", f.member)),
         Outcome::PhoneTaken(m) => out.push(format!("member:{m}")),
         Outcome::StoreCreated(s) => out.push(format!("store:{}", s.id)),
         Outcome::Service(s) => out.push(format!("service:{}", s.id.0)),

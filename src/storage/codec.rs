@@ -384,6 +384,7 @@ pub enum OutcomeRec {
     /// reads: the record is not stored twice. Resolved by `Storage::idempotency`.
     PlanAsBooked(u64),
     MemberEdited(MemberRec, super::members::ProfileRec),
+    FollowUp(Box<crate::domain::follow_up::FollowUp>),
 }
 
 impl From<&Outcome> for OutcomeRec {
@@ -393,6 +394,7 @@ impl From<&Outcome> for OutcomeRec {
             Outcome::Rejected(err) => OutcomeRec::Rejected(err.clone()),
             Outcome::MemberRegistered(m) => OutcomeRec::MemberRegistered(m.into()),
             Outcome::MemberEdited(m) => OutcomeRec::MemberEdited(m.into(), (&m.profile).into()),
+            Outcome::FollowUp(f) => OutcomeRec::FollowUp(f.clone()),
             Outcome::PhoneTaken(id) => OutcomeRec::PhoneTaken(id.get()),
             Outcome::StoreCreated(s) => OutcomeRec::StoreCreated(s.into()),
             Outcome::Service(s) => OutcomeRec::Service(ServiceRec::new(s, false)),
@@ -438,6 +440,7 @@ impl TryFrom<OutcomeRec> for Outcome {
                 Outcome::MemberRegistered((m, Profile::default()).try_into()?)
             }
             OutcomeRec::MemberEdited(m, p) => Outcome::MemberEdited((m, p.try_into()?).try_into()?),
+            OutcomeRec::FollowUp(f) => Outcome::FollowUp(f),
             OutcomeRec::PhoneTaken(id) => Outcome::PhoneTaken(MemberId::parse(id)?),
             OutcomeRec::StoreCreated(s) => Outcome::StoreCreated(s.try_into()?),
             OutcomeRec::Service(s) => Outcome::Service(s.into_domain()?.0),

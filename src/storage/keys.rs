@@ -26,6 +26,14 @@
 //! | `Z` | `l` level (2) / `o` store (4) level (2) / `c` template (4) / `g` gift (4) | catalog item | default |
 //! | `W` | store (4), gift (4)                  | stock i64, by merge (`counter`) | default |
 //! | `h` | id kind (1), scope (8)               | highest id issued, u64 | default |
+//! | `p` | member id (8)                        | ProfileRec (absent while empty) | default |
+//! | `i` | lower-case name, NUL, member id (8)  | (empty): name index | default |
+//! | `g` | tag, NUL, member id (8)              | (empty): tag index | default |
+//! | `r` | member id (8), follow-up seq (8)     | FollowUp       | default |
+//! | `d` | home store (4), day (4), member (8)  | follow-up seq: due index | default |
+//!
+//! Tags of other modules' key spaces: `T`/`t`/`U`/`J` (closing), `Q` (operation log), `n`/`o`
+//! (notifications), `b` (recycle bin); a test keeps every tag distinct.
 //!
 //! `Y` lines are inter-store settlement (跨店结算): what the home store owes the store where
 //! its member spent stored value (negative for refunds).
@@ -360,6 +368,11 @@ mod tests {
             ("TAG_DUE", super::super::notify::TAG_DUE),
             ("TAG_OPLOG", super::super::oplog::TAG_OPLOG),
             ("TAG_BIN", super::super::recycle::TAG_BIN),
+            ("TAG_FOLLOW_UP", super::super::follow_ups::TAG_FOLLOW_UP),
+            (
+                "TAG_FOLLOW_UP_DUE",
+                super::super::follow_ups::TAG_FOLLOW_UP_DUE,
+            ),
         ];
         for (i, (a, x)) in tags.iter().enumerate() {
             for (b, y) in &tags[i + 1..] {

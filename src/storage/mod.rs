@@ -7,6 +7,7 @@ pub mod completion;
 pub mod counter;
 pub mod db;
 pub mod directory_writes;
+pub mod follow_ups;
 pub mod journal;
 pub mod keys;
 pub mod ledger_writes;

@@ -280,3 +280,157 @@ async fn search_pages_through_indexes_and_filters() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+fn due_members(page: &Value) -> Vec<u64> {
+    page["due"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["member"]["id"].as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_ups_put_members_on_their_stores_due_list_until_the_next_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with_clock(dir.path(), Some("2026-03-02T01:00:00Z"));
+    let home = server.create_store("Home").await;
+    let other = server.create_store("Other").await;
+    let a = server.register("13800000101", home).await;
+    let b = server.register("13800000102", home).await;
+    let c = server.register("13800000103", other).await;
+    let follow = |member: u64, key: &'static str, body: Value| {
+        let s = &server;
+        async move {
+            s.post(&format!("/v1/members/{member}/follow-ups"), key, body)
+                .await
+        }
+    };
+
+    let (status, f) = follow(
+        a,
+        "f-1",
+        json!({"channel": "phone", "note": " asked about yoga ", "next_on": "2026-03-05"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{f}");
+    assert_eq!(
+        (
+            f["seq"].as_u64(),
+            f["note"].as_str(),
+            f["store_id"].as_u64()
+        ),
+        (Some(1), Some("asked about yoga"), Some(home))
+    );
+    let (status, again) = follow(
+        a,
+        "f-1",
+        json!({"channel": "phone", "note": " asked about yoga ", "next_on": "2026-03-05"}),
+    )
+    .await;
+    assert_eq!((status, &again), (StatusCode::CREATED, &f));
+    let (status, _) = follow(
+        b,
+        "f-2",
+        json!({"channel": "wechat", "note": "new card", "next_on": "2026-03-03"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = follow(
+        c,
+        "f-3",
+        json!({"channel": "visit", "note": "other store", "next_on": "2026-03-03"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // Refused: an empty note, a next date in the past or over a year ahead, an unknown member.
+    for (key, member, body) in [
+        ("bad-1", a, json!({"channel": "sms", "note": "  "})),
+        (
+            "bad-2",
+            a,
+            json!({"channel": "sms", "note": "x", "next_on": "2026-03-01"}),
+        ),
+        (
+            "bad-3",
+            a,
+            json!({"channel": "sms", "note": "x", "next_on": "2027-03-05"}),
+        ),
+    ] {
+        let (status, body) = follow(member, key, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{key}: {body}");
+    }
+    let (status, _) = follow(a + 1000, "bad-4", json!({"channel": "sms", "note": "x"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let due = |on: &'static str| {
+        let s = &server;
+        async move {
+            let (status, page) = s
+                .get(&format!("/v1/stores/{home}/follow-ups/due?on={on}"))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            due_members(&page)
+        }
+    };
+    assert_eq!(due("2026-03-02").await, Vec::<u64>::new());
+    assert_eq!(due("2026-03-03").await, [b]);
+    assert_eq!(due("2026-03-06").await, [b, a]);
+
+    // The next follow-up of b moves it; one with no date takes a off the list.
+    let (status, _) = follow(
+        b,
+        "f-4",
+        json!({"channel": "phone", "note": "came in", "next_on": "2026-04-01"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = follow(a, "f-5", json!({"channel": "phone", "note": "joined yoga"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(due("2026-03-06").await, Vec::<u64>::new());
+    assert_eq!(due("2026-04-01").await, [b]);
+
+    // Paging, newest first, and a SIGKILL.
+    server.kill();
+    let server = Server::start_with_clock(dir.path(), Some("2026-03-02T01:00:00Z"));
+    let (_, page) = server
+        .get(&format!("/v1/members/{a}/follow-ups?limit=1"))
+        .await;
+    assert_eq!(page["follow_ups"][0]["note"], "joined yoga");
+    let before = page["next_before"].as_u64().unwrap();
+    let (_, page) = server
+        .get(&format!(
+            "/v1/members/{a}/follow-ups?limit=1&before={before}"
+        ))
+        .await;
+    assert_eq!(page["follow_ups"][0]["note"], "asked about yoga");
+    let (_, page) = server
+        .get(&format!(
+            "/v1/stores/{home}/follow-ups/due?on=2026-04-01&limit=1"
+        ))
+        .await;
+    assert_eq!(due_members(&page), [b]);
+    let (_, page) = server
+        .get(&format!("/v1/stores/{other}/follow-ups/due?on=2026-03-03"))
+        .await;
+    assert_eq!(due_members(&page), [c]);
+
+    // A cashier of Other sees neither Home's list nor its members' follow-ups.
+    let (status, cred) = server
+        .post(
+            "/v1/credentials",
+            "cred-o",
+            json!({"name": "C", "role": "cashier", "store_ids": [other]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{cred}");
+    let cashier = crate::harness::client_with_key(cred["key"].as_str().unwrap());
+    for path in [
+        format!("/v1/stores/{home}/follow-ups/due"),
+        format!("/v1/members/{a}/follow-ups"),
+    ] {
+        let (status, _) = crate::harness::send(cashier.get(server.url(&path))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+}
