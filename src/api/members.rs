@@ -73,6 +73,19 @@ pub struct EditMemberBody {
     pub remove_tags: Option<Vec<String>>,
 }
 
+/// A struct only from a JSON object: serde would also read one from an array of its fields
+/// in order, which the document does not admit.
+pub(super) fn object<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(
+    d: D,
+) -> Result<T, D::Error> {
+    use serde::de::Error;
+    let v = serde_json::Value::deserialize(d)?;
+    if !v.is_object() {
+        return Err(D::Error::custom("expected an object"));
+    }
+    serde_json::from_value(v).map_err(D::Error::custom)
+}
+
 /// A field that is present, even as `null`: `Some(None)` clears.
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
@@ -177,6 +190,101 @@ pub struct MemberSearchQuery {
     pub limit: Option<usize>,
 }
 
+impl MemberSearchQuery {
+    fn filter(&self) -> MemberFilterBody {
+        MemberFilterBody {
+            phone_prefix: self.phone_prefix.clone(),
+            name_prefix: self.name_prefix.clone(),
+            tag: self.tag.clone(),
+            home_store_id: self.home_store_id,
+            level: self.level,
+            balance_min: self.balance_min,
+            balance_max: self.balance_max,
+            registered_from: self.registered_from,
+            registered_before: self.registered_before,
+        }
+    }
+}
+
+/// Which members, as a search's query names them (see `GET /v1/members/search`), for the
+/// bulk operations' bodies.
+#[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberFilterBody {
+    #[schema(pattern = r"^\+?[0-9]{1,20}$")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_prefix: Option<String>,
+    #[schema(min_length = 1, max_length = 64)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_prefix: Option<String>,
+    #[schema(min_length = 1, max_length = 32)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_store_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance_min: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance_max: Option<i64>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered_from: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered_before: Option<Timestamp>,
+}
+
+/// The index a filter walks and the rest of it as a filter. Store keys are held to their
+/// own store's members; `bad` says how a refused value is reported (query or body).
+pub(super) fn resolve(
+    p: &Principal,
+    f: &MemberFilterBody,
+    cap: Capability,
+    bad: fn(String) -> ApiError,
+) -> Result<(MemberIndex, MemberFilter), ApiError> {
+    let home = match (p.role.home_store(), f.home_store_id) {
+        (_, Some(raw)) => Some(store_id(raw)?),
+        (own, None) => own,
+    };
+    allow(p, cap, home, || "store".to_owned())?;
+    let phone = f
+        .phone_prefix
+        .as_deref()
+        .map(|raw| phone_prefix(raw).ok_or_else(|| bad("phone_prefix must be digits".into())))
+        .transpose()?;
+    let name = f.name_prefix.as_deref().map(str::trim);
+    if name.is_some_and(|n| n.is_empty() || n.chars().count() > 64) {
+        return Err(bad("name_prefix must be 1 to 64 characters".into()));
+    }
+    let tag = f
+        .tag
+        .as_deref()
+        .map(Tag::new)
+        .transpose()
+        .map_err(|e| bad(e.to_string()))?;
+    let index = match (&phone, &tag, name, home) {
+        (Some(p), ..) => MemberIndex::PhonePrefix(p.clone()),
+        (None, Some(t), ..) => MemberIndex::Tag(t.clone()),
+        (None, None, Some(n), _) => MemberIndex::NamePrefix(n.to_owned()),
+        (None, None, None, Some(h)) => MemberIndex::Home(h),
+        (None, None, None, None) => MemberIndex::All,
+    };
+    let filter = MemberFilter {
+        phone_prefix: phone,
+        name_prefix: name.map(str::to_owned),
+        tag,
+        home,
+        level: f.level,
+        balance_min: f.balance_min,
+        balance_max: f.balance_max,
+        registered_from: f.registered_from,
+        registered_before: f.registered_before,
+    };
+    Ok((index, filter))
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemberHit {
     pub member: MemberDto,
@@ -193,18 +301,16 @@ pub struct MembersPage {
     pub next_after: Option<String>,
 }
 
-fn invalid(what: &str) -> ApiError {
-    ApiError::InvalidQuery(what.to_owned())
-}
-
 /// A page cursor: the hex of the last index key a page looked at.
-fn cursor(after: Option<&str>) -> Result<Option<Vec<u8>>, ApiError> {
+pub(super) fn cursor(after: Option<&str>) -> Result<Option<Vec<u8>>, ApiError> {
     after
         .map(|h| {
             (!h.is_empty() && h.len() <= CURSOR_HEX_LEN_MAX)
                 .then(|| hex::decode(h).ok())
                 .flatten()
-                .ok_or_else(|| invalid("after must be the next_after of a page"))
+                .ok_or_else(|| {
+                    ApiError::InvalidQuery("after must be the next_after of a page".into())
+                })
         })
         .transpose()
 }
@@ -213,45 +319,9 @@ fn cursor(after: Option<&str>) -> Result<Option<Vec<u8>>, ApiError> {
 pub async fn search_members(state: Arc<ApiState>, p: Principal, q: MemberSearchQuery) -> Response {
     respond((|| {
         let limit = page_limit(&state, q.limit)?;
-        let home = match (p.role.home_store(), q.home_store_id) {
-            (_, Some(raw)) => Some(store_id(raw)?),
-            (own, None) => own,
-        };
-        allow(&p, Capability::Counter, home, || "store".to_owned())?;
-        let phone = q
-            .phone_prefix
-            .as_deref()
-            .map(|raw| phone_prefix(raw).ok_or_else(|| invalid("phone_prefix must be digits")))
-            .transpose()?;
-        let name = q.name_prefix.as_deref().map(str::trim);
-        if name.is_some_and(|n| n.is_empty() || n.chars().count() > 64) {
-            return Err(invalid("name_prefix must be 1 to 64 characters"));
-        }
-        let tag = q
-            .tag
-            .as_deref()
-            .map(Tag::new)
-            .transpose()
-            .map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
+        let (index, filter) =
+            resolve(&p, &q.filter(), Capability::Counter, ApiError::InvalidQuery)?;
         let after = cursor(q.after.as_deref())?;
-        let index = match (&phone, &tag, name, home) {
-            (Some(p), ..) => MemberIndex::PhonePrefix(p.clone()),
-            (None, Some(t), ..) => MemberIndex::Tag(t.clone()),
-            (None, None, Some(n), _) => MemberIndex::NamePrefix(n.to_owned()),
-            (None, None, None, Some(h)) => MemberIndex::Home(h),
-            (None, None, None, None) => MemberIndex::All,
-        };
-        let filter = MemberFilter {
-            phone_prefix: phone,
-            name_prefix: name.map(str::to_owned),
-            tag,
-            home,
-            level: q.level,
-            balance_min: q.balance_min,
-            balance_max: q.balance_max,
-            registered_from: q.registered_from,
-            registered_before: q.registered_before,
-        };
         let page = state
             .storage()
             .search_members(&index, &filter, after.as_deref(), limit)?;

@@ -827,6 +827,121 @@ pub async fn bulk_issue(
     )
 }
 
+/// 更换会员等级 for every member a filter finds, a page at a time.
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkLevelBody {
+    pub level_id: u16,
+    /// Why, for each member's activity history and the operation log.
+    #[schema(min_length = 1)]
+    pub reason: String,
+    /// Which members, as `GET /v1/members/search` names them.
+    #[serde(default, deserialize_with = "super::members::object")]
+    pub filter: super::members::MemberFilterBody,
+    pub store_id: Option<u64>,
+    /// `next_after` of the answer before: go on from there (with the same key).
+    #[schema(pattern = "^[0-9a-f]{2,256}$")]
+    pub after: Option<String>,
+    #[schema(minimum = 1)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BulkLevelDto {
+    pub results: Vec<BulkResultDto>,
+    /// Present while the filter may find more: send it as `after`.
+    pub next_after: Option<String>,
+}
+
+/// `POST /v1/members/level-changes`: one page of the members a filter finds, each set under
+/// `<key>/<member id>`, so the same key may carry on page after page and a retry of any page
+/// changes nobody twice.
+pub async fn bulk_level(
+    state: Arc<ApiState>,
+    p: Principal,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
+    respond(
+        async {
+            let key = key.ok_or(ApiError::IdempotencyKeyRequired)?;
+            if key.len() > BULK_KEY_LEN_MAX {
+                return Err(ApiError::InvalidIdempotencyKey(
+                    crate::domain::ids::IdError::BadIdempotencyKey,
+                ));
+            }
+            let b: BulkLevelBody = parse_json(ct, &body)?;
+            let (index, filter) =
+                super::members::resolve(&p, &b.filter, Capability::ManageStore, ApiError::Invalid)?;
+            let limit = page_limit(&state, b.limit)?;
+            let after = super::members::cursor(b.after.as_deref())?;
+            // HQ without a store: each member's change is made at their home store.
+            let store = match (b.store_id, p.role.home_store()) {
+                (None, None) => None,
+                (asked, _) => Some(acting_store(&p, asked)?),
+            };
+            let reason = reason(Some(b.reason.clone()), true)?;
+            let page = state
+                .storage()
+                .search_members(&index, &filter, after.as_deref(), limit)?;
+            let b = &b;
+            let one = |member: MemberId| {
+                let (state, p, key, reason) = (&state, &p, &key, reason.clone());
+                async move {
+                    let raw = member.get();
+                    let store = store.unwrap_or(member.home_store());
+                    let body = MemberLevelBody {
+                        level_id: b.level_id,
+                        reason: b.reason.clone(),
+                        store_id: Some(u64::from(store.get())),
+                    };
+                    let m = meta(
+                        p,
+                        Some(format!("{key}/{raw}")),
+                        &format!("members/{raw}/level"),
+                        &body,
+                    )?;
+                    let op = CounterOp::SetLevel {
+                        level: LevelId(b.level_id),
+                        reason,
+                    };
+                    member_write(state, m, member, store, None, MemberRequest::Op(op)).await
+                }
+            };
+            let answers =
+                futures::future::join_all(page.members.iter().map(|(m, _)| one(m.id))).await;
+            let results = page
+                .members
+                .iter()
+                .zip(answers)
+                .map(|((m, _), result)| {
+                    let (status, code) = match &result {
+                        Ok(r) => (r.status().as_u16(), None),
+                        Err(e) => {
+                            let (s, c) = e.status_and_code();
+                            (s.as_u16(), Some(c))
+                        }
+                    };
+                    BulkResultDto {
+                        member_id: m.id.get(),
+                        status,
+                        code,
+                    }
+                })
+                .collect();
+            Ok(json_status(
+                StatusCode::OK,
+                &BulkLevelDto {
+                    results,
+                    next_after: page.next.map(hex::encode),
+                },
+            ))
+        }
+        .await,
+    )
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]

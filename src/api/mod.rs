@@ -785,6 +785,13 @@ fn membership_routes(
         .and(idempotency_key())
         .and(write_body(limit))
         .then(m::bulk_issue);
+    let bulk_level = warp::path!("v1" / "members" / "level-changes")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(m::bulk_level);
     let settlement = warp::path!("v1" / "settlements")
         .and(warp::get())
         .and(st.clone())
@@ -848,6 +855,8 @@ fn membership_routes(
         .or(redeem)
         .unify()
         .or(bulk)
+        .unify()
+        .or(bulk_level)
         .unify()
         .or(settlement)
         .unify()

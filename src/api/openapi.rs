@@ -80,6 +80,8 @@ pub struct Route {
     text: bool,
     /// Writes that take an `Idempotency-Key` header.
     keyed: bool,
+    /// Bulk writes key each member's write `<key>/<member id>`: their own key is shorter.
+    bulk: bool,
     public: bool,
     /// Served only when the server runs with its testing clock.
     testing: bool,
@@ -115,6 +117,7 @@ const fn write(
         conflict_report: false,
         text: false,
         keyed: true,
+        bulk: false,
         public: false,
         testing: false,
     }
@@ -164,6 +167,10 @@ impl Route {
     }
     const fn query(mut self, f: QueryFn) -> Self {
         self.query = Some(f);
+        self
+    }
+    const fn bulk(mut self) -> Self {
+        self.bulk = true;
         self
     }
     const fn unkeyed(mut self) -> Self {
@@ -914,6 +921,15 @@ pub const ROUTES: &[Route] = &[
     .body(schema::<m::IssueBody>)
 .created(schema::<m::CounterDto>),
     post(
+        "/v1/members/level-changes",
+        "membership",
+        "Set the level of every member a filter finds (更换会员等级), a page at a time",
+        MANAGERS,
+    )
+    .body(schema::<m::BulkLevelBody>)
+    .bulk()
+.ok(schema::<m::BulkLevelDto>),
+    post(
         "/v1/members/{member_id}/level",
         "membership",
         "Set the member's level by hand (更换会员等级), with a reason",
@@ -975,6 +991,7 @@ pub const ROUTES: &[Route] = &[
         HQ,
     )
     .body(schema::<m::BulkIssueBody>)
+    .bulk()
 .ok(schema::<m::BulkIssueDto>),
     get(
         "/v1/settlements",
@@ -1098,8 +1115,7 @@ fn path_params(path: &str) -> Vec<Parameter> {
 const PATH_ID_MAX: i64 = i64::MAX;
 
 fn idempotency_header(r: &Route) -> Parameter {
-    // The bulk issue keys each member's write `<key>/<member id>`, so its own key is shorter.
-    let max = if r.path == "/v1/coupons/issue" {
+    let max = if r.bulk {
         m::BULK_KEY_LEN_MAX
     } else {
         IDEMPOTENCY_KEY_LEN_MAX

@@ -434,3 +434,107 @@ async fn follow_ups_put_members_on_their_stores_due_list_until_the_next_one() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_level_change_for_a_filtered_set_goes_page_by_page_once_per_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with_clock(dir.path(), Some("2026-03-02T01:00:00Z"));
+    let home = server.create_store("Home").await;
+    let (status, b) = server
+        .put(
+            "/v1/levels/1",
+            "lv-1",
+            json!({"name": "Gold", "price_rate_bp": 9000, "points_per_yuan": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    let mut vips = Vec::new();
+    for i in 0..5u64 {
+        let id = server.register(&format!("1380000020{i}"), home).await;
+        let tags = if i == 2 { json!([]) } else { json!(["vip"]) };
+        let (status, _) = server
+            .patch(
+                &format!("/v1/members/{id}"),
+                &format!("t-{i}"),
+                json!({"tags": tags}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        if i != 2 {
+            vips.push(id);
+        }
+    }
+    let change = |key: &'static str, after: Option<String>| {
+        let s = &server;
+        async move {
+            let mut body = json!({"level_id": 1, "reason": "spring promotion",
+                                  "filter": {"tag": "vip"}, "limit": 3});
+            if let Some(a) = after {
+                body["after"] = json!(a);
+            }
+            let (status, page) = s.post("/v1/members/level-changes", key, body).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            page
+        }
+    };
+    let first = change("spring", None).await;
+    let again = change("spring", None).await;
+    assert_eq!(first, again, "a replay changes nobody twice");
+    let done: Vec<u64> = first["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["status"], 201, "{r}");
+            r["member_id"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(done, vips[..3]);
+    let next = first["next_after"].as_str().map(str::to_owned);
+    assert!(next.is_some());
+    let rest = change("spring", next).await;
+    let done: Vec<u64> = rest["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["member_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(done, vips[3..]);
+    assert_eq!(rest["next_after"], Value::Null);
+
+    // Everyone tagged is Gold, the untagged member is not, across a SIGKILL.
+    server.kill();
+    let server = Server::start_with_clock(dir.path(), Some("2026-03-02T01:00:00Z"));
+    assert_eq!(search_all(&server, "level=1").await, vips);
+    // Already Gold: each member's refusal is reported, nothing else changes.
+    let (status, page) = server
+        .post(
+            "/v1/members/level-changes",
+            "again",
+            json!({"level_id": 1, "reason": "twice", "filter": {"tag": "vip"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["code"] == "level_unchanged"));
+    // A key too long to carry member suffixes, and a filter value refused by a rule.
+    let (status, _) = server
+        .post(
+            "/v1/members/level-changes",
+            &"k".repeat(101),
+            json!({"level_id": 1, "reason": "x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = server
+        .post(
+            "/v1/members/level-changes",
+            "bad-filter",
+            json!({"level_id": 1, "reason": "x", "filter": {"tag": " "}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
