@@ -121,6 +121,7 @@ enum Op {
     Move,
     MoveAppointment,
     MemberLevel,
+    EditMember,
 }
 
 #[derive(Default)]
@@ -131,6 +132,8 @@ struct Model {
     plan_service: u64,
     /// Member id -> phone, for every registration ever answered.
     members: HashMap<u64, String>,
+    /// Members whose phone an edit changed: their registration's replay names the old one.
+    edited: std::collections::HashSet<u64>,
     phones_used: u64,
     /// Member -> entry seq -> (kind, amount, store): every entry a 201 answered.
     entries: HashMap<u64, HashMap<u64, (&'static str, i64, u64)>>,
@@ -179,6 +182,7 @@ impl Op {
             Op::Move => "move",
             Op::MoveAppointment => "move_appointment",
             Op::MemberLevel => "member_level",
+            Op::EditMember => "edit_member",
         }
     }
 }
@@ -197,11 +201,20 @@ impl Model {
                 let id = body["id"].as_u64().unwrap_or(0);
                 let phone = body["phone"].as_str().unwrap_or("").to_owned();
                 if let Some(old) = self.members.get(&id) {
-                    if *old != phone {
+                    if *old != phone && !self.edited.contains(&id) {
                         self.violation(format!("member id {id} issued again: {old} and {phone}"));
                     }
                 }
                 self.members.insert(id, phone);
+            }
+            Op::EditMember if status == StatusCode::OK => {
+                let id = body["id"].as_u64().unwrap_or(0);
+                if let Some(phone) = body["phone"].as_str() {
+                    if self.members.get(&id).is_some_and(|p| p != phone) {
+                        self.edited.insert(id);
+                    }
+                    self.members.insert(id, phone.to_owned());
+                }
             }
             Op::Recharge { member, store } | Op::Deduct { member, store }
                 if status == StatusCode::CREATED =>
@@ -430,7 +443,7 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
     let members: Vec<u64> = m.members.keys().copied().collect();
     let pick = |rng: &mut StdRng, v: &[u64]| v[rng.gen_range(0..v.len())];
     let store = pick(rng, &m.stores);
-    let roll = rng.gen_range(0..160);
+    let roll = rng.gen_range(0..168);
     let post = |path: String, body: Value, op: Op| Req {
         method: Method::POST,
         path,
@@ -601,6 +614,26 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
                 Op::Move,
             )
         }
+        160..=167 => {
+            // A new phone, another member's (refused while it is theirs), or tags only.
+            let mut body =
+                json!({"tags": if rng.gen_bool(0.5) { json!(["vip"]) } else { json!([]) }});
+            match rng.gen_range(0..3) {
+                0 => {
+                    m.phones_used += 1;
+                    body["phone"] = json!(format!("139{:08}", m.phones_used));
+                }
+                1 => body["phone"] = json!(m.members[&pick(rng, &members)].clone()),
+                _ => {}
+            }
+            Req {
+                method: Method::PATCH,
+                path: format!("/v1/members/{member}"),
+                key: key.clone(),
+                body: Some(body),
+                op: Op::EditMember,
+            }
+        }
         156..=159 => post(
             format!("/v1/members/{member}/level"),
             json!({"level_id": rng.gen_range(0..2), "reason": "by hand", "store_id": member >> 32}),
@@ -744,8 +777,29 @@ async fn check(server: &Server, model: &Mutex<Model>, rng: &mut StdRng) {
     }
     // Every acknowledged entry is there once; nothing else is; a binned member holds nothing.
     let members: Vec<u64> = m.members.keys().copied().collect();
+    let mut tagged = std::collections::BTreeSet::new();
     for member in members {
-        let (status, _) = server.get(&format!("/v1/members/{member}")).await;
+        let (status, record) = server.get(&format!("/v1/members/{member}")).await;
+        // The phone index and the search indexes point at the record, and only at it.
+        if status == StatusCode::OK {
+            let phone = record["phone"].as_str().unwrap_or("");
+            let (_, found) = server.get(&format!("/v1/members?phone={phone}")).await;
+            let (_, page) = server
+                .get(&format!("/v1/members/search?phone_prefix={phone}"))
+                .await;
+            let hits: Vec<Value> = page["members"]
+                .as_array()
+                .map(|a| a.iter().map(|h| h["member"]["id"].clone()).collect())
+                .unwrap_or_default();
+            if found["id"].as_u64() != Some(member) || hits != [json!(member)] {
+                m.violation(format!(
+                    "member {member} with phone {phone}: lookup found {found}, search {page}"
+                ));
+            }
+            if record["tags"] == json!(["vip"]) {
+                tagged.insert(member);
+            }
+        }
         let (bstatus, balance) = server.get(&format!("/v1/members/{member}/balance")).await;
         if status == StatusCode::NOT_FOUND {
             if bstatus != StatusCode::NOT_FOUND {
@@ -800,6 +854,30 @@ async fn check(server: &Server, model: &Mutex<Model>, rng: &mut StdRng) {
                 "member {member}: balance {balance} but entries sum to {sum}"
             ));
         }
+    }
+    // The tag index holds exactly the live members tagged.
+    let mut indexed = std::collections::BTreeSet::new();
+    let mut after = String::new();
+    loop {
+        let (status, page) = server
+            .get(&format!("/v1/members/search?tag=vip{after}"))
+            .await;
+        if status != StatusCode::OK {
+            m.violation(format!("tag search: {status} {page}"));
+            break;
+        }
+        for h in page["members"].as_array().into_iter().flatten() {
+            indexed.insert(h["member"]["id"].as_u64().unwrap_or(0));
+        }
+        match page["next_after"].as_str() {
+            Some(next) => after = format!("&after={next}"),
+            None => break,
+        }
+    }
+    if indexed != tagged {
+        m.violation(format!(
+            "tag index holds {indexed:?}, tagged members are {tagged:?}"
+        ));
     }
     // A retried key answers what it answered first.
     for _ in 0..40.min(m.answered.len()) {
