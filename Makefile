@@ -35,7 +35,9 @@ contract-tools:
 
 test: setup lazyfs contract-tools
 	$(CARGO) fmt --all -- --check
-	$(CARGO) build --release --workspace --bins
+	# --examples: the power-cut test's control server (examples/unsynced_server), which
+	# `cargo test` only builds as a test harness.
+	$(CARGO) build --release --workspace --bins --examples
 	$(CARGO) test --release --workspace --all-targets
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 

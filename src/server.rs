@@ -108,6 +108,13 @@ pub async fn start_core(
         config.bin_retention_days,
     );
     registry.publish_catalog(storage.catalog(config.point_value)?);
+    let mut log = registry.journal.log();
+    for batch in storage.name_index_backfill()? {
+        log.submit(batch)
+            .durable()
+            .await
+            .map_err(|e| StartError::Threads(format!("name index: {e}")))?;
+    }
     let stores = storage.stores()?;
     let last_store = stores.last().map_or(0, |s| s.id.get());
     for store in &stores {

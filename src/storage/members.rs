@@ -27,6 +27,12 @@ pub const TAG_TAG_INDEX: u8 = b'g';
 /// Index keys looked at per search request, matching or not.
 pub const SEARCH_SCAN_BUDGET: usize = 20_000;
 
+/// The bare tag of the name index, present once every member has its name key: members
+/// registered before the index existed get theirs at the first start that finds it absent.
+const NAME_INDEX_COMPLETE: &[u8] = &[TAG_NAME_INDEX];
+/// Name keys written per batch while filling the index in.
+const NAME_INDEX_BATCH: usize = 10_000;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProfileRec {
     pub gender: Option<Gender>,
@@ -218,6 +224,40 @@ pub struct MemberPage {
 }
 
 impl Storage {
+    /// The batches that give every member its name key, the last one marking the index
+    /// complete; none once it is. Puts only, so a start cut short is simply done again.
+    pub fn name_index_backfill(&self) -> Result<Vec<Vec<Write>>, StorageError> {
+        if self.db().get_pinned(NAME_INDEX_COMPLETE)?.is_some() {
+            return Ok(Vec::new());
+        }
+        let (mut batches, mut batch) = (Vec::new(), Vec::new());
+        let start = [keys::TAG_MEMBER];
+        for item in self
+            .db()
+            .iterator(IteratorMode::From(&start, Direction::Forward))
+        {
+            let (key, value) = item?;
+            if key.first() != Some(&keys::TAG_MEMBER) {
+                break;
+            }
+            if key.len() != 9 {
+                continue;
+            }
+            let rec: MemberRec = codec::decode(&value).map_err(|e| corrupt(&key, e))?;
+            let id = MemberId::parse(rec.id).map_err(|e| corrupt(&key, e.into()))?;
+            batch.push(Write::put(
+                text_index_key(TAG_NAME_INDEX, &name_key(&rec.name), id),
+                Vec::new(),
+            ));
+            if batch.len() == NAME_INDEX_BATCH {
+                batches.push(std::mem::take(&mut batch));
+            }
+        }
+        batch.push(Write::put(NAME_INDEX_COMPLETE.to_vec(), Vec::new()));
+        batches.push(batch);
+        Ok(batches)
+    }
+
     /// A member with its profile.
     pub fn member(&self, id: MemberId) -> Result<Option<Member>, StorageError> {
         let key = keys::member(id);
@@ -309,4 +349,67 @@ pub fn phone_prefix(raw: &str) -> Option<String> {
         && raw.len() <= crate::domain::ids::PHONE_LEN_MAX + 1
         && digits.bytes().all(|b| b.is_ascii_digit());
     ok.then(|| raw.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::{Name, Phone};
+
+    fn member(seq: u32, name: &str) -> Member {
+        Member {
+            id: MemberId::new(StoreId::new(1).unwrap(), seq),
+            phone: Phone::new(&format!("1380000{seq:04}")).unwrap(),
+            name: Name::new(name, "member name").unwrap(),
+            created_at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
+            profile: Profile::default(),
+        }
+    }
+
+    /// Members written before the name index existed are found by name after one backfill,
+    /// and the next start finds nothing to do.
+    #[tokio::test]
+    async fn the_name_index_is_filled_in_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(dir.path(), std::time::Duration::from_secs(86_400)).unwrap();
+        let (journal, threads) = super::super::journal::Journal::start_joinable(storage.db());
+        let mut log = journal.log();
+        let old: Vec<Member> = (1..=3).map(|i| member(i, &format!("Old {i}"))).collect();
+        // As the server registered a member before the index: no name key.
+        let writes = old
+            .iter()
+            .flat_map(super::super::directory_writes::member_registered)
+            .filter(|w| w.key[0] != TAG_NAME_INDEX)
+            .collect();
+        log.submit(writes).durable().await.unwrap();
+        let search = |storage: &Storage| {
+            storage
+                .search_members(
+                    &MemberIndex::NamePrefix("old".into()),
+                    &MemberFilter::default(),
+                    None,
+                    10,
+                )
+                .unwrap()
+                .members
+                .len()
+        };
+        assert_eq!(search(&storage), 0);
+        for batch in storage.name_index_backfill().unwrap() {
+            log.submit(batch).durable().await.unwrap();
+        }
+        assert_eq!(search(&storage), 3);
+        let keys = storage
+            .db()
+            .prefix_iterator([TAG_NAME_INDEX])
+            .filter_map(Result::ok)
+            .take_while(|(k, _)| k[0] == TAG_NAME_INDEX)
+            .count();
+        assert_eq!(keys, 3 + 1, "a name key each and the marker");
+        assert!(storage.name_index_backfill().unwrap().is_empty());
+        drop((journal, log));
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
 }

@@ -122,6 +122,7 @@ enum Op {
     MoveAppointment,
     MemberLevel,
     EditMember,
+    FollowUp,
 }
 
 #[derive(Default)]
@@ -134,6 +135,8 @@ struct Model {
     members: HashMap<u64, String>,
     /// Members whose phone an edit changed: their registration's replay names the old one.
     edited: std::collections::HashSet<u64>,
+    /// Member -> (seq, next date) of the latest follow-up answered.
+    follow_ups: HashMap<u64, (u64, Option<String>)>,
     phones_used: u64,
     /// Member -> entry seq -> (kind, amount, store): every entry a 201 answered.
     entries: HashMap<u64, HashMap<u64, (&'static str, i64, u64)>>,
@@ -183,6 +186,7 @@ impl Op {
             Op::MoveAppointment => "move_appointment",
             Op::MemberLevel => "member_level",
             Op::EditMember => "edit_member",
+            Op::FollowUp => "follow_up",
         }
     }
 }
@@ -206,6 +210,15 @@ impl Model {
                     }
                 }
                 self.members.insert(id, phone);
+            }
+            Op::FollowUp if status == StatusCode::CREATED => {
+                let member = body["member_id"].as_u64().unwrap_or(0);
+                let seq = body["seq"].as_u64().unwrap_or(0);
+                let next = body["next_on"].as_str().map(str::to_owned);
+                let latest = self.follow_ups.entry(member).or_insert((0, None));
+                if seq > latest.0 {
+                    *latest = (seq, next);
+                }
             }
             Op::EditMember if status == StatusCode::OK => {
                 let id = body["id"].as_u64().unwrap_or(0);
@@ -443,7 +456,7 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
     let members: Vec<u64> = m.members.keys().copied().collect();
     let pick = |rng: &mut StdRng, v: &[u64]| v[rng.gen_range(0..v.len())];
     let store = pick(rng, &m.stores);
-    let roll = rng.gen_range(0..168);
+    let roll = rng.gen_range(0..174);
     let post = |path: String, body: Value, op: Op| Req {
         method: Method::POST,
         path,
@@ -614,6 +627,16 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
                 Op::Move,
             )
         }
+        168..=173 => {
+            let next = rng
+                .gen_bool(0.7)
+                .then(|| format!("2026-05-{:02}", rng.gen_range(4..=31)));
+            post(
+                format!("/v1/members/{member}/follow-ups"),
+                json!({"channel": "phone", "note": "called", "next_on": next}),
+                Op::FollowUp,
+            )
+        }
         160..=167 => {
             // A new phone, another member's (refused while it is theirs), or tags only.
             let mut body =
@@ -778,6 +801,7 @@ async fn check(server: &Server, model: &Mutex<Model>, rng: &mut StdRng) {
     // Every acknowledged entry is there once; nothing else is; a binned member holds nothing.
     let members: Vec<u64> = m.members.keys().copied().collect();
     let mut tagged = std::collections::BTreeSet::new();
+    let mut due = std::collections::BTreeSet::new();
     for member in members {
         let (status, record) = server.get(&format!("/v1/members/{member}")).await;
         // The phone index and the search indexes point at the record, and only at it.
@@ -798,6 +822,12 @@ async fn check(server: &Server, model: &Mutex<Model>, rng: &mut StdRng) {
             }
             if record["tags"] == json!(["vip"]) {
                 tagged.insert(member);
+            }
+            if m.follow_ups
+                .get(&member)
+                .is_some_and(|(_, next)| next.is_some())
+            {
+                due.insert(member);
             }
         }
         let (bstatus, balance) = server.get(&format!("/v1/members/{member}/balance")).await;
@@ -877,6 +907,34 @@ async fn check(server: &Server, model: &Mutex<Model>, rng: &mut StdRng) {
     if indexed != tagged {
         m.violation(format!(
             "tag index holds {indexed:?}, tagged members are {tagged:?}"
+        ));
+    }
+    // Each store's due list holds exactly its live members whose latest follow-up set a date.
+    let mut listed = std::collections::BTreeSet::new();
+    for store in m.stores.clone() {
+        let mut after = String::new();
+        loop {
+            let (status, page) = server
+                .get(&format!(
+                    "/v1/stores/{store}/follow-ups/due?on=2026-05-31{after}"
+                ))
+                .await;
+            if status != StatusCode::OK {
+                m.violation(format!("due list: {status} {page}"));
+                break;
+            }
+            for d in page["due"].as_array().into_iter().flatten() {
+                listed.insert(d["member"]["id"].as_u64().unwrap_or(0));
+            }
+            match page["next_after"].as_str() {
+                Some(next) => after = format!("&after={next}"),
+                None => break,
+            }
+        }
+    }
+    if listed != due {
+        m.violation(format!(
+            "due lists hold {listed:?}, due members are {due:?}"
         ));
     }
     // A retried key answers what it answered first.
