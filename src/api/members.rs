@@ -16,6 +16,7 @@ use super::handlers::{
     json_status, member_id, meta, outcome_response, page_limit, parse_json, respond, store_id,
     write,
 };
+use super::membership::ActivityQuery;
 use super::ApiState;
 use crate::actors::directory::{EditMember, RecordFollowUp};
 use crate::domain::access::{Capability, Principal};
@@ -440,16 +441,6 @@ fn store_today(state: &ApiState, store: crate::domain::ids::StoreId) -> NaiveDat
     state.registry.clock.now().with_timezone(&tz).date_naive()
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct BeforeQuery {
-    /// `next_before` of the page before.
-    pub before: Option<u64>,
-    #[param(minimum = 1)]
-    pub limit: Option<usize>,
-}
-
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FollowUpsPage {
     pub follow_ups: Vec<FollowUpDto>,
@@ -461,7 +452,7 @@ pub async fn list_follow_ups(
     state: Arc<ApiState>,
     p: Principal,
     raw: u64,
-    q: BeforeQuery,
+    q: ActivityQuery,
 ) -> Response {
     respond((|| {
         let member = member_id(raw)?;

@@ -942,6 +942,8 @@ pub async fn bulk_level(
     )
 }
 
+/// A newest-first page (activity, follow-ups): `before` is the `next_before` of the page
+/// before.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]

@@ -148,7 +148,7 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .and(warp::get())
         .and(st.clone())
         .and(auth.clone())
-        .and(warp::query::<members::BeforeQuery>())
+        .and(warp::query::<membership::ActivityQuery>())
         .then(|id, s, p, q| members::list_follow_ups(s, p, id, q));
     let due_follow_ups = warp::path!("v1" / "stores" / u64 / "follow-ups" / "due")
         .and(warp::get())

@@ -342,7 +342,7 @@ pub const ROUTES: &[Route] = &[
         "A member's follow-ups, newest first",
         COUNTER,
     )
-    .query(params::<members::BeforeQuery>)
+    .query(params::<m::ActivityQuery>)
 .ok(schema::<members::FollowUpsPage>),
     get(
         "/v1/stores/{store_id}/follow-ups/due",
