@@ -241,7 +241,12 @@ impl Handler<RegisterMember> for Directory {
             phone: msg.phone,
             name: msg.name,
             created_at: self.registry.clock.now(),
-            profile: Profile::default(),
+            profile: Profile {
+                fields: crate::domain::member_fields::defaults(
+                    &self.registry.catalog().member_fields,
+                ),
+                ..Profile::default()
+            },
         };
         let mut new_member = Deltas::default();
         let day = self.registry.count_day(msg.home, member.created_at);
@@ -282,7 +287,9 @@ impl Handler<EditMember> for Directory {
             .member(id)?
             .ok_or(ActorError::MemberNotFound(id.get()))?;
         let today = self.registry.clock.now().date_naive();
-        let new = msg.edit.apply(&old, today)?;
+        let new = msg
+            .edit
+            .apply(&old, today, &self.registry.catalog().member_fields)?;
         if new.phone != old.phone {
             match self.phone_owner(&new.phone)? {
                 Some(owner) if owner != id => {
@@ -633,6 +640,10 @@ impl Handler<ChangeCatalog> for Directory {
             }
             CatalogChange::Webhook(url) => {
                 catalog.webhook = url.clone();
+            }
+            CatalogChange::MemberField(f) => {
+                f.check()?;
+                catalog.member_fields.insert(f.id, f.clone());
             }
         }
         let write = directory_writes::catalog_change(&msg.change);

@@ -86,6 +86,8 @@ pub enum ActorError {
     Rule(#[from] crate::domain::ledger::LedgerError),
     #[error("{0}")]
     Profile(#[from] crate::domain::member::ProfileError),
+    #[error("{0}")]
+    Field(#[from] crate::domain::member_fields::FieldError),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
 }

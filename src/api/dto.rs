@@ -137,6 +137,9 @@ pub struct MemberDto {
     pub birthday: Option<chrono::NaiveDate>,
     pub notes: String,
     pub tags: Vec<String>,
+    /// Member-field values by field id.
+    #[schema(value_type = BTreeMap<String, super::members::FieldValueBody>)]
+    pub fields: std::collections::BTreeMap<u16, super::members::FieldValueBody>,
 }
 
 impl From<&Member> for MemberDto {
@@ -155,6 +158,12 @@ impl From<&Member> for MemberDto {
                 .tags
                 .iter()
                 .map(|t| t.as_str().to_owned())
+                .collect(),
+            fields: m
+                .profile
+                .fields
+                .iter()
+                .map(|(k, v)| (*k, v.into()))
                 .collect(),
         }
     }

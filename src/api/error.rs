@@ -412,6 +412,7 @@ impl From<ActorError> for ApiError {
             ActorError::Recycle(e) => ApiError::Recycle(e),
             ActorError::Rule(e) => ApiError::Ledger(e),
             ActorError::Profile(e) => ApiError::Invalid(e.to_string()),
+            ActorError::Field(e) => ApiError::Invalid(e.to_string()),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The front desk's member screens: edit a profile, search and list members, follow-up
 //! visits (回访) and each store's list of members due for one.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -25,6 +26,7 @@ use crate::domain::idempotency::Outcome;
 use crate::domain::ids::{Name, Phone};
 use crate::domain::ledger::Timestamp;
 use crate::domain::member::{Gender, MemberEdit, Tag, TAGS_MAX};
+use crate::domain::member_fields::{FieldDef, FieldKind, FieldValue, MEMBER_FIELDS_MAX};
 use crate::storage::members::{phone_prefix, MemberFilter, MemberIndex};
 
 /// Longest search cursor, in hex characters.
@@ -72,6 +74,10 @@ pub struct EditMemberBody {
     #[schema(max_items = 20)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remove_tags: Option<Vec<String>>,
+    /// Member-field values by field id (`GET /v1/catalog` lists the fields); `null` clears.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = field_changes_schema)]
+    pub fields: Option<BTreeMap<String, Option<FieldValueBody>>>,
 }
 
 /// A struct only from a JSON object: serde would also read one from an array of its fields
@@ -85,6 +91,55 @@ pub(super) fn object<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(
         return Err(D::Error::custom("expected an object"));
     }
     serde_json::from_value(v).map_err(D::Error::custom)
+}
+
+/// A member-field value as JSON has it: an integer or a string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum FieldValueBody {
+    Number(i64),
+    Text(String),
+}
+
+impl From<FieldValueBody> for FieldValue {
+    fn from(v: FieldValueBody) -> Self {
+        match v {
+            FieldValueBody::Number(n) => FieldValue::Number(n),
+            FieldValueBody::Text(t) => FieldValue::Text(t),
+        }
+    }
+}
+
+impl From<&FieldValue> for FieldValueBody {
+    fn from(v: &FieldValue) -> Self {
+        match v {
+            FieldValue::Number(n) => FieldValueBody::Number(*n),
+            FieldValue::Text(t) => FieldValueBody::Text(t.clone()),
+        }
+    }
+}
+
+/// An object of member-field values: each an integer, a string, or `null` (clears).
+fn field_changes_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{
+        AdditionalProperties, KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat,
+        SchemaType, Type,
+    };
+    let value = OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64))),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::String))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .build();
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .additional_properties(Some(AdditionalProperties::RefOr(
+            utoipa::openapi::RefOr::T(Schema::OneOf(value)),
+        )))
+        .build()
 }
 
 /// A field that is present, even as `null`: `Some(None)` clears.
@@ -127,6 +182,17 @@ impl EditMemberBody {
             tags: self.tags.is_some().then(|| tags(&self.tags)).transpose()?,
             add_tags: tags(&self.add_tags)?,
             remove_tags: tags(&self.remove_tags)?,
+            fields: self
+                .fields
+                .iter()
+                .flatten()
+                .map(|(id, v)| {
+                    let id = id
+                        .parse::<u16>()
+                        .map_err(|_| ApiError::Invalid(format!("no member field {id:?}")))?;
+                    Ok((id, v.clone().map(FieldValue::from)))
+                })
+                .collect::<Result<_, ApiError>>()?,
         })
     }
 }
@@ -538,4 +604,54 @@ pub async fn due_follow_ups(state: Arc<ApiState>, p: Principal, raw: u64, q: Due
             },
         ))
     })())
+}
+
+/// `PUT /v1/member-fields/{id}`: HQ defines a member field.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberFieldBody {
+    #[schema(min_length = 1)]
+    pub name: String,
+    pub kind: FieldKind,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub default: Option<FieldValueBody>,
+}
+
+pub async fn put_member_field(
+    state: Arc<ApiState>,
+    p: Principal,
+    id: u16,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
+    respond(
+        async {
+            allow(&p, Capability::ChainAdmin, None, String::new)?;
+            if !(1..=MEMBER_FIELDS_MAX).contains(&id) {
+                return Err(ApiError::NotFound(format!("member field {id}")));
+            }
+            let b: MemberFieldBody = parse_json(ct, &body)?;
+            let name = Name::new(&b.name, "field name").map_err(ApiError::InvalidField)?;
+            let field = FieldDef {
+                id,
+                name: name.as_str().to_owned(),
+                kind: b.kind.clone(),
+                required: b.required,
+                default: b.default.clone().map(FieldValue::from),
+            };
+            field
+                .check()
+                .map_err(|e| ApiError::Invalid(e.to_string()))?;
+            super::membership::catalog_write(
+                &state,
+                meta(&p, key, &format!("member-fields/{id}"), &b)?,
+                crate::domain::counter::CatalogChange::MemberField(field),
+            )
+            .await
+        }
+        .await,
+    )
 }

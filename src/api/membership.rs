@@ -158,6 +158,8 @@ pub struct CatalogDto {
     pub gifts: Vec<crate::domain::gift::Gift>,
     /// What one point is worth, minor units.
     pub point_value: i64,
+    /// Member fields the chain defines (会员自定义字段).
+    pub member_fields: Vec<crate::domain::member_fields::FieldDef>,
 }
 
 pub(super) fn render(outcome: Outcome) -> Result<Response, ApiError> {
@@ -1269,6 +1271,7 @@ pub async fn get_catalog(state: Arc<ApiState>, _any: Principal) -> Response {
         coupon_templates: c.coupons.values().cloned().collect(),
         gifts: c.gifts.values().cloned().collect(),
         point_value: c.point_value.minor(),
+        member_fields: c.member_fields.values().cloned().collect(),
     };
     json_status(StatusCode::OK, &catalog)
 }

@@ -156,6 +156,13 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .and(auth.clone())
         .and(warp::query::<members::DueQuery>())
         .then(|id, s, p, q| members::due_follow_ups(s, p, id, q));
+    let member_field = warp::path!("v1" / "member-fields" / u16)
+        .and(warp::put())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(|id, s, p, k, ct, b| members::put_member_field(s, p, id, k, ct, b));
     let search_members = warp::path!("v1" / "members" / "search")
         .and(warp::get())
         .and(st.clone())
@@ -363,6 +370,8 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .or(list_follow_ups)
         .unify()
         .or(due_follow_ups)
+        .unify()
+        .or(member_field)
         .unify()
         .boxed();
     // The POS's writes first: warp tries routes in order, and every route tried before the

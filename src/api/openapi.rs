@@ -1002,6 +1002,14 @@ pub const ROUTES: &[Route] = &[
     .query(params::<m::SettlementQuery>)
 .ok(schema::<m::SettlementDto>),
     put(
+        "/v1/member-fields/{field_id}",
+        "membership",
+        "Define a member field (会员自定义字段): text, number, date or choice",
+        HQ,
+    )
+    .body(schema::<members::MemberFieldBody>)
+.ok(schema::<CatalogChange>),
+    put(
         "/v1/levels/{level_id}",
         "membership",
         "Define a member level",
@@ -1094,6 +1102,10 @@ fn path_params(path: &str) -> Vec<Parameter> {
             // Levels are numbered from 0 (the level every member starts at).
             let (min, max) = match name {
                 "level_id" => (0, i64::from(crate::domain::levels::LEVEL_ID_MAX)),
+                "field_id" => (
+                    1,
+                    i64::from(crate::domain::member_fields::MEMBER_FIELDS_MAX),
+                ),
                 _ => (1, PATH_ID_MAX),
             };
             ParameterBuilder::new()

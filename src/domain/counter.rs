@@ -36,6 +36,8 @@ pub struct Catalog {
     pub templates: BTreeMap<super::notify::EventKind, super::notify::MessageTemplate>,
     /// Where the courier delivers notifications; none: they stay in the outbox.
     pub webhook: Option<String>,
+    /// Member fields the chain defines, by id.
+    pub member_fields: BTreeMap<u16, super::member_fields::FieldDef>,
 }
 
 impl Default for Catalog {
@@ -47,6 +49,7 @@ impl Default for Catalog {
             point_value: Money::from_minor(1),
             templates: BTreeMap::new(),
             webhook: None,
+            member_fields: BTreeMap::new(),
         }
     }
 }
@@ -64,6 +67,7 @@ pub enum CatalogChange {
     Gift(Gift),
     MessageTemplate(super::notify::MessageTemplate),
     Webhook(Option<String>),
+    MemberField(super::member_fields::FieldDef),
 }
 
 pub struct Ctx<'a> {

@@ -4,6 +4,8 @@ use std::collections::BTreeSet;
 
 use chrono::{Datelike, NaiveDate};
 
+use super::member_fields::{FieldDef, FieldError, FieldValue};
+
 use super::ids::{MemberId, Name, Phone, StoreId};
 use super::ledger::Timestamp;
 
@@ -80,6 +82,8 @@ pub struct Profile {
     pub birthday: Option<NaiveDate>,
     pub notes: String,
     pub tags: BTreeSet<Tag>,
+    /// Values of the chain's member fields, by field id.
+    pub fields: std::collections::BTreeMap<u16, FieldValue>,
 }
 
 impl Profile {
@@ -100,6 +104,8 @@ pub enum ProfileError {
     BadBirthday(NaiveDate),
     #[error("the edit changes nothing")]
     Empty,
+    #[error("{0}")]
+    Field(#[from] FieldError),
 }
 
 /// A change to a member: each field present replaces what is there; `Some(None)` clears.
@@ -114,6 +120,8 @@ pub struct MemberEdit {
     pub tags: Option<Vec<Tag>>,
     pub add_tags: Vec<Tag>,
     pub remove_tags: Vec<Tag>,
+    /// Member-field values by field id; `None` clears.
+    pub fields: std::collections::BTreeMap<u16, Option<FieldValue>>,
 }
 
 impl MemberEdit {
@@ -126,7 +134,8 @@ impl MemberEdit {
             && self.notes.is_none()
             && self.tags.is_none()
             && self.add_tags.is_empty()
-            && self.remove_tags.is_empty();
+            && self.remove_tags.is_empty()
+            && self.fields.is_empty();
         if names_nothing {
             return Err(ProfileError::Empty);
         }
@@ -143,9 +152,14 @@ impl MemberEdit {
         Ok(())
     }
 
-    /// The member after this edit. Tags: the replacement set first, then additions, then
-    /// removals.
-    pub fn apply(&self, m: &Member, today: NaiveDate) -> Result<Member, ProfileError> {
+    /// The member after this edit, its field values checked against the chain's `fields`.
+    /// Tags: the replacement set first, then additions, then removals.
+    pub fn apply(
+        &self,
+        m: &Member,
+        today: NaiveDate,
+        fields: &std::collections::BTreeMap<u16, FieldDef>,
+    ) -> Result<Member, ProfileError> {
         self.check(today)?;
         let mut out = m.clone();
         if let Some(phone) = &self.phone {
@@ -173,6 +187,7 @@ impl MemberEdit {
         if out.profile.tags.len() > TAGS_MAX {
             return Err(ProfileError::TooManyTags);
         }
+        out.profile.fields = super::member_fields::apply(fields, &m.profile.fields, &self.fields)?;
         Ok(out)
     }
 }
@@ -208,7 +223,7 @@ mod tests {
     #[test]
     fn an_edit_naming_nothing_is_refused() {
         assert_eq!(
-            MemberEdit::default().apply(&member(), today()),
+            MemberEdit::default().apply(&member(), today(), &Default::default()),
             Err(ProfileError::Empty)
         );
     }
@@ -222,7 +237,7 @@ mod tests {
                 ..MemberEdit::default()
             };
             assert_eq!(
-                edit.apply(&member(), today()),
+                edit.apply(&member(), today(), &Default::default()),
                 Err(ProfileError::BadBirthday(day))
             );
         }
@@ -240,7 +255,7 @@ mod tests {
             add_tags: vec![tag("yoga")],
             ..MemberEdit::default()
         };
-        let m = edit.apply(&member(), today()).unwrap();
+        let m = edit.apply(&member(), today(), &Default::default()).unwrap();
         let tags: Vec<&str> = m.profile.tags.iter().map(Tag::as_str).collect();
         assert_eq!(tags, ["vip", "yoga"]);
         let many = MemberEdit {
@@ -248,7 +263,7 @@ mod tests {
             ..MemberEdit::default()
         };
         assert_eq!(
-            many.apply(&member(), today()),
+            many.apply(&member(), today(), &Default::default()),
             Err(ProfileError::TooManyTags)
         );
     }
@@ -272,11 +287,11 @@ mod tests {
                 gender: clear_gender.then_some(None),
                 ..MemberEdit::default()
             };
-            match edit.apply(&base, today()) {
+            match edit.apply(&base, today(), &Default::default()) {
                 Err(ProfileError::Empty) => prop_assert!(edit.check(today()).is_err()),
                 Err(e) => prop_assert!(false, "{e}"),
                 Ok(once) => {
-                    prop_assert_eq!(edit.apply(&once, today()).unwrap(), once.clone());
+                    prop_assert_eq!(edit.apply(&once, today(), &Default::default()).unwrap(), once.clone());
                     prop_assert_eq!(&once.phone, &base.phone);
                     prop_assert_eq!(&once.name, &base.name);
                     prop_assert_eq!(once.profile.gender.is_none(), clear_gender);

@@ -17,6 +17,7 @@ pub mod ids;
 pub mod ledger;
 pub mod levels;
 pub mod member;
+pub mod member_fields;
 pub mod membership;
 pub mod money;
 pub mod notify;

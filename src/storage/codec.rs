@@ -385,6 +385,8 @@ pub enum OutcomeRec {
     PlanAsBooked(u64),
     MemberEdited(MemberRec, super::members::ProfileRec),
     FollowUp(Box<crate::domain::follow_up::FollowUp>),
+    /// A registration that started with a profile (member-field defaults).
+    MemberRegisteredWith(MemberRec, super::members::ProfileRec),
 }
 
 impl From<&Outcome> for OutcomeRec {
@@ -392,7 +394,12 @@ impl From<&Outcome> for OutcomeRec {
         match o {
             Outcome::Posted(e) => OutcomeRec::Posted(e.into()),
             Outcome::Rejected(err) => OutcomeRec::Rejected(err.clone()),
-            Outcome::MemberRegistered(m) => OutcomeRec::MemberRegistered(m.into()),
+            Outcome::MemberRegistered(m) if m.profile.is_empty() => {
+                OutcomeRec::MemberRegistered(m.into())
+            }
+            Outcome::MemberRegistered(m) => {
+                OutcomeRec::MemberRegisteredWith(m.into(), (&m.profile).into())
+            }
             Outcome::MemberEdited(m) => OutcomeRec::MemberEdited(m.into(), (&m.profile).into()),
             Outcome::FollowUp(f) => OutcomeRec::FollowUp(f.clone()),
             Outcome::PhoneTaken(id) => OutcomeRec::PhoneTaken(id.get()),
@@ -441,6 +448,9 @@ impl TryFrom<OutcomeRec> for Outcome {
             }
             OutcomeRec::MemberEdited(m, p) => Outcome::MemberEdited((m, p.try_into()?).try_into()?),
             OutcomeRec::FollowUp(f) => Outcome::FollowUp(f),
+            OutcomeRec::MemberRegisteredWith(m, p) => {
+                Outcome::MemberRegistered((m, p.try_into()?).try_into()?)
+            }
             OutcomeRec::PhoneTaken(id) => Outcome::PhoneTaken(MemberId::parse(id)?),
             OutcomeRec::StoreCreated(s) => Outcome::StoreCreated(s.try_into()?),
             OutcomeRec::Service(s) => Outcome::Service(s.into_domain()?.0),

@@ -98,6 +98,9 @@ pub fn catalog_change(change: &CatalogChange) -> Write {
             Write::put(super::notify::template_key(t.event), codec::encode(t))
         }
         CatalogChange::Webhook(url) => Write::put(super::notify::webhook_key(), codec::encode(url)),
+        CatalogChange::MemberField(f) => {
+            Write::put(keys::catalog_member_field(f.id), codec::encode(f))
+        }
     }
 }
 

@@ -19,6 +19,7 @@ use super::keys;
 use crate::domain::ids::{MemberId, StoreId};
 use crate::domain::ledger::{Account, Timestamp};
 use crate::domain::member::{name_key, Gender, Member, Profile, Tag};
+use crate::domain::member_fields::FieldValue;
 
 pub const TAG_PROFILE: u8 = b'p';
 pub const TAG_NAME_INDEX: u8 = b'i';
@@ -39,6 +40,7 @@ pub struct ProfileRec {
     pub birthday: Option<NaiveDate>,
     pub notes: String,
     pub tags: Vec<String>,
+    pub fields: Vec<(u16, FieldValue)>,
 }
 
 impl From<&Profile> for ProfileRec {
@@ -48,6 +50,7 @@ impl From<&Profile> for ProfileRec {
             birthday: p.birthday,
             notes: p.notes.clone(),
             tags: p.tags.iter().map(|t| t.as_str().to_owned()).collect(),
+            fields: p.fields.iter().map(|(k, v)| (*k, v.clone())).collect(),
         }
     }
 }
@@ -65,6 +68,7 @@ impl TryFrom<ProfileRec> for Profile {
             birthday: r.birthday,
             notes: r.notes,
             tags,
+            fields: r.fields.into_iter().collect(),
         })
     }
 }

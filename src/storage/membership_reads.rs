@@ -70,6 +70,10 @@ impl Storage {
                     catalog.templates.insert(t.event, t);
                 }
                 Some(b'w') => catalog.webhook = decode_at(&key, &value)?,
+                Some(b'f') => {
+                    let f: crate::domain::member_fields::FieldDef = decode_at(&key, &value)?;
+                    catalog.member_fields.insert(f.id, f);
+                }
                 _ => return Err(bad()),
             }
         }

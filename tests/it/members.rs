@@ -538,3 +538,111 @@ async fn a_level_change_for_a_filtered_set_goes_page_by_page_once_per_member() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_fields_hq_defines_are_checked_on_every_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with_clock(dir.path(), Some("2026-03-02T01:00:00Z"));
+    let home = server.create_store("Home").await;
+    let before = server.register("13800000301", home).await;
+    for (id, body) in [
+        (
+            1,
+            json!({"name": "Skin type", "kind": {"choice": {"choices": ["dry", "oily"]}},
+                   "default": "dry"}),
+        ),
+        (
+            2,
+            json!({"name": "Height cm", "kind": {"number": {"min": 50, "max": 250}}}),
+        ),
+        (
+            3,
+            json!({"name": "Referrer", "kind": {"text": {"max_length": 10}}}),
+        ),
+    ] {
+        let (status, b) = server
+            .put(
+                &format!("/v1/member-fields/{id}"),
+                &format!("mf-{id}"),
+                body,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{b}");
+    }
+    // Definitions that make no sense are refused.
+    for (key, body) in [
+        (
+            "mf-bad-1",
+            json!({"name": "X", "kind": {"number": {"min": 5, "max": 1}}}),
+        ),
+        (
+            "mf-bad-2",
+            json!({"name": "X", "kind": {"choice": {"choices": []}}}),
+        ),
+        (
+            "mf-bad-3",
+            json!({"name": "X", "kind": "date", "default": "tomorrow"}),
+        ),
+    ] {
+        let (status, b) = server.put("/v1/member-fields/4", key, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{key}: {b}");
+    }
+    let (_, catalog) = server.get("/v1/catalog").await;
+    assert_eq!(catalog["member_fields"].as_array().unwrap().len(), 3);
+
+    // A new member starts with the defaults; an older one gets them at its next edit.
+    let after = server.register("13800000302", home).await;
+    let (_, m) = server.get(&format!("/v1/members/{after}")).await;
+    assert_eq!(m["fields"], json!({"1": "dry"}));
+    let path = format!("/v1/members/{before}");
+    let (status, m) = server
+        .patch(&path, "v-1", json!({"fields": {"2": 172, "3": "Ms Li"}}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{m}");
+    assert_eq!(m["fields"], json!({"1": "dry", "2": 172, "3": "Ms Li"}));
+
+    // Values the fields refuse, and fields nobody defined.
+    for (key, fields) in [
+        ("v-2", json!({"1": "normal"})),
+        ("v-3", json!({"2": 300})),
+        ("v-4", json!({"2": "tall"})),
+        ("v-5", json!({"3": "a very long referrer"})),
+        ("v-6", json!({"9": 1})),
+        ("v-7", json!({"x": 1})),
+    ] {
+        let (status, b) = server.patch(&path, key, json!({"fields": fields})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{key}: {b}");
+    }
+
+    // A field made required: an edit must leave it with a value.
+    let (status, _) = server
+        .put(
+            "/v1/member-fields/2",
+            "mf-2b",
+            json!({"name": "Height cm", "kind": {"number": {"min": 50, "max": 250}},
+                   "required": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, b) = server
+        .patch(&path, "v-8", json!({"fields": {"2": null}}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (status, b) = server
+        .patch(
+            &format!("/v1/members/{after}"),
+            "v-9",
+            json!({"notes": "hi"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(b["message"].as_str().unwrap().contains("Height cm"), "{b}");
+
+    // Definitions and values survive a SIGKILL.
+    server.kill();
+    let server = Server::start_with_clock(dir.path(), Some("2026-03-02T01:00:00Z"));
+    let (_, m) = server.get(&path).await;
+    assert_eq!(m["fields"], json!({"1": "dry", "2": 172, "3": "Ms Li"}));
+    let (_, catalog) = server.get("/v1/catalog").await;
+    assert_eq!(catalog["member_fields"][1]["required"], true);
+}
