@@ -286,7 +286,9 @@ impl Handler<EditMember> for Directory {
         let old = self
             .member(id)?
             .ok_or(ActorError::MemberNotFound(id.get()))?;
-        let today = self.registry.clock.now().date_naive();
+        let today = self
+            .registry
+            .business_day(id.home_store(), self.registry.clock.now());
         let new = msg
             .edit
             .apply(&old, today, &self.registry.catalog().member_fields)?;

@@ -14,8 +14,8 @@ use super::auth::{acting_store, allow};
 use super::dto::MemberDto;
 use super::error::ApiError;
 use super::handlers::{
-    json_status, member_id, meta, outcome_response, page_limit, parse_json, respond, store_id,
-    write,
+    allow_member, json_status, member_id, meta, outcome_response, page_limit, parse_json, respond,
+    store_id, write,
 };
 use super::membership::ActivityQuery;
 use super::ApiState;
@@ -209,12 +209,10 @@ pub async fn edit_member(
     respond(
         async {
             let member = member_id(raw)?;
-            allow(&p, Capability::Counter, Some(member.home_store()), || {
-                format!("member {raw}")
-            })?;
+            allow_member(&p, member)?;
             let body: EditMemberBody = parse_json(ct, &body)?;
             let edit = body.edit()?;
-            edit.check(state.registry.clock.now().date_naive())
+            edit.check(home_today(&state, member))
                 .map_err(|e| ApiError::Invalid(e.to_string()))?;
             let meta = meta(&p, key, &format!("members/{raw}"), &body)?;
             let msg = EditMember { meta, member, edit };
@@ -468,9 +466,7 @@ pub async fn record_follow_up(
     respond(
         async {
             let member = member_id(raw)?;
-            allow(&p, Capability::Counter, Some(member.home_store()), || {
-                format!("member {raw}")
-            })?;
+            allow_member(&p, member)?;
             let body: FollowUpBody = parse_json(ct, &body)?;
             let store = acting_store(
                 &p,
@@ -503,8 +499,14 @@ pub async fn record_follow_up(
 }
 
 fn store_today(state: &ApiState, store: crate::domain::ids::StoreId) -> NaiveDate {
-    let tz = state.registry.time_zone(store);
-    state.registry.clock.now().with_timezone(&tz).date_naive()
+    state
+        .registry
+        .business_day(store, state.registry.clock.now())
+}
+
+/// Today where the member belongs: a birthday may be today there.
+fn home_today(state: &ApiState, member: crate::domain::ids::MemberId) -> NaiveDate {
+    store_today(state, member.home_store())
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -522,9 +524,7 @@ pub async fn list_follow_ups(
 ) -> Response {
     respond((|| {
         let member = member_id(raw)?;
-        allow(&p, Capability::Counter, Some(member.home_store()), || {
-            format!("member {raw}")
-        })?;
+        allow_member(&p, member)?;
         let limit = page_limit(&state, q.limit)?;
         if state.storage().member(member)?.is_none() {
             return Err(ApiError::NotFound(format!("member {raw}")));
@@ -587,15 +587,14 @@ pub async fn due_follow_ups(state: Arc<ApiState>, p: Principal, raw: u64, q: Due
         let page = state
             .storage()
             .due_follow_ups(store, on, after.as_deref(), limit)?;
-        let mut due = Vec::with_capacity(page.due.len());
-        for f in &page.due {
-            if let Some(m) = state.storage().member(f.member)? {
-                due.push(DueFollowUp {
-                    member: MemberDto::from(&m),
-                    follow_up: FollowUpDto::from(f),
-                });
-            }
-        }
+        let due = page
+            .due
+            .iter()
+            .map(|(m, f)| DueFollowUp {
+                member: MemberDto::from(m),
+                follow_up: FollowUpDto::from(f),
+            })
+            .collect();
         Ok(json_status(
             StatusCode::OK,
             &DueFollowUpsPage {

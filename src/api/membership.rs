@@ -116,6 +116,34 @@ pub struct BulkResultDto {
     pub code: Option<&'static str>,
 }
 
+impl BulkResultDto {
+    fn of(member_id: u64, result: &Result<Response, ApiError>) -> Self {
+        let (status, code) = match result {
+            Ok(r) => (r.status(), None),
+            Err(e) => {
+                let (s, c) = e.status_and_code();
+                (s, Some(c))
+            }
+        };
+        BulkResultDto {
+            member_id,
+            status: status.as_u16(),
+            code,
+        }
+    }
+}
+
+/// A bulk request's key: each member's write is keyed `<key>/<member id>`, so it is shorter.
+fn bulk_key(key: Option<String>) -> Result<String, ApiError> {
+    let key = key.ok_or(ApiError::IdempotencyKeyRequired)?;
+    if key.len() > BULK_KEY_LEN_MAX {
+        return Err(ApiError::InvalidIdempotencyKey(
+            crate::domain::ids::IdError::BadIdempotencyKey,
+        ));
+    }
+    Ok(key)
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BulkIssueDto {
     pub results: Vec<BulkResultDto>,
@@ -776,12 +804,7 @@ pub async fn bulk_issue(
     respond(
         async {
             allow(&p, Capability::ChainAdmin, None, String::new)?;
-            let key = key.ok_or(ApiError::IdempotencyKeyRequired)?;
-            if key.len() > BULK_KEY_LEN_MAX {
-                return Err(ApiError::InvalidIdempotencyKey(
-                    crate::domain::ids::IdError::BadIdempotencyKey,
-                ));
-            }
+            let key = bulk_key(key)?;
             let b: BulkIssueBody = parse_json(ct, &body)?;
             if b.member_ids.is_empty() || b.member_ids.len() > BULK_ISSUE_MAX {
                 return Err(invalid(format!(
@@ -810,18 +833,7 @@ pub async fn bulk_issue(
                     member_write(&state, m, member, store, None, MemberRequest::Op(op)).await
                 }
                 .await;
-                let (status, code) = match &result {
-                    Ok(_) => (201, None),
-                    Err(e) => {
-                        let (s, c) = e.status_and_code();
-                        (s.as_u16(), Some(c))
-                    }
-                };
-                results.push(BulkResultDto {
-                    member_id: *raw,
-                    status,
-                    code,
-                });
+                results.push(BulkResultDto::of(*raw, &result));
             }
             Ok(json_status(StatusCode::OK, &BulkIssueDto { results }))
         }
@@ -867,12 +879,7 @@ pub async fn bulk_level(
 ) -> Response {
     respond(
         async {
-            let key = key.ok_or(ApiError::IdempotencyKeyRequired)?;
-            if key.len() > BULK_KEY_LEN_MAX {
-                return Err(ApiError::InvalidIdempotencyKey(
-                    crate::domain::ids::IdError::BadIdempotencyKey,
-                ));
-            }
+            let key = bulk_key(key)?;
             let b: BulkLevelBody = parse_json(ct, &body)?;
             let (index, filter) =
                 super::members::resolve(&p, &b.filter, Capability::ManageStore, ApiError::Invalid)?;
@@ -917,20 +924,7 @@ pub async fn bulk_level(
                 .members
                 .iter()
                 .zip(answers)
-                .map(|((m, _), result)| {
-                    let (status, code) = match &result {
-                        Ok(r) => (r.status().as_u16(), None),
-                        Err(e) => {
-                            let (s, c) = e.status_and_code();
-                            (s.as_u16(), Some(c))
-                        }
-                    };
-                    BulkResultDto {
-                        member_id: m.id.get(),
-                        status,
-                        code,
-                    }
-                })
+                .map(|((m, _), result)| BulkResultDto::of(m.id.get(), &result))
                 .collect();
             Ok(json_status(
                 StatusCode::OK,

@@ -137,6 +137,28 @@ impl Storage {
         self.db.clone()
     }
 
+    /// Records under `prefix`, from the key `start` (included) down, at most `limit`: the
+    /// newest-first pages (activity, follow-ups) whose keys end in a sequence.
+    pub(crate) fn newest_first<T: serde::de::DeserializeOwned>(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        limit: usize,
+    ) -> Result<Vec<T>, StorageError> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator(IteratorMode::From(start, Direction::Reverse))
+        {
+            let (key, value) = item?;
+            if !key.starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            out.push(decode_at(&key, &value)?);
+        }
+        Ok(out)
+    }
+
     pub(crate) fn get_rec<T: serde::de::DeserializeOwned>(
         &self,
         key: &[u8],

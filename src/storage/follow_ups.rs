@@ -6,10 +6,11 @@ use chrono::{Datelike, NaiveDate};
 use rocksdb::{Direction, IteratorMode};
 
 use super::codec::{self, CodecError};
-use super::db::{corrupt, decode_at, Storage, StorageError};
+use super::db::{corrupt, Storage, StorageError};
 use super::journal::Write;
 use crate::domain::follow_up::FollowUp;
 use crate::domain::ids::{MemberId, StoreId};
+use crate::domain::member::Member;
 
 pub const TAG_FOLLOW_UP: u8 = b'r';
 pub const TAG_FOLLOW_UP_DUE: u8 = b'd';
@@ -62,7 +63,8 @@ pub fn recorded(before: Option<&FollowUp>, f: &FollowUp) -> Vec<Write> {
 /// One page of a store's due list and where the next starts.
 #[derive(Debug)]
 pub struct DuePage {
-    pub due: Vec<FollowUp>,
+    /// Each member due, with the latest follow-up, which set the date.
+    pub due: Vec<(Member, FollowUp)>,
     pub next: Option<Vec<u8>>,
 }
 
@@ -74,23 +76,12 @@ impl Storage {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<FollowUp>, StorageError> {
-        let start = record_key(member, before.unwrap_or(u64::MAX));
-        let prefix = &start[..9];
-        let mut out = Vec::new();
-        for item in self
-            .db()
-            .iterator(IteratorMode::From(&start, Direction::Reverse))
-        {
-            let (key, value) = item?;
-            if !key.starts_with(prefix) || out.len() >= limit {
-                break;
-            }
-            if key[..] == start[..] {
-                continue;
-            }
-            out.push(decode_at(&key, &value)?);
-        }
-        Ok(out)
+        let start = match before {
+            Some(0) => return Ok(Vec::new()),
+            Some(s) => record_key(member, s - 1),
+            None => record_key(member, u64::MAX),
+        };
+        self.newest_first(&start[..9], &start, limit)
     }
 
     pub fn latest_follow_up(&self, member: MemberId) -> Result<Option<FollowUp>, StorageError> {
@@ -154,8 +145,8 @@ impl Storage {
             let rkey = record_key(member, seq);
             let f: FollowUp = self.get_rec(&rkey)?.ok_or_else(bad)?;
             // A binned member's due key stays until its next follow-up; the list skips it.
-            if self.member(member)?.is_some() {
-                due.push(f);
+            if let Some(m) = self.member(member)? {
+                due.push((m, f));
             }
         }
         Ok(DuePage { due, next })

@@ -150,18 +150,7 @@ impl Storage {
             Some(s) => keys::activity(member, s - 1),
             None => keys::activity(member, u64::MAX),
         };
-        let mut out = Vec::new();
-        for item in self
-            .db()
-            .iterator(IteratorMode::From(&start, Direction::Reverse))
-        {
-            let (key, value) = item?;
-            if !key.starts_with(prefix) || out.len() >= limit {
-                break;
-            }
-            out.push(decode_at(&key, &value)?);
-        }
-        Ok(out)
+        self.newest_first(prefix, &start, limit)
     }
 
     /// What `home` owes `store` for its members' spending there in [from, to).
