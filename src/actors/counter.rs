@@ -150,7 +150,7 @@ impl Handler<MemberWrite> for StoreLedger {
     fn handle(&mut self, msg: MemberWrite, _ctx: &mut Context<Self>) -> WriteResult {
         self.prune();
         let MemberWrite {
-            meta,
+            mut meta,
             member,
             store,
             card,
@@ -170,6 +170,10 @@ impl Handler<MemberWrite> for StoreLedger {
                 .unwrap_or(store),
             _ => store,
         };
+        // A return no employee is named for is taken back from whoever sold the order.
+        if let (MemberRequest::Return { order, .. }, None) = (&request, meta.audit.employee) {
+            meta.audit.employee = self.seller(*order)?;
+        }
         let key = meta.key;
         let fingerprint = Request::Fingerprint(meta.fingerprint);
         let mut writes = Vec::with_capacity(8);
@@ -238,8 +242,12 @@ impl Handler<MemberWrite> for StoreLedger {
 impl Handler<WalkInWrite> for StoreLedger {
     type Result = WriteResult;
 
-    fn handle(&mut self, msg: WalkInWrite, _ctx: &mut Context<Self>) -> WriteResult {
+    fn handle(&mut self, mut msg: WalkInWrite, _ctx: &mut Context<Self>) -> WriteResult {
         self.prune();
+        if let (MemberRequest::Return { order, .. }, None) = (&msg.request, msg.meta.audit.employee)
+        {
+            msg.meta.audit.employee = self.seller(*order)?;
+        }
         let store = self.home;
         let (lines, resume, payment, ret) = match msg.request {
             MemberRequest::Hold { lines } => return self.hold(msg.meta, store, None, lines),
@@ -305,6 +313,8 @@ impl Handler<WalkInWrite> for StoreLedger {
                     None => {
                         writes.extend(crate::storage::closing::figure_writes(&deltas));
                         self.transfer(&transfers, &mut writes)?;
+                        let sold = sale.then_some(order.id);
+                        self.credit(seq, msg.meta.audit.employee, &deltas, sold, &mut writes);
                         self.put_order(seq, &order, &mut writes);
                         Outcome::Order(Box::new(order))
                     }

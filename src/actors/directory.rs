@@ -45,9 +45,9 @@ pub struct RegisterMember {
 }
 
 pub struct Directory {
-    registry: Arc<Registry>,
+    pub(super) registry: Arc<Registry>,
     /// Journal origin and idempotency keys in flight.
-    writer: Writer,
+    pub(super) writer: Writer,
     last_store: u32,
     last_service: u64,
     last_credential: u64,
@@ -64,6 +64,9 @@ pub struct Directory {
     /// Bin entries restored but not durably gone yet: a second restore would write the
     /// binned records over changes made since.
     restored: Pending<(BinKind, u64), ()>,
+    /// Credentials issued or revoked but not durable yet: an employee's leaving revokes
+    /// keys issued a moment before.
+    pub(super) credentials: Pending<u64, crate::domain::access::Credential>,
 }
 
 impl Actor for Directory {
@@ -89,6 +92,7 @@ impl Writes for Directory {
         self.follow_ups.prune(durable);
         self.services.prune(durable);
         self.restored.prune(durable);
+        self.credentials.prune(durable);
     }
 }
 
@@ -115,6 +119,7 @@ impl Directory {
             follow_ups: Pending::default(),
             services: Pending::default(),
             restored: Pending::default(),
+            credentials: Pending::default(),
         }
     }
 
@@ -534,6 +539,8 @@ pub struct CreateCredential {
     pub name: Name,
     pub role: crate::domain::access::Role,
     pub key_hash: [u8; 32],
+    /// The employee the key is for: revoked when they leave.
+    pub employee: Option<crate::domain::staff::EmployeeId>,
 }
 
 /// Revoke an API key; it stops working with the next request.
@@ -551,19 +558,82 @@ impl Handler<CreateCredential> for Directory {
         if let Some(answer) = begin_meta(self, &msg.meta)? {
             return Ok(answer);
         }
-        self.last_credential += 1;
+        let id = self.last_credential + 1;
+        let mut catalog = None;
+        if let Some(e) = msg.employee {
+            let mut c = (*self.registry.catalog()).clone();
+            let employee = c
+                .staff
+                .get(e)
+                .ok_or_else(|| ActorError::NotFound(format!("employee {}", e.0)))?;
+            let stores: Vec<StoreId> = match &msg.role {
+                crate::domain::access::Role::HqAdmin => Vec::new(),
+                crate::domain::access::Role::StoreManager { stores } => stores.clone(),
+                r => r.home_store().into_iter().collect(),
+            };
+            let linked = employee.link_key(id, &stores)?;
+            c.staff.put(linked);
+            catalog = Some(c);
+        }
+        self.last_credential = id;
         let credential = crate::domain::access::Credential {
-            id: crate::domain::access::CredentialId(self.last_credential),
+            id: crate::domain::access::CredentialId(id),
             name: msg.name,
             role: msg.role,
             revoked: false,
             created_at: self.registry.clock.now(),
             key_hash: msg.key_hash,
         };
-        let writes = directory_writes::credential(&credential);
-        Ok(self
+        let mut writes = directory_writes::credential(&credential);
+        if let (Some(c), Some(e)) = (&catalog, msg.employee) {
+            if let Some(employee) = c.staff.get(e) {
+                writes.push(directory_writes::employee(employee));
+            }
+        }
+        self.credentials
+            .insert(self.writer.next_seq(), id, credential.clone());
+        let answer = self
             .writer
-            .commit_meta(msg.meta, Outcome::Credential(credential), writes))
+            .commit_meta(msg.meta, Outcome::Credential(credential), writes);
+        if let Some(c) = catalog {
+            self.registry.publish_catalog(c);
+        }
+        Ok(answer)
+    }
+}
+
+impl Directory {
+    /// A credential as this actor last wrote it: pending first, then disk.
+    pub(super) fn credential(
+        &self,
+        id: u64,
+    ) -> Result<Option<crate::domain::access::Credential>, ActorError> {
+        if let Some((_, c)) = self.credentials.get(&id) {
+            return Ok(Some(c.clone()));
+        }
+        self.registry
+            .storage
+            .credential_by_id(id)?
+            .map(|rec| {
+                rec.try_into()
+                    .map_err(|e: CodecError| ActorError::Invalid(e.to_string()))
+            })
+            .transpose()
+    }
+
+    /// The writes that revoke credential `id`, remembered until durable.
+    pub(super) fn revoke(
+        &mut self,
+        id: u64,
+    ) -> Result<Option<(crate::domain::access::Credential, Vec<Write>)>, ActorError> {
+        let Some(mut credential) = self.credential(id)? else {
+            return Ok(None);
+        };
+        credential.revoked = true;
+        let writes = directory_writes::credential(&credential);
+        self.credentials
+            .insert(self.writer.next_seq(), id, credential.clone());
+        Ok(Some((credential, writes)))
     }
 }
 
@@ -574,16 +644,9 @@ impl Handler<RevokeCredential> for Directory {
         if let Some(answer) = begin_meta(self, &msg.meta)? {
             return Ok(answer);
         }
-        let rec = self
-            .registry
-            .storage
-            .credential_by_id(msg.id)?
+        let (credential, writes) = self
+            .revoke(msg.id)?
             .ok_or_else(|| ActorError::NotFound(format!("credential {}", msg.id)))?;
-        let mut credential: crate::domain::access::Credential = rec
-            .try_into()
-            .map_err(|e: CodecError| ActorError::Invalid(e.to_string()))?;
-        credential.revoked = true;
-        let writes = directory_writes::credential(&credential);
         Ok(self
             .writer
             .commit_meta(msg.meta, Outcome::Credential(credential), writes))

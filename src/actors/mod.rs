@@ -18,6 +18,7 @@ pub mod plan_sessions;
 pub mod registry;
 pub mod resource;
 pub mod scheduler;
+pub mod staff;
 pub mod store_ledger;
 pub mod writer;
 
@@ -88,6 +89,8 @@ pub enum ActorError {
     Profile(#[from] crate::domain::member::ProfileError),
     #[error("{0}")]
     Field(#[from] crate::domain::member_fields::FieldError),
+    #[error("{0}")]
+    Staff(#[from] crate::domain::staff::StaffError),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
 }

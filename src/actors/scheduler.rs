@@ -335,6 +335,14 @@ impl SchedulerState {
     }
 }
 
+fn staff_writes(
+    staff: &BTreeMap<crate::domain::staff::EmployeeId, closing::Deltas>,
+) -> impl Iterator<Item = Write> + '_ {
+    staff
+        .iter()
+        .flat_map(|(e, d)| crate::storage::staff::figure_writes(*e, d))
+}
+
 fn store_seq_id(store: StoreId, seq: u32) -> u64 {
     (u64::from(store.get()) << 32) | u64::from(seq)
 }
@@ -514,7 +522,29 @@ impl StoreScheduler {
         if let Some(s) = closing::ServiceFigures::of(&deltas) {
             writes.push(service_figures_write(self.store, day, b.service, s));
         }
+        let mut staff = BTreeMap::new();
+        self.credit_staff(b, &deltas, &mut staff);
+        writes.extend(staff_writes(&staff));
         writes
+    }
+
+    /// Credits a booking's figures (booked, completed, served minutes, no-shows) to the
+    /// employees its resources are (服务人员).
+    fn credit_staff(
+        &self,
+        b: &Booking,
+        deltas: &closing::Deltas,
+        to: &mut BTreeMap<crate::domain::staff::EmployeeId, closing::Deltas>,
+    ) {
+        let catalog = self.registry.catalog();
+        if deltas.is_empty() || catalog.staff.is_empty() {
+            return;
+        }
+        for r in b.resources.iter() {
+            if let Some(e) = catalog.staff.of_resource(*r) {
+                to.entry(e).or_default().absorb(deltas);
+            }
+        }
     }
 
     /// The plan reminder for the member, if the chain has a template for it.
@@ -966,10 +996,14 @@ impl StoreScheduler {
         // New bookings, all of one service: their figures add up before they are encoded.
         let day = self.registry.count_day(self.store, now);
         let mut figures = closing::Deltas::default();
+        let mut staff = BTreeMap::new();
         for b in &bookings {
-            figures.absorb(&closing::of_booking(None, b, day));
+            let one = closing::of_booking(None, b, day);
+            self.credit_staff(b, &one, &mut staff);
+            figures.absorb(&one);
         }
         writes.extend(figure_writes(&figures));
+        writes.extend(staff_writes(&staff));
         if let (Some(first), Some(s)) = (bookings.first(), closing::ServiceFigures::of(&figures)) {
             writes.push(service_figures_write(self.store, day, first.service, s));
         }

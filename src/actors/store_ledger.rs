@@ -28,6 +28,7 @@ use crate::domain::money::Money;
 use crate::domain::notify::{self, Notification, NotificationId, Source};
 use crate::domain::oplog::Audit;
 use crate::domain::recycle::{BinEntry, BinKind};
+use crate::domain::staff::EmployeeId;
 use crate::storage::notify::notification_writes;
 use crate::storage::recycle::bin_write;
 use crate::storage::{ledger_writes, Write};
@@ -64,6 +65,8 @@ pub struct StoreLedger {
     /// Orders this actor held, by selling store, not durable yet: with the store's held
     /// index on disk they make the count that `HELD_ORDERS_MAX` bounds.
     pub(super) holds_in_flight: Pending<OrderId, StoreId>,
+    /// Who sold each order paid here, not durable yet: its returns are taken back from them.
+    sellers: Pending<OrderId, EmployeeId>,
 }
 
 impl Actor for StoreLedger {
@@ -92,6 +95,7 @@ impl StoreLedger {
             last_notification,
             binned: Pending::default(),
             holds_in_flight: Pending::default(),
+            sellers: Pending::default(),
         }
     }
 
@@ -193,24 +197,56 @@ impl StoreLedger {
                         store: s.get(),
                         day,
                     }),
-                    // The plain ledger routes answer (and remember) just the entry they posted.
-                    None if matches!(request, Request::Ledger(_)) => {
+                    None => {
                         let entry = fx.answer.entry;
-                        match (
-                            self.write_effects(seq, &account, fx, &deltas, writes)?,
-                            entry,
-                        ) {
-                            (_, Some(e)) => Outcome::Posted(e),
-                            (other, None) => other,
+                        let sold = fx
+                            .order
+                            .as_ref()
+                            .filter(|o| o.paid_at == Some(now))
+                            .map(|o| o.id);
+                        let out = self.write_effects(seq, &account, fx, &deltas, writes)?;
+                        self.credit(seq, audit.employee, &deltas, sold, writes);
+                        match (out, entry) {
+                            // The plain ledger routes answer (and remember) just the entry
+                            // they posted.
+                            (_, Some(e)) if matches!(request, Request::Ledger(_)) => {
+                                Outcome::Posted(e)
+                            }
+                            (other, _) => other,
                         }
                     }
-                    None => self.write_effects(seq, &account, fx, &deltas, writes)?,
                 }
             }
             Err(rejection) => Outcome::Rejected(rejection),
         };
         writes.extend(self.writer.record(now, key, request, &outcome, audit));
         Ok(outcome)
+    }
+
+    /// Credits `employee` (when a write names one) with the write's figures, and records who
+    /// sold the order it paid, in the same write.
+    pub(super) fn credit(
+        &mut self,
+        seq: u64,
+        employee: Option<EmployeeId>,
+        deltas: &Deltas,
+        sold: Option<OrderId>,
+        writes: &mut Vec<Write>,
+    ) {
+        let Some(e) = employee else { return };
+        writes.extend(crate::storage::staff::figure_writes(e, deltas));
+        if let Some(order) = sold {
+            writes.push(crate::storage::staff::seller_write(order, e));
+            self.sellers.insert(seq, order, e);
+        }
+    }
+
+    /// Who sold `order`, if a seller was named.
+    pub(super) fn seller(&self, order: OrderId) -> Result<Option<EmployeeId>, ActorError> {
+        if let Some((_, e)) = self.sellers.get(&order) {
+            return Ok(Some(*e));
+        }
+        Ok(self.registry.storage.seller(order)?)
     }
 
     /// What `fx`, applied at `now` to `before`, adds to the day figures of its stores.
@@ -425,6 +461,7 @@ impl Writes for StoreLedger {
     fn prune_pending(&mut self, durable: u64) {
         self.entries.prune(durable);
         self.orders.prune(durable);
+        self.sellers.prune(durable);
     }
 }
 

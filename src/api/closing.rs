@@ -60,9 +60,9 @@ pub struct StatsQuery {
 }
 
 /// A day's figures by name (`sales`, `recharges`, ...), minor units or counts.
-type FiguresDto = BTreeMap<&'static str, i64>;
+pub(super) type FiguresDto = BTreeMap<&'static str, i64>;
 
-fn figures_json(f: &DayFigures) -> FiguresDto {
+pub(super) fn figures_json(f: &DayFigures) -> FiguresDto {
     f.named().collect()
 }
 
@@ -149,7 +149,7 @@ pub struct StatsDto {
     pub utilisation: UtilisationDto,
 }
 
-fn range(from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
+pub(super) fn range(from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
     let days = (to - from).num_days();
     if days < 0 {
         return Err(ApiError::InvalidQuery("from must not be after to".into()));

@@ -28,6 +28,8 @@ pub struct CredentialBody {
     #[serde(default)]
     pub store_ids: Vec<u64>,
     pub resource_id: Option<u64>,
+    /// The employee the key is for, in their stores: revoked when they leave.
+    pub employee_id: Option<u32>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -129,6 +131,7 @@ pub async fn create(
                 name: Name::new(&body.name, "credential name").map_err(ApiError::InvalidField)?,
                 role: role(&state, &body)?,
                 key_hash: hash,
+                employee: body.employee_id.map(crate::domain::staff::EmployeeId),
             };
             match write(&state.directory, msg).await? {
                 // A replay answers without the key: it was shown once and is not stored.

@@ -41,6 +41,8 @@ pub struct MoneyBody {
     pub store_id: Option<u64>,
     /// For a recharge: how it was paid (cash, bank_card, wechat_pay, alipay); cash if absent.
     pub tender: Option<String>,
+    /// The employee credited with it (导购), working in the store.
+    pub employee_id: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -84,6 +84,8 @@ pub enum ApiError {
     Closing(crate::domain::closing::ClosingError),
     #[error("{0}")]
     Recycle(crate::domain::recycle::RecycleError),
+    #[error("{0}")]
+    Staff(crate::domain::staff::StaffError),
 }
 
 impl warp::reject::Reject for ApiError {}
@@ -244,6 +246,10 @@ codes! {
     BusinessDayNotBegun = "business_day_not_begun", UNPROCESSABLE_ENTITY, Tags(&["closing"]), "That business day has not begun.";
     RecycleBinExpired = "recycle_bin_expired", GONE, Tags(&["recycle_bin"]), "Kept longer than the bin's retention: gone for good.";
     MemberNotEmpty = "member_not_empty", CONFLICT, Tags(&["recycle_bin"]), "The member still holds value, points, cards or coupons.";
+    EmployeeNotFound = "employee_not_found", NOT_FOUND, Authenticated, "No such employee.";
+    EmployeeLeft = "employee_left", CONFLICT, Authenticated, "The employee has left: they can't be edited, given keys or credited.";
+    EmployeeNotInStore = "employee_not_in_store", UNPROCESSABLE_ENTITY, Authenticated, "The employee named does not work in the store of the write.";
+    ResourceTaken = "resource_taken", CONFLICT, Tags(&["staff"]), "The resource is already another employee's.";
     BackupFailed = "backup_failed", INTERNAL_SERVER_ERROR, Tags(&["operations"]), "The checkpoint could not be written.";
 }
 
@@ -258,6 +264,7 @@ fn not_found_code(what: &str) -> Code {
         Some("booking") => Code::BookingNotFound,
         Some("plan") => Code::PlanNotFound,
         Some("credential") => Code::CredentialNotFound,
+        Some("employee") => Code::EmployeeNotFound,
         Some("occurrence") => Code::OccurrenceNotFound,
         Some("order") => Code::OrderNotFound,
         Some("level") => Code::LevelNotFound,
@@ -330,6 +337,23 @@ impl ApiError {
             Forbidden => Code::Forbidden,
             RateLimited(_) => Code::RateLimited,
             Backup(_) => Code::BackupFailed,
+            Staff(StaffError::Field(_) | StaffError::TooManyKeys) => Code::InvalidField,
+            Staff(StaffError::Left(_)) => Code::EmployeeLeft,
+            Staff(StaffError::NotHere(..)) => Code::EmployeeNotInStore,
+            Staff(StaffError::ResourceTaken(..)) => Code::ResourceTaken,
+        }
+    }
+}
+
+use crate::domain::staff::StaffError;
+
+impl From<crate::domain::staff::AttributionError> for ApiError {
+    fn from(e: crate::domain::staff::AttributionError) -> Self {
+        match e {
+            crate::domain::staff::AttributionError::Unknown(id) => {
+                ApiError::NotFound(format!("employee {id}"))
+            }
+            crate::domain::staff::AttributionError::Staff(e) => ApiError::Staff(e),
         }
     }
 }
@@ -413,6 +437,7 @@ impl From<ActorError> for ApiError {
             ActorError::Rule(e) => ApiError::Ledger(e),
             ActorError::Profile(e) => ApiError::Invalid(e.to_string()),
             ActorError::Field(e) => ApiError::Invalid(e.to_string()),
+            ActorError::Staff(e) => ApiError::Staff(e),
         }
     }
 }

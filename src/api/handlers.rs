@@ -422,11 +422,13 @@ pub async fn ledger_write(
             } else {
                 allow_member(&p, member)?;
             }
+            let mut employee = None;
             let command = match route {
                 LedgerRoute::Recharge | LedgerRoute::Deduct => {
                     let body: MoneyBody = parse_json(ct, &body)?;
                     let amount = amount(body.amount)?;
                     let store = acting_store(&p, body.store_id)?;
+                    employee = super::staff::credited(&state, body.employee_id, store)?;
                     if matches!(route, LedgerRoute::Recharge) {
                         LedgerCommand::Recharge {
                             member,
@@ -452,7 +454,10 @@ pub async fn ledger_write(
                 }
             };
             let addr = home_ledger(&state, member)?;
-            let audit = Audit::new(&p);
+            let audit = Audit {
+                employee,
+                ..Audit::new(&p)
+            };
             outcome_response(
                 write(
                     &addr,

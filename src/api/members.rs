@@ -143,7 +143,7 @@ fn field_changes_schema() -> utoipa::openapi::Object {
 }
 
 /// A field that is present, even as `null`: `Some(None)` clears.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+pub(super) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)

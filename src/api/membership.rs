@@ -252,6 +252,8 @@ pub struct BuyCardBody {
     /// "stored_value", or a tender: cash, bank_card, wechat_pay, alipay.
     pub paid_with: String,
     pub store_id: Option<u64>,
+    /// The employee credited with the sale (导购), working in the store.
+    pub employee_id: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
@@ -345,7 +347,9 @@ pub async fn member_action(
                     {
                         return Err(ApiError::NotFound(format!("service {}", b.service_id)));
                     }
-                    (meta(&p, key, &route, &b)?, store, MemberRequest::Op(op))
+                    let mut m = meta(&p, key, &route, &b)?;
+                    m.audit.employee = super::staff::credited(&state, b.employee_id, store)?;
+                    (m, store, MemberRequest::Op(op))
                 }
                 "points" => {
                     allow_member(&p, member)?;
@@ -514,6 +518,9 @@ pub struct OrderBody {
     /// Pay this held order instead of new lines (解挂).
     pub resume_order_id: Option<u64>,
     pub store_id: Option<u64>,
+    /// The employee credited with the sale (导购), working in the store; its returns are
+    /// taken back from them.
+    pub employee_id: Option<u32>,
 }
 
 fn lines(body: &[LineBody]) -> Result<Vec<OrderLine>, ApiError> {
@@ -583,7 +590,8 @@ pub async fn order_write(
         async {
             let b: OrderBody = parse_json(ct, &body)?;
             let store = acting_store(&p, b.store_id)?;
-            let meta_ = meta(&p, key, if hold { "orders/held" } else { "orders" }, &b)?;
+            let mut meta_ = meta(&p, key, if hold { "orders/held" } else { "orders" }, &b)?;
+            meta_.audit.employee = super::staff::credited(&state, b.employee_id, store)?;
             let lines = lines(&b.lines)?;
             let coupon = b
                 .coupon_code
@@ -655,6 +663,8 @@ pub struct ReturnLineBody {
 #[serde(deny_unknown_fields)]
 pub struct ReturnBody {
     pub lines: Vec<ReturnLineBody>,
+    /// Whose figures the return comes off; the order's seller if absent.
+    pub employee_id: Option<u32>,
 }
 
 /// The owner of order `id` and the stores allowed to see it: where it was sold and the
@@ -689,7 +699,8 @@ pub async fn order_return(
         async {
             let b: ReturnBody = parse_json(ct, &body)?;
             let order = order_access(&state, &p, id)?;
-            let meta_ = meta(&p, key, &format!("orders/{id}/returns"), &b)?;
+            let mut meta_ = meta(&p, key, &format!("orders/{id}/returns"), &b)?;
+            meta_.audit.employee = super::staff::credited(&state, b.employee_id, order.store)?;
             let request = MemberRequest::Return {
                 order: order.id,
                 lines: b.lines.iter().map(|l| (l.line, l.quantity)).collect(),

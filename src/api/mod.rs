@@ -19,6 +19,7 @@ pub mod rate;
 pub mod recycle;
 pub mod schedule_dto;
 pub mod schedule_handlers;
+pub mod staff;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -418,6 +419,8 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
     .unify()
     .or(membership_routes(st.clone().boxed(), auth.clone(), limit))
     .unify()
+    .or(staff_routes(st.clone().boxed(), auth.clone(), limit))
+    .unify()
     .recover(error::recover)
     .unify()
     .boxed()
@@ -693,6 +696,69 @@ fn schedule_routes(
         .or(resources)
         .unify()
         .or(bookings)
+        .unify()
+        .boxed()
+}
+
+fn staff_routes(
+    st: StateFilter,
+    auth: BoxedFilter<(Principal,)>,
+    limit: u64,
+) -> BoxedFilter<(Response,)> {
+    let hire = warp::path!("v1" / "employees")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(staff::hire);
+    let list = warp::path!("v1" / "employees")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<staff::EmployeesQuery>())
+        .then(staff::list);
+    let get = warp::path!("v1" / "employees" / u32)
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .then(|id, s, p| staff::get(s, p, id));
+    let edit = warp::path!("v1" / "employees" / u32)
+        .and(warp::patch())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(|id, s, p, k, ct, b| staff::edit(s, p, id, k, ct, b));
+    let leave = warp::path!("v1" / "employees" / u32 / "leave")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .then(|id, s, p, k| staff::leave(s, p, id, k));
+    let stats = warp::path!("v1" / "employees" / u32 / "stats")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<staff::RangeQuery>())
+        .then(|id, s, p, q| staff::stats(s, p, id, q));
+    let store_stats = warp::path!("v1" / "stores" / u64 / "staff-stats")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<staff::RangeQuery>())
+        .then(|id, s, p, q| staff::store_stats(s, p, id, q));
+    hire.or(list)
+        .unify()
+        .or(get)
+        .unify()
+        .or(edit)
+        .unify()
+        .or(leave)
+        .unify()
+        .or(stats)
+        .unify()
+        .or(store_stats)
         .unify()
         .boxed()
 }

@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::dto::*;
 use super::error::{Code, Scope};
 use super::schedule_dto::*;
-use super::{closing, credentials, gifts, members, membership as m, notify, oplog, recycle};
+use super::{closing, credentials, gifts, members, membership as m, notify, oplog, recycle, staff};
 use crate::domain::access::{Capability, Principal};
 use crate::domain::checkout::Order;
 use crate::domain::counter::CatalogChange;
@@ -1040,6 +1040,45 @@ pub const ROUTES: &[Route] = &[
         CHAIN,
     )
 .ok(schema::<m::CatalogDto>),
+    post("/v1/employees", "staff", "Hire an employee (员工)", MANAGERS)
+        .body(schema::<staff::EmployeeBody>)
+        .created(schema::<staff::EmployeeDto>),
+    get("/v1/employees", "staff", "List employees", MANAGERS)
+        .query(params::<staff::EmployeesQuery>)
+        .ok(schema::<staff::EmployeesPage>),
+    get("/v1/employees/{employee_id}", "staff", "An employee", MANAGERS)
+        .ok(schema::<staff::EmployeeDto>),
+    patch(
+        "/v1/employees/{employee_id}",
+        "staff",
+        "Edit an employee's name, phone, stores, job or resource",
+        MANAGERS,
+    )
+    .body(schema::<staff::EditEmployeeBody>)
+    .ok(schema::<staff::EmployeeDto>),
+    post(
+        "/v1/employees/{employee_id}/leave",
+        "staff",
+        "An employee leaves: record and figures kept, API keys revoked",
+        MANAGERS,
+    )
+    .ok(schema::<staff::EmployeeDto>),
+    get(
+        "/v1/employees/{employee_id}/stats",
+        "staff",
+        "What an employee was credited with, by day and store",
+        MANAGERS,
+    )
+    .query(params::<staff::RangeQuery>)
+    .ok(schema::<staff::EmployeeStatsDto>),
+    get(
+        "/v1/stores/{store_id}/staff-stats",
+        "staff",
+        "Each employee's figures in a store over a period (commission basis)",
+        MANAGERS,
+    )
+    .query(params::<staff::RangeQuery>)
+    .ok(schema::<staff::StoreStaffStatsDto>),
 ];
 
 fn error_schema() -> Schema {
@@ -1106,6 +1145,7 @@ fn path_params(path: &str) -> Vec<Parameter> {
                     1,
                     i64::from(crate::domain::member_fields::MEMBER_FIELDS_MAX),
                 ),
+                "employee_id" => (1, i64::from(u32::MAX)),
                 _ => (1, PATH_ID_MAX),
             };
             ParameterBuilder::new()
@@ -1311,6 +1351,7 @@ const CREATES: &[(Verb, &str, &str)] = &[
     (Verb::Post, "/v1/stores/{store_id}/plans", "plan_id"),
     (Verb::Post, "/v1/credentials", "credential_id"),
     (Verb::Post, "/v1/orders/held", "order_id"),
+    (Verb::Post, "/v1/employees", "employee_id"),
 ];
 
 /// Links from `r`'s 201 answer to every operation on the object it created; the path

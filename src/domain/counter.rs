@@ -38,6 +38,8 @@ pub struct Catalog {
     pub webhook: Option<String>,
     /// Member fields the chain defines, by id.
     pub member_fields: BTreeMap<u16, super::member_fields::FieldDef>,
+    /// The chain's employees (员工).
+    pub staff: super::staff::Staff,
 }
 
 impl Default for Catalog {
@@ -50,6 +52,7 @@ impl Default for Catalog {
             templates: BTreeMap::new(),
             webhook: None,
             member_fields: BTreeMap::new(),
+            staff: super::staff::Staff::default(),
         }
     }
 }

@@ -36,6 +36,8 @@ pub enum Outcome {
     MemberEdited(Member),
     /// A follow-up visit recorded (回访).
     FollowUp(Box<super::follow_up::FollowUp>),
+    /// An employee hired, edited or gone (员工).
+    Employee(Box<super::staff::Employee>),
     PhoneTaken(MemberId),
     StoreCreated(Store),
     Service(Service),

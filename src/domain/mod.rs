@@ -25,3 +25,4 @@ pub mod oplog;
 pub mod planning;
 pub mod recurrence;
 pub mod recycle;
+pub mod staff;

@@ -20,6 +20,8 @@ pub struct Audit {
     pub credential: CredentialId,
     pub role: &'static str,
     pub operation: String,
+    /// The employee the write is credited to (导购, who sold or recharged), when named.
+    pub employee: Option<super::staff::EmployeeId>,
 }
 
 impl Audit {
@@ -29,6 +31,7 @@ impl Audit {
             credential: p.credential,
             role: p.role.name(),
             operation: p.operation.chars().take(OPERATION_LEN_MAX).collect(),
+            employee: None,
         }
     }
 
@@ -38,6 +41,7 @@ impl Audit {
             credential: CredentialId(0),
             role: "system",
             operation: operation.to_owned(),
+            employee: None,
         }
     }
 }
@@ -73,7 +77,7 @@ impl OpRecord {
             role: audit.role.to_owned(),
             store: store_of(outcome).or(actor_store),
             operation: audit.operation.clone(),
-            objects: objects(request, outcome),
+            objects: objects(request, outcome, audit.employee),
             result: match outcome {
                 Outcome::Rejected(e) => format!("rejected: {e}"),
                 Outcome::PlanConflicts(fs) => {
@@ -108,7 +112,11 @@ fn store_of(outcome: &Outcome) -> Option<StoreId> {
     }
 }
 
-fn objects(request: &Request, outcome: &Outcome) -> Vec<String> {
+fn objects(
+    request: &Request,
+    outcome: &Outcome,
+    employee: Option<super::staff::EmployeeId>,
+) -> Vec<String> {
     let mut out = Vec::new();
     match request {
         Request::Ledger(c) => out.push(format!("member:{}", c.member())),
@@ -119,6 +127,7 @@ fn objects(request: &Request, outcome: &Outcome) -> Vec<String> {
             out.push(format!("member:{}", m.id))
         }
         Outcome::FollowUp(f) => out.push(format!("member:{}", f.member)),
+        Outcome::Employee(e) => out.push(format!("employee:{}", e.id.0)),
         Outcome::PhoneTaken(m) => out.push(format!("member:{m}")),
         Outcome::StoreCreated(s) => out.push(format!("store:{}", s.id)),
         Outcome::Service(s) => out.push(format!("service:{}", s.id.0)),
@@ -146,6 +155,11 @@ fn objects(request: &Request, outcome: &Outcome) -> Vec<String> {
         _ => {}
     }
     out.dedup();
+    // The employee credited is kept even when the change names many objects.
+    if let Some(e) = employee {
+        out.truncate(OBJECTS_MAX - 1);
+        out.push(format!("employee:{}", e.0));
+    }
     out.truncate(OBJECTS_MAX);
     out
 }

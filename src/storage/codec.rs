@@ -387,6 +387,7 @@ pub enum OutcomeRec {
     FollowUp(Box<crate::domain::follow_up::FollowUp>),
     /// A registration that started with a profile (member-field defaults).
     MemberRegisteredWith(MemberRec, super::members::ProfileRec),
+    Employee(Box<crate::domain::staff::Employee>),
 }
 
 impl From<&Outcome> for OutcomeRec {
@@ -402,6 +403,7 @@ impl From<&Outcome> for OutcomeRec {
             }
             Outcome::MemberEdited(m) => OutcomeRec::MemberEdited(m.into(), (&m.profile).into()),
             Outcome::FollowUp(f) => OutcomeRec::FollowUp(f.clone()),
+            Outcome::Employee(e) => OutcomeRec::Employee(e.clone()),
             Outcome::PhoneTaken(id) => OutcomeRec::PhoneTaken(id.get()),
             Outcome::StoreCreated(s) => OutcomeRec::StoreCreated(s.into()),
             Outcome::Service(s) => OutcomeRec::Service(ServiceRec::new(s, false)),
@@ -448,6 +450,7 @@ impl TryFrom<OutcomeRec> for Outcome {
             }
             OutcomeRec::MemberEdited(m, p) => Outcome::MemberEdited((m, p.try_into()?).try_into()?),
             OutcomeRec::FollowUp(f) => Outcome::FollowUp(f),
+            OutcomeRec::Employee(e) => Outcome::Employee(e),
             OutcomeRec::MemberRegisteredWith(m, p) => {
                 Outcome::MemberRegistered((m, p.try_into()?).try_into()?)
             }

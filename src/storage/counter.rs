@@ -31,7 +31,11 @@ pub fn sum<'a>(
 ) -> Option<Vec<u8>> {
     if matches!(
         key.first(),
-        Some(&super::closing::TAG_FIGURES | &super::closing::TAG_SERVICE_FIGURES)
+        Some(
+            &super::closing::TAG_FIGURES
+                | &super::closing::TAG_SERVICE_FIGURES
+                | &super::staff::TAG_EMPLOYEE_FIGURES
+        )
     ) {
         return super::closing::add_vectors(existing, operands);
     }

@@ -77,6 +77,11 @@ pub fn credential(c: &Credential) -> Vec<Write> {
 }
 
 /// The record a catalog change puts.
+/// An employee's record: hired, edited or gone, it is kept (history and figures stay).
+pub fn employee(e: &crate::domain::staff::Employee) -> Write {
+    Write::put(keys::catalog_employee(e.id.0), codec::encode(e))
+}
+
 pub fn catalog_change(change: &CatalogChange) -> Write {
     match change {
         CatalogChange::Level(level) => {

@@ -23,7 +23,7 @@
 //! | `O` | order id (8) = owner store << 32 \| seq | Order       | default       |
 //! | `N` | selling store (4), order id (8)      | (empty): held  | default       |
 //! | `Y` | home (4), store (4), at µs (8), member (8), entry seq (8) | i64 owed | default |
-//! | `Z` | `l` level (2) / `o` store (4) level (2) / `c` template (4) / `g` gift (4) / `f` member field (2) | catalog item | default |
+//! | `Z` | `l` level (2) / `o` store (4) level (2) / `c` template (4) / `g` gift (4) / `f` member field (2) / `e` employee (4) | catalog item | default |
 //! | `W` | store (4), gift (4)                  | stock i64, by merge (`counter`) | default |
 //! | `h` | id kind (1), scope (8)               | highest id issued, u64 | default |
 //! | `p` | member id (8)                        | ProfileRec (absent while empty) | default |
@@ -33,7 +33,7 @@
 //! | `d` | home store (4), day (4), member (8)  | follow-up seq: due index | default |
 //!
 //! Tags of other modules' key spaces: `T`/`t`/`U`/`J` (closing), `Q` (operation log), `n`/`o`
-//! (notifications), `b` (recycle bin); a test keeps every tag distinct.
+//! (notifications), `b` (recycle bin), `e`/`a` (staff); a test keeps every tag distinct.
 //!
 //! `Y` lines are inter-store settlement (跨店结算): what the home store owes the store where
 //! its member spent stored value (negative for refunds).
@@ -153,6 +153,12 @@ pub fn catalog_coupon(template: u32) -> Vec<u8> {
 
 pub fn catalog_member_field(id: u16) -> Vec<u8> {
     let mut k = vec![TAG_CATALOG, b'f'];
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+pub fn catalog_employee(id: u32) -> Vec<u8> {
+    let mut k = vec![TAG_CATALOG, b'e'];
     k.extend_from_slice(&id.to_be_bytes());
     k
 }
@@ -379,6 +385,11 @@ mod tests {
                 "TAG_FOLLOW_UP_DUE",
                 super::super::follow_ups::TAG_FOLLOW_UP_DUE,
             ),
+            (
+                "TAG_EMPLOYEE_FIGURES",
+                super::super::staff::TAG_EMPLOYEE_FIGURES,
+            ),
+            ("TAG_SELLER", super::super::staff::TAG_SELLER),
         ];
         for (i, (a, x)) in tags.iter().enumerate() {
             for (b, y) in &tags[i + 1..] {

@@ -74,6 +74,10 @@ impl Storage {
                     let f: crate::domain::member_fields::FieldDef = decode_at(&key, &value)?;
                     catalog.member_fields.insert(f.id, f);
                 }
+                Some(b'e') => {
+                    let e: crate::domain::staff::Employee = decode_at(&key, &value)?;
+                    catalog.staff.put(e);
+                }
                 _ => return Err(bad()),
             }
         }

@@ -19,6 +19,7 @@ pub mod recycle;
 pub mod schedule_codec;
 pub mod schedule_reads;
 pub mod schedule_writes;
+pub mod staff;
 
 pub use db::{Storage, StorageError};
 pub use journal::{Durability, Journal, JournalLog, Ticket, Write};

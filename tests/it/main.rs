@@ -25,4 +25,5 @@ mod plan_cards_gifts;
 mod powercut;
 mod recycle;
 mod scheduling;
+mod staff;
 mod workload;
