@@ -559,6 +559,11 @@ impl Handler<CreateCredential> for Directory {
             return Ok(answer);
         }
         let id = self.last_credential + 1;
+        if let crate::domain::access::Role::Custom { name, .. } = &msg.role {
+            if !self.registry.catalog().roles.contains_key(name) {
+                return Err(ActorError::NotFound(format!("role {name}")));
+            }
+        }
         let mut catalog = None;
         if let Some(e) = msg.employee {
             let mut c = (*self.registry.catalog()).clone();
@@ -566,11 +571,7 @@ impl Handler<CreateCredential> for Directory {
                 .staff
                 .get(e)
                 .ok_or_else(|| ActorError::NotFound(format!("employee {}", e.0)))?;
-            let stores: Vec<StoreId> = match &msg.role {
-                crate::domain::access::Role::HqAdmin => Vec::new(),
-                crate::domain::access::Role::StoreManager { stores } => stores.clone(),
-                r => r.home_store().into_iter().collect(),
-            };
+            let stores: Vec<StoreId> = msg.role.stores().unwrap_or_default();
             let linked = employee.link_key(id, &stores)?;
             c.staff.put(linked);
             catalog = Some(c);
@@ -619,6 +620,31 @@ impl Directory {
                     .map_err(|e: CodecError| ActorError::Invalid(e.to_string()))
             })
             .transpose()
+    }
+
+    /// How many keys not revoked hold role `name`, those in flight included.
+    fn holders_of(&self, name: &str) -> Result<usize, ActorError> {
+        let mut holders = 0;
+        for rec in self.registry.storage.credentials()? {
+            let current = match self.credentials.get(&rec.id) {
+                Some((_, c)) => c.role.name() == name && !c.revoked,
+                None => rec.role == name && !rec.revoked,
+            };
+            holders += usize::from(current);
+        }
+        // Issued but not on disk yet.
+        holders += self
+            .credentials
+            .values()
+            .filter(|c| c.role.name() == name && !c.revoked)
+            .filter(|c| {
+                self.registry
+                    .storage
+                    .credential_by_id(c.id.0)
+                    .is_ok_and(|r| r.is_none())
+            })
+            .count();
+        Ok(holders)
     }
 
     /// The writes that revoke credential `id`, remembered until durable.
@@ -709,6 +735,25 @@ impl Handler<ChangeCatalog> for Directory {
             CatalogChange::MemberField(f) => {
                 f.check()?;
                 catalog.member_fields.insert(f.id, f.clone());
+            }
+            CatalogChange::Role(r) => {
+                if !catalog.roles.contains_key(&r.name)
+                    && catalog.roles.len() >= crate::domain::access::ROLES_MAX
+                {
+                    return Err(ActorError::Exhausted("role definitions"));
+                }
+                catalog.roles.insert(r.name.clone(), r.clone());
+            }
+            CatalogChange::RoleRemoved(name) => {
+                if catalog.roles.remove(name).is_none() {
+                    return Err(ActorError::NotFound(format!("role {name}")));
+                }
+                let holders = self.holders_of(name)?;
+                if holders > 0 {
+                    return Err(
+                        crate::domain::access::RoleError::InUse(name.clone(), holders).into(),
+                    );
+                }
             }
         }
         let write = directory_writes::catalog_change(&msg.change);

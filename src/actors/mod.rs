@@ -91,6 +91,8 @@ pub enum ActorError {
     Field(#[from] crate::domain::member_fields::FieldError),
     #[error("{0}")]
     Staff(#[from] crate::domain::staff::StaffError),
+    #[error("{0}")]
+    Role(#[from] crate::domain::access::RoleError),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
 }

@@ -49,7 +49,17 @@ fn authenticate(state: &ApiState, header: Option<String>) -> Result<Principal, A
         .credential_by_hash(&hash)?
         .filter(|c| !c.revoked)
         .ok_or(ApiError::Unauthorized)?;
-    let role = rec.role().map_err(|_| ApiError::Unauthorized)?;
+    let mut role = rec.role().map_err(|_| ApiError::Unauthorized)?;
+    // A role HQ defined has the capabilities it has now: a change applies at once.
+    if let Role::Custom { name, caps, .. } = &mut role {
+        *caps = state
+            .registry
+            .catalog()
+            .roles
+            .get(name.as_str())
+            .map(|d| d.set())
+            .unwrap_or_default();
+    }
     state.rate.take(rec.id).map_err(ApiError::RateLimited)?;
     Ok(Principal {
         credential: CredentialId(rec.id),

@@ -13,7 +13,7 @@ use super::error::ApiError;
 use super::handlers::{json_status, meta, parse_json, respond, write};
 use super::ApiState;
 use crate::actors::directory::{CreateCredential, RevokeCredential};
-use crate::domain::access::{Capability, Credential, Principal, Role, MANAGER_STORES_MAX};
+use crate::domain::access::{Cap, Capability, Credential, Principal, Role, MANAGER_STORES_MAX};
 use crate::domain::booking::ResourceId;
 use crate::domain::idempotency::Outcome;
 use crate::domain::ids::{Name, StoreId};
@@ -23,7 +23,8 @@ use crate::domain::ids::{Name, StoreId};
 pub struct CredentialBody {
     #[schema(min_length = 1)]
     pub name: String,
-    /// hq_admin, store_manager, cashier, pos or staff.
+    /// hq_admin, store_manager, cashier, pos, staff, or a role HQ defined
+    /// (`GET /v1/roles`). A defined role with no `store_ids` works in every store.
     pub role: String,
     #[serde(default)]
     pub store_ids: Vec<u64>,
@@ -36,7 +37,7 @@ pub struct CredentialBody {
 pub struct CredentialDto {
     id: u64,
     name: String,
-    role: &'static str,
+    role: String,
     store_ids: Vec<u32>,
     resource_id: Option<u64>,
     revoked: bool,
@@ -59,11 +60,17 @@ impl CredentialDto {
             Role::StoreManager { stores } => (stores.iter().map(|s| s.get()).collect(), None),
             Role::Cashier { store } | Role::Pos { store } => (vec![store.get()], None),
             Role::Staff { store, resource } => (vec![store.get()], Some(resource.0)),
+            Role::Custom {
+                stores, resource, ..
+            } => (
+                stores.iter().map(|s| s.get()).collect(),
+                resource.map(|r| r.0),
+            ),
         };
         CredentialDto {
             id: c.id.0,
             name: c.name.as_str().to_owned(),
-            role: c.role.name(),
+            role: c.role.name().to_owned(),
             store_ids,
             resource_id,
             revoked: c.revoked,
@@ -104,10 +111,33 @@ fn role(state: &ApiState, body: &CredentialBody) -> Result<Role, ApiError> {
                     .ok_or_else(|| invalid("staff need a resource_id"))?,
             ),
         },
-        _ => {
-            return Err(invalid(
-                "role must be hq_admin, store_manager, cashier, pos or staff",
-            ))
+        name => {
+            let catalog = state.registry.catalog();
+            let def = catalog.roles.get(name).ok_or_else(|| {
+                invalid("role must be hq_admin, store_manager, cashier, pos, staff or a role HQ defined")
+            })?;
+            if stores.len() > MANAGER_STORES_MAX {
+                return Err(invalid("a key works in at most 64 stores"));
+            }
+            let own = def.caps.contains(&Cap::OwnCalendar);
+            let resource = match (own, body.resource_id) {
+                (true, Some(r)) if stores.len() == 1 => Some(ResourceId(r)),
+                (true, _) => {
+                    return Err(invalid(
+                        "a role with own_calendar needs one store_id and its resource_id",
+                    ))
+                }
+                (false, Some(_)) => {
+                    return Err(invalid("resource_id is only for roles with own_calendar"))
+                }
+                (false, None) => None,
+            };
+            Role::Custom {
+                name: def.name.clone(),
+                caps: def.set(),
+                stores,
+                resource,
+            }
         }
     })
 }
@@ -194,6 +224,162 @@ pub async fn revoke(state: Arc<ApiState>, p: Principal, id: u64, key: Option<Str
                 Outcome::Credential(c) => {
                     Ok(json_status(StatusCode::OK, &CredentialDto::new(&c, None)))
                 }
+                other => Err(ApiError::InvalidBody(format!(
+                    "unexpected outcome {other:?}"
+                ))),
+            }
+        }
+        .await,
+    )
+}
+
+/// A role: built in, or defined by HQ (权限设置).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RoleDto {
+    pub name: String,
+    /// chain_admin, catalog, manage_store, counter, calendar, own_calendar, read_store.
+    pub capabilities: Vec<&'static str>,
+    pub description: String,
+    pub built_in: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RolesDto {
+    pub roles: Vec<RoleDto>,
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleBody {
+    /// From chain_admin, catalog, manage_store, counter, calendar, own_calendar,
+    /// read_store. chain_admin and catalog work only with keys for the whole chain;
+    /// own_calendar binds each key to its `resource_id`.
+    #[schema(min_items = 1, max_items = 7)]
+    pub capabilities: Vec<String>,
+    #[schema(max_length = 200)]
+    #[serde(default)]
+    pub description: String,
+}
+
+fn role_dto(def: &crate::domain::access::RoleDef) -> RoleDto {
+    RoleDto {
+        name: def.name.clone(),
+        capabilities: def.caps.iter().map(|c| c.name()).collect(),
+        description: def.description.clone(),
+        built_in: false,
+    }
+}
+
+/// `GET /v1/roles`: the five built-in roles, then HQ's, by name.
+pub async fn roles(state: Arc<ApiState>, p: Principal) -> Response {
+    respond((|| {
+        allow(&p, Capability::ChainAdmin, None, String::new)?;
+        Ok(json_status(StatusCode::OK, &roles_dto(&state)?))
+    })())
+}
+
+fn roles_dto(state: &ApiState) -> Result<RolesDto, ApiError> {
+    {
+        let s = StoreId::new(1).map_err(ApiError::InvalidField)?;
+        let built_in = [
+            (Role::HqAdmin, "The whole chain."),
+            (
+                Role::StoreManager { stores: vec![s] },
+                "Their stores: everything but HQ's work.",
+            ),
+            (Role::Cashier { store: s }, "Counter work in one store."),
+            (
+                Role::Pos { store: s },
+                "A POS terminal: counter work in one store.",
+            ),
+            (
+                Role::Staff {
+                    store: s,
+                    resource: ResourceId(0),
+                },
+                "Their own calendar and check-in.",
+            ),
+        ];
+        let mut out: Vec<RoleDto> = built_in
+            .iter()
+            .map(|(r, about)| RoleDto {
+                name: r.name().to_owned(),
+                capabilities: r.caps().caps().iter().map(|c| c.name()).collect(),
+                description: (*about).to_owned(),
+                built_in: true,
+            })
+            .collect();
+        out.extend(state.registry.catalog().roles.values().map(role_dto));
+        Ok(RolesDto { roles: out })
+    }
+}
+
+/// `PUT /v1/roles/{name}`: define or change a role; keys holding it change at once.
+pub async fn put_role(
+    state: Arc<ApiState>,
+    p: Principal,
+    name: String,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
+    respond(
+        async {
+            allow(&p, Capability::ChainAdmin, None, String::new)?;
+            let b: RoleBody = parse_json(ct, &body)?;
+            let caps = b
+                .capabilities
+                .iter()
+                .map(|c| {
+                    Cap::parse(c).ok_or_else(|| ApiError::Invalid(format!("no capability {c:.40}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let def = crate::domain::access::RoleDef::new(&name, &caps, b.description.trim())
+                .map_err(ApiError::Role)?;
+            let meta = meta(&p, key, &format!("roles/{name}"), &b)?;
+            let msg = crate::actors::directory::ChangeCatalog {
+                meta,
+                change: crate::domain::counter::CatalogChange::Role(def),
+            };
+            match write(&state.directory, msg).await? {
+                Outcome::Catalog(c) => match *c {
+                    crate::domain::counter::CatalogChange::Role(def) => {
+                        Ok(json_status(StatusCode::OK, &role_dto(&def)))
+                    }
+                    other => Err(ApiError::InvalidBody(format!("unexpected {other:?}"))),
+                },
+                other => Err(ApiError::InvalidBody(format!(
+                    "unexpected outcome {other:?}"
+                ))),
+            }
+        }
+        .await,
+    )
+}
+
+/// `DELETE /v1/roles/{name}`: only a role no key (not revoked) holds.
+pub async fn remove_role(
+    state: Arc<ApiState>,
+    p: Principal,
+    name: String,
+    key: Option<String>,
+) -> Response {
+    respond(
+        async {
+            allow(&p, Capability::ChainAdmin, None, String::new)?;
+            if crate::domain::access::BUILT_IN_ROLES.contains(&name.as_str()) {
+                return Err(ApiError::Role(crate::domain::access::RoleError::BuiltIn(
+                    name,
+                )));
+            }
+            let meta = meta(&p, key, &format!("DELETE roles/{name}"), &())?;
+            let msg = crate::actors::directory::ChangeCatalog {
+                meta,
+                change: crate::domain::counter::CatalogChange::RoleRemoved(name),
+            };
+            match write(&state.directory, msg).await? {
+                // The roles that are left.
+                Outcome::Catalog(_) => Ok(json_status(StatusCode::OK, &roles_dto(&state)?)),
                 other => Err(ApiError::InvalidBody(format!(
                     "unexpected outcome {other:?}"
                 ))),

@@ -86,6 +86,8 @@ pub enum ApiError {
     Recycle(crate::domain::recycle::RecycleError),
     #[error("{0}")]
     Staff(crate::domain::staff::StaffError),
+    #[error("{0}")]
+    Role(crate::domain::access::RoleError),
 }
 
 impl warp::reject::Reject for ApiError {}
@@ -250,6 +252,9 @@ codes! {
     EmployeeLeft = "employee_left", CONFLICT, Authenticated, "The employee has left: they can't be edited, given keys or credited.";
     EmployeeNotInStore = "employee_not_in_store", UNPROCESSABLE_ENTITY, Authenticated, "The employee named does not work in the store of the write.";
     ResourceTaken = "resource_taken", CONFLICT, Tags(&["staff"]), "The resource is already another employee's.";
+    RoleNotFound = "role_not_found", NOT_FOUND, Tags(&["access"]), "No such role.";
+    RoleBuiltIn = "role_built_in", CONFLICT, Tags(&["access"]), "The five built-in roles can't be changed or removed.";
+    RoleInUse = "role_in_use", CONFLICT, Tags(&["access"]), "API keys that are not revoked hold the role: revoke them first.";
     BackupFailed = "backup_failed", INTERNAL_SERVER_ERROR, Tags(&["operations"]), "The checkpoint could not be written.";
 }
 
@@ -265,6 +270,7 @@ fn not_found_code(what: &str) -> Code {
         Some("plan") => Code::PlanNotFound,
         Some("credential") => Code::CredentialNotFound,
         Some("employee") => Code::EmployeeNotFound,
+        Some("role") => Code::RoleNotFound,
         Some("occurrence") => Code::OccurrenceNotFound,
         Some("order") => Code::OrderNotFound,
         Some("level") => Code::LevelNotFound,
@@ -341,10 +347,14 @@ impl ApiError {
             Staff(StaffError::Left(_)) => Code::EmployeeLeft,
             Staff(StaffError::NotHere(..)) => Code::EmployeeNotInStore,
             Staff(StaffError::ResourceTaken(..)) => Code::ResourceTaken,
+            Role(RoleError::BuiltIn(_)) => Code::RoleBuiltIn,
+            Role(RoleError::InUse(..)) => Code::RoleInUse,
+            Role(_) => Code::InvalidField,
         }
     }
 }
 
+use crate::domain::access::RoleError;
 use crate::domain::staff::StaffError;
 
 impl From<crate::domain::staff::AttributionError> for ApiError {
@@ -438,6 +448,7 @@ impl From<ActorError> for ApiError {
             ActorError::Profile(e) => ApiError::Invalid(e.to_string()),
             ActorError::Field(e) => ApiError::Invalid(e.to_string()),
             ActorError::Staff(e) => ApiError::Staff(e),
+            ActorError::Role(e) => ApiError::Role(e),
         }
     }
 }

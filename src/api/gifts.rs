@@ -58,7 +58,7 @@ pub async fn put_gift(
 ) -> Response {
     respond(
         async {
-            allow(&p, Capability::ChainAdmin, None, String::new)?;
+            allow(&p, Capability::Catalog, None, String::new)?;
             let b: GiftBody = parse_json(ct, &body)?;
             let name = Name::new(&b.name, "gift name").map_err(ApiError::InvalidField)?;
             let gift =

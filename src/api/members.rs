@@ -628,7 +628,7 @@ pub async fn put_member_field(
 ) -> Response {
     respond(
         async {
-            allow(&p, Capability::ChainAdmin, None, String::new)?;
+            allow(&p, Capability::Catalog, None, String::new)?;
             if !(1..=MEMBER_FIELDS_MAX).contains(&id) {
                 return Err(ApiError::NotFound(format!("member field {id}")));
             }

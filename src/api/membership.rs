@@ -814,7 +814,7 @@ pub async fn bulk_issue(
 ) -> Response {
     respond(
         async {
-            allow(&p, Capability::ChainAdmin, None, String::new)?;
+            allow(&p, Capability::Catalog, None, String::new)?;
             let key = bulk_key(key)?;
             let b: BulkIssueBody = parse_json(ct, &body)?;
             if b.member_ids.is_empty() || b.member_ids.len() > BULK_ISSUE_MAX {
@@ -1141,7 +1141,7 @@ pub async fn put_level(
 ) -> Response {
     respond(
         async {
-            allow(&p, Capability::ChainAdmin, None, String::new)?;
+            allow(&p, Capability::Catalog, None, String::new)?;
             let b: LevelBody = parse_json(ct, &body)?;
             let name = crate::domain::ids::Name::new(&b.name, "level name")
                 .map_err(ApiError::InvalidField)?;
@@ -1220,7 +1220,7 @@ pub async fn put_template(
 ) -> Response {
     respond(
         async {
-            allow(&p, Capability::ChainAdmin, None, String::new)?;
+            allow(&p, Capability::Catalog, None, String::new)?;
             let b: TemplateBody = parse_json(ct, &body)?;
             let name = crate::domain::ids::Name::new(&b.name, "template name")
                 .map_err(ApiError::InvalidField)?;

@@ -50,7 +50,7 @@ pub async fn put_template(
 ) -> Response {
     respond(
         async {
-            allow(&p, Capability::ChainAdmin, None, String::new)?;
+            allow(&p, Capability::Catalog, None, String::new)?;
             let kind = EventKind::parse(&event)
                 .ok_or_else(|| ApiError::NotFound(format!("event {:.40}", event)))?;
             let b: TemplateTextBody = parse_json(ct, &body)?;
@@ -115,7 +115,7 @@ fn check_public_target(url: &str) -> Result<(), crate::domain::notify::TemplateE
 pub async fn templates(state: Arc<ApiState>, p: Principal) -> Response {
     respond(
         async {
-            allow(&p, Capability::ChainAdmin, None, String::new)?;
+            allow(&p, Capability::Catalog, None, String::new)?;
             let c = state.registry.catalog();
             let events: Vec<_> = EventKind::ALL
                 .iter()

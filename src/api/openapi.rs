@@ -261,16 +261,21 @@ impl Access {
             Access::Chain => {
                 "authenticated: any credential of the chain (chain-wide reference data)"
             }
-            Access::Role(Capability::ChainAdmin) => "chain_admin: hq_admin only",
+            Access::Role(Capability::ChainAdmin) => {
+                "chain_admin: hq_admin; keys for the whole chain of roles with chain_admin"
+            }
+            Access::Role(Capability::Catalog) => {
+                "catalog: hq_admin; keys for the whole chain of roles with catalog"
+            }
             Access::Role(Capability::ManageStore) => {
-                "manage_store: hq_admin; store_manager of the store"
+                "manage_store: hq_admin; store_manager of the store; roles with manage_store"
             }
             Access::Role(Capability::Counter) => {
-                "counter: hq_admin; store_manager, cashier or pos of the store"
+                "counter: hq_admin; store_manager, cashier or pos of the store; roles with counter"
             }
             Access::Role(Capability::ReadStore) => "read_store: anyone working in the store",
             Access::Role(Capability::Calendar(_)) => {
-                "calendar: hq_admin; store_manager; staff for their own resource"
+                "calendar: hq_admin; store_manager; roles with calendar; staff and roles with own_calendar for their own resource"
             }
         }
     }
@@ -286,6 +291,7 @@ impl Access {
 
 const PUBLIC: Access = Access::Public;
 const HQ: Access = Access::Role(Capability::ChainAdmin);
+const CATALOG: Access = Access::Role(Capability::Catalog);
 const MANAGERS: Access = Access::Role(Capability::ManageStore);
 const COUNTER: Access = Access::Role(Capability::Counter);
 const ANY: Access = Access::Role(Capability::ReadStore);
@@ -461,7 +467,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/notification-templates/balance_changed",
         "notifications",
         "Template of balance-change messages",
-        HQ,
+        CATALOG,
     )
     .body(schema::<notify::TemplateTextBody>)
 .ok(schema::<CatalogChange>),
@@ -469,7 +475,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/notification-templates/level_upgraded",
         "notifications",
         "Template of level-upgrade messages",
-        HQ,
+        CATALOG,
     )
     .body(schema::<notify::TemplateTextBody>)
 .ok(schema::<CatalogChange>),
@@ -477,7 +483,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/notification-templates/coupon_issued",
         "notifications",
         "Template of coupon-issued messages",
-        HQ,
+        CATALOG,
     )
     .body(schema::<notify::TemplateTextBody>)
 .ok(schema::<CatalogChange>),
@@ -485,7 +491,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/notification-templates/plan_reminder",
         "notifications",
         "Template of plan reminders",
-        HQ,
+        CATALOG,
     )
     .body(schema::<notify::TemplateTextBody>)
 .ok(schema::<CatalogChange>),
@@ -493,7 +499,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/notification-templates/appointment_reminder",
         "notifications",
         "Template of appointment reminders",
-        HQ,
+        CATALOG,
     )
     .body(schema::<notify::TemplateTextBody>)
 .ok(schema::<CatalogChange>),
@@ -501,7 +507,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/notification-templates",
         "notifications",
         "Events, their placeholders and templates",
-        HQ,
+        CATALOG,
     )
 .ok(schema::<notify::TemplatesDto>),
     put(
@@ -531,14 +537,14 @@ pub const ROUTES: &[Route] = &[
         "/v1/gifts/{gift_id}",
         "recycle_bin",
         "Move a gift to the recycle bin",
-        HQ,
+        CATALOG,
     )
 .ok(schema::<recycle::BinnedDto>),
     delete(
         "/v1/coupon-templates/{template_id}",
         "recycle_bin",
         "Move a coupon template to the recycle bin",
-        HQ,
+        CATALOG,
     )
 .ok(schema::<recycle::BinnedDto>),
     get(
@@ -596,6 +602,23 @@ pub const ROUTES: &[Route] = &[
         HQ,
     )
 .ok(schema::<credentials::CredentialDto>),
+    get("/v1/roles", "access", "Roles: the five built-in and those HQ defined", HQ)
+        .ok(schema::<credentials::RolesDto>),
+    put(
+        "/v1/roles/{role_name}",
+        "access",
+        "Define or change a role (权限设置): keys holding it change at once",
+        HQ,
+    )
+    .body(schema::<credentials::RoleBody>)
+    .ok(schema::<credentials::RoleDto>),
+    delete(
+        "/v1/roles/{role_name}",
+        "access",
+        "Remove a role no key holds",
+        HQ,
+    )
+    .ok(schema::<credentials::RolesDto>),
     put("/v1/settings", "scheduling", "Chain settings", HQ).body(schema::<SettingsBody>)
 .ok(schema::<SettingsBody>),
     get("/v1/settings", "scheduling", "Chain settings", CHAIN)
@@ -871,7 +894,7 @@ pub const ROUTES: &[Route] = &[
     )
     .body(schema::<gifts::ExchangeBody>)
 .created(schema::<m::CounterDto>),
-    put("/v1/gifts/{gift_id}", "gifts", "Define a gift", HQ).body(schema::<gifts::GiftBody>)
+    put("/v1/gifts/{gift_id}", "gifts", "Define a gift", CATALOG).body(schema::<gifts::GiftBody>)
 .ok(schema::<CatalogChange>),
     post(
         "/v1/stores/{store_id}/gifts/{gift_id}/stock",
@@ -988,7 +1011,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/coupons/issue",
         "coupons",
         "Issue coupons to many members",
-        HQ,
+        CATALOG,
     )
     .body(schema::<m::BulkIssueBody>)
     .bulk()
@@ -1005,7 +1028,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/member-fields/{field_id}",
         "membership",
         "Define a member field (会员自定义字段): text, number, date or choice",
-        HQ,
+        CATALOG,
     )
     .body(schema::<members::MemberFieldBody>)
 .ok(schema::<CatalogChange>),
@@ -1013,7 +1036,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/levels/{level_id}",
         "membership",
         "Define a member level",
-        HQ,
+        CATALOG,
     )
     .body(schema::<m::LevelBody>)
 .ok(schema::<CatalogChange>),
@@ -1029,7 +1052,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/coupon-templates/{template_id}",
         "coupons",
         "Define a coupon template",
-        HQ,
+        CATALOG,
     )
     .body(schema::<m::TemplateBody>)
 .ok(schema::<CatalogChange>),
@@ -1138,6 +1161,18 @@ fn path_param_names(path: &str) -> impl Iterator<Item = &str> {
 fn path_params(path: &str) -> Vec<Parameter> {
     path_param_names(path)
         .map(|name| {
+            if name == "role_name" {
+                return ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .pattern(Some("^[a-z0-9_]{1,32}$")),
+                    ))
+                    .build();
+            }
             // Levels are numbered from 0 (the level every member starts at).
             let (min, max) = match name {
                 "level_id" => (0, i64::from(crate::domain::levels::LEVEL_ID_MAX)),
@@ -1439,8 +1474,11 @@ pub fn route_for(verb: &str, path: &str) -> Option<Matched> {
         }
         let mut literals = 0;
         let matched = row.segs.iter().zip(segs).all(|(want, got)| {
-            if want.starts_with('{') {
-                // Every path parameter is a numeric id.
+            if *want == "{role_name}" {
+                got.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            } else if want.starts_with('{') {
+                // Every other path parameter is a numeric id.
                 got.bytes().all(|b| b.is_ascii_digit())
             } else {
                 literals += 1;

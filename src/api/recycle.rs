@@ -88,7 +88,7 @@ pub async fn delete_catalog_item(
 ) -> Response {
     respond(
         async {
-            allow(&p, Capability::ChainAdmin, None, String::new)?;
+            allow(&p, Capability::Catalog, None, String::new)?;
             let meta = meta(&p, key, &format!("DELETE {}/{id}", kind.name()), &())?;
             render(write(&state.directory, BinCatalogItem { meta, kind, id }).await?)
         }

@@ -18,7 +18,7 @@ use crate::actors::directory::{DeleteService, PutService, SetSettings};
 use crate::actors::plan_sessions::CheckCard;
 use crate::actors::scheduler::*;
 use crate::actors::{ActorError, Durable, WriteMeta};
-use crate::domain::access::{Capability, Principal, Role};
+use crate::domain::access::{Cap, Capability, Principal};
 use crate::domain::appointments::{
     local_days, AppointmentFilter, Cursor as AppointmentCursor, OriginKind,
     APPOINTMENTS_PAGE_DEFAULT, APPOINTMENTS_PAGE_MAX, APPOINTMENT_DAYS_MAX,
@@ -545,7 +545,7 @@ pub async fn create_appointment(
                 &format!("POST /v1/stores/{store}/appointments"),
                 &body,
             )?;
-            let store = store_in(&p, Capability::ManageStore, store)?;
+            let store = store_in(&p, Capability::Counter, store)?;
             let start = match chrono::DateTime::parse_from_rfc3339(&body.start) {
                 Ok(t) => When::Instant(t.with_timezone(&chrono::Utc)),
                 Err(_) => When::Local(parse_local(&body.start)?),
@@ -655,10 +655,14 @@ pub async fn transit(
                 "no-show" => Transition::NoShow,
                 _ => return Err(ApiError::NotFound(format!("action {action:.20}"))),
             };
-            let cap = if transition == Transition::CheckIn {
-                Capability::Calendar(None)
-            } else {
-                Capability::ManageStore
+            // As the route table's rows say: review is a manager's, the visit itself the
+            // calendar's (staff on their own resource), a cancellation the counter's.
+            let cap = match transition {
+                Transition::Approve | Transition::Reject => Capability::ManageStore,
+                Transition::CheckIn | Transition::Complete | Transition::NoShow => {
+                    Capability::Calendar(None)
+                }
+                Transition::Cancel => Capability::Counter,
             };
             let meta = meta(
                 &p,
@@ -667,8 +671,11 @@ pub async fn transit(
                 &(),
             )?;
             let (store, addr) = owner(&state, &p, cap, id, "booking")?;
-            if let Role::Staff { resource, .. } = &p.role {
-                // Staff check in only bookings on their own resource.
+            let visit = matches!(cap, Capability::Calendar(_));
+            let own_only = (visit && !p.role.caps().has(Cap::Calendar)).then(|| p.role.resource());
+            if let Some(Some(resource)) = own_only {
+                let resource = &resource;
+                // Keys bound to a resource check in only bookings on it.
                 let on_own = match read(&addr, Query::Booking(BookingId(id))).await? {
                     Answer::Booking(b) => b.resources.contains(resource),
                     _ => false,

@@ -40,6 +40,8 @@ pub struct Catalog {
     pub member_fields: BTreeMap<u16, super::member_fields::FieldDef>,
     /// The chain's employees (员工).
     pub staff: super::staff::Staff,
+    /// Roles HQ defined, by name (the built-in five are not here).
+    pub roles: BTreeMap<String, super::access::RoleDef>,
 }
 
 impl Default for Catalog {
@@ -53,6 +55,7 @@ impl Default for Catalog {
             webhook: None,
             member_fields: BTreeMap::new(),
             staff: super::staff::Staff::default(),
+            roles: BTreeMap::new(),
         }
     }
 }
@@ -71,6 +74,11 @@ pub enum CatalogChange {
     MessageTemplate(super::notify::MessageTemplate),
     Webhook(Option<String>),
     MemberField(super::member_fields::FieldDef),
+    /// A role HQ defined or changed (权限设置).
+    #[schema(value_type = Object)]
+    Role(super::access::RoleDef),
+    /// A role HQ removed, by name.
+    RoleRemoved(String),
 }
 
 pub struct Ctx<'a> {

@@ -18,7 +18,7 @@ pub const OPERATION_LEN_MAX: usize = 200;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Audit {
     pub credential: CredentialId,
-    pub role: &'static str,
+    pub role: std::borrow::Cow<'static, str>,
     pub operation: String,
     /// The employee the write is credited to (导购, who sold or recharged), when named.
     pub employee: Option<super::staff::EmployeeId>,
@@ -29,7 +29,7 @@ impl Audit {
     pub fn new(p: &Principal) -> Audit {
         Audit {
             credential: p.credential,
-            role: p.role.name(),
+            role: p.role.label(),
             operation: p.operation.chars().take(OPERATION_LEN_MAX).collect(),
             employee: None,
         }
@@ -39,7 +39,7 @@ impl Audit {
     pub fn system(operation: &str) -> Audit {
         Audit {
             credential: CredentialId(0),
-            role: "system",
+            role: "system".into(),
             operation: operation.to_owned(),
             employee: None,
         }
@@ -74,7 +74,7 @@ impl OpRecord {
         OpRecord {
             at,
             credential: audit.credential.0,
-            role: audit.role.to_owned(),
+            role: audit.role.clone().into_owned(),
             store: store_of(outcome).or(actor_store),
             operation: audit.operation.clone(),
             objects: objects(request, outcome, audit.employee),

@@ -102,6 +102,8 @@ pub fn catalog_change(change: &CatalogChange) -> Write {
         CatalogChange::MessageTemplate(t) => {
             Write::put(super::notify::template_key(t.event), codec::encode(t))
         }
+        CatalogChange::Role(r) => Write::put(keys::catalog_role(&r.name), codec::encode(r)),
+        CatalogChange::RoleRemoved(name) => Write::delete(keys::catalog_role(name)),
         CatalogChange::Webhook(url) => Write::put(super::notify::webhook_key(), codec::encode(url)),
         CatalogChange::MemberField(f) => {
             Write::put(keys::catalog_member_field(f.id), codec::encode(f))

@@ -23,7 +23,7 @@
 //! | `O` | order id (8) = owner store << 32 \| seq | Order       | default       |
 //! | `N` | selling store (4), order id (8)      | (empty): held  | default       |
 //! | `Y` | home (4), store (4), at µs (8), member (8), entry seq (8) | i64 owed | default |
-//! | `Z` | `l` level (2) / `o` store (4) level (2) / `c` template (4) / `g` gift (4) / `f` member field (2) / `e` employee (4) | catalog item | default |
+//! | `Z` | `l` level (2) / `o` store (4) level (2) / `c` template (4) / `g` gift (4) / `f` member field (2) / `e` employee (4) / `r` role name | catalog item | default |
 //! | `W` | store (4), gift (4)                  | stock i64, by merge (`counter`) | default |
 //! | `h` | id kind (1), scope (8)               | highest id issued, u64 | default |
 //! | `p` | member id (8)                        | ProfileRec (absent while empty) | default |
@@ -154,6 +154,12 @@ pub fn catalog_coupon(template: u32) -> Vec<u8> {
 pub fn catalog_member_field(id: u16) -> Vec<u8> {
     let mut k = vec![TAG_CATALOG, b'f'];
     k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+pub fn catalog_role(name: &str) -> Vec<u8> {
+    let mut k = vec![TAG_CATALOG, b'r'];
+    k.extend_from_slice(name.as_bytes());
     k
 }
 

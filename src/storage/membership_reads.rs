@@ -74,6 +74,10 @@ impl Storage {
                     let f: crate::domain::member_fields::FieldDef = decode_at(&key, &value)?;
                     catalog.member_fields.insert(f.id, f);
                 }
+                Some(b'r') => {
+                    let r: crate::domain::access::RoleDef = decode_at(&key, &value)?;
+                    catalog.roles.insert(r.name.clone(), r);
+                }
                 Some(b'e') => {
                     let e: crate::domain::staff::Employee = decode_at(&key, &value)?;
                     catalog.staff.put(e);

@@ -480,6 +480,8 @@ pub struct CredentialRec {
 }
 
 impl CredentialRec {
+    /// The role as stored. A role HQ defined comes with no capabilities: the caller fills
+    /// in what the role has now (`Role::Custom`'s `caps`).
     pub fn role(&self) -> Result<crate::domain::access::Role, CodecError> {
         use crate::domain::access::Role;
         let store = || -> Result<StoreId, CodecError> {
@@ -501,7 +503,16 @@ impl CredentialRec {
                 store: store()?,
                 resource: ResourceId(self.resource.ok_or_else(|| bad("staff resource"))?),
             },
-            _ => return Err(bad("credential role")),
+            name => Role::Custom {
+                name: name.to_owned(),
+                caps: crate::domain::access::CapSet::default(),
+                stores: self
+                    .stores
+                    .iter()
+                    .map(|s| StoreId::new(*s))
+                    .collect::<Result<_, _>>()?,
+                resource: self.resource.map(ResourceId),
+            },
         })
     }
 }
@@ -514,6 +525,12 @@ impl From<&crate::domain::access::Credential> for CredentialRec {
             Role::StoreManager { stores } => (stores.iter().map(|s| s.get()).collect(), None),
             Role::Cashier { store } | Role::Pos { store } => (vec![store.get()], None),
             Role::Staff { store, resource } => (vec![store.get()], Some(resource.0)),
+            Role::Custom {
+                stores, resource, ..
+            } => (
+                stores.iter().map(|s| s.get()).collect(),
+                resource.map(|r| r.0),
+            ),
         };
         CredentialRec {
             id: c.id.0,

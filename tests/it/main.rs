@@ -24,6 +24,7 @@ mod operability;
 mod plan_cards_gifts;
 mod powercut;
 mod recycle;
+mod roles;
 mod scheduling;
 mod staff;
 mod workload;

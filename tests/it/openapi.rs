@@ -53,7 +53,10 @@ fn doc_routes(doc: &Value) -> BTreeSet<Pattern> {
                 .split('/')
                 .filter(|s| !s.is_empty())
                 .map(|s| {
-                    if s.starts_with('{') {
+                    // The one path parameter that is a name, not an id: `String` in the router.
+                    if s == "{role_name}" {
+                        "*".to_owned()
+                    } else if s.starts_with('{') {
                         "{}".to_owned()
                     } else {
                         s.to_owned()
