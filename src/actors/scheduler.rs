@@ -240,7 +240,10 @@ pub struct StoreScheduler {
     registry: Arc<Registry>,
     /// Journal origin and idempotency keys in flight.
     writer: Writer,
+    /// The chain's default lead time (`scheduling.reminder_lead_minutes`).
     reminder_lead: Duration,
+    /// This store's lead times and same-day reminder.
+    reminders: crate::domain::reminders::ReminderPolicy,
     /// Last sequence of this scheduler's notification ids.
     last_notification: u32,
     resources: BTreeMap<ResourceId, (Resource, Addr<ResourceActor>)>,
@@ -281,6 +284,7 @@ impl Actor for StoreScheduler {
 /// Everything a scheduler recovers from disk at start-up.
 pub struct SchedulerState {
     pub hours: StoreHours,
+    pub reminders: crate::domain::reminders::ReminderPolicy,
     pub resources: Vec<Resource>,
     pub bookings: Vec<Booking>,
     pub plans: Vec<Plan>,
@@ -295,6 +299,7 @@ impl SchedulerState {
     pub fn empty() -> SchedulerState {
         SchedulerState {
             hours: StoreHours::default(),
+            reminders: Default::default(),
             resources: Vec::new(),
             bookings: Vec::new(),
             plans: Vec::new(),
@@ -321,6 +326,7 @@ impl SchedulerState {
             .max(marks.booking);
         Ok(SchedulerState {
             hours: storage.store_hours(store)?,
+            reminders: storage.reminder_policy(store)?,
             resources: storage.resources_of(store)?,
             bookings,
             plans,
@@ -387,6 +393,7 @@ impl StoreScheduler {
             registry,
             writer,
             reminder_lead,
+            reminders: state.reminders,
             resources,
             bookings: BookingTable::new(store),
             days: DayIndex::default(),
@@ -458,7 +465,10 @@ impl StoreScheduler {
             return None;
         }
         match (b.origin, b.reminded) {
-            (_, false) => Some(b.start - self.reminder_lead),
+            (_, false) => Some(
+                self.reminders
+                    .due(b.start, b.service, self.tz, self.reminder_lead),
+            ),
             (BookingOrigin::Plan { .. }, true) => Some(b.end),
             (BookingOrigin::Appointment, true) => None,
         }
@@ -1488,6 +1498,51 @@ impl Handler<CancelPlan> for StoreScheduler {
             Ok(Err(answer)) => Self::answer(Ok(answer)),
             Err(e) => Self::answer(Err(e)),
         }
+    }
+}
+
+/// Set a store's reminder policy: open visits not yet reminded are reminded by it.
+#[derive(Debug, Message)]
+#[rtype(result = "SchedResult")]
+pub struct SetReminders {
+    pub meta: WriteMeta,
+    pub policy: crate::domain::reminders::ReminderPolicy,
+}
+
+impl Handler<SetReminders> for StoreScheduler {
+    type Result = SchedResult;
+
+    fn handle(&mut self, msg: SetReminders, _: &mut Context<Self>) -> SchedResult {
+        if let Some(answer) = begin_meta(self, &msg.meta)? {
+            return Ok(answer);
+        }
+        msg.policy
+            .check()
+            .map_err(|e| ActorError::Invalid(e.to_string()))?;
+        let write = schedule_writes::reminder_policy(self.store, &msg.policy);
+        self.reminders = msg.policy.clone();
+        // Earlier due times need agenda entries of their own; later ones are checked
+        // against the policy when their old entry comes due.
+        let due: Vec<(Due, Timestamp)> = self
+            .bookings
+            .values()
+            .filter(|b| !b.reminded)
+            .filter_map(|b| {
+                let at = self.next_due(&b)?;
+                Some(match b.origin {
+                    BookingOrigin::Plan { plan, .. } => (Due::Plan(plan), at),
+                    BookingOrigin::Appointment => (Due::Appointment(b.id), at),
+                })
+            })
+            .collect();
+        for (d, at) in due {
+            self.agenda.add(at, d);
+        }
+        Ok(self.writer.commit_meta(
+            msg.meta,
+            Outcome::Reminders(self.store, msg.policy),
+            vec![write],
+        ))
     }
 }
 

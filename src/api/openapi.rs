@@ -664,6 +664,21 @@ pub const ROUTES: &[Route] = &[
         ANY,
     )
 .ok(schema::<StoreHoursDto>),
+    put(
+        "/v1/stores/{store_id}/reminders",
+        "scheduling",
+        "Reminder lead time, per service lead times and the same-day reminder (当日提醒)",
+        MANAGERS,
+    )
+    .body(schema::<super::schedule_handlers::RemindersBody>)
+    .ok(schema::<super::schedule_handlers::RemindersDto>),
+    get(
+        "/v1/stores/{store_id}/reminders",
+        "scheduling",
+        "The store's reminder policy",
+        ANY,
+    )
+    .ok(schema::<super::schedule_handlers::RemindersDto>),
     post(
         "/v1/stores/{store_id}/resources",
         "scheduling",

@@ -1197,3 +1197,102 @@ pub async fn resource_bookings(
         .await,
     )
 }
+
+/// A store's reminder policy as the API reads and writes it.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemindersBody {
+    /// Minutes before the start (0 to 10080); absent: the chain's default
+    /// (`scheduling.reminder_lead_minutes`).
+    #[schema(maximum = 10080)]
+    pub lead_minutes: Option<u32>,
+    /// `HH:MM`, store time: the reminder of a visit goes at this time on its day (当日提醒)
+    /// when that is earlier than its lead time gives and before the start.
+    #[schema(pattern = "^[0-2][0-9]:[0-5][0-9]$")]
+    pub same_day_at: Option<String>,
+    /// Lead minutes of services in this store, by service id, over the store's.
+    #[serde(default)]
+    #[schema(value_type = std::collections::BTreeMap<String, u32>)]
+    pub service_leads: std::collections::BTreeMap<String, u32>,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RemindersDto {
+    pub store_id: u32,
+    pub lead_minutes: Option<u32>,
+    pub same_day_at: Option<String>,
+    #[schema(value_type = std::collections::BTreeMap<String, u32>)]
+    pub service_leads: std::collections::BTreeMap<String, u32>,
+}
+
+fn reminders_json(store: StoreId, p: &crate::domain::reminders::ReminderPolicy) -> RemindersDto {
+    RemindersDto {
+        store_id: store.get(),
+        lead_minutes: p.lead_minutes,
+        same_day_at: p.same_day_at.map(|t| t.format("%H:%M").to_string()),
+        service_leads: p
+            .service_leads
+            .iter()
+            .map(|(s, m)| (s.0.to_string(), *m))
+            .collect(),
+    }
+}
+
+/// `PUT /v1/stores/{id}/reminders`.
+pub async fn put_reminders(
+    state: Arc<ApiState>,
+    p: Principal,
+    store: u64,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
+    respond(
+        async {
+            let body: RemindersBody = parse_json(ct, &body)?;
+            let meta = meta(&p, key, &format!("PUT /v1/stores/{store}/reminders"), &body)?;
+            let store = store_in(&p, Capability::ManageStore, store)?;
+            let invalid = |m: String| ApiError::InvalidSchedule(m);
+            let same_day_at = body
+                .same_day_at
+                .as_deref()
+                .map(|t| {
+                    chrono::NaiveTime::parse_from_str(t, "%H:%M")
+                        .map_err(|_| invalid(format!("same_day_at {t:.10} is not HH:MM")))
+                })
+                .transpose()?;
+            let mut service_leads = std::collections::BTreeMap::new();
+            for (raw, minutes) in &body.service_leads {
+                let id = raw
+                    .parse::<u64>()
+                    .map_err(|_| invalid(format!("{raw:.20} is not a service id")))?;
+                if state.storage().service(ServiceId(id))?.is_none() {
+                    return Err(ApiError::NotFound(format!("service {id}")));
+                }
+                service_leads.insert(ServiceId(id), *minutes);
+            }
+            let policy = crate::domain::reminders::ReminderPolicy {
+                lead_minutes: body.lead_minutes,
+                same_day_at,
+                service_leads,
+            };
+            policy.check().map_err(|e| invalid(e.to_string()))?;
+            match write(&scheduler(&state, store)?, SetReminders { meta, policy }).await? {
+                Outcome::Reminders(s, p) => Ok(json_status(StatusCode::OK, &reminders_json(s, &p))),
+                other => Err(ApiError::InvalidBody(format!(
+                    "unexpected outcome {other:?}"
+                ))),
+            }
+        }
+        .await,
+    )
+}
+
+/// `GET /v1/stores/{id}/reminders`.
+pub async fn get_reminders(state: Arc<ApiState>, p: Principal, store: u64) -> Response {
+    respond((|| {
+        let store = store_in(&p, Capability::ReadStore, store)?;
+        let policy = state.storage().reminder_policy(store)?;
+        Ok(json_status(StatusCode::OK, &reminders_json(store, &policy)))
+    })())
+}

@@ -36,6 +36,8 @@ pub enum Outcome {
     MemberEdited(Member),
     /// A follow-up visit recorded (回访).
     FollowUp(Box<super::follow_up::FollowUp>),
+    /// A store's reminder policy after a change.
+    Reminders(StoreId, super::reminders::ReminderPolicy),
     /// An employee hired, edited or gone (员工).
     Employee(Box<super::staff::Employee>),
     PhoneTaken(MemberId),

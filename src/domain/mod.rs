@@ -25,4 +25,5 @@ pub mod oplog;
 pub mod planning;
 pub mod recurrence;
 pub mod recycle;
+pub mod reminders;
 pub mod staff;

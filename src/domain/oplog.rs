@@ -107,6 +107,7 @@ fn store_of(outcome: &Outcome) -> Option<StoreId> {
         Outcome::Plan(p, _) => Some(p.store),
         Outcome::GiftStock { store, .. } => Some(*store),
         Outcome::FollowUp(f) => Some(f.store),
+        Outcome::Reminders(s, _) => Some(*s),
         Outcome::DayClosed { store, .. } | Outcome::ClosingMode { store, .. } => Some(*store),
         _ => None,
     }

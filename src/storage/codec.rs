@@ -388,6 +388,7 @@ pub enum OutcomeRec {
     /// A registration that started with a profile (member-field defaults).
     MemberRegisteredWith(MemberRec, super::members::ProfileRec),
     Employee(Box<crate::domain::staff::Employee>),
+    Reminders(u32, crate::domain::reminders::ReminderPolicy),
 }
 
 impl From<&Outcome> for OutcomeRec {
@@ -404,6 +405,7 @@ impl From<&Outcome> for OutcomeRec {
             Outcome::MemberEdited(m) => OutcomeRec::MemberEdited(m.into(), (&m.profile).into()),
             Outcome::FollowUp(f) => OutcomeRec::FollowUp(f.clone()),
             Outcome::Employee(e) => OutcomeRec::Employee(e.clone()),
+            Outcome::Reminders(s, p) => OutcomeRec::Reminders(s.get(), p.clone()),
             Outcome::PhoneTaken(id) => OutcomeRec::PhoneTaken(id.get()),
             Outcome::StoreCreated(s) => OutcomeRec::StoreCreated(s.into()),
             Outcome::Service(s) => OutcomeRec::Service(ServiceRec::new(s, false)),
@@ -451,6 +453,7 @@ impl TryFrom<OutcomeRec> for Outcome {
             OutcomeRec::MemberEdited(m, p) => Outcome::MemberEdited((m, p.try_into()?).try_into()?),
             OutcomeRec::FollowUp(f) => Outcome::FollowUp(f),
             OutcomeRec::Employee(e) => Outcome::Employee(e),
+            OutcomeRec::Reminders(s, p) => Outcome::Reminders(StoreId::new(s)?, p),
             OutcomeRec::MemberRegisteredWith(m, p) => {
                 Outcome::MemberRegistered((m, p.try_into()?).try_into()?)
             }

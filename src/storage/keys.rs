@@ -13,6 +13,7 @@
 //! | `V` | service id (8)                       | ServiceRec     | default       |
 //! | `X` | (none): chain settings               | SettingsRec    | default       |
 //! | `H` | store id (4)                         | StoreHoursRec  | default       |
+//! | `m` | store id (4)                         | ReminderPolicy | default       |
 //! | `R` | resource id (8) = store << 32 \| seq | ResourceRec    | default       |
 //! | `K` | booking id (8) = store << 32 \| seq  | BookingRec     | default       |
 //! | `L` | plan id (8) = store << 32 \| seq     | PlanRec        | default       |
@@ -53,6 +54,8 @@ pub const TAG_IDEM: u8 = b'I';
 pub const TAG_SERVICE: u8 = b'V';
 pub const TAG_SETTINGS: u8 = b'X';
 pub const TAG_HOURS: u8 = b'H';
+/// A store's reminder policy (lead times, same-day reminder).
+pub const TAG_REMINDERS: u8 = b'm';
 pub const TAG_RESOURCE: u8 = b'R';
 pub const TAG_BOOKING: u8 = b'K';
 pub const TAG_PLAN: u8 = b'L';
@@ -203,6 +206,12 @@ pub fn id8_store_upper_bound(tag: u8, store: StoreId) -> Vec<u8> {
 
 pub fn id8_store_lower_bound(tag: u8, store: StoreId) -> Vec<u8> {
     id8(tag, u64::from(store.get()) << 32)
+}
+
+pub fn reminders(store: StoreId) -> Vec<u8> {
+    let mut k = vec![TAG_REMINDERS];
+    k.extend_from_slice(&store.get().to_be_bytes());
+    k
 }
 
 pub fn hours(store: StoreId) -> Vec<u8> {
@@ -359,6 +368,7 @@ mod tests {
             ("TAG_SERVICE", TAG_SERVICE),
             ("TAG_SETTINGS", TAG_SETTINGS),
             ("TAG_HOURS", TAG_HOURS),
+            ("TAG_REMINDERS", TAG_REMINDERS),
             ("TAG_RESOURCE", TAG_RESOURCE),
             ("TAG_BOOKING", TAG_BOOKING),
             ("TAG_PLAN", TAG_PLAN),

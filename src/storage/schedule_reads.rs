@@ -95,6 +95,13 @@ impl Storage {
         }
     }
 
+    pub fn reminder_policy(
+        &self,
+        store: StoreId,
+    ) -> Result<crate::domain::reminders::ReminderPolicy, StorageError> {
+        Ok(self.get_rec(&keys::reminders(store))?.unwrap_or_default())
+    }
+
     /// A service and whether it was deleted.
     pub fn service(&self, id: ServiceId) -> Result<Option<(Service, bool)>, StorageError> {
         let key = keys::id8(keys::TAG_SERVICE, id.0);

@@ -40,6 +40,10 @@ pub fn store_hours(store: StoreId, hours: &StoreHours) -> Write {
     )
 }
 
+pub fn reminder_policy(store: StoreId, policy: &crate::domain::reminders::ReminderPolicy) -> Write {
+    Write::put(keys::reminders(store), codec::encode(policy))
+}
+
 /// A resource, and when it is new, the mark that keeps its id from being issued again.
 pub fn resource(resource: &Resource, new: bool) -> Vec<Write> {
     let mut writes = vec![Write::put(

@@ -476,3 +476,77 @@ async fn a_level_set_by_hand_is_kept_logged_and_checked() {
     let text = log.to_string();
     assert!(text.contains("/v1/members/{member_id}/level"), "{log}");
 }
+
+/// A store's lead time, a service's own lead time and the same-day reminder (当日提醒)
+/// decide when each visit is reminded, for appointments and plan occurrences alike; the
+/// policy survives a restart, and a change applies to visits already booked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_follow_the_stores_lead_times_and_same_day_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with_clock(dir.path(), Some(T0));
+    let s = setup(&server, "Asia/Shanghai", 2).await;
+    let path = format!("/v1/stores/{}/reminders", s.store);
+    let (status, r) = server.get(&path).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["lead_minutes"], Value::Null);
+
+    // Booked before the policy: by the chain's default (60 minutes) it would be reminded
+    // at 13:00 local on the 3rd; the policy below moves it to the day before.
+    let (status, a) = server
+        .post(
+            &format!("/v1/stores/{}/appointments", s.store),
+            "rm-a",
+            json!({"member_id": s.member, "service_id": s.appt_service,
+                   "start": "2026-01-03T14:00", "resource_ids": [s.therapists[0]]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{a}");
+    let a = a["id"].as_u64().unwrap();
+    let policy = json!({"lead_minutes": 30, "same_day_at": "09:00",
+                        "service_leads": {s.appt_service.to_string(): 1440}});
+    let (status, r) = server.put(&path, "rm-p", policy.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["same_day_at"], "09:00");
+    for (key, bad) in [
+        ("rm-b1", json!({"lead_minutes": 10081})),
+        ("rm-b2", json!({"same_day_at": "9am"})),
+        ("rm-b3", json!({"service_leads": {"999": 10}})),
+    ] {
+        let (status, body) = server.put(&path, key, bad.clone()).await;
+        assert!(status.is_client_error(), "{bad}: {body}");
+    }
+    // A plan occurrence at 15:00 local on the 3rd: the store's 30 minutes give 14:30, the
+    // same-day reminder 09:00.
+    let (status, plan) = server
+        .post(
+            &format!("/v1/stores/{}/plans", s.store),
+            "rm-plan",
+            json!({"member_id": s.member, "service_id": s.plan_service,
+                   "resource_ids": [s.therapists[1]],
+                   "repeat": {"custom": {"starts": ["2026-01-03T15:00"]}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{plan}");
+    let occ = plan["occurrences"][0]["id"].as_u64().unwrap();
+
+    let reminded = |feed: Vec<(String, u64)>| -> Vec<u64> {
+        feed.into_iter()
+            .filter(|(k, _)| k == "reminder")
+            .map(|(_, b)| b)
+            .collect()
+    };
+    server.set_clock("2026-01-02T05:59:00Z").await; // 13:59 local on the 2nd
+    assert_eq!(reminded(feed(&server, s.store).await), Vec::<u64>::new());
+    server.set_clock("2026-01-02T06:00:00Z").await; // a day before the appointment
+    assert_eq!(reminded(feed(&server, s.store).await), vec![a]);
+
+    // The policy and what is due survive a restart.
+    server.kill();
+    server = Server::start_with_clock(dir.path(), Some("2026-01-02T06:00:00Z"));
+    let (_, r) = server.get(&path).await;
+    assert_eq!(r["service_leads"][s.appt_service.to_string()], 1440);
+    server.set_clock("2026-01-03T00:59:00Z").await; // 08:59 local on the 3rd
+    assert_eq!(reminded(feed(&server, s.store).await), vec![a]);
+    server.set_clock("2026-01-03T01:00:00Z").await; // 09:00 local: the same-day reminder
+    assert_eq!(reminded(feed(&server, s.store).await), vec![a, occ]);
+}

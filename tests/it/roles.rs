@@ -479,6 +479,9 @@ impl Fixture {
             ("PUT", "/v1/notification-webhook") => json!({"url": null}),
             ("PUT", "/v1/roles/{role_name}") => json!({"capabilities": ["read_store"]}),
             ("PUT", "/v1/settings") => json!({"service_plans_enabled": true}),
+            ("PUT", "/v1/stores/{store_id}/reminders") => {
+                json!({"lead_minutes": 120, "same_day_at": "09:00"})
+            }
             ("PUT", "/v1/stores/{store_id}/closing-mode") => json!({"manual": true}),
             ("PUT", "/v1/stores/{store_id}/hours") => {
                 json!({"business_hours": {"mon": [["00:00", "23:59"]], "tue": [["00:00", "23:59"]], "wed": [["00:00", "23:59"]], "thu": [["00:00", "23:59"]], "fri": [["00:00", "23:59"]], "sat": [["00:00", "23:59"]], "sun": [["00:00", "23:59"]]}})
