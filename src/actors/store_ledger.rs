@@ -298,7 +298,7 @@ impl StoreLedger {
     /// Renders the notifications `fx` calls for into the outbox, in the same submission.
     fn notify(&mut self, fx: &Effects, before: &Account, writes: &mut Vec<Write>) {
         let catalog = self.registry.catalog();
-        if catalog.templates.is_empty() {
+        if catalog.templates.is_empty() || fx.migration {
             return;
         }
         let now = self.registry.clock.now();

@@ -313,6 +313,7 @@ impl From<&Entry> for EntryDto {
                 ("recharge", Some(refunded.minor()), None)
             }
             EntryKind::Deduction { refunded } => ("deduction", Some(refunded.minor()), None),
+            EntryKind::Opening => ("opening", None, None),
             EntryKind::Refund { of } => ("refund", None, Some(of.0)),
             EntryKind::RechargeRefund {
                 of,
@@ -441,6 +442,8 @@ pub struct TrialBalanceDto {
     pub store_revenue: i128,
     /// Recharge bonuses handed out, net of bonuses taken back (negative).
     pub store_promotion: i128,
+    /// Opening balances imported from another system, out of equity (negative).
+    pub store_equity: i128,
     /// Always 0: every operation is made of transfers between two accounts.
     pub sum: i128,
 }
@@ -453,6 +456,7 @@ impl From<&TrialBalance> for TrialBalanceDto {
             store_tenders: t.store_tenders,
             store_revenue: t.store_revenue,
             store_promotion: t.store_promotion,
+            store_equity: t.store_equity,
             sum: t.sum(),
         }
     }

@@ -134,7 +134,7 @@ impl BulkResultDto {
 }
 
 /// A bulk request's key: each member's write is keyed `<key>/<member id>`, so it is shorter.
-fn bulk_key(key: Option<String>) -> Result<String, ApiError> {
+pub(super) fn bulk_key(key: Option<String>) -> Result<String, ApiError> {
     let key = key.ok_or(ApiError::IdempotencyKeyRequired)?;
     if key.len() > BULK_KEY_LEN_MAX {
         return Err(ApiError::InvalidIdempotencyKey(

@@ -9,6 +9,7 @@ pub mod dto;
 pub mod error;
 pub mod gifts;
 pub mod handlers;
+pub mod imports;
 pub mod members;
 pub mod membership;
 pub mod metrics;
@@ -197,6 +198,23 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .and(warp::body::content_length_limit(batch_limit))
         .and(warp::body::bytes())
         .then(handlers::ledger_batch);
+    let imports = warp::path!("v1" / "members" / "imports")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(warp::header::optional::<String>("content-type"))
+        .and(warp::body::content_length_limit(batch_limit))
+        .and(warp::body::bytes())
+        .then(imports::import)
+        .or(warp::path!("v1" / "members" / "export")
+            .and(warp::get())
+            .and(st.clone())
+            .and(auth.clone())
+            .and(warp::query::<imports::ExportQuery>())
+            .then(imports::export))
+        .unify()
+        .boxed();
     let creds = warp::path!("v1" / "credentials")
         .and(warp::post())
         .and(st.clone())
@@ -434,6 +452,8 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
     .or(operations)
     .unify()
     .or(creds)
+    .unify()
+    .or(imports)
     .unify()
     .boxed()
     .or(schedule_routes(st.clone(), auth.clone(), limit))

@@ -331,6 +331,23 @@ pub const ROUTES: &[Route] = &[
     )
     .body(schema::<members::EditMemberBody>)
 .ok(schema::<MemberDto>),
+    post(
+        "/v1/members/imports",
+        "directory",
+        "Import members with opening balances, points, count cards and levels from CSV (会员导入)",
+        HQ,
+    )
+    .bulk()
+    .body(schema::<super::imports::ImportBody>)
+    .ok(schema::<super::imports::ImportReportDto>),
+    get(
+        "/v1/members/export",
+        "directory",
+        "A page of a store's members in the import's CSV columns (导出)",
+        HQ,
+    )
+    .query(params::<super::imports::ExportQuery>)
+    .ok(schema::<super::imports::ExportDto>),
     get("/v1/members/search", "directory", "Search and list members", COUNTER)
         .query(params::<members::MemberSearchQuery>)
 .ok(schema::<members::MembersPage>),

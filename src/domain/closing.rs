@@ -231,6 +231,9 @@ pub fn of_effects(
     day: impl Fn(StoreId, Timestamp) -> BusinessDay,
 ) -> Deltas {
     let mut d = Deltas::default();
+    if fx.migration {
+        return d;
+    }
     for e in fx.entries.iter().filter(|e| e.seq > before_last) {
         let day = day(e.store, e.at);
         let mut add = |f, v| d.add(e.store, day, f, v);
@@ -253,6 +256,8 @@ pub fn of_effects(
                 add(Figure::RechargeRefunds, 1);
                 add(Figure::RechargeRefunded, cash.minor());
             }
+            // Brought over from another system: nothing happened that day.
+            EntryKind::Opening => {}
         }
     }
     add_transfers(&mut d, &fx.transfers, now, &day);
@@ -328,7 +333,7 @@ fn add_transfers(
                 StoreAccountKind::Tender(tk) => Figure::tender(tk),
                 // Revenue is credited (`to`) when value is sold.
                 StoreAccountKind::Revenue => Figure::Revenue,
-                StoreAccountKind::Promotion => continue,
+                StoreAccountKind::Promotion | StoreAccountKind::Equity => continue,
             };
             let sign = if f == Figure::Revenue { -sign } else { sign };
             d.add(store, day(store, now), f, sign * amount);

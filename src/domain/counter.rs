@@ -102,6 +102,16 @@ pub enum CounterOp {
         amount: Amount,
         tender: TenderKind,
     },
+    /// What a member brings from another system at import (期初): stored value (of which
+    /// `bonus` was bonus) out of the home store's equity, points, count cards with their
+    /// sessions left, a level.
+    Opening {
+        balance: Option<Amount>,
+        bonus: Money,
+        points: i64,
+        cards: Vec<(ServiceId, u32, Option<NaiveDate>)>,
+        level: Option<LevelId>,
+    },
     Deduct {
         amount: Amount,
     },
@@ -192,6 +202,9 @@ pub struct Effects {
     /// Every double-entry transfer, the entries' included.
     pub transfers: Vec<Transfer>,
     pub answer: Answer,
+    /// Holdings brought from another system (`CounterOp::Opening`): no day figures, no
+    /// notifications.
+    pub migration: bool,
 }
 
 struct Fx<'a, 'c> {
@@ -302,8 +315,51 @@ pub fn apply(account: &Account, ctx: &Ctx<'_>, op: CounterOp) -> Result<Effects,
     let mut answer_order = None;
     let (mut coupon, mut card, mut discount) = (None, None, None);
     let mut manual_level = false;
+    let migration = matches!(op, CounterOp::Opening { .. });
     let (store, now, today) = (ctx.store, ctx.now, ctx.today);
     match op {
+        CounterOp::Opening {
+            balance,
+            bonus,
+            points,
+            cards,
+            level,
+        } => {
+            if let Some(amount) = balance {
+                let p = ledger::opening(&fx.acct, store, amount, bonus, now)?;
+                fx.post(p);
+            }
+            fx.points(points, "opening balance".to_owned())?;
+            for (service, sessions, expires_on) in cards {
+                if sessions == 0 {
+                    return Err(MemberError::BadSessions.into());
+                }
+                let new = CountCard {
+                    id: CardId(fx.acct.membership.number()),
+                    service,
+                    total: sessions,
+                    remaining: sessions,
+                    expires_on,
+                    price: Money::ZERO,
+                    sold_at: store,
+                };
+                fx.acct.membership.add_card(new.clone())?;
+                fx.note(Activity::CardSold(new));
+            }
+            if let Some(level) = level.filter(|l| *l != fx.acct.membership.level) {
+                if level != LevelId(0) && ctx.catalog.levels.level(level).is_none() {
+                    return Err(MemberError::LevelNotFound(level.0).into());
+                }
+                let from = fx.acct.membership.level;
+                fx.acct.membership.level = level;
+                fx.note(Activity::LevelSet {
+                    from,
+                    to: level,
+                    reason: "opening balance".to_owned(),
+                });
+                manual_level = true;
+            }
+        }
         CounterOp::Recharge { amount, tender } => {
             let bonus = fx.rules().bonus_for(amount.money());
             let p = ledger::recharge(&fx.acct, store, amount, bonus, tender, now)?;
@@ -515,6 +571,7 @@ pub fn apply(account: &Account, ctx: &Ctx<'_>, op: CounterOp) -> Result<Effects,
         order: answer_order,
         transfers: fx.transfers,
         answer,
+        migration,
     })
 }
 

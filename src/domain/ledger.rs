@@ -67,6 +67,9 @@ pub enum StoreAccountKind {
     Revenue,
     /// Recharge bonuses given (赠送金额): goes negative as bonus is handed out.
     Promotion,
+    /// Opening balances brought from another system (期初余额): the equity they came from,
+    /// negative by what members were given.
+    Equity,
 }
 
 pub const CASH: StoreAccountKind = StoreAccountKind::Tender(TenderKind::Cash);
@@ -152,6 +155,9 @@ pub enum EntryKind {
         cash: Money,
         tender: TenderKind,
     },
+    /// A balance brought over from another system at import, out of the home store's
+    /// equity account; its `bonus` is the part that was bonus there.
+    Opening,
 }
 
 /// One line of a member's stored-value history (储值记录).
@@ -197,6 +203,10 @@ impl Entry {
                 ),
                 None,
             ],
+            EntryKind::Opening => [
+                Transfer::of(store(StoreAccountKind::Equity), member, self.amount.money()),
+                None,
+            ],
             EntryKind::RechargeRefund { cash, tender, .. } => [
                 Transfer::of(member, store(StoreAccountKind::Tender(tender)), cash),
                 Transfer::of(
@@ -212,7 +222,9 @@ impl Entry {
     /// What this entry did to the member's stored value.
     pub fn signed(&self) -> Money {
         match self.kind {
-            EntryKind::Recharge { .. } | EntryKind::Refund { .. } => self.amount.money(),
+            EntryKind::Recharge { .. } | EntryKind::Refund { .. } | EntryKind::Opening => {
+                self.amount.money()
+            }
             EntryKind::Deduction { .. } | EntryKind::RechargeRefund { .. } => {
                 Money::from_minor(-self.amount.minor())
             }
@@ -378,6 +390,20 @@ pub fn recharge(
     let t = &mut posted.account.membership.totals;
     t.recharged = t.recharged.checked_add(paid.money())?;
     Ok(posted)
+}
+
+/// A balance brought from another system: `amount`, of which `bonus` was bonus there.
+pub fn opening(
+    account: &Account,
+    store: StoreId,
+    amount: Amount,
+    bonus: Money,
+    at: Timestamp,
+) -> Result<Posted, LedgerError> {
+    if bonus.is_negative() || bonus > amount.money() {
+        return Err(LedgerError::Overflow);
+    }
+    post(account, EntryKind::Opening, store, amount, bonus, at)
 }
 
 /// Spends `amount` of stored value: principal first, then bonus.

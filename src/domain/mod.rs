@@ -14,6 +14,7 @@ pub mod gift;
 pub mod hours;
 pub mod idempotency;
 pub mod ids;
+pub mod import;
 pub mod ledger;
 pub mod levels;
 pub mod member;

@@ -171,6 +171,7 @@ pub fn for_effects<'a>(
                 EntryKind::Deduction { .. } => "deduction",
                 EntryKind::Refund { .. } => "refund",
                 EntryKind::RechargeRefund { .. } => "recharge_refund",
+                EntryKind::Opening => "opening",
             };
             let vars = vec![
                 ("member_id", member.clone()),

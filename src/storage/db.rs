@@ -385,6 +385,7 @@ impl Storage {
                 StoreAccountKind::Tender(_) => tb.store_tenders += i128::from(balance),
                 StoreAccountKind::Revenue => tb.store_revenue += i128::from(balance),
                 StoreAccountKind::Promotion => tb.store_promotion += i128::from(balance),
+                StoreAccountKind::Equity => tb.store_equity += i128::from(balance),
             }
         }
         Ok(tb)
@@ -399,10 +400,15 @@ pub struct TrialBalance {
     pub store_tenders: i128,
     pub store_revenue: i128,
     pub store_promotion: i128,
+    pub store_equity: i128,
 }
 
 impl TrialBalance {
     pub fn sum(&self) -> i128 {
-        self.members + self.store_tenders + self.store_revenue + self.store_promotion
+        self.members
+            + self.store_tenders
+            + self.store_revenue
+            + self.store_promotion
+            + self.store_equity
     }
 }

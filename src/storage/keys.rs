@@ -292,6 +292,7 @@ fn kind_byte(kind: StoreAccountKind) -> u8 {
         StoreAccountKind::Tender(TenderKind::Alipay) => b'a',
         StoreAccountKind::Revenue => b'r',
         StoreAccountKind::Promotion => b'p',
+        StoreAccountKind::Equity => b'e',
     }
 }
 
@@ -322,6 +323,7 @@ pub fn parse_book(key: &[u8]) -> Option<(StoreId, StoreId, StoreAccountKind)> {
         b'a' => StoreAccountKind::Tender(TenderKind::Alipay),
         b'r' => StoreAccountKind::Revenue,
         b'p' => StoreAccountKind::Promotion,
+        b'e' => StoreAccountKind::Equity,
         _ => return None,
     };
     Some((home, store, kind))

@@ -13,6 +13,7 @@ mod fuzz_contract;
 mod generated_client;
 mod harness;
 mod idempotency;
+mod imports;
 mod ledger;
 mod lifecycle;
 mod loadtest;

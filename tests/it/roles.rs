@@ -389,6 +389,9 @@ impl Fixture {
             ("POST", "/v1/members") => {
                 json!({"phone": format!("1370000{n:04}"), "name": format!("M{n}"), "home_store_id": a})
             }
+            ("POST", "/v1/members/imports") => {
+                json!({"home_store_id": a, "csv": format!("phone,name,balance\n1360000{n:04},I{n},100\n")})
+            }
             ("POST", "/v1/members/level-changes") => {
                 json!({"level_id": 1, "reason": "campaign", "filter": {"tag": "vip", "home_store_id": a}})
             }
