@@ -248,6 +248,11 @@ pub struct MemberSearchQuery {
     /// Registered before this time.
     #[param(value_type = Option<String>, format = DateTime)]
     pub registered_before: Option<Timestamp>,
+    /// With `field_value`: members whose member field (会员自定义字段) has that value.
+    #[param(minimum = 1, maximum = 20)]
+    pub field_id: Option<u16>,
+    #[param(min_length = 1, max_length = 500)]
+    pub field_value: Option<String>,
     /// `next_after` of the page before.
     #[param(pattern = "^[0-9a-f]{2,256}$")]
     pub after: Option<String>,
@@ -266,6 +271,8 @@ impl MemberSearchQuery {
             balance_min: self.balance_min,
             balance_max: self.balance_max,
             registered_from: self.registered_from,
+            field_id: self.field_id,
+            field_value: self.field_value.clone(),
             registered_before: self.registered_before,
         }
     }
@@ -299,6 +306,13 @@ pub struct MemberFilterBody {
     #[schema(value_type = Option<String>, format = DateTime)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registered_before: Option<Timestamp>,
+    /// With `field_value`: members whose member field has that value.
+    #[schema(minimum = 1, maximum = 20)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_id: Option<u16>,
+    #[schema(min_length = 1, max_length = 500)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_value: Option<String>,
 }
 
 /// The index a filter walks and the rest of it as a filter. Store keys are held to their
@@ -336,7 +350,19 @@ pub(super) fn resolve(
         (None, None, None, Some(h)) => MemberIndex::Home(h),
         (None, None, None, None) => MemberIndex::All,
     };
+    let field = match (f.field_id, f.field_value.as_deref()) {
+        (Some(id), Some(v)) if !v.is_empty() && v.chars().count() <= 500 => {
+            Some((id, v.to_owned()))
+        }
+        (None, None) => None,
+        _ => {
+            return Err(bad(
+                "field_id and field_value go together; a value is 1 to 500 characters".into(),
+            ))
+        }
+    };
     let filter = MemberFilter {
+        field,
         phone_prefix: phone,
         name_prefix: name.map(str::to_owned),
         tag,

@@ -199,6 +199,8 @@ pub struct MemberFilter {
     pub balance_max: Option<i64>,
     pub registered_from: Option<Timestamp>,
     pub registered_before: Option<Timestamp>,
+    /// A member field and the value it must have (a number as its digits).
+    pub field: Option<(u16, String)>,
 }
 
 impl MemberFilter {
@@ -216,6 +218,16 @@ impl MemberFilter {
             && self.balance_max.is_none_or(|b| balance <= b)
             && self.registered_from.is_none_or(|t| m.created_at >= t)
             && self.registered_before.is_none_or(|t| m.created_at < t)
+            && self
+                .field
+                .as_ref()
+                .is_none_or(|(id, want)| match m.profile.fields.get(id) {
+                    Some(crate::domain::member_fields::FieldValue::Text(t)) => t == want,
+                    Some(crate::domain::member_fields::FieldValue::Number(n)) => {
+                        want.parse::<i64>() == Ok(*n)
+                    }
+                    None => false,
+                })
     }
 }
 

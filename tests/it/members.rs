@@ -645,4 +645,26 @@ async fn member_fields_hq_defines_are_checked_on_every_edit() {
     assert_eq!(m["fields"], json!({"1": "dry", "2": 172, "3": "Ms Li"}));
     let (_, catalog) = server.get("/v1/catalog").await;
     assert_eq!(catalog["member_fields"][1]["required"], true);
+
+    // Searchable by field value: text and number alike; the two go together.
+    let id = m["id"].as_u64().unwrap();
+    for (query, want) in [
+        ("field_id=1&field_value=dry", vec![id]),
+        ("field_id=2&field_value=172", vec![id]),
+        ("field_id=2&field_value=171", vec![]),
+        ("field_id=3&field_value=Ms%20Li", vec![id]),
+    ] {
+        let (status, page) = server.get(&format!("/v1/members/search?{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {page}");
+        let hits: Vec<u64> = page["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["member"]["id"].as_u64().unwrap())
+            .filter(|h| *h == id)
+            .collect();
+        assert_eq!(hits, want, "{query}");
+    }
+    let (status, _) = server.get("/v1/members/search?field_id=1").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
