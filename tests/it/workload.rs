@@ -123,6 +123,15 @@ enum Op {
     MemberLevel,
     EditMember,
     FollowUp,
+    /// A recharge credited to the store's employee.
+    CreditedRecharge {
+        member: u64,
+        store: u64,
+    },
+    /// Members brought in from a CSV file with opening balances.
+    Import {
+        store: u64,
+    },
 }
 
 #[derive(Default)]
@@ -157,6 +166,10 @@ struct Model {
     /// The sealed record of the day closed by hand, once it is.
     sealed: Option<(u64, Value)>,
     violations: Vec<String>,
+    /// Each store's employee, and the recharges acknowledged as theirs: (member, seq) ->
+    /// amount.
+    employees: HashMap<u64, u64>,
+    credited: HashMap<u64, HashMap<(u64, u64), i64>>,
     /// Successful answers by operation, to show what a run exercised.
     done: std::collections::BTreeMap<&'static str, usize>,
 }
@@ -187,6 +200,8 @@ impl Op {
             Op::MemberLevel => "member_level",
             Op::EditMember => "edit_member",
             Op::FollowUp => "follow_up",
+            Op::CreditedRecharge { .. } => "credited_recharge",
+            Op::Import { .. } => "import",
         }
     }
 }
@@ -227,6 +242,49 @@ impl Model {
                         self.edited.insert(id);
                     }
                     self.members.insert(id, phone.to_owned());
+                }
+            }
+            Op::Import { store } if status == StatusCode::OK => {
+                let csv = req
+                    .body
+                    .as_ref()
+                    .and_then(|b| b["csv"].as_str())
+                    .unwrap_or("")
+                    .to_owned();
+                let lines: Vec<&str> = csv.lines().skip(1).collect();
+                for row in body["rows"].as_array().cloned().unwrap_or_default() {
+                    let (Some(n), Some(id)) = (row["row"].as_u64(), row["member_id"].as_u64())
+                    else {
+                        continue;
+                    };
+                    if row["status"] != "imported" {
+                        continue;
+                    }
+                    let fields: Vec<&str> = lines
+                        .get(n as usize - 1)
+                        .map(|l| l.split(',').collect())
+                        .unwrap_or_default();
+                    let phone = fields.first().copied().unwrap_or("").to_owned();
+                    if let Some(old) = self.members.get(&id) {
+                        if *old != phone && !self.edited.contains(&id) {
+                            self.violation(format!("imported member {id}: {old} and {phone}"));
+                        }
+                    }
+                    self.members.entry(id).or_insert(phone);
+                    let balance: i64 = fields.get(2).and_then(|b| b.parse().ok()).unwrap_or(0);
+                    if balance > 0 {
+                        self.entry(id, 1, ("opening", balance, store), &req.key);
+                    }
+                }
+            }
+            Op::CreditedRecharge { member, store } if status == StatusCode::CREATED => {
+                if let (Some(seq), Some(e)) = (entry(&body), self.employees.get(&store).copied()) {
+                    let amount = body["amount"].as_i64().unwrap_or(0);
+                    self.credited
+                        .entry(e)
+                        .or_default()
+                        .insert((member, seq), amount);
+                    self.entry(member, seq, ("recharge", amount, store), &req.key);
                 }
             }
             Op::Recharge { member, store } | Op::Deduct { member, store }
@@ -436,6 +494,17 @@ async fn setup(server: &Server, model: &mut Model) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    for (i, &store) in model.stores.clone().iter().enumerate() {
+        let (status, body) = server
+            .post(
+                "/v1/employees",
+                &format!("setup-employee-{i}"),
+                json!({"name": format!("Employee {i}"), "store_ids": [store]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        model.employees.insert(store, body["id"].as_u64().unwrap());
+    }
     // The second store closes its day by hand in the second cycle.
     let store = model.stores[1];
     server.close_by_hand(store).await;
@@ -456,7 +525,7 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
     let members: Vec<u64> = m.members.keys().copied().collect();
     let pick = |rng: &mut StdRng, v: &[u64]| v[rng.gen_range(0..v.len())];
     let store = pick(rng, &m.stores);
-    let roll = rng.gen_range(0..174);
+    let roll = rng.gen_range(0..182);
     let post = |path: String, body: Value, op: Op| Req {
         method: Method::POST,
         path,
@@ -625,6 +694,36 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
                 format!("/v1/plans/{plan}/occurrences/{}/move", rng.gen_range(1..6)),
                 json!({"start": move_to(rng)}),
                 Op::Move,
+            )
+        }
+        174..=177 => {
+            let employee = m.employees.get(&store).copied().unwrap_or(0);
+            post(
+                format!("/v1/members/{member}/recharges"),
+                json!({"amount": rng.gen_range(1..50_000), "store_id": store,
+                       "employee_id": employee}),
+                Op::CreditedRecharge { member, store },
+            )
+        }
+        178..=181 => {
+            let mut csv = "phone,name,balance,points\n".to_owned();
+            for _ in 0..rng.gen_range(1..3) {
+                m.phones_used += 1;
+                let balance = if rng.gen_bool(0.7) {
+                    rng.gen_range(1..30_000)
+                } else {
+                    0
+                };
+                csv.push_str(&format!(
+                    "139{:08},Imported,{balance},{}\n",
+                    m.phones_used,
+                    rng.gen_range(0..100)
+                ));
+            }
+            post(
+                "/v1/members/imports".into(),
+                json!({"home_store_id": store, "csv": csv}),
+                Op::Import { store },
             )
         }
         168..=173 => {
@@ -1004,6 +1103,8 @@ async fn check(server: &Server, model: &Mutex<Model>, rng: &mut StdRng) {
                     continue;
                 }
                 let (count, sum) = match *kind {
+                    // Brought from another system: no day's business.
+                    "opening" => continue,
                     "recharge" => ("recharges", "recharged_with_bonus"),
                     "deduction" => ("deductions", "deducted"),
                     _ => ("refunds", "refunded"),
@@ -1040,6 +1141,26 @@ async fn check(server: &Server, model: &Mutex<Model>, rng: &mut StdRng) {
                     got(f)
                 ));
             }
+        }
+    }
+    // An employee is credited with exactly the recharges acknowledged as theirs.
+    for (&store, &employee) in &m.employees.clone() {
+        let credited = m.credited.get(&employee).cloned().unwrap_or_default();
+        let (status, stats) = server
+            .get(&format!(
+                "/v1/employees/{employee}/stats?from={DAY}&to={DAY}"
+            ))
+            .await;
+        let t = &stats["totals"];
+        let got = (
+            t["recharges"].as_i64().unwrap_or(-1),
+            t["recharged"].as_i64().unwrap_or(0) + t["bonus_given"].as_i64().unwrap_or(0),
+        );
+        let want = (credited.len() as i64, credited.values().sum::<i64>());
+        if status != StatusCode::OK || got != want {
+            m.violation(format!(
+                "employee {employee} of store {store}: credited {got:?} on the server, {want:?} acknowledged"
+            ));
         }
     }
     // Gift stock is what was acknowledged: restocks less exchanges, never below zero.
