@@ -23,7 +23,7 @@ use crate::actors::directory::{EditMember, RecordFollowUp};
 use crate::domain::access::{Capability, Principal};
 use crate::domain::follow_up::{self, Channel, FollowUp};
 use crate::domain::idempotency::Outcome;
-use crate::domain::ids::{Name, Phone};
+use crate::domain::ids::{MemberId, Name, Phone};
 use crate::domain::ledger::Timestamp;
 use crate::domain::member::{Gender, MemberEdit, Tag, TAGS_MAX};
 use crate::domain::member_fields::{FieldDef, FieldKind, FieldValue, MEMBER_FIELDS_MAX};
@@ -253,6 +253,10 @@ pub struct MemberSearchQuery {
     pub field_id: Option<u16>,
     #[param(min_length = 1, max_length = 500)]
     pub field_value: Option<String>,
+    /// The member whose current card this is (`<member id>-<generation>`, as printed); a
+    /// replaced card finds nobody.
+    #[param(pattern = "^[0-9]{1,20}-[0-9]{1,10}$")]
+    pub card_number: Option<String>,
     /// `next_after` of the page before.
     #[param(pattern = "^[0-9a-f]{2,256}$")]
     pub after: Option<String>,
@@ -413,9 +417,12 @@ pub async fn search_members(state: Arc<ApiState>, p: Principal, q: MemberSearchQ
         let (index, filter) =
             resolve(&p, &q.filter(), Capability::Counter, ApiError::InvalidQuery)?;
         let after = cursor(q.after.as_deref())?;
-        let page = state
-            .storage()
-            .search_members(&index, &filter, after.as_deref(), limit)?;
+        let page = match q.card_number.as_deref() {
+            Some(card) => by_card(&state, &p, card, &filter)?,
+            None => state
+                .storage()
+                .search_members(&index, &filter, after.as_deref(), limit)?,
+        };
         let members = page
             .members
             .iter()
@@ -433,6 +440,49 @@ pub async fn search_members(state: Arc<ApiState>, p: Principal, q: MemberSearchQ
             },
         ))
     })())
+}
+
+/// The one member a card number names, if it is their current card and the rest of the
+/// query admits them.
+fn by_card(
+    state: &ApiState,
+    p: &Principal,
+    card: &str,
+    filter: &MemberFilter,
+) -> Result<crate::storage::members::MemberPage, ApiError> {
+    let none = crate::storage::members::MemberPage {
+        members: Vec::new(),
+        next: None,
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (m, g) = card
+        .split_once('-')
+        .filter(|(m, g)| digits(m) && digits(g) && m.len() <= 20 && g.len() <= 10)
+        .ok_or_else(|| ApiError::InvalidQuery("card_number is <member id>-<generation>".into()))?;
+    let Some((member, generation)) = m
+        .parse()
+        .ok()
+        .and_then(|m| MemberId::parse(m).ok())
+        .zip(g.parse::<u32>().ok())
+    else {
+        return Ok(none);
+    };
+    if p.may(Capability::Counter, Some(member.home_store()))
+        .is_err()
+    {
+        return Ok(none);
+    }
+    let storage = state.storage();
+    let (Some(m), Some(a)) = (storage.member(member)?, storage.account(member)?) else {
+        return Ok(none);
+    };
+    if a.membership.card_generation != generation || !filter.admits(&m, &a) {
+        return Ok(none);
+    }
+    Ok(crate::storage::members::MemberPage {
+        members: vec![(m, a)],
+        next: None,
+    })
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]

@@ -204,7 +204,7 @@ pub struct MemberFilter {
 }
 
 impl MemberFilter {
-    fn admits(&self, m: &Member, a: &Account) -> bool {
+    pub fn admits(&self, m: &Member, a: &Account) -> bool {
         let balance = a.balance.minor();
         let name = self.name_prefix.as_deref().map(name_key);
         self.phone_prefix

@@ -245,6 +245,24 @@ async fn search_pages_through_indexes_and_filters() {
         Vec::<u64>::new()
     );
     assert_eq!(search_all(&server, "level=0").await.len(), 6);
+    // By the number printed on the card: the current card only.
+    let m1 = members[1];
+    assert_eq!(
+        search_all(&server, &format!("card_number={m1}-1")).await,
+        [m1]
+    );
+    assert_eq!(
+        search_all(&server, &format!("card_number={m1}-2")).await,
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        search_all(
+            &server,
+            &format!("card_number={m1}-1&home_store_id={}", south.0)
+        )
+        .await,
+        Vec::<u64>::new()
+    );
 
     // Bad queries are 4xx and say why.
     for q in [
