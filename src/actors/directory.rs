@@ -571,7 +571,7 @@ impl Handler<CreateCredential> for Directory {
                 .staff
                 .get(e)
                 .ok_or_else(|| ActorError::NotFound(format!("employee {}", e.0)))?;
-            let stores: Vec<StoreId> = msg.role.stores().unwrap_or_default();
+            let stores: Vec<StoreId> = msg.role.stores().map(<[_]>::to_vec).unwrap_or_default();
             let linked = employee.link_key(id, &stores)?;
             c.staff.put(linked);
             catalog = Some(c);

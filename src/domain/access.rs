@@ -214,14 +214,14 @@ impl Role {
         }
     }
 
-    /// The stores it works in; `None`: all of them.
-    pub fn stores(&self) -> Option<Vec<StoreId>> {
+    /// The stores it works in; `None`: all of them. Asked on every check: no allocation.
+    pub fn stores(&self) -> Option<&[StoreId]> {
         match self {
             Role::HqAdmin => None,
             Role::Custom { stores, .. } if stores.is_empty() => None,
-            Role::StoreManager { stores } | Role::Custom { stores, .. } => Some(stores.clone()),
+            Role::StoreManager { stores } | Role::Custom { stores, .. } => Some(stores),
             Role::Cashier { store } | Role::Pos { store } | Role::Staff { store, .. } => {
-                Some(vec![*store])
+                Some(std::slice::from_ref(store))
             }
         }
     }
