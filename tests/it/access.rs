@@ -6,7 +6,8 @@ use serde_json::{json, Value};
 
 use crate::harness::{client_with_key, Server};
 
-async fn credential(server: &Server, key: &str, body: Value) -> String {
+/// Issues a key (HQ) and answers it: it is shown this once.
+pub(crate) async fn credential(server: &Server, key: &str, body: Value) -> String {
     let (status, c) = server.post("/v1/credentials", key, body).await;
     assert_eq!(status, StatusCode::CREATED, "{c}");
     c["key"].as_str().expect("the key is shown once").to_owned()

@@ -7,15 +7,10 @@ use std::collections::BTreeMap;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::access::credential;
 use crate::harness::{client_with_key, send, Server};
 
 const T0: &str = "2026-01-01T00:00:00Z";
-
-async fn credential(server: &Server, key: &str, body: Value) -> String {
-    let (status, c) = server.post("/v1/credentials", key, body).await;
-    assert_eq!(status, StatusCode::CREATED, "{c}");
-    c["key"].as_str().expect("the key is shown once").to_owned()
-}
 
 async fn call(
     client: &reqwest::Client,
