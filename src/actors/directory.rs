@@ -564,18 +564,17 @@ impl Handler<CreateCredential> for Directory {
                 return Err(ActorError::NotFound(format!("role {name}")));
             }
         }
-        let mut catalog = None;
-        if let Some(e) = msg.employee {
-            let mut c = (*self.registry.catalog()).clone();
-            let employee = c
-                .staff
-                .get(e)
-                .ok_or_else(|| ActorError::NotFound(format!("employee {}", e.0)))?;
-            let stores: Vec<StoreId> = msg.role.stores().map(<[_]>::to_vec).unwrap_or_default();
-            let linked = employee.link_key(id, &stores)?;
-            c.staff.put(linked);
-            catalog = Some(c);
-        }
+        let linked = match msg.employee {
+            Some(e) => {
+                let catalog = self.registry.catalog();
+                let employee = catalog
+                    .staff
+                    .get(e)
+                    .ok_or_else(|| ActorError::NotFound(format!("employee {}", e.0)))?;
+                Some(employee.link_key(id, msg.role.stores().unwrap_or_default())?)
+            }
+            None => None,
+        };
         self.last_credential = id;
         let credential = crate::domain::access::Credential {
             id: crate::domain::access::CredentialId(id),
@@ -586,18 +585,16 @@ impl Handler<CreateCredential> for Directory {
             key_hash: msg.key_hash,
         };
         let mut writes = directory_writes::credential(&credential);
-        if let (Some(c), Some(e)) = (&catalog, msg.employee) {
-            if let Some(employee) = c.staff.get(e) {
-                writes.push(directory_writes::employee(employee));
-            }
-        }
+        writes.extend(linked.iter().map(directory_writes::employee));
         self.credentials
             .insert(self.writer.next_seq(), id, credential.clone());
         let answer = self
             .writer
             .commit_meta(msg.meta, Outcome::Credential(credential), writes);
-        if let Some(c) = catalog {
-            self.registry.publish_catalog(c);
+        if let Some(employee) = linked {
+            let mut catalog = (*self.registry.catalog()).clone();
+            catalog.staff.put(employee);
+            self.registry.publish_catalog(catalog);
         }
         Ok(answer)
     }
@@ -624,27 +621,15 @@ impl Directory {
 
     /// How many keys not revoked hold role `name`, those in flight included.
     fn holders_of(&self, name: &str) -> Result<usize, ActorError> {
-        let mut holders = 0;
+        // Each key as last written: in flight over disk, those not on disk yet included.
+        let mut holds: HashMap<u64, bool> = HashMap::new();
         for rec in self.registry.storage.credentials()? {
-            let current = match self.credentials.get(&rec.id) {
-                Some((_, c)) => c.role.name() == name && !c.revoked,
-                None => rec.role == name && !rec.revoked,
-            };
-            holders += usize::from(current);
+            holds.insert(rec.id, rec.role == name && !rec.revoked);
         }
-        // Issued but not on disk yet.
-        holders += self
-            .credentials
-            .values()
-            .filter(|c| c.role.name() == name && !c.revoked)
-            .filter(|c| {
-                self.registry
-                    .storage
-                    .credential_by_id(c.id.0)
-                    .is_ok_and(|r| r.is_none())
-            })
-            .count();
-        Ok(holders)
+        for c in self.credentials.values() {
+            holds.insert(c.id.0, c.role.name() == name && !c.revoked);
+        }
+        Ok(holds.values().filter(|h| **h).count())
     }
 
     /// The writes that revoke credential `id`, remembered until durable.

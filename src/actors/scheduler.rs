@@ -341,6 +341,14 @@ impl SchedulerState {
     }
 }
 
+/// The agenda entry that acts on `b`: its plan's, or its own for an appointment.
+fn due_key(b: &Booking) -> Due {
+    match b.origin {
+        BookingOrigin::Plan { plan, .. } => Due::Plan(plan),
+        BookingOrigin::Appointment => Due::Appointment(b.id),
+    }
+}
+
 fn staff_writes(
     staff: &BTreeMap<crate::domain::staff::EmployeeId, closing::Deltas>,
 ) -> impl Iterator<Item = Write> + '_ {
@@ -447,14 +455,10 @@ impl StoreScheduler {
     /// The agenda entry `b` needs if it replaced `before`, the version in memory. The agenda
     /// keeps stale entries (checked when due), so only a change of due time adds one.
     fn newly_due(&self, b: &Booking, before: Option<&Booking>) -> Option<(Due, Timestamp)> {
-        let due = match b.origin {
-            BookingOrigin::Plan { plan, .. } => Due::Plan(plan),
-            BookingOrigin::Appointment => Due::Appointment(b.id),
-        };
         let before = before.and_then(|o| self.next_due(o));
         self.next_due(b)
             .filter(|at| before != Some(*at))
-            .map(|at| (due, at))
+            .map(|at| (due_key(b), at))
     }
 
     /// When the tick must act on `b` next: remind its member (the completion is added to
@@ -1527,13 +1531,7 @@ impl Handler<SetReminders> for StoreScheduler {
             .bookings
             .values()
             .filter(|b| !b.reminded)
-            .filter_map(|b| {
-                let at = self.next_due(&b)?;
-                Some(match b.origin {
-                    BookingOrigin::Plan { plan, .. } => (Due::Plan(plan), at),
-                    BookingOrigin::Appointment => (Due::Appointment(b.id), at),
-                })
-            })
+            .filter_map(|b| Some((due_key(&b), self.next_due(&b)?)))
             .collect();
         for (d, at) in due {
             self.agenda.add(at, d);
