@@ -108,6 +108,9 @@ pub async fn start_core(
         config.bin_retention_days,
     );
     registry.publish_catalog(storage.catalog(config.point_value)?);
+    for (member, home) in storage.homes()? {
+        registry.publish_home(member, home);
+    }
     let mut log = registry.journal.log();
     for batch in storage.name_index_backfill()? {
         log.submit(batch)

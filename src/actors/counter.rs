@@ -157,9 +157,7 @@ impl Handler<MemberWrite> for StoreLedger {
             request,
         } = msg;
         if let MemberRequest::Hold { lines } = request {
-            if member.home_store() != self.home {
-                return Err(ActorError::MemberNotFound(member.get()));
-            }
+            self.owns(member)?;
             return self.hold(meta, store, Some(member), lines);
         }
         // A return happens where the order was sold.

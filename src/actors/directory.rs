@@ -154,11 +154,19 @@ impl Directory {
     }
 
     /// A member as this actor last wrote it: pending first, then disk.
-    fn member(&self, id: MemberId) -> Result<Option<Member>, StorageError> {
+    pub(super) fn member(&self, id: MemberId) -> Result<Option<Member>, StorageError> {
         if let Some((_, m)) = self.members.get(&id) {
             return Ok(Some(m.clone()));
         }
         self.registry.storage.member(id)
+    }
+
+    /// A member's latest follow-up: pending first, then disk.
+    pub(super) fn latest_follow_up(&self, id: MemberId) -> Result<Option<FollowUp>, StorageError> {
+        match self.follow_ups.get(&id) {
+            Some((_, f)) => Ok(Some(f.clone())),
+            None => self.registry.storage.latest_follow_up(id),
+        }
     }
 
     fn next_member(&mut self, home: StoreId) -> Result<Option<MemberId>, StorageError> {
@@ -293,7 +301,7 @@ impl Handler<EditMember> for Directory {
             .ok_or(ActorError::MemberNotFound(id.get()))?;
         let today = self
             .registry
-            .business_day(id.home_store(), self.registry.clock.now());
+            .business_day(self.registry.home_of(id), self.registry.clock.now());
         let new = msg
             .edit
             .apply(&old, today, &self.registry.catalog().member_fields)?;
@@ -312,7 +320,7 @@ impl Handler<EditMember> for Directory {
         self.members.insert(self.writer.next_seq(), id, new.clone());
         Ok(self.writer.commit_meta_in(
             msg.meta,
-            Some(id.home_store()),
+            Some(self.registry.home_of(id)),
             Outcome::MemberEdited(new),
             writes,
         ))
@@ -342,10 +350,7 @@ impl Handler<RecordFollowUp> for Directory {
         let id = msg.member;
         self.member(id)?
             .ok_or(ActorError::MemberNotFound(id.get()))?;
-        let before = match self.follow_ups.get(&id) {
-            Some((_, f)) => Some(f.clone()),
-            None => self.registry.storage.latest_follow_up(id)?,
-        };
+        let before = self.latest_follow_up(id)?;
         let seq = before.as_ref().map_or(0, |f| f.seq) + 1;
         let f = FollowUp {
             member: id,
@@ -357,7 +362,8 @@ impl Handler<RecordFollowUp> for Directory {
             note: msg.note,
             next_on: msg.next_on,
         };
-        let writes = crate::storage::follow_ups::recorded(before.as_ref(), &f);
+        let home = self.registry.home_of(id);
+        let writes = crate::storage::follow_ups::recorded(before.as_ref(), &f, home);
         self.follow_ups
             .insert(self.writer.next_seq(), id, f.clone());
         Ok(self.writer.commit_meta_in(
@@ -389,7 +395,7 @@ impl Handler<BinMember> for Directory {
         };
         // The ledger writes through its own lane: this actor's edits must land first.
         let own = self.writer.ticket_for_latest();
-        let ledger = self.registry.store(msg.member.home_store());
+        let ledger = self.registry.store(self.registry.home_of(msg.member));
         let bin = super::store_ledger::BinMember {
             meta: msg.meta,
             member: msg.member,
@@ -879,7 +885,7 @@ impl Handler<RestoreMember> for Directory {
         if let Some(answer) = begin_meta(self, &msg.meta)? {
             return Ok(answer);
         }
-        let home = msg.member.home_store();
+        let home = self.registry.home_of(msg.member);
         let not_found =
             || ActorError::NotFound(format!("member {} in the recycle bin", msg.member.get()));
         let entry = self

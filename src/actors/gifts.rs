@@ -177,8 +177,8 @@ impl Handler<ExchangeGift> for StoreLedger {
             Err(e) => return Box::pin(ready(Err(e))),
             Ok(None) => {}
         }
-        if msg.member.home_store() != self.home {
-            return Box::pin(ready(Err(ActorError::MemberNotFound(msg.member.get()))));
+        if let Err(e) = self.owns(msg.member) {
+            return Box::pin(ready(Err(e)));
         }
         if msg.store == self.home {
             let reserved = self.reserve(msg.gift, msg.quantity);

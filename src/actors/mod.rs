@@ -12,6 +12,7 @@ pub mod counter;
 pub mod courier;
 pub mod directory;
 pub mod gifts;
+pub mod home_move;
 pub mod idempotency;
 pub mod pending;
 pub mod plan_sessions;
@@ -93,6 +94,11 @@ pub enum ActorError {
     Staff(#[from] crate::domain::staff::StaffError),
     #[error("{0}")]
     Role(#[from] crate::domain::access::RoleError),
+    /// The member's home changed while the request was in flight; nothing was done.
+    #[error("member {0} moved to another home store while this request was in flight")]
+    MemberMoved(u64),
+    #[error("{0}")]
+    HomeMove(#[from] crate::domain::home_move::HomeMoveError),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
 }

@@ -99,17 +99,18 @@ impl Handler<CompleteLinked> for StoreLedger {
         let mut results = Vec::with_capacity(msg.items.len());
         for item in msg.items {
             let account = match self.account(item.member) {
-                Ok(Some(a)) if item.member.home_store() == self.home => a,
+                Ok(Some(a)) => a,
                 // The member (and so the card) is gone, to the bin or beyond: the
                 // occurrence completes uncharged instead of being retried forever.
-                Ok(None) if item.member.home_store() == self.home => {
+                Ok(None) => {
                     writes.extend(item.writes);
                     results.push(SessionTaken::NotTaken(LedgerError::Member(
                         crate::domain::membership::MemberError::CardNotFound(item.card.0),
                     )));
                     continue;
                 }
-                Ok(_) | Err(_) => {
+                // Moved to another home meanwhile, or storage failed: tried again later.
+                Err(_) => {
                     results.push(SessionTaken::Failed);
                     continue;
                 }

@@ -11,7 +11,7 @@ use super::store_ledger::StoreLedger;
 use crate::clock::Clock;
 use crate::domain::closing::{BusinessDay, Deltas};
 use crate::domain::counter::Catalog;
-use crate::domain::ids::StoreId;
+use crate::domain::ids::{MemberId, StoreId};
 use crate::domain::ledger::{StoreAccount, Timestamp};
 use crate::domain::money::Money;
 use crate::storage::{Journal, Storage};
@@ -22,6 +22,9 @@ pub struct Registry {
     /// HQ's levels and coupon templates, replaced whole by the directory on each change.
     catalog: SkipMap<(), Arc<Catalog>>,
     schedulers: SkipMap<StoreId, Addr<StoreScheduler>>,
+    /// Members whose home is not the store that registered them, once the move is durable.
+    /// Published only by the directory; read by every route to a member's ledger.
+    homes: SkipMap<MemberId, StoreId>,
     /// Business days closed early by hand: writes that would add to their figures are
     /// refused. Inserted only by the closing actor, before it waits for in-flight writes.
     closed_days: SkipSet<(StoreId, BusinessDay)>,
@@ -80,6 +83,7 @@ impl Registry {
             zones: SkipMap::new(),
             catalog: SkipMap::new(),
             schedulers: SkipMap::new(),
+            homes: SkipMap::new(),
             closed_days: SkipSet::new(),
             reminder_lead,
             bin_retention_days,
@@ -93,6 +97,25 @@ impl Registry {
 
     pub fn store(&self, id: StoreId) -> Option<Addr<StoreLedger>> {
         self.stores.get(&id).map(|e| e.value().clone())
+    }
+
+    /// The member's home store: the ledger that owns the account.
+    pub fn home_of(&self, member: MemberId) -> StoreId {
+        if self.homes.is_empty() {
+            return member.origin();
+        }
+        self.homes
+            .get(&member)
+            .map_or(member.origin(), |e| *e.value())
+    }
+
+    /// Publishes a member's durable move to `home`.
+    pub fn publish_home(&self, member: MemberId, home: StoreId) {
+        if home == member.origin() {
+            self.homes.remove(&member);
+        } else {
+            self.homes.insert(member, home);
+        }
     }
 
     pub fn scheduler(&self, id: StoreId) -> Option<Addr<StoreScheduler>> {

@@ -685,15 +685,17 @@ impl StoreScheduler {
         let own = self.writer.ticket_for_latest();
         let mut by_home: BTreeMap<StoreId, (Vec<Booking>, Vec<LinkedCompletion>)> = BTreeMap::new();
         for (old, item) in done {
-            let group = by_home.entry(item.member.home_store()).or_default();
+            let group = by_home
+                .entry(self.registry.home_of(item.member))
+                .or_default();
             group.0.push(old);
             group.1.push(item);
         }
         let store = self.store;
         let sends: Vec<_> = by_home
-            .into_values()
-            .map(|(olds, items)| {
-                let ledger = self.registry.store(olds[0].member.home_store());
+            .into_iter()
+            .map(|(home, (olds, items))| {
+                let ledger = self.registry.store(home);
                 async move {
                     let Some(ledger) = ledger else {
                         return (olds, None);

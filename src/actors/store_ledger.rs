@@ -67,6 +67,8 @@ pub struct StoreLedger {
     pub(super) holds_in_flight: Pending<OrderId, StoreId>,
     /// Who sold each order paid here, not durable yet: its returns are taken back from them.
     sellers: Pending<OrderId, EmployeeId>,
+    /// Members released to another home whose move the registry doesn't name yet.
+    moving: FxHashMap<MemberId, StoreId>,
 }
 
 impl Actor for StoreLedger {
@@ -96,10 +98,36 @@ impl StoreLedger {
             binned: Pending::default(),
             holds_in_flight: Pending::default(),
             sellers: Pending::default(),
+            moving: FxHashMap::default(),
         }
     }
 
+    /// Whether this ledger owns the member's account now; a request that reached it during
+    /// or after a move changes nothing.
+    pub(super) fn owns(&self, member: MemberId) -> Result<(), ActorError> {
+        if self.moving.contains_key(&member) || self.registry.home_of(member) != self.home {
+            return Err(ActorError::MemberMoved(member.get()));
+        }
+        Ok(())
+    }
+
+    /// The member is moving to `to`: its account leaves memory, and this ledger refuses it
+    /// until the registry names the new home.
+    pub(super) fn release_member(&mut self, member: MemberId, to: StoreId) {
+        if self.accounts.remove(&member).is_some() {
+            self.registry.gauges.accounts.dec();
+        }
+        self.moving.insert(member, to);
+    }
+
+    /// The registry names the member's new home.
+    pub(super) fn forget_member(&mut self, member: MemberId) {
+        self.moving.remove(&member);
+    }
+
+    /// The member's account, if this ledger owns it ([`StoreLedger::owns`]).
     pub(super) fn account(&mut self, member: MemberId) -> Result<Option<Account>, ActorError> {
+        self.owns(member)?;
         if let Some(a) = self.accounts.get(&member) {
             return Ok(Some(a.clone()));
         }
@@ -163,9 +191,7 @@ impl StoreLedger {
         if let Some(answer) = self.writer.replay(&key, &request)? {
             return Ok(answer.value);
         }
-        if member.home_store() != self.home {
-            return Err(ActorError::MemberNotFound(member.get()));
-        }
+        self.owns(member)?;
         if !self.registry.has_store(store) {
             return Err(ActorError::StoreNotFound(store.get()));
         }
@@ -473,9 +499,7 @@ impl Handler<BinMember> for StoreLedger {
         let record = msg.record;
         super::writer::turn(self, msg.meta, |me| {
             let not_found = || ActorError::MemberNotFound(member.get());
-            if member.home_store() != home {
-                return Err(not_found());
-            }
+            me.owns(member)?;
             let account = me.account(member)?.ok_or_else(not_found)?;
             let record = record.ok_or_else(not_found)?;
             crate::domain::recycle::check_member_empty(&account)?;

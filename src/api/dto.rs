@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::ids::StoreId;
 use crate::domain::ledger::{Account, Entry, EntryKind, Timestamp};
 use crate::domain::member::{Member, Store};
 use crate::domain::membership::{card_number, CountCard};
@@ -144,13 +145,14 @@ pub struct MemberDto {
     pub fields: std::collections::BTreeMap<u16, super::members::FieldValueBody>,
 }
 
-impl From<&Member> for MemberDto {
-    fn from(m: &Member) -> Self {
+impl MemberDto {
+    /// `m` as answered, living at `home` (`Registry::home_of`).
+    pub fn new(m: &Member, home: StoreId) -> Self {
         MemberDto {
             id: m.id.get(),
             phone: m.phone.as_str().to_owned(),
             name: m.name.as_str().to_owned(),
-            home_store_id: m.home_store().get(),
+            home_store_id: home.get(),
             created_at: m.created_at,
             gender: m.profile.gender,
             birthday: m.profile.birthday,
@@ -296,6 +298,10 @@ pub struct EntryDto {
     /// For a recharge refund: the cash given back.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cash: Option<i64>,
+    /// For a home move (`home_move`, 会员转店): the old home, which owes `store_id` the
+    /// `amount`. The balance is unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_from_store_id: Option<u32>,
     #[serde(serialize_with = "text::instant")]
     #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
@@ -303,8 +309,12 @@ pub struct EntryDto {
 
 impl From<&Entry> for EntryDto {
     fn from(e: &Entry) -> Self {
-        let (mut tender, mut cash) = (None, None);
+        let (mut tender, mut cash, mut moved_from) = (None, None, None);
         let (kind, refunded, refund_of) = match e.kind {
+            EntryKind::HomeMove { from } => {
+                moved_from = Some(from.get());
+                ("home_move", None, None)
+            }
             EntryKind::Recharge {
                 tender: t,
                 refunded,
@@ -337,6 +347,7 @@ impl From<&Entry> for EntryDto {
             refund_of,
             tender,
             cash,
+            moved_from_store_id: moved_from,
             at: e.at,
         }
     }

@@ -88,6 +88,12 @@ pub enum ApiError {
     Staff(crate::domain::staff::StaffError),
     #[error("{0}")]
     Role(crate::domain::access::RoleError),
+    #[error(
+        "member {0} moved to another home store while this request was in flight; send it again"
+    )]
+    MemberMoved(u64),
+    #[error("the member's home store is already store {0}")]
+    SameHomeStore(u32),
 }
 
 impl warp::reject::Reject for ApiError {}
@@ -255,6 +261,8 @@ codes! {
     RoleNotFound = "role_not_found", NOT_FOUND, Tags(&["access"]), "No such role.";
     RoleBuiltIn = "role_built_in", CONFLICT, Tags(&["access"]), "The five built-in roles can't be changed or removed.";
     RoleInUse = "role_in_use", CONFLICT, Tags(&["access"]), "API keys that are not revoked hold the role: revoke them first.";
+    MemberMoved = "member_moved", CONFLICT, Authenticated, "The member's home store changed while the request was in flight; nothing was done: send it again.";
+    SameHomeStore = "same_home_store", UNPROCESSABLE_ENTITY, Tags(&["directory"]), "The member's home store is already that store.";
     BackupFailed = "backup_failed", INTERNAL_SERVER_ERROR, Tags(&["operations"]), "The checkpoint could not be written.";
 }
 
@@ -350,11 +358,14 @@ impl ApiError {
             Role(RoleError::BuiltIn(_)) => Code::RoleBuiltIn,
             Role(RoleError::InUse(..)) => Code::RoleInUse,
             Role(_) => Code::InvalidField,
+            MemberMoved(_) => Code::MemberMoved,
+            SameHomeStore(_) => Code::SameHomeStore,
         }
     }
 }
 
 use crate::domain::access::RoleError;
+use crate::domain::home_move::HomeMoveError;
 use crate::domain::staff::StaffError;
 
 impl From<crate::domain::staff::AttributionError> for ApiError {
@@ -449,6 +460,9 @@ impl From<ActorError> for ApiError {
             ActorError::Field(e) => ApiError::Invalid(e.to_string()),
             ActorError::Staff(e) => ApiError::Staff(e),
             ActorError::Role(e) => ApiError::Role(e),
+            ActorError::MemberMoved(id) => ApiError::MemberMoved(id),
+            ActorError::HomeMove(HomeMoveError::SameStore(s)) => ApiError::SameHomeStore(s),
+            ActorError::HomeMove(HomeMoveError::Ledger(e)) => ApiError::Ledger(e),
         }
     }
 }

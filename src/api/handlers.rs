@@ -155,10 +155,17 @@ fn amount(minor: i64) -> Result<Amount, ApiError> {
 }
 
 /// Counter work on a member needs the member's home store.
-pub(super) fn allow_member(p: &Principal, member: MemberId) -> Result<(), ApiError> {
-    allow(p, Capability::Counter, Some(member.home_store()), || {
-        format!("member {member}")
-    })
+pub(super) fn allow_member(
+    state: &ApiState,
+    p: &Principal,
+    member: MemberId,
+) -> Result<(), ApiError> {
+    allow(
+        p,
+        Capability::Counter,
+        Some(state.registry.home_of(member)),
+        || format!("member {member}"),
+    )
 }
 
 /// Spending a member's value (跨店消费): at the home store, or, when the chain allows
@@ -169,7 +176,7 @@ pub(super) fn allow_spend(
     p: &Principal,
     member: MemberId,
 ) -> Result<(), ApiError> {
-    match allow_member(p, member) {
+    match allow_member(state, p, member) {
         Err(ApiError::NotFound(_)) if state.cross_store_use => {
             let store = p.role.home_store().ok_or(ApiError::Forbidden)?;
             allow(p, Capability::Counter, Some(store), || {
@@ -200,7 +207,7 @@ pub(super) fn home_ledger(
 ) -> Result<Addr<crate::actors::store_ledger::StoreLedger>, ApiError> {
     state
         .registry
-        .store(member.home_store())
+        .store(state.registry.home_of(member))
         .ok_or_else(|| ApiError::NotFound(format!("member {member}")))
 }
 
@@ -245,12 +252,14 @@ where
     Ok(durable.value)
 }
 
-pub(super) fn outcome_response(outcome: Outcome) -> ApiResult {
+pub(super) fn outcome_response(state: &ApiState, outcome: Outcome) -> ApiResult {
+    let member =
+        |m: &crate::domain::member::Member| MemberDto::new(m, state.registry.home_of(m.id));
     match outcome {
         Outcome::Posted(e) => Ok(json_status(StatusCode::CREATED, &EntryDto::from(&e))),
         Outcome::Rejected(e) => Err(ApiError::Ledger(e)),
-        Outcome::MemberRegistered(m) => Ok(json_status(StatusCode::CREATED, &MemberDto::from(&m))),
-        Outcome::MemberEdited(m) => Ok(json_status(StatusCode::OK, &MemberDto::from(&m))),
+        Outcome::MemberRegistered(m) => Ok(json_status(StatusCode::CREATED, &member(&m))),
+        Outcome::MemberEdited(m) => Ok(json_status(StatusCode::OK, &member(&m))),
         Outcome::PhoneTaken(id) => Err(ApiError::PhoneTaken(id.get())),
         Outcome::StoreCreated(s) => Ok(json_status(StatusCode::CREATED, &StoreDto::from(&s))),
         other => Err(ApiError::InvalidBody(format!(
@@ -289,7 +298,7 @@ pub async fn create_store(
                 name,
                 time_zone,
             };
-            outcome_response(write(&state.directory, msg).await?)
+            outcome_response(&state, write(&state.directory, msg).await?)
         }
         .await,
     )
@@ -361,7 +370,7 @@ pub async fn register_member(
                 name: Name::new(&body.name, "member name").map_err(ApiError::InvalidField)?,
                 home,
             };
-            outcome_response(write(&state.directory, msg).await?)
+            outcome_response(&state, write(&state.directory, msg).await?)
         }
         .await,
     )
@@ -370,12 +379,13 @@ pub async fn register_member(
 pub async fn get_member(state: Arc<ApiState>, p: Principal, raw: u64) -> Response {
     respond((|| {
         let id = member_id(raw)?;
-        allow_member(&p, id)?;
+        allow_member(&state, &p, id)?;
         let member = state
             .storage()
             .member(id)?
             .ok_or_else(|| ApiError::NotFound(format!("member {raw}")))?;
-        Ok(json_status(StatusCode::OK, &MemberDto::from(&member)))
+        let home = state.registry.home_of(id);
+        Ok(json_status(StatusCode::OK, &MemberDto::new(&member, home)))
     })())
 }
 
@@ -389,10 +399,11 @@ pub async fn find_member(state: Arc<ApiState>, p: Principal, query: PhoneQuery) 
             .transpose()?
             .flatten()
             .ok_or_else(|| ApiError::NotFound("member with this phone".into()))?;
-        allow(&p, Capability::Counter, Some(member.home_store()), || {
+        let home = state.registry.home_of(member.id);
+        allow(&p, Capability::Counter, Some(home), || {
             "member with this phone".into()
         })?;
-        Ok(json_status(StatusCode::OK, &MemberDto::from(&member)))
+        Ok(json_status(StatusCode::OK, &MemberDto::new(&member, home)))
     })())
 }
 
@@ -420,7 +431,7 @@ pub async fn ledger_write(
             if matches!(route, LedgerRoute::Deduct) {
                 allow_spend(&state, &p, member)?;
             } else {
-                allow_member(&p, member)?;
+                allow_member(&state, &p, member)?;
             }
             let mut employee = None;
             let command = match route {
@@ -459,6 +470,7 @@ pub async fn ledger_write(
                 ..Audit::new(&p)
             };
             outcome_response(
+                &state,
                 write(
                     &addr,
                     ApplyLedger {
@@ -477,7 +489,7 @@ pub async fn ledger_write(
 pub async fn balance(state: Arc<ApiState>, p: Principal, raw: u64) -> Response {
     respond((|| {
         let id = member_id(raw)?;
-        allow_member(&p, id)?;
+        allow_member(&state, &p, id)?;
         let account = state
             .storage()
             .account(id)?
@@ -489,7 +501,7 @@ pub async fn balance(state: Arc<ApiState>, p: Principal, raw: u64) -> Response {
 pub async fn entries(state: Arc<ApiState>, p: Principal, raw: u64, query: PageQuery) -> Response {
     respond((|| {
         let id = member_id(raw)?;
-        allow_member(&p, id)?;
+        allow_member(&state, &p, id)?;
         let limit = query.limit.unwrap_or(super::PAGE_SIZE_DEFAULT);
         if limit == 0 || limit > state.page_size_max {
             return Err(ApiError::InvalidQuery(format!(
@@ -554,7 +566,7 @@ fn batch_command(
     if op.op == "deduct" {
         allow_spend(state, p, member)?;
     } else {
-        allow_member(p, member)?;
+        allow_member(state, p, member)?;
     }
     let need_store = || acting_store(p, op.store_id);
     let need_amount = || {
@@ -643,7 +655,7 @@ pub async fn ledger_batch(
                 match batch_command(&state, &p, op) {
                     Ok((key, command)) => {
                         by_store
-                            .entry(command.member().home_store())
+                            .entry(state.registry.home_of(command.member()))
                             .or_default()
                             .push((i, key, command));
                         results.push(None);

@@ -282,6 +282,7 @@ pub async fn export(state: Arc<ApiState>, p: Principal, q: ExportQuery) -> Respo
             &MemberFilter::default(),
             after.as_deref(),
             limit,
+            &|m| state.registry.home_of(m),
         )?;
         let mut out = csv::Writer::from_writer(Vec::new());
         let io = |e: csv::Error| ApiError::InvalidBody(e.to_string());

@@ -209,14 +209,14 @@ pub async fn edit_member(
     respond(
         async {
             let member = member_id(raw)?;
-            allow_member(&p, member)?;
+            allow_member(&state, &p, member)?;
             let body: EditMemberBody = parse_json(ct, &body)?;
             let edit = body.edit()?;
             edit.check(home_today(&state, member))
                 .map_err(|e| ApiError::Invalid(e.to_string()))?;
             let meta = meta(&p, key, &format!("members/{raw}"), &body)?;
             let msg = EditMember { meta, member, edit };
-            outcome_response(write(&state.directory, msg).await?)
+            outcome_response(&state, write(&state.directory, msg).await?)
         }
         .await,
     )
@@ -419,15 +419,19 @@ pub async fn search_members(state: Arc<ApiState>, p: Principal, q: MemberSearchQ
         let after = cursor(q.after.as_deref())?;
         let page = match q.card_number.as_deref() {
             Some(card) => by_card(&state, &p, card, &filter)?,
-            None => state
-                .storage()
-                .search_members(&index, &filter, after.as_deref(), limit)?,
+            None => {
+                state
+                    .storage()
+                    .search_members(&index, &filter, after.as_deref(), limit, &|m| {
+                        state.registry.home_of(m)
+                    })?
+            }
         };
         let members = page
             .members
             .iter()
             .map(|(m, a)| MemberHit {
-                member: MemberDto::from(m),
+                member: MemberDto::new(m, state.registry.home_of(m.id)),
                 balance: a.balance.minor(),
                 level: a.membership.level.0,
             })
@@ -467,7 +471,7 @@ fn by_card(
     else {
         return Ok(none);
     };
-    if p.may(Capability::Counter, Some(member.home_store()))
+    if p.may(Capability::Counter, Some(state.registry.home_of(member)))
         .is_err()
     {
         return Ok(none);
@@ -476,7 +480,8 @@ fn by_card(
     let (Some(m), Some(a)) = (storage.member(member)?, storage.account(member)?) else {
         return Ok(none);
     };
-    if a.membership.card_generation != generation || !filter.admits(&m, &a) {
+    let home = state.registry.home_of(member);
+    if a.membership.card_generation != generation || !filter.admits(&m, &a, home) {
         return Ok(none);
     }
     Ok(crate::storage::members::MemberPage {
@@ -542,11 +547,12 @@ pub async fn record_follow_up(
     respond(
         async {
             let member = member_id(raw)?;
-            allow_member(&p, member)?;
+            allow_member(&state, &p, member)?;
             let body: FollowUpBody = parse_json(ct, &body)?;
             let store = acting_store(
                 &p,
-                body.store_id.or(Some(u64::from(member.home_store().get()))),
+                body.store_id
+                    .or(Some(u64::from(state.registry.home_of(member).get()))),
             )?;
             if !state.registry.has_store(store) {
                 return Err(ApiError::NotFound(format!("store {store}")));
@@ -567,7 +573,7 @@ pub async fn record_follow_up(
                 Outcome::FollowUp(f) => {
                     Ok(json_status(StatusCode::CREATED, &FollowUpDto::from(&*f)))
                 }
-                other => outcome_response(other),
+                other => outcome_response(&state, other),
             }
         }
         .await,
@@ -582,7 +588,7 @@ fn store_today(state: &ApiState, store: crate::domain::ids::StoreId) -> NaiveDat
 
 /// Today where the member belongs: a birthday may be today there.
 fn home_today(state: &ApiState, member: crate::domain::ids::MemberId) -> NaiveDate {
-    store_today(state, member.home_store())
+    store_today(state, state.registry.home_of(member))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -600,7 +606,7 @@ pub async fn list_follow_ups(
 ) -> Response {
     respond((|| {
         let member = member_id(raw)?;
-        allow_member(&p, member)?;
+        allow_member(&state, &p, member)?;
         let limit = page_limit(&state, q.limit)?;
         if state.storage().member(member)?.is_none() {
             return Err(ApiError::NotFound(format!("member {raw}")));
@@ -667,7 +673,7 @@ pub async fn due_follow_ups(state: Arc<ApiState>, p: Principal, raw: u64, q: Due
             .due
             .iter()
             .map(|(m, f)| DueFollowUp {
-                member: MemberDto::from(m),
+                member: MemberDto::new(m, state.registry.home_of(m.id)),
                 follow_up: FollowUpDto::from(f),
             })
             .collect();

@@ -313,12 +313,12 @@ pub async fn member_action(
             let route = format!("members/{raw}/{action}");
             let (meta_, store, request) = match action.as_str() {
                 "recharge-refunds" => {
-                    allow_member(&p, member)?;
+                    allow_member(&state, &p, member)?;
                     let b: RechargeRefundBody = parse_json(ct, &body)?;
                     let amount = Amount::new(b.amount).map_err(ApiError::InvalidAmount)?;
                     (
                         meta(&p, key, &route, &b)?,
-                        member.home_store(),
+                        state.registry.home_of(member),
                         MemberRequest::RefundRecharge {
                             recharge: EntrySeq(b.recharge_seq),
                             amount,
@@ -352,7 +352,7 @@ pub async fn member_action(
                     (m, store, MemberRequest::Op(op))
                 }
                 "points" => {
-                    allow_member(&p, member)?;
+                    allow_member(&state, &p, member)?;
                     let b: PointsBody = parse_json(ct, &body)?;
                     let store = acting_store(&p, b.store_id)?;
                     let op = CounterOp::Points {
@@ -362,7 +362,7 @@ pub async fn member_action(
                     (meta(&p, key, &route, &b)?, store, MemberRequest::Op(op))
                 }
                 "coupons" => {
-                    allow_member(&p, member)?;
+                    allow_member(&state, &p, member)?;
                     let b: IssueBody = parse_json(ct, &body)?;
                     let store = acting_store(&p, b.store_id)?;
                     let op = CounterOp::IssueCoupon {
@@ -373,7 +373,7 @@ pub async fn member_action(
                     (meta(&p, key, &route, &b)?, store, MemberRequest::Op(op))
                 }
                 "level" => {
-                    allow_member(&p, member)?;
+                    allow_member(&state, &p, member)?;
                     let b: MemberLevelBody = parse_json(ct, &body)?;
                     let store = acting_store(&p, b.store_id)?;
                     let op = CounterOp::SetLevel {
@@ -383,7 +383,7 @@ pub async fn member_action(
                     (meta(&p, key, &route, &b)?, store, MemberRequest::Op(op))
                 }
                 "lock" | "unlock" | "replace-card" => {
-                    allow_member(&p, member)?;
+                    allow_member(&state, &p, member)?;
                     let b: StoreOnlyBody = parse_json(ct, &body)?;
                     let store = acting_store(&p, b.store_id)?;
                     let op = match action.as_str() {
@@ -453,7 +453,7 @@ pub async fn card_action(
                     }
                 }
                 "sessions" => {
-                    allow_member(&p, member)?;
+                    allow_member(&state, &p, member)?;
                     CounterOp::AddSessions {
                         card: CardId(card),
                         sessions: b.sessions,
@@ -676,7 +676,7 @@ fn order_access(
 ) -> Result<crate::domain::checkout::Order, ApiError> {
     let nf = || ApiError::NotFound(format!("order {id}"));
     let order = state.storage().order(OrderId(id))?.ok_or_else(nf)?;
-    let home = order.member.map(MemberId::home_store);
+    let home = order.member.map(|m| state.registry.home_of(m));
     let sold = allow(p, Capability::Counter, Some(order.store), || {
         format!("order {id}")
     });
@@ -902,15 +902,18 @@ pub async fn bulk_level(
                 (asked, _) => Some(acting_store(&p, asked)?),
             };
             let reason = reason(Some(b.reason.clone()), true)?;
-            let page = state
-                .storage()
-                .search_members(&index, &filter, after.as_deref(), limit)?;
+            let page =
+                state
+                    .storage()
+                    .search_members(&index, &filter, after.as_deref(), limit, &|m| {
+                        state.registry.home_of(m)
+                    })?;
             let b = &b;
             let one = |member: MemberId| {
                 let (state, p, key, reason) = (&state, &p, &key, reason.clone());
                 async move {
                     let raw = member.get();
-                    let store = store.unwrap_or(member.home_store());
+                    let store = store.unwrap_or(state.registry.home_of(member));
                     let body = MemberLevelBody {
                         level_id: b.level_id,
                         reason: b.reason.clone(),
@@ -963,7 +966,7 @@ pub struct ActivityQuery {
 pub async fn activity(state: Arc<ApiState>, p: Principal, raw: u64, q: ActivityQuery) -> Response {
     respond((|| {
         let member = member_id(raw)?;
-        allow_member(&p, member)?;
+        allow_member(&state, &p, member)?;
         let limit = page_limit(&state, q.limit)?;
         let page = state.storage().activity_page(member, q.before, limit)?;
         let next_before = (page.len() == limit)

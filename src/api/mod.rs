@@ -9,6 +9,7 @@ pub mod dto;
 pub mod error;
 pub mod gifts;
 pub mod handlers;
+pub mod home_move;
 pub mod imports;
 pub mod members;
 pub mod membership;
@@ -139,6 +140,13 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .and(idempotency_key())
         .and(write_body(limit))
         .then(|id, s, p, k, ct, b| members::edit_member(s, p, id, k, ct, b));
+    let move_home = warp::path!("v1" / "members" / u64 / "home-store")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(|id, s, p, k, ct, b| home_move::move_home(s, p, id, k, ct, b));
     let record_follow_up = warp::path!("v1" / "members" / u64 / "follow-ups")
         .and(warp::post())
         .and(st.clone())
@@ -402,6 +410,8 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .or(get_member)
         .unify()
         .or(edit_member)
+        .unify()
+        .or(move_home)
         .unify()
         .or(search_members)
         .unify()

@@ -332,6 +332,14 @@ pub const ROUTES: &[Route] = &[
     .body(schema::<members::EditMemberBody>)
 .ok(schema::<MemberDto>),
     post(
+        "/v1/members/{member_id}/home-store",
+        "directory",
+        "Move a member to another home store with everything they hold, settled (会员转店)",
+        MANAGERS,
+    )
+    .body(schema::<super::home_move::MoveHomeBody>)
+    .ok(schema::<super::home_move::HomeMoveDto>),
+    post(
         "/v1/members/imports",
         "directory",
         "Import members with opening balances, points, count cards and levels from CSV (会员导入)",
@@ -1400,7 +1408,7 @@ fn build(testing: bool) -> OpenApi {
 
 /// The API's version: the document's `info.version`. Compatible changes (new operations,
 /// new optional fields, new codes) raise the minor; a breaking one would be `/v2`.
-pub const API_VERSION: &str = "1.2.0";
+pub const API_VERSION: &str = "1.3.0";
 
 /// Operations that create an object, and the path parameter that names it in others: the
 /// document's links, so a client (or a fuzzer) can chain a created member into its

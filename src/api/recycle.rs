@@ -68,7 +68,7 @@ pub async fn delete_member(
             allow(
                 &p,
                 Capability::ManageStore,
-                Some(member.home_store()),
+                Some(state.registry.home_of(member)),
                 || format!("member {raw}"),
             )?;
             let meta = meta(&p, key, &format!("DELETE members/{raw}"), &())?;
@@ -206,7 +206,7 @@ pub async fn restore(
                     allow(
                         &p,
                         Capability::ManageStore,
-                        Some(member.home_store()),
+                        Some(state.registry.home_of(member)),
                         || format!("member {id}"),
                     )?;
                     let meta = meta(&p, key, &route, &())?;

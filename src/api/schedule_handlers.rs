@@ -733,9 +733,12 @@ pub async fn member_plans(state: Arc<ApiState>, p: Principal, member: u64) -> Re
     respond(
         async {
             let member = member_id(member)?;
-            allow(&p, Capability::Counter, Some(member.home_store()), || {
-                format!("member {member}")
-            })?;
+            allow(
+                &p,
+                Capability::Counter,
+                Some(state.registry.home_of(member)),
+                || format!("member {member}"),
+            )?;
             if state.storage().account(member)?.is_none() {
                 return Err(ApiError::NotFound(format!("member {member}")));
             }
@@ -1072,9 +1075,12 @@ pub async fn member_appointments(
     respond(
         async {
             let member = member_id(member)?;
-            allow(&p, Capability::Counter, Some(member.home_store()), || {
-                format!("member {member}")
-            })?;
+            allow(
+                &p,
+                Capability::Counter,
+                Some(state.registry.home_of(member)),
+                || format!("member {member}"),
+            )?;
             if state.storage().account(member)?.is_none() {
                 return Err(ApiError::NotFound(format!("member {member}")));
             }

@@ -256,8 +256,8 @@ pub fn of_effects(
                 add(Figure::RechargeRefunds, 1);
                 add(Figure::RechargeRefunded, cash.minor());
             }
-            // Brought over from another system: nothing happened that day.
-            EntryKind::Opening => {}
+            // Brought over from another system, or from another store: nothing was sold.
+            EntryKind::Opening | EntryKind::HomeMove { .. } => {}
         }
     }
     add_transfers(&mut d, &fx.transfers, now, &day);

@@ -77,6 +77,8 @@ pub enum Outcome {
     /// An object moved to the recycle bin, or restored from it.
     Binned(super::recycle::BinKind, u64),
     Restored(super::recycle::BinKind, u64),
+    /// A member's home store moved (会员转店).
+    HomeMoved(Box<super::home_move::HomeMove>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -80,8 +80,9 @@ impl fmt::Display for StoreId {
     }
 }
 
-/// A member's id carries the member's home store, so routing a request to the actor that
-/// owns the account needs no lookup: `id = home_store << 32 | seq`, with seq starting at 1.
+/// A member's id carries the store that registered the member (`id = origin << 32 | seq`,
+/// seq from 1): the member's home store unless the member moved since, which the registry
+/// records (`Registry::home_of`), so routing needs no lookup for a member who never moved.
 #[derive(
     Debug,
     Clone,
@@ -130,7 +131,9 @@ impl MemberId {
         self.0
     }
 
-    pub fn home_store(self) -> StoreId {
+    /// The store that registered the member and issued this id; the home store only for a
+    /// member who never moved.
+    pub fn origin(self) -> StoreId {
         StoreId((self.0 >> 32) as u32)
     }
 
@@ -257,12 +260,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn member_id_round_trips_and_carries_home_store() {
+    fn member_id_round_trips_and_carries_its_origin() {
         let store = StoreId::new(STORE_ID_MAX).unwrap();
         let id = MemberId::new(store, u32::MAX);
         assert!(id.get() < (1u64 << 53));
         assert_eq!(MemberId::parse(id.get()), Ok(id));
-        assert_eq!(id.home_store(), store);
+        assert_eq!(id.origin(), store);
         assert_eq!(id.seq(), u32::MAX);
     }
 

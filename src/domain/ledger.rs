@@ -158,6 +158,11 @@ pub enum EntryKind {
     /// A balance brought over from another system at import, out of the home store's
     /// equity account; its `bonus` is the part that was bonus there.
     Opening,
+    /// The member's home moved from `from` to the entry's store, with the whole balance
+    /// (`amount`): no account changes, `from` owes the new home what it held (会员转店).
+    HomeMove {
+        from: StoreId,
+    },
 }
 
 /// One line of a member's stored-value history (储值记录).
@@ -177,7 +182,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// The double-entry transfers that explain this entry; they sum to `amount`.
+    /// The double-entry transfers that explain this entry; they sum to `signed()`.
     pub fn transfers(&self) -> Vec<Transfer> {
         let member = AccountRef::Member(self.member);
         let store = |k| AccountRef::Store(self.store, k);
@@ -207,6 +212,7 @@ impl Entry {
                 Transfer::of(store(StoreAccountKind::Equity), member, self.amount.money()),
                 None,
             ],
+            EntryKind::HomeMove { .. } => [None, None],
             EntryKind::RechargeRefund { cash, tender, .. } => [
                 Transfer::of(member, store(StoreAccountKind::Tender(tender)), cash),
                 Transfer::of(
@@ -222,6 +228,7 @@ impl Entry {
     /// What this entry did to the member's stored value.
     pub fn signed(&self) -> Money {
         match self.kind {
+            EntryKind::HomeMove { .. } => Money::ZERO,
             EntryKind::Recharge { .. } | EntryKind::Refund { .. } | EntryKind::Opening => {
                 self.amount.money()
             }
@@ -666,10 +673,13 @@ mod tests {
         Recharge(i64),
         Deduct(i64),
         Refund(usize, Option<i64>),
+        /// The member's home moves to store 1, 2 or 3 (none when it is already there).
+        Move(u32),
     }
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
+            (1u32..=3).prop_map(Op::Move),
             (1i64..1_000).prop_map(Op::Recharge),
             (1i64..1_000).prop_map(Op::Deduct),
             (0usize..20, proptest::option::of(1i64..500)).prop_map(|(i, a)| Op::Refund(i, a)),
@@ -678,7 +688,8 @@ mod tests {
 
     proptest! {
         /// Against a plain model: balance = recharges - deductions + refunds, never negative,
-        /// refunds per deduction bounded, and member + store accounts sum to zero.
+        /// refunds per deduction bounded, and member + store accounts sum to zero, whatever
+        /// home moves come between.
         #[test]
         fn random_sequences_balance(ops in proptest::collection::vec(op(), 1..60)) {
             let member = MemberId::new(store(1), 1);
@@ -686,8 +697,22 @@ mod tests {
             let mut book = StoreBook::default();
             let mut entries: Vec<Entry> = Vec::new();
             let mut model: i64 = 0;
+            let mut home = store(1);
             for op in ops {
                 let result = match op {
+                    Op::Move(to) => {
+                        let Ok((after, entry, moved)) =
+                            super::super::home_move::move_home(&account, home, store(to), at())
+                        else {
+                            continue;
+                        };
+                        prop_assert_eq!(moved.settled, account.balance);
+                        home = store(to);
+                        match entry {
+                            Some(entry) => Ok(Posted { account: after, entry, updated_deduction: None }),
+                            None => { account = after; continue }
+                        }
+                    }
                     Op::Recharge(a) => recharge(&account, store(1), amt(a), Money::ZERO, TenderKind::Cash, at()),
                     Op::Deduct(a) => deduct(&account, store(2), amt(a), at()),
                     Op::Refund(i, a) => {

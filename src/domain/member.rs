@@ -18,12 +18,6 @@ pub struct Member {
     pub profile: Profile,
 }
 
-impl Member {
-    pub fn home_store(&self) -> StoreId {
-        self.id.home_store()
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Store {
     pub id: StoreId,

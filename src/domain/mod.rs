@@ -11,6 +11,7 @@ pub mod counter;
 pub mod coupon;
 pub mod follow_up;
 pub mod gift;
+pub mod home_move;
 pub mod hours;
 pub mod idempotency;
 pub mod ids;

@@ -172,6 +172,7 @@ pub fn for_effects<'a>(
                 EntryKind::Refund { .. } => "refund",
                 EntryKind::RechargeRefund { .. } => "recharge_refund",
                 EntryKind::Opening => "opening",
+                EntryKind::HomeMove { .. } => "home_move",
             };
             let vars = vec![
                 ("member_id", member.clone()),

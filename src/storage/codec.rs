@@ -389,6 +389,7 @@ pub enum OutcomeRec {
     MemberRegisteredWith(MemberRec, super::members::ProfileRec),
     Employee(Box<crate::domain::staff::Employee>),
     Reminders(u32, crate::domain::reminders::ReminderPolicy),
+    HomeMoved(Box<crate::domain::home_move::HomeMove>),
 }
 
 impl From<&Outcome> for OutcomeRec {
@@ -434,6 +435,7 @@ impl From<&Outcome> for OutcomeRec {
             Outcome::ClosingMode { store, manual } => OutcomeRec::ClosingMode(store.get(), *manual),
             Outcome::Binned(k, id) => OutcomeRec::Binned(*k, *id),
             Outcome::Restored(k, id) => OutcomeRec::Restored(*k, *id),
+            Outcome::HomeMoved(m) => OutcomeRec::HomeMoved(m.clone()),
             Outcome::PlanConflicts(fs) => {
                 OutcomeRec::PlanConflicts(fs.iter().map(FailureRec::from).collect())
             }
@@ -497,6 +499,7 @@ impl TryFrom<OutcomeRec> for Outcome {
             },
             OutcomeRec::Binned(k, id) => Outcome::Binned(k, id),
             OutcomeRec::Restored(k, id) => Outcome::Restored(k, id),
+            OutcomeRec::HomeMoved(m) => Outcome::HomeMoved(m),
             OutcomeRec::PlanAsBooked(id) => {
                 return Err(CodecError::Invalid(format!(
                     "plan {id} is read from its own record"

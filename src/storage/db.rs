@@ -256,11 +256,7 @@ impl Storage {
             {
                 let raw = u64::from_be_bytes(key[1..9].try_into().expect("length checked"));
                 let id = MemberId::parse(raw).map_err(|e| corrupt(&key, e.into()))?;
-                Ok(if id.home_store() == store {
-                    id.seq()
-                } else {
-                    0
-                })
+                Ok(if id.origin() == store { id.seq() } else { 0 })
             }
             _ => Ok(0),
         }

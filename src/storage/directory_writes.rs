@@ -26,7 +26,7 @@ pub fn member_registered(member: &Member) -> Vec<Write> {
     let id = member.id;
     let mut writes = vec![super::id_mark_write(
         keys::IdKind::Member,
-        u64::from(id.home_store().get()),
+        u64::from(id.origin().get()),
         u64::from(id.seq()),
     )];
     writes.extend(super::members::registered(member));

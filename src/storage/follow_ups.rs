@@ -44,9 +44,8 @@ fn due_key(store: StoreId, day: NaiveDate, member: MemberId) -> Vec<u8> {
 }
 
 /// `f` recorded after `before` (the member's latest, if any): its record, and the member's
-/// due key moved to `f`'s next date (or removed).
-pub fn recorded(before: Option<&FollowUp>, f: &FollowUp) -> Vec<Write> {
-    let home = f.member.home_store();
+/// due key in `home`'s list moved to `f`'s next date (or removed).
+pub fn recorded(before: Option<&FollowUp>, f: &FollowUp, home: StoreId) -> Vec<Write> {
     let mut writes = vec![Write::put(record_key(f.member, f.seq), codec::encode(f))];
     if let Some(day) = before.and_then(|b| b.next_on) {
         writes.push(Write::delete(due_key(home, day, f.member)));
@@ -58,6 +57,18 @@ pub fn recorded(before: Option<&FollowUp>, f: &FollowUp) -> Vec<Write> {
         ));
     }
     writes
+}
+
+/// The due key of a member whose latest follow-up is `latest`, moved from `from`'s list to
+/// `to`'s with the member's home.
+pub fn rehomed(latest: Option<&FollowUp>, from: StoreId, to: StoreId) -> Vec<Write> {
+    match latest.and_then(|f| f.next_on.map(|day| (f, day))) {
+        Some((f, day)) => vec![
+            Write::delete(due_key(from, day, f.member)),
+            Write::put(due_key(to, day, f.member), f.seq.to_be_bytes().to_vec()),
+        ],
+        None => Vec::new(),
+    }
 }
 
 /// One page of a store's due list and where the next starts.

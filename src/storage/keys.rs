@@ -34,7 +34,8 @@
 //! | `d` | home store (4), day (4), member (8)  | follow-up seq: due index | default |
 //!
 //! Tags of other modules' key spaces: `T`/`t`/`U`/`J` (closing), `Q` (operation log), `n`/`o`
-//! (notifications), `b` (recycle bin), `e`/`a` (staff); a test keeps every tag distinct.
+//! (notifications), `b` (recycle bin), `e`/`a` (staff), `j` (members' moved homes); a test
+//! keeps every tag distinct.
 //!
 //! `Y` lines are inter-store settlement (跨店结算): what the home store owes the store where
 //! its member spent stored value (negative for refunds).
@@ -408,6 +409,7 @@ mod tests {
                 super::super::staff::TAG_EMPLOYEE_FIGURES,
             ),
             ("TAG_SELLER", super::super::staff::TAG_SELLER),
+            ("TAG_HOME", super::super::homes::TAG_HOME),
         ];
         for (i, (a, x)) in tags.iter().enumerate() {
             for (b, y) in &tags[i + 1..] {

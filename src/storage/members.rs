@@ -162,18 +162,21 @@ pub enum MemberIndex {
 }
 
 impl MemberIndex {
-    /// The bytes every key of this index starts with.
-    fn prefix(&self) -> Vec<u8> {
+    /// The key ranges the index walks, in order: each is the bytes its keys start with. A
+    /// home's members are those who moved in (`storage::homes`), then those it registered.
+    fn segments(&self) -> Vec<Vec<u8>> {
         match self {
-            MemberIndex::PhonePrefix(p) => [&[keys::TAG_PHONE], p.as_bytes()].concat(),
-            MemberIndex::NamePrefix(n) => [&[TAG_NAME_INDEX], name_key(n).as_bytes()].concat(),
-            MemberIndex::Tag(t) => [&[TAG_TAG_INDEX], t.as_str().as_bytes(), &[0]].concat(),
+            MemberIndex::PhonePrefix(p) => vec![[&[keys::TAG_PHONE], p.as_bytes()].concat()],
+            MemberIndex::NamePrefix(n) => {
+                vec![[&[TAG_NAME_INDEX], name_key(n).as_bytes()].concat()]
+            }
+            MemberIndex::Tag(t) => vec![[&[TAG_TAG_INDEX], t.as_str().as_bytes(), &[0]].concat()],
             MemberIndex::Home(s) => {
                 let mut k = vec![keys::TAG_MEMBER];
                 k.extend_from_slice(&s.get().to_be_bytes());
-                k
+                vec![super::homes::home_prefix(*s), k]
             }
-            MemberIndex::All => vec![keys::TAG_MEMBER],
+            MemberIndex::All => vec![vec![keys::TAG_MEMBER]],
         }
     }
 
@@ -181,6 +184,9 @@ impl MemberIndex {
     fn member_of(&self, key: &[u8], value: &[u8]) -> Option<u64> {
         let tail: &[u8] = match self {
             MemberIndex::PhonePrefix(_) => value,
+            MemberIndex::Home(_) if key.first() == Some(&super::homes::TAG_HOME) => {
+                return super::homes::member_of(key).map(MemberId::get)
+            }
             _ => key.get(key.len().checked_sub(8)?..)?,
         };
         Some(u64::from_be_bytes(tail.try_into().ok()?))
@@ -204,7 +210,8 @@ pub struct MemberFilter {
 }
 
 impl MemberFilter {
-    pub fn admits(&self, m: &Member, a: &Account) -> bool {
+    /// Whether member `m` with account `a`, living at `home`, passes.
+    pub fn admits(&self, m: &Member, a: &Account, home: StoreId) -> bool {
         let balance = a.balance.minor();
         let name = self.name_prefix.as_deref().map(name_key);
         self.phone_prefix
@@ -212,7 +219,7 @@ impl MemberFilter {
             .is_none_or(|p| m.phone.as_str().starts_with(p))
             && name.is_none_or(|n| name_key(m.name.as_str()).starts_with(&n))
             && self.tag.as_ref().is_none_or(|t| m.profile.tags.contains(t))
-            && self.home.is_none_or(|h| m.home_store() == h)
+            && self.home.is_none_or(|h| home == h)
             && self.level.is_none_or(|l| a.membership.level.0 == l)
             && self.balance_min.is_none_or(|b| balance >= b)
             && self.balance_max.is_none_or(|b| balance <= b)
@@ -291,69 +298,85 @@ impl Storage {
     }
 
     /// Up to `limit` members found by `index` that `filter` admits, after the index key
-    /// `after`, looking at no more than [`SEARCH_SCAN_BUDGET`] keys.
+    /// `after`, looking at no more than [`SEARCH_SCAN_BUDGET`] keys. `home_of` names each
+    /// member's home store (`Registry::home_of`).
     pub fn search_members(
         &self,
         index: &MemberIndex,
         filter: &MemberFilter,
         after: Option<&[u8]>,
         limit: usize,
+        home_of: &dyn Fn(MemberId) -> StoreId,
     ) -> Result<MemberPage, StorageError> {
-        let prefix = index.prefix();
-        let start = match after {
-            // A cursor from another index is not ours to follow.
-            Some(a) if !a.starts_with(&prefix) => {
-                return Ok(MemberPage {
-                    members: Vec::new(),
-                    next: None,
-                })
-            }
-            Some(a) => a.to_vec(),
-            None => prefix.clone(),
+        let segments = index.segments();
+        // A cursor from another index is not ours to follow.
+        let first = match after {
+            Some(a) => match segments.iter().position(|p| a.starts_with(p)) {
+                Some(i) => i,
+                None => {
+                    return Ok(MemberPage {
+                        members: Vec::new(),
+                        next: None,
+                    })
+                }
+            },
+            None => 0,
         };
         let mut members = Vec::new();
         let mut last: Option<Vec<u8>> = None;
-        let mut exhausted = true;
-        for (looked, item) in self
-            .db()
-            .iterator(IteratorMode::From(&start, Direction::Forward))
-            .enumerate()
-        {
-            let (key, value) = item?;
-            if !key.starts_with(&prefix) {
-                break;
-            }
-            if after == Some(&key[..]) {
-                continue;
-            }
-            if members.len() == limit || looked >= SEARCH_SCAN_BUDGET {
-                exhausted = false;
-                break;
-            }
-            last = Some(key.to_vec());
-            if matches!(index, MemberIndex::Home(_) | MemberIndex::All) && key.len() != 9 {
-                continue;
-            }
-            let raw = index
-                .member_of(&key, &value)
-                .ok_or_else(|| corrupt(&key, CodecError::Invalid("member index".into())))?;
-            let id = MemberId::parse(raw).map_err(|e| corrupt(&key, e.into()))?;
-            // An index key and its record are written in one batch; both or neither.
-            let Some(member) = self.member(id)? else {
-                continue;
+        let mut looked = 0usize;
+        for (i, prefix) in segments.iter().enumerate().skip(first) {
+            let start = match after {
+                Some(a) if i == first => a.to_vec(),
+                _ => prefix.clone(),
             };
-            let akey = keys::account(id);
-            let Some(rec) = self.get_rec::<AccountRec>(&akey)? else {
-                continue;
-            };
-            let account: Account = rec.try_into().map_err(|e| corrupt(&akey, e))?;
-            if filter.admits(&member, &account) {
-                members.push((member, account));
+            for item in self
+                .db()
+                .iterator(IteratorMode::From(&start, Direction::Forward))
+            {
+                let (key, value) = item?;
+                if !key.starts_with(prefix) {
+                    break;
+                }
+                if after == Some(&key[..]) {
+                    continue;
+                }
+                if members.len() == limit || looked >= SEARCH_SCAN_BUDGET {
+                    return Ok(MemberPage {
+                        members,
+                        next: last,
+                    });
+                }
+                looked += 1;
+                last = Some(key.to_vec());
+                if key.first() == Some(&keys::TAG_MEMBER) && key.len() != 9 {
+                    continue;
+                }
+                let raw = index
+                    .member_of(&key, &value)
+                    .ok_or_else(|| corrupt(&key, CodecError::Invalid("member index".into())))?;
+                let id = MemberId::parse(raw).map_err(|e| corrupt(&key, e.into()))?;
+                let home = home_of(id);
+                if matches!(index, MemberIndex::Home(s) if *s != home) {
+                    continue;
+                }
+                // An index key and its record are written in one batch; both or neither.
+                let Some(member) = self.member(id)? else {
+                    continue;
+                };
+                let akey = keys::account(id);
+                let Some(rec) = self.get_rec::<AccountRec>(&akey)? else {
+                    continue;
+                };
+                let account: Account = rec.try_into().map_err(|e| corrupt(&akey, e))?;
+                if filter.admits(&member, &account, home) {
+                    members.push((member, account));
+                }
             }
         }
         Ok(MemberPage {
             members,
-            next: if exhausted { None } else { last },
+            next: None,
         })
     }
 }
@@ -405,6 +428,7 @@ mod tests {
                     &MemberFilter::default(),
                     None,
                     10,
+                    &MemberId::origin,
                 )
                 .unwrap()
                 .members

@@ -8,6 +8,7 @@ pub mod counter;
 pub mod db;
 pub mod directory_writes;
 pub mod follow_ups;
+pub mod homes;
 pub mod journal;
 pub mod keys;
 pub mod ledger_writes;

@@ -343,10 +343,11 @@ impl Server {
             .iter()
             .map(|e| {
                 let amount = e["amount"].as_i64().expect("amount");
-                if e["kind"] == "deduction" || e["kind"] == "recharge_refund" {
-                    -amount
-                } else {
-                    amount
+                match e["kind"].as_str() {
+                    Some("deduction" | "recharge_refund") => -amount,
+                    // The balance went along to the new home, unchanged.
+                    Some("home_move") => 0,
+                    _ => amount,
                 }
             })
             .sum();

@@ -12,6 +12,7 @@ mod front_desk;
 mod fuzz_contract;
 mod generated_client;
 mod harness;
+mod home_move;
 mod idempotency;
 mod imports;
 mod ledger;

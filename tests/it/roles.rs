@@ -288,6 +288,9 @@ impl Tester {
 /// The objects of store `a` every route's path names, and the bodies that use them.
 struct Fixture {
     a: u64,
+    /// A second store, and the member moved between the two.
+    b: u64,
+    mover: u64,
     member: u64,
     spare_member: u64,
     spare_resource: u64,
@@ -325,6 +328,7 @@ impl Fixture {
                     "member_id" if delete => self.spare_member.to_string(),
                     "member_id" if template.ends_with("lock") => self.locker.to_string(),
                     "member_id" if template.ends_with("/replace-card") => self.replaced.to_string(),
+                    "member_id" if template.ends_with("/home-store") => self.mover.to_string(),
                     "member_id" => self.member.to_string(),
                     "resource_id" if delete => self.spare_resource.to_string(),
                     "resource_id" => self.own.to_string(),
@@ -365,6 +369,9 @@ impl Fixture {
                 json!({"notes": format!("note {n}"), "add_tags": ["vip"]})
             }
             ("PATCH", "/v1/employees/{employee_id}") => json!({"job": format!("job {n}")}),
+            ("POST", "/v1/members/{member_id}/home-store") => {
+                json!({"home_store_id": if n % 2 == 0 { a } else { self.b }})
+            }
             ("POST", "/v1/appointments/{appointment_id}/move") => json!({"start": day(n)}),
             ("POST", "/v1/coupons/issue") => {
                 json!({"template_id": 1, "member_ids": [self.member], "store_id": a})
@@ -631,6 +638,15 @@ async fn every_route_by_every_role_with_real_bodies() {
         bookings.insert(action, b["id"].as_u64().unwrap());
     }
     let locker = server.register("13800000078", a).await;
+    let mover = server.register("13800000076", a).await;
+    let b = post(
+        "/v1/stores".to_owned(),
+        "fx-sb",
+        json!({"name": "Store B", "time_zone": "Asia/Shanghai"}),
+    )
+    .await["id"]
+        .as_u64()
+        .unwrap();
     let replaced = server.register("13800000079", a).await;
     let plan = post(
         format!("/v1/stores/{a}/plans"),
@@ -669,6 +685,8 @@ async fn every_route_by_every_role_with_real_bodies() {
         .unwrap();
     let fx = Fixture {
         a,
+        b,
+        mover,
         member,
         spare_member,
         spare_resource,
