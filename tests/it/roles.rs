@@ -370,7 +370,8 @@ impl Fixture {
             }
             ("PATCH", "/v1/employees/{employee_id}") => json!({"job": format!("job {n}")}),
             ("POST", "/v1/members/{member_id}/home-store") => {
-                json!({"home_store_id": if n % 2 == 0 { a } else { self.b }})
+                // The first admitted caller moves the member; the rest find it moved (422).
+                json!({"home_store_id": self.b})
             }
             ("POST", "/v1/appointments/{appointment_id}/move") => json!({"start": day(n)}),
             ("POST", "/v1/coupons/issue") => {
