@@ -132,6 +132,11 @@ enum Op {
     Import {
         store: u64,
     },
+    /// The member's home store moved (会员转店).
+    HomeMove {
+        member: u64,
+        to: u64,
+    },
 }
 
 #[derive(Default)]
@@ -202,6 +207,7 @@ impl Op {
             Op::FollowUp => "follow_up",
             Op::CreditedRecharge { .. } => "credited_recharge",
             Op::Import { .. } => "import",
+            Op::HomeMove { .. } => "home_move",
         }
     }
 }
@@ -275,6 +281,12 @@ impl Model {
                     if balance > 0 {
                         self.entry(id, 1, ("opening", balance, store), &req.key);
                     }
+                }
+            }
+            Op::HomeMove { member, to } if status == StatusCode::OK => {
+                if let Some(seq) = entry(&body) {
+                    let settled = body["settled"].as_i64().unwrap_or(0);
+                    self.entry(member, seq, ("home_move", settled, to), &req.key);
                 }
             }
             Op::CreditedRecharge { member, store } if status == StatusCode::CREATED => {
@@ -525,7 +537,7 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
     let members: Vec<u64> = m.members.keys().copied().collect();
     let pick = |rng: &mut StdRng, v: &[u64]| v[rng.gen_range(0..v.len())];
     let store = pick(rng, &m.stores);
-    let roll = rng.gen_range(0..182);
+    let roll = rng.gen_range(0..186);
     let post = |path: String, body: Value, op: Op| Req {
         method: Method::POST,
         path,
@@ -705,6 +717,11 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
                 Op::CreditedRecharge { member, store },
             )
         }
+        182..=185 => post(
+            format!("/v1/members/{member}/home-store"),
+            json!({"home_store_id": store}),
+            Op::HomeMove { member, to: store },
+        ),
         178..=181 => {
             let mut csv = "phone,name,balance,points\n".to_owned();
             for _ in 0..rng.gen_range(1..3) {
@@ -901,6 +918,7 @@ async fn check(server: &Server, model: &Mutex<Model>, rng: &mut StdRng) {
     let members: Vec<u64> = m.members.keys().copied().collect();
     let mut tagged = std::collections::BTreeSet::new();
     let mut due = std::collections::BTreeSet::new();
+    let mut homes = std::collections::BTreeMap::new();
     for member in members {
         let (status, record) = server.get(&format!("/v1/members/{member}")).await;
         // The phone index and the search indexes point at the record, and only at it.
@@ -922,6 +940,7 @@ async fn check(server: &Server, model: &Mutex<Model>, rng: &mut StdRng) {
             if record["tags"] == json!(["vip"]) {
                 tagged.insert(member);
             }
+            homes.insert(member, record["home_store_id"].as_u64().unwrap_or(0));
             if m.follow_ups
                 .get(&member)
                 .is_some_and(|(_, next)| next.is_some())
@@ -971,10 +990,10 @@ async fn check(server: &Server, model: &Mutex<Model>, rng: &mut StdRng) {
             .iter()
             .map(|e| {
                 let a = e["amount"].as_i64().unwrap_or(0);
-                if e["kind"] == "deduction" {
-                    -a
-                } else {
-                    a
+                match e["kind"].as_str() {
+                    Some("deduction") => -a,
+                    Some("home_move") => 0,
+                    _ => a,
                 }
             })
             .sum();
@@ -1006,6 +1025,37 @@ async fn check(server: &Server, model: &Mutex<Model>, rng: &mut StdRng) {
     if indexed != tagged {
         m.violation(format!(
             "tag index holds {indexed:?}, tagged members are {tagged:?}"
+        ));
+    }
+    // Each store's member list holds exactly the live members whose home it is, moved or not.
+    let mut listed_homes = std::collections::BTreeMap::new();
+    for store in m.stores.clone() {
+        let mut after = String::new();
+        loop {
+            let (status, page) = server
+                .get(&format!(
+                    "/v1/members/search?home_store_id={store}&limit=200{after}"
+                ))
+                .await;
+            if status != StatusCode::OK {
+                m.violation(format!("home search: {status} {page}"));
+                break;
+            }
+            for h in page["members"].as_array().into_iter().flatten() {
+                let id = h["member"]["id"].as_u64().unwrap_or(0);
+                if let Some(other) = listed_homes.insert(id, store) {
+                    m.violation(format!("member {id} listed at {other} and {store}"));
+                }
+            }
+            match page["next_after"].as_str() {
+                Some(next) => after = format!("&after={next}"),
+                None => break,
+            }
+        }
+    }
+    if listed_homes != homes {
+        m.violation(format!(
+            "home lists hold {listed_homes:?}, members' homes are {homes:?}"
         ));
     }
     // Each store's due list holds exactly its live members whose latest follow-up set a date.
@@ -1103,8 +1153,8 @@ async fn check(server: &Server, model: &Mutex<Model>, rng: &mut StdRng) {
                     continue;
                 }
                 let (count, sum) = match *kind {
-                    // Brought from another system: no day's business.
-                    "opening" => continue,
+                    // Brought from another system or another store: no day's business.
+                    "opening" | "home_move" => continue,
                     "recharge" => ("recharges", "recharged_with_bonus"),
                     "deduction" => ("deductions", "deducted"),
                     _ => ("refunds", "refunded"),
