@@ -372,6 +372,10 @@ pub struct BalanceDto {
     pub coupons: Vec<HeldCouponDto>,
     pub last_entry_seq: u64,
     pub last_activity_seq: u64,
+    /// When the member last came to a counter (paid, spent, bought, used sessions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_visit: Option<Timestamp>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -432,6 +436,7 @@ impl From<&Account> for BalanceDto {
                 .collect(),
             last_entry_seq: a.last_entry.0,
             last_activity_seq: m.last_activity,
+            last_visit: a.last_visit,
         }
     }
 }

@@ -180,6 +180,34 @@ pub enum CounterOp {
     },
 }
 
+impl CounterOp {
+    /// Whether the member came to a counter for it (到店): what a store's last-visit date
+    /// counts. Adjustments made for them (points, sessions, coupons, level, lock) and
+    /// balances brought from another system don't.
+    pub fn is_visit(&self) -> bool {
+        match self {
+            CounterOp::Recharge { .. }
+            | CounterOp::Deduct { .. }
+            | CounterOp::Refund { .. }
+            | CounterOp::RefundRecharge { .. }
+            | CounterOp::BuyCard { .. }
+            | CounterOp::Consume { .. }
+            | CounterOp::RedeemCoupon { .. }
+            | CounterOp::ExchangeGift { .. }
+            | CounterOp::ReplaceCard
+            | CounterOp::Checkout { .. }
+            | CounterOp::Return { .. } => true,
+            CounterOp::Opening { .. }
+            | CounterOp::AddSessions { .. }
+            | CounterOp::Points { .. }
+            | CounterOp::IssueCoupon { .. }
+            | CounterOp::Lock
+            | CounterOp::Unlock
+            | CounterOp::SetLevel { .. } => false,
+        }
+    }
+}
+
 /// What a counter operation answers, and what its idempotency key remembers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Answer {
@@ -316,6 +344,7 @@ pub fn apply(account: &Account, ctx: &Ctx<'_>, op: CounterOp) -> Result<Effects,
     let (mut coupon, mut card, mut discount) = (None, None, None);
     let mut manual_level = false;
     let migration = matches!(op, CounterOp::Opening { .. });
+    let visit = op.is_visit();
     let (store, now, today) = (ctx.store, ctx.now, ctx.today);
     match op {
         CounterOp::Opening {
@@ -556,6 +585,9 @@ pub fn apply(account: &Account, ctx: &Ctx<'_>, op: CounterOp) -> Result<Effects,
         fx.acct.check(),
         "a counter operation broke an account invariant"
     );
+    if visit {
+        fx.acct.last_visit = Some(now);
+    }
     let answer = Answer {
         account: fx.acct.clone(),
         entry: fx.main_entry,

@@ -110,6 +110,9 @@ pub struct Account {
     /// Sequence of the newest entry; 0 before the first one.
     pub last_entry: EntrySeq,
     pub membership: Membership,
+    /// When the member last came to a counter: paid, spent, bought or used sessions
+    /// (`CounterOp::is_visit`); none before the first visit.
+    pub last_visit: Option<Timestamp>,
 }
 
 impl Account {
@@ -120,6 +123,7 @@ impl Account {
             bonus: Money::ZERO,
             last_entry: EntrySeq(0),
             membership: Membership::default(),
+            last_visit: None,
         }
     }
 

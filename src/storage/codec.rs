@@ -49,8 +49,12 @@ impl From<MoneyError> for CodecError {
 }
 
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    encode_as(FORMAT_VERSION, value)
+}
+
+fn encode_as<T: Serialize>(version: u8, value: &T) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
-    out.push(FORMAT_VERSION);
+    out.push(version);
     // Encoding plain structs into a Vec cannot fail.
     bincode::serde::encode_into_std_write(value, &mut out, bincode::config::standard())
         .expect("bincode encoding of a plain record into memory");
@@ -62,6 +66,10 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     if version != FORMAT_VERSION {
         return Err(CodecError::Version(version));
     }
+    decode_body(body)
+}
+
+fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
     let (value, used) = bincode::serde::decode_from_slice(body, bincode::config::standard())
         .map_err(|e| CodecError::Bincode(e.to_string()))?;
     if used != body.len() {
@@ -148,6 +156,44 @@ pub struct AccountRec {
     pub bonus: i64,
     pub last_entry: u64,
     pub membership: Membership,
+    pub last_visit_us: Option<i64>,
+}
+
+/// Accounts are written in format 2 (with `last_visit_us`) and read in either.
+const ACCOUNT_FORMAT: u8 = 2;
+
+/// An account as format 1 wrote it, before the last visit was kept.
+#[derive(Deserialize)]
+struct AccountRecV1 {
+    member: u64,
+    balance: i64,
+    bonus: i64,
+    last_entry: u64,
+    membership: Membership,
+}
+
+impl AccountRec {
+    pub fn encode(&self) -> Vec<u8> {
+        encode_as(ACCOUNT_FORMAT, self)
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<AccountRec, CodecError> {
+        match bytes.split_first().ok_or(CodecError::Empty)? {
+            (&ACCOUNT_FORMAT, body) => decode_body(body),
+            (&FORMAT_VERSION, body) => {
+                let v1: AccountRecV1 = decode_body(body)?;
+                Ok(AccountRec {
+                    member: v1.member,
+                    balance: v1.balance,
+                    bonus: v1.bonus,
+                    last_entry: v1.last_entry,
+                    membership: v1.membership,
+                    last_visit_us: None,
+                })
+            }
+            (&version, _) => Err(CodecError::Version(version)),
+        }
+    }
 }
 
 impl From<&Account> for AccountRec {
@@ -158,6 +204,7 @@ impl From<&Account> for AccountRec {
             bonus: a.bonus.minor(),
             last_entry: a.last_entry.0,
             membership: a.membership.clone(),
+            last_visit_us: a.last_visit.map(|t| t.timestamp_micros()),
         }
     }
 }
@@ -171,6 +218,7 @@ impl TryFrom<AccountRec> for Account {
             bonus: Money::from_minor(r.bonus),
             last_entry: EntrySeq(r.last_entry),
             membership: r.membership,
+            last_visit: r.last_visit_us.map(ts).transpose()?,
         };
         if !account.check() {
             return Err(CodecError::Invalid(
@@ -564,21 +612,57 @@ mod tests {
         assert_eq!(back, e);
     }
 
+    fn account_rec(last_visit_us: Option<i64>) -> AccountRec {
+        AccountRec {
+            member: 1 << 32 | 1,
+            balance: 5,
+            bonus: 0,
+            last_entry: 1,
+            membership: Membership::default(),
+            last_visit_us,
+        }
+    }
+
     #[test]
     fn rejects_unknown_version_and_garbage() {
-        let mut bytes = encode(&AccountRec {
+        let mut bytes = account_rec(None).encode();
+        bytes[0] = 99;
+        assert!(matches!(
+            AccountRec::decode(&bytes),
+            Err(CodecError::Version(99))
+        ));
+        assert!(AccountRec::decode(&[]).is_err());
+        assert!(AccountRec::decode(&[ACCOUNT_FORMAT, 0xff]).is_err());
+    }
+
+    /// Accounts written before the last visit was kept read as never visited; new ones
+    /// keep it.
+    #[test]
+    fn accounts_of_both_formats_read() {
+        #[derive(Serialize)]
+        struct V1 {
+            member: u64,
+            balance: i64,
+            bonus: i64,
+            last_entry: u64,
+            membership: Membership,
+        }
+        let old = encode(&V1 {
             member: 1 << 32 | 1,
             balance: 5,
             bonus: 0,
             last_entry: 1,
             membership: Membership::default(),
         });
-        bytes[0] = 99;
-        assert!(matches!(
-            decode::<AccountRec>(&bytes),
-            Err(CodecError::Version(99))
-        ));
-        assert!(decode::<AccountRec>(&[]).is_err());
-        assert!(decode::<AccountRec>(&[FORMAT_VERSION, 0xff]).is_err());
+        assert_eq!(old[0], FORMAT_VERSION);
+        let read = AccountRec::decode(&old).unwrap();
+        assert_eq!((read.balance, read.last_visit_us), (5, None));
+        let new = account_rec(Some(1_700_000_000_000_000)).encode();
+        assert_eq!(new[0], ACCOUNT_FORMAT);
+        let account = Account::try_from(AccountRec::decode(&new).unwrap()).unwrap();
+        assert_eq!(
+            account.last_visit.map(|t| t.timestamp_micros()),
+            Some(1_700_000_000_000_000)
+        );
     }
 }

@@ -31,6 +31,13 @@ pub struct Storage {
     db: Arc<DB>,
 }
 
+/// The account stored under `key`, in either of its formats.
+pub(crate) fn account_at(key: &[u8], bytes: &[u8]) -> Result<Account, StorageError> {
+    AccountRec::decode(bytes)
+        .and_then(Account::try_from)
+        .map_err(|e| corrupt(key, e))
+}
+
 pub(crate) fn decode_at<T: serde::de::DeserializeOwned>(
     key: &[u8],
     bytes: &[u8],
@@ -264,9 +271,10 @@ impl Storage {
 
     pub fn account(&self, id: MemberId) -> Result<Option<Account>, StorageError> {
         let key = keys::account(id);
-        self.get_rec::<AccountRec>(&key)?
-            .map(|r| r.try_into().map_err(|e| corrupt(&key, e)))
-            .transpose()
+        match self.db.get_pinned(&key)? {
+            Some(bytes) => account_at(&key, &bytes).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Whether the member has an account, without decoding it.
@@ -365,7 +373,7 @@ impl Storage {
             if key.first() != Some(&keys::TAG_ACCOUNT) {
                 break;
             }
-            let rec: AccountRec = decode_at(&key, &value)?;
+            let rec = AccountRec::decode(&value).map_err(|e| corrupt(&key, e))?;
             tb.members = tb.members.saturating_add(i128::from(rec.balance));
             tb.member_accounts += 1;
         }

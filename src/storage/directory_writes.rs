@@ -32,7 +32,7 @@ pub fn member_registered(member: &Member) -> Vec<Write> {
     writes.extend(super::members::registered(member));
     writes.push(Write::put(
         keys::account(id),
-        codec::encode(&AccountRec::from(&Account::open(id))),
+        AccountRec::from(&Account::open(id)).encode(),
     ));
     writes
 }

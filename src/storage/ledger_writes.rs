@@ -16,7 +16,7 @@ use crate::domain::money::Money;
 pub fn account(account: &Account) -> Write {
     Write::put(
         keys::account(account.member),
-        codec::encode(&AccountRec::from(account)),
+        AccountRec::from(account).encode(),
     )
 }
 
@@ -74,10 +74,7 @@ pub type BinRecords = Vec<(Vec<u8>, Vec<u8>)>;
 /// is never deleted.
 pub fn binned_member(member: &Member, account: &Account) -> (BinRecords, Vec<Write>) {
     let mut held = super::members::records(member);
-    held.push((
-        keys::account(member.id),
-        codec::encode(&AccountRec::from(account)),
-    ));
+    held.push((keys::account(member.id), AccountRec::from(account).encode()));
     let deletions = held.iter().map(|(k, _)| Write::delete(k.clone())).collect();
     (held, deletions)
 }

@@ -9,10 +9,12 @@
 //! per request: a page may come back short with a cursor to go on from, never slow.
 
 use chrono::NaiveDate;
+use std::collections::{BinaryHeap, HashMap};
+
 use rocksdb::{Direction, IteratorMode};
 use serde::{Deserialize, Serialize};
 
-use super::codec::{self, AccountRec, CodecError, MemberRec};
+use super::codec::{self, CodecError, MemberRec};
 use super::db::{corrupt, Storage, StorageError};
 use super::journal::Write;
 use super::keys;
@@ -205,6 +207,10 @@ pub struct MemberFilter {
     pub balance_max: Option<i64>,
     pub registered_from: Option<Timestamp>,
     pub registered_before: Option<Timestamp>,
+    /// Last visit at or after this.
+    pub visited_from: Option<Timestamp>,
+    /// Last visit before this, or never (members lapsed since).
+    pub visited_before: Option<Timestamp>,
     /// A member field and the value it must have (a number as its digits).
     pub field: Option<(u16, String)>,
 }
@@ -226,6 +232,12 @@ impl MemberFilter {
             && self.registered_from.is_none_or(|t| m.created_at >= t)
             && self.registered_before.is_none_or(|t| m.created_at < t)
             && self
+                .visited_from
+                .is_none_or(|t| a.last_visit.is_some_and(|v| v >= t))
+            && self
+                .visited_before
+                .is_none_or(|t| a.last_visit.is_none_or(|v| v < t))
+            && self
                 .field
                 .as_ref()
                 .is_none_or(|(id, want)| match m.profile.fields.get(id) {
@@ -236,6 +248,83 @@ impl MemberFilter {
                     None => false,
                 })
     }
+}
+
+/// What a sorted search orders by; each ascending or descending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberOrder {
+    Balance { descending: bool },
+    LastVisit { descending: bool },
+    Registered { descending: bool },
+}
+
+impl MemberOrder {
+    /// `balance`, `last_visit` or `registered`, with a leading `-` for descending.
+    pub fn parse(s: &str) -> Option<MemberOrder> {
+        let (descending, name) = match s.strip_prefix('-') {
+            Some(name) => (true, name),
+            None => (false, s),
+        };
+        Some(match name {
+            "balance" => MemberOrder::Balance { descending },
+            "last_visit" => MemberOrder::LastVisit { descending },
+            "registered" => MemberOrder::Registered { descending },
+            _ => return None,
+        })
+    }
+
+    /// Where a member stands in this order: never visited comes before any visit.
+    fn cursor(self, m: &Member, a: &Account) -> SortCursor {
+        let (value, descending) = match self {
+            MemberOrder::Balance { descending } => (a.balance.minor(), descending),
+            MemberOrder::LastVisit { descending } => (
+                a.last_visit.map_or(i64::MIN, |t| t.timestamp_micros()),
+                descending,
+            ),
+            MemberOrder::Registered { descending } => (m.created_at.timestamp_micros(), descending),
+        };
+        let rank = if descending {
+            -i128::from(value)
+        } else {
+            i128::from(value)
+        };
+        SortCursor {
+            rank,
+            member: m.id.get(),
+        }
+    }
+}
+
+/// A place in a sorted search: the sort value (negated when descending), then the member
+/// id, so that equal values keep one order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SortCursor {
+    rank: i128,
+    member: u64,
+}
+
+impl SortCursor {
+    pub fn to_bytes(self) -> [u8; 24] {
+        let mut b = [0u8; 24];
+        b[..16].copy_from_slice(&self.rank.to_be_bytes());
+        b[16..].copy_from_slice(&self.member.to_be_bytes());
+        b
+    }
+
+    pub fn from_bytes(b: &[u8]) -> Option<SortCursor> {
+        Some(SortCursor {
+            rank: i128::from_be_bytes(b.get(..16)?.try_into().ok()?),
+            member: u64::from_be_bytes(b.get(16..24)?.try_into().ok()?),
+        })
+        .filter(|_| b.len() == 24)
+    }
+}
+
+/// One page of a sorted search, and where the next starts.
+#[derive(Debug)]
+pub struct SortedPage {
+    pub members: Vec<(Member, Account)>,
+    pub next: Option<SortCursor>,
 }
 
 /// One page of a search: the hits, and where to go on from when the index may hold more.
@@ -308,23 +397,85 @@ impl Storage {
         limit: usize,
         home_of: &dyn Fn(MemberId) -> StoreId,
     ) -> Result<MemberPage, StorageError> {
+        let mut members = Vec::new();
+        let walked = self.walk(index, after, home_of, |m, a, home| {
+            if filter.admits(&m, &a, home) {
+                members.push((m, a));
+            }
+            members.len() < limit
+        })?;
+        Ok(MemberPage {
+            members,
+            next: walked,
+        })
+    }
+
+    /// The members `index` and `filter` find, in `order`, from after `after`: the whole
+    /// set is looked at, so `None` when it is more than [`SEARCH_SCAN_BUDGET`] keys.
+    pub fn sorted_members(
+        &self,
+        index: &MemberIndex,
+        filter: &MemberFilter,
+        order: MemberOrder,
+        after: Option<SortCursor>,
+        limit: usize,
+        home_of: &dyn Fn(MemberId) -> StoreId,
+    ) -> Result<Option<SortedPage>, StorageError> {
+        // The `limit + 1` first after the cursor; one more than a page says there are more.
+        let mut best: BinaryHeap<(SortCursor, MemberId)> = BinaryHeap::new();
+        let mut found = HashMap::new();
+        let walked = self.walk(index, None, home_of, |m, a, home| {
+            if !filter.admits(&m, &a, home) {
+                return true;
+            }
+            let at = order.cursor(&m, &a);
+            if after.is_some_and(|c| at <= c) {
+                return true;
+            }
+            if best.len() <= limit || best.peek().is_some_and(|(worst, _)| at < *worst) {
+                best.push((at, m.id));
+                found.insert(m.id, (m, a));
+                if best.len() > limit + 1 {
+                    if let Some((_, out)) = best.pop() {
+                        found.remove(&out);
+                    }
+                }
+            }
+            true
+        })?;
+        if walked.is_some() {
+            return Ok(None);
+        }
+        let mut ranked = best.into_sorted_vec();
+        let next = (ranked.len() > limit).then(|| ranked[limit - 1].0);
+        ranked.truncate(limit);
+        let members = ranked
+            .into_iter()
+            .filter_map(|(_, id)| found.remove(&id))
+            .collect();
+        Ok(Some(SortedPage { members, next }))
+    }
+
+    /// Walks `index` from after the key `after`, handing each live member and its home to
+    /// `visit` until it answers false or [`SEARCH_SCAN_BUDGET`] keys were looked at: then
+    /// the last key looked at, where a next page starts; `None` once the index is done.
+    fn walk(
+        &self,
+        index: &MemberIndex,
+        after: Option<&[u8]>,
+        home_of: &dyn Fn(MemberId) -> StoreId,
+        mut visit: impl FnMut(Member, Account, StoreId) -> bool,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
         let segments = index.segments();
         // A cursor from another index is not ours to follow.
         let first = match after {
             Some(a) => match segments.iter().position(|p| a.starts_with(p)) {
                 Some(i) => i,
-                None => {
-                    return Ok(MemberPage {
-                        members: Vec::new(),
-                        next: None,
-                    })
-                }
+                None => return Ok(None),
             },
             None => 0,
         };
-        let mut members = Vec::new();
-        let mut last: Option<Vec<u8>> = None;
-        let mut looked = 0usize;
+        let (mut looked, mut last) = (0usize, None);
         for (i, prefix) in segments.iter().enumerate().skip(first) {
             let start = match after {
                 Some(a) if i == first => a.to_vec(),
@@ -341,11 +492,8 @@ impl Storage {
                 if after == Some(&key[..]) {
                     continue;
                 }
-                if members.len() == limit || looked >= SEARCH_SCAN_BUDGET {
-                    return Ok(MemberPage {
-                        members,
-                        next: last,
-                    });
+                if looked >= SEARCH_SCAN_BUDGET {
+                    return Ok(last);
                 }
                 looked += 1;
                 last = Some(key.to_vec());
@@ -361,23 +509,15 @@ impl Storage {
                     continue;
                 }
                 // An index key and its record are written in one batch; both or neither.
-                let Some(member) = self.member(id)? else {
+                let (Some(member), Some(account)) = (self.member(id)?, self.account(id)?) else {
                     continue;
                 };
-                let akey = keys::account(id);
-                let Some(rec) = self.get_rec::<AccountRec>(&akey)? else {
-                    continue;
-                };
-                let account: Account = rec.try_into().map_err(|e| corrupt(&akey, e))?;
-                if filter.admits(&member, &account, home) {
-                    members.push((member, account));
+                if !visit(member, account, home) {
+                    return Ok(Some(key.to_vec()));
                 }
             }
         }
-        Ok(MemberPage {
-            members,
-            next: None,
-        })
+        Ok(None)
     }
 }
 

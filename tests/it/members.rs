@@ -686,3 +686,84 @@ async fn member_fields_hq_defines_are_checked_on_every_edit() {
     let (status, _) = server.get("/v1/members/search?field_id=1").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// The last visit is kept from counter work (not from adjustments made for the member), is
+/// searchable both ways, and orders a list as balance and registration do, page by page,
+/// across a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_by_last_visit_and_sorted_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with_clock(dir.path(), Some("2026-03-01T02:00:00Z"));
+    let a = server.create_store("Sorted").await;
+    let mut m = Vec::new();
+    for i in 0..4 {
+        server
+            .set_clock(&format!("2026-03-01T0{}:00:00Z", 2 + i))
+            .await;
+        m.push(server.register(&format!("1380000100{i}"), a).await);
+    }
+    let (t1, t2) = ("2026-03-02T02:00:00Z", "2026-03-05T02:00:00Z");
+    server.set_clock(t1).await;
+    server.recharge(m[0], a, 5_000, "v-1").await;
+    server.recharge(m[3], a, 3_000, "v-2").await;
+    server.set_clock(t2).await;
+    server.recharge(m[1], a, 1_000, "v-3").await;
+    server.deduct(m[0], a, 100, "v-4").await;
+    // Points given by hand are not a visit.
+    let (status, body) = server
+        .post(
+            &format!("/v1/members/{}/points", m[2]),
+            "v-5",
+            json!({"delta": 10, "reason": "welcome", "store_id": a}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    for round in 0..2 {
+        let q = |s: &str| format!("home_store_id={a}&{s}");
+        assert_eq!(
+            search_all(&server, &q("sort=-balance")).await,
+            vec![m[0], m[3], m[1], m[2]],
+            "round {round}"
+        );
+        assert_eq!(
+            search_all(&server, &q("sort=balance")).await,
+            vec![m[2], m[1], m[3], m[0]]
+        );
+        // Equal visits keep id order; never visited comes first ascending, last descending.
+        assert_eq!(
+            search_all(&server, &q("sort=-last_visit")).await,
+            vec![m[0], m[1], m[3], m[2]]
+        );
+        assert_eq!(
+            search_all(&server, &q("sort=last_visit")).await,
+            vec![m[2], m[3], m[0], m[1]]
+        );
+        assert_eq!(
+            search_all(&server, &q("sort=-registered")).await,
+            vec![m[3], m[2], m[1], m[0]]
+        );
+        // Lapsed since t2 (or never came), and came since t2.
+        let mut lapsed = search_all(&server, &q(&format!("visited_before={t2}"))).await;
+        lapsed.sort_unstable();
+        assert_eq!(lapsed, vec![m[2], m[3]]);
+        assert_eq!(
+            search_all(&server, &q(&format!("visited_from={t2}&sort=registered"))).await,
+            vec![m[0], m[1]]
+        );
+        let (_, page) = server
+            .get(&format!("/v1/members/search?phone_prefix=13800001000"))
+            .await;
+        assert_eq!(page["members"][0]["last_visit"], t2, "{page}");
+        let (_, balance) = server.get(&format!("/v1/members/{}/balance", m[3])).await;
+        assert_eq!(balance["last_visit"], t1, "{balance}");
+        server.kill();
+        server = Server::start_with_clock(dir.path(), Some(t2));
+    }
+    for bad in ["sort=name", "sort=-balance&after=00ff"] {
+        let (status, body) = server
+            .get(&format!("/v1/members/search?home_store_id={a}&{bad}"))
+            .await;
+        assert!(status.is_client_error(), "{bad}: {status} {body}");
+    }
+}
