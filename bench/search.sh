@@ -41,7 +41,7 @@ echo "seeded $MEMBERS members in $(( $(date +%s) - began )) s"
     --connections $CONNS --seconds "$SECS" --out search.json >/dev/null 2>&1
 read -r CS_OPS CS_P50 CS_P99 <<<"$(python3 -c "import json; r=json.load(open('search.json')); print('%.0f %d %d' % (r['operations_per_s'], r['latency_us']['p50'], r['latency_us']['p99']))")"
 q() { curl -s -o /dev/null -w '%{time_total}' -H "authorization: Bearer benchkey" "http://$SERVER/v1/members/search?$1"; }
-echo "one request each, s: phone prefix $(q 'phone_prefix=1234567&limit=20'), name prefix $(q 'name_prefix=member%2012345&limit=20'), home store $(q 'home_store_id=7&limit=20'), worst filter (every member scanned for balance >= 1, one page) $(q 'balance_min=1&limit=20')"
+echo "one request each, s: phone prefix $(q 'phone_prefix=1234567&limit=20'), name prefix $(q 'name_prefix=member%2012345&limit=20'), home store $(q 'home_store_id=7&limit=20'), worst filter (every member scanned for balance >= 1, one page) $(q 'balance_min=1&limit=20'), a home store sorted by balance (its $((MEMBERS / STORES)) members ranked) $(q 'home_store_id=7&sort=-balance&limit=20'), lapsed members of a home store by last visit $(q 'home_store_id=7&visited_before=2026-01-01T00:00:00Z&sort=last_visit&limit=20')"
 kill $CS; wait $CS 2>/dev/null || true
 
 mkdir -p "$W/pg" "$W/pgsock" && chmod 700 "$W/pg" && chown postgres "$W/pg" "$W/pgsock" 2>/dev/null || true

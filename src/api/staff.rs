@@ -402,7 +402,8 @@ pub async fn stats(state: Arc<ApiState>, p: Principal, id: u32, q: RangeQuery) -
     })())
 }
 
-/// `GET /v1/stores/{id}/staff-stats?from=&to=`: every employee who worked there.
+/// `GET /v1/stores/{id}/staff-stats?from=&to=`: every employee who works there, and every
+/// one credited there in the period who has moved to other stores since.
 pub async fn store_stats(state: Arc<ApiState>, p: Principal, raw: u64, q: RangeQuery) -> Response {
     respond((|| {
         range(q.from, q.to)?;
@@ -410,12 +411,17 @@ pub async fn store_stats(state: Arc<ApiState>, p: Principal, raw: u64, q: RangeQ
         let catalog = state.registry.catalog();
         let storage = state.storage();
         let mut out = Vec::new();
-        for e in catalog.staff.after(0).filter(|e| e.stores.contains(&store)) {
+        for e in catalog.staff.after(0) {
             let mut total = DayFigures::default();
+            let mut credited = false;
             for (_, s, f) in storage.employee_figures(e.id, q.from, q.to)? {
                 if s == store {
                     total.add_all(&f);
+                    credited = true;
                 }
+            }
+            if !credited && !e.stores.contains(&store) {
+                continue;
             }
             out.push(StaffTotalsDto {
                 employee_id: e.id.0,

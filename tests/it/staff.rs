@@ -279,6 +279,47 @@ async fn employees_are_credited_with_sales_recharges_and_services_and_leave_with
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (_, page) = server.get("/v1/employees?status=active").await;
     assert_eq!(page["employees"].as_array().unwrap().len(), 2, "{page}");
+
+    // An employee transferred to another store keeps what they were credited with in the
+    // old one's list, and appears in the new one's.
+    let (status, li) = server
+        .post(
+            "/v1/employees",
+            "h-li",
+            json!({"name": "Li", "store_ids": [store]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{li}");
+    let li = li["id"].as_u64().unwrap();
+    let (status, body) = server
+        .post(
+            &format!("/v1/members/{m}/recharges"),
+            "r-li",
+            json!({"amount": 7_000, "store_id": store, "employee_id": li}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = server
+        .patch(
+            &format!("/v1/employees/{li}"),
+            "e-li",
+            json!({"store_ids": [other_store]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for (at, recharged) in [(store, 7_000), (other_store, 0)] {
+        let (_, team) = server
+            .get(&format!("/v1/stores/{at}/staff-stats?{DAY}"))
+            .await;
+        let row = team["employees"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["employee_id"].as_u64() == Some(li))
+            .cloned()
+            .unwrap_or_else(|| panic!("Li is not listed at {at}: {team}"));
+        assert_eq!(row["totals"]["recharged"], recharged, "{row}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
