@@ -3,9 +3,10 @@
 //! columns come out again. Opening balances come out of the home store's equity account
 //! (`StoreAccountKind::Equity`), so the ledger still sums to zero.
 //!
-//! Each row is two writes of its own, keyed `<key>/<row>` (the member) and `<key>/<row>/o`
-//! (the opening): sending the same file again under the same key imports nobody twice, and
-//! a file too big for one request goes in parts, each naming its `first_row`.
+//! Each row is up to three writes of its own, keyed `<key>/<row>` (the member),
+//! `<key>/<row>/p` (the profile columns) and `<key>/<row>/o` (the opening): sending the
+//! same file again under the same key imports nobody twice, and a file too big for one
+//! request goes in parts, each naming its `first_row`.
 
 use std::sync::Arc;
 
@@ -23,11 +24,13 @@ use super::handlers::{
 };
 use super::ApiState;
 use crate::actors::counter::{MemberRequest, MemberWrite};
-use crate::actors::directory::RegisterMember;
+use crate::actors::directory::{EditMember, RegisterMember};
 use crate::domain::access::{Capability, Principal};
 use crate::domain::idempotency::Outcome;
 use crate::domain::ids::{MemberId, StoreId};
-use crate::domain::import::{export_row, Header, ImportError, ImportRow, IMPORT_ROWS_MAX};
+use crate::domain::import::{
+    export_row, field_column, Header, ImportError, ImportRow, COLUMNS, IMPORT_ROWS_MAX,
+};
 use crate::domain::oplog::Audit;
 use crate::storage::members::{MemberFilter, MemberIndex};
 
@@ -45,7 +48,9 @@ pub struct ImportBody {
     pub first_row: u32,
     /// The file: a header line naming the columns (`phone`, `name`, `balance`, `bonus`,
     /// `points`, `level_id`, `count_cards` as `service_id:sessions[:YYYY-MM-DD]` separated
-    /// by `;`), then one member a line, at most 1,000. Money in minor units.
+    /// by `;`, `gender` (female, male, other), `birthday` (YYYY-MM-DD), `notes`, `tags`
+    /// separated by `;`, `field_<id>` for a member field), then one member a line, at most
+    /// 1,000. Money in minor units.
     pub csv: String,
 }
 
@@ -115,21 +120,37 @@ async fn import_row(
     row: u32,
     fields: Result<Vec<String>, String>,
 ) -> ImportRowDto {
+    let defs = &state.registry.catalog().member_fields;
     let checked = fields.and_then(|f| {
         let refs: Vec<&str> = f.iter().map(String::as_str).collect();
-        Ok((ImportRow::parse(header, &refs)?, f))
+        Ok((ImportRow::parse(header, &refs, defs)?, f))
     });
     let (r, fields) = match checked {
         Ok(x) => x,
         Err(m) => return refused(row, None, &ApiError::Invalid(m)),
     };
-    if let Err(e) = precheck(state, &r) {
+    if let Err(e) = precheck(state, home, &r) {
         return refused(row, None, &e);
     }
     let member = match register(state, p, key, home, row, &r).await {
         Ok(m) => m,
         Err(e) => return refused(row, None, &e),
     };
+    if let Some(edit) = r.profile.clone() {
+        let edited = async {
+            let meta = meta(
+                p,
+                Some(format!("{key}/{row}/p")),
+                &format!("members/imports/{row}/profile"),
+                &fields,
+            )?;
+            write(&state.directory, EditMember { meta, member, edit }).await
+        }
+        .await;
+        if let Err(e) = edited {
+            return refused(row, Some(member), &e);
+        }
+    }
     if let Some(op) = r.opening() {
         let opened = async {
             let meta = meta(
@@ -165,8 +186,15 @@ async fn import_row(
     }
 }
 
-/// What the row names must exist before anyone is registered.
-fn precheck(state: &ApiState, r: &ImportRow) -> Result<(), ApiError> {
+/// What the row names must exist, and its profile must pass, before anyone is registered.
+fn precheck(state: &ApiState, home: StoreId, r: &ImportRow) -> Result<(), ApiError> {
+    if let Some(edit) = &r.profile {
+        let today = state
+            .registry
+            .business_day(home, state.registry.clock.now());
+        edit.check(today)
+            .map_err(|e| ApiError::Invalid(e.to_string()))?;
+    }
     if let Some(l) = r.level.filter(|l| l.0 != 0) {
         if state.registry.catalog().levels.level(l).is_none() {
             return Err(ApiError::NotFound(format!("level {}", l.0)));
@@ -286,10 +314,18 @@ pub async fn export(state: Arc<ApiState>, p: Principal, q: ExportQuery) -> Respo
         )?;
         let mut out = csv::Writer::from_writer(Vec::new());
         let io = |e: csv::Error| ApiError::InvalidBody(e.to_string());
-        out.write_record(crate::domain::import::COLUMNS)
-            .map_err(io)?;
+        let field_ids: Vec<u16> = state
+            .registry
+            .catalog()
+            .member_fields
+            .keys()
+            .copied()
+            .collect();
+        let mut header: Vec<String> = COLUMNS.iter().map(|c| (*c).to_owned()).collect();
+        header.extend(field_ids.iter().map(|id| field_column(*id)));
+        out.write_record(&header).map_err(io)?;
         for (m, account) in &page.members {
-            out.write_record(export_row(m.phone.as_str(), m.name.as_str(), account))
+            out.write_record(export_row(m, account, &field_ids))
                 .map_err(io)?;
         }
         let bytes = out

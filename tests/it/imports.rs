@@ -187,7 +187,7 @@ async fn members_come_in_with_their_holdings_once_and_go_out_the_same() {
         let mut lines = text.lines();
         assert_eq!(
             lines.next(),
-            Some("phone,name,balance,bonus,points,level_id,count_cards")
+            Some("phone,name,balance,bonus,points,level_id,count_cards,gender,birthday,notes,tags")
         );
         exported.extend(lines.map(str::to_owned));
         match page["next_after"].as_str() {
@@ -197,16 +197,16 @@ async fn members_come_in_with_their_holdings_once_and_go_out_the_same() {
     }
     assert_eq!(exported.len(), 5, "{exported:?}"); // four imported and one registered
     assert!(exported.contains(&format!(
-        "13900000001,王芳,4000,4000,120,1,{svc}:10;{svc}:2:2026-12-31"
+        "13900000001,王芳,4000,4000,120,1,{svc}:10;{svc}:2:2026-12-31,,,,"
     )));
-    assert!(exported.contains(&"13900000003,\"Zhang, San\",888,0,0,0,".to_owned()));
+    assert!(exported.contains(&"13900000003,\"Zhang, San\",888,0,0,0,,,,,".to_owned()));
     let _ = existing;
 
     let other_dir = tempfile::tempdir().unwrap();
     let other = Server::start_with_clock(other_dir.path(), Some(T0));
     let (other_home, _) = chain(&other).await;
     let file = format!(
-        "phone,name,balance,bonus,points,level_id,count_cards\n{}\n",
+        "phone,name,balance,bonus,points,level_id,count_cards,gender,birthday,notes,tags\n{}\n",
         exported.join("\n")
     );
     let (status, r) = other
@@ -221,4 +221,89 @@ async fn members_come_in_with_their_holdings_once_and_go_out_the_same() {
     let (_, tb) = other.get("/v1/ledger/trial-balance").await;
     assert_eq!(tb["sum"], 0);
     assert_eq!(tb["member_balances"], 4_000 + 888 + 300, "{tb}");
+}
+
+/// Profile columns (gender, birthday, notes, tags, member fields) come in with the member,
+/// are checked with the row, and go out again in the export.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_columns_come_in_and_go_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_clock(dir.path(), Some(T0));
+    let (home, _) = chain(&server).await;
+    let (status, body) = server
+        .put(
+            "/v1/member-fields/3",
+            "f-3",
+            json!({"name": "Height", "kind": {"number": {"min": 50, "max": 250}}, "required": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let csv = "phone,name,gender,birthday,notes,tags,field_3\n\
+               13900000011,Chen,女,1990-05-01,likes tea,vip;new,165\n\
+               13900000012,Bad Height,,,,,400\n\
+               13900000013,Bad Day,,1990-13-01,,,\n\
+               13900000014,Plain,,,,,\n";
+    let (status, report) = server
+        .post(
+            "/v1/members/imports",
+            "file-p",
+            json!({"home_store_id": home, "csv": csv}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let rows: Vec<(&str, &str)> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["status"].as_str().unwrap(),
+                r["code"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("imported", ""),
+            ("refused", "invalid_field"),
+            ("refused", "invalid_field"),
+            ("imported", "")
+        ],
+        "{report}"
+    );
+    let chen = report["rows"][0]["member_id"].as_u64().unwrap();
+    let (_, m) = server.get(&format!("/v1/members/{chen}")).await;
+    assert_eq!(m["gender"], "female", "{m}");
+    assert_eq!(m["birthday"], "1990-05-01");
+    assert_eq!(m["notes"], "likes tea");
+    assert_eq!(m["tags"], json!(["new", "vip"]));
+    assert_eq!(m["fields"]["3"], 165);
+    // Refused rows registered nobody.
+    let (status, _) = server.get("/v1/members?phone=13900000012").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The same file again changes nothing and answers the same.
+    let (_, again) = server
+        .post(
+            "/v1/members/imports",
+            "file-p",
+            json!({"home_store_id": home, "csv": csv}),
+        )
+        .await;
+    assert_eq!(again["rows"], report["rows"]);
+
+    let (status, page) = server
+        .get(&format!("/v1/members/export?home_store_id={home}&limit=50"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let text = page["csv"].as_str().unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("phone,name,balance,bonus,points,level_id,count_cards,gender,birthday,notes,tags,field_3")
+    );
+    assert!(
+        text.contains("13900000011,Chen,0,0,0,0,,female,1990-05-01,likes tea,new;vip,165"),
+        "{text}"
+    );
 }

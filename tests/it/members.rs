@@ -752,7 +752,7 @@ async fn search_by_last_visit_and_sorted_pages() {
             vec![m[0], m[1]]
         );
         let (_, page) = server
-            .get(&format!("/v1/members/search?phone_prefix=13800001000"))
+            .get("/v1/members/search?phone_prefix=13800001000")
             .await;
         assert_eq!(page["members"][0]["last_visit"], t2, "{page}");
         let (_, balance) = server.get(&format!("/v1/members/{}/balance", m[3])).await;
