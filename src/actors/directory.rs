@@ -404,16 +404,7 @@ impl Handler<BinMember> for Directory {
         let done = async move {
             own.durable().await.map_err(|_| ActorError::Unavailable)?;
             let ledger = ledger.ok_or(ActorError::MemberNotFound(bin.member.get()))?;
-            let answer = ledger
-                .send(bin)
-                .await
-                .map_err(|_| ActorError::Unavailable)??;
-            answer
-                .ticket
-                .durable()
-                .await
-                .map_err(|_| ActorError::Unavailable)?;
-            Ok::<_, ActorError>(answer.value)
+            super::written(&ledger, bin).await
         };
         AtomicResponse::new(Box::pin(done.into_actor(self).map(|value, act, _| {
             Ok(super::Durable {

@@ -83,22 +83,14 @@ impl Handler<MoveMember> for Directory {
         };
         let registry = self.registry.clone();
         let done = async move {
-            let answer = old
-                .send(release)
-                .await
-                .map_err(|_| ActorError::Unavailable)??;
-            answer
-                .ticket
-                .durable()
-                .await
-                .map_err(|_| ActorError::Unavailable)?;
-            if matches!(answer.value, Outcome::HomeMoved(_)) {
+            let value = super::written(&old, release).await?;
+            if matches!(value, Outcome::HomeMoved(_)) {
                 registry.publish_home(member, to);
                 old.send(ForgetMember(member))
                     .await
                     .map_err(|_| ActorError::Unavailable)?;
             }
-            Ok::<_, ActorError>(answer.value)
+            Ok::<_, ActorError>(value)
         };
         AtomicResponse::new(Box::pin(done.into_actor(self).map(|value, act, _| {
             Ok(Durable {

@@ -23,8 +23,31 @@ pub mod staff;
 pub mod store_ledger;
 pub mod writer;
 
+use actix::dev::ToEnvelope;
+use actix::{Actor, Addr, Handler, Message};
+
 use crate::domain::idempotency::Outcome;
 use crate::storage::{StorageError, Ticket};
+
+/// Sends a write to another actor and waits until it is durable: what one actor does when
+/// its own answer depends on another's write.
+pub(crate) async fn written<A, M>(addr: &Addr<A>, msg: M) -> Result<Outcome, ActorError>
+where
+    A: Actor + Handler<M>,
+    A::Context: ToEnvelope<A, M>,
+    M: Message<Result = WriteResult> + Send + 'static,
+{
+    let answer = addr
+        .send(msg)
+        .await
+        .map_err(|_| ActorError::Unavailable)??;
+    answer
+        .ticket
+        .durable()
+        .await
+        .map_err(|_| ActorError::Unavailable)?;
+    Ok(answer.value)
+}
 
 /// Depth of every actor's mailbox. A full mailbox makes senders wait; the API gives up after
 /// [`crate::api::ACTOR_REPLY_TIMEOUT`] and answers 503.

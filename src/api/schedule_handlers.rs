@@ -11,7 +11,9 @@ use warp::reply::Response;
 
 use super::auth::allow;
 use super::error::{ApiError, Code};
-use super::handlers::{json_bytes, json_status, meta, parse_json, respond, write, ApiResult};
+use super::handlers::{
+    allow_member, json_bytes, json_status, meta, parse_json, respond, write, ApiResult,
+};
 use super::schedule_dto::*;
 use super::{ApiState, ACTOR_REPLY_TIMEOUT};
 use crate::actors::directory::{DeleteService, PutService, SetSettings};
@@ -733,12 +735,7 @@ pub async fn member_plans(state: Arc<ApiState>, p: Principal, member: u64) -> Re
     respond(
         async {
             let member = member_id(member)?;
-            allow(
-                &p,
-                Capability::Counter,
-                Some(state.registry.home_of(member)),
-                || format!("member {member}"),
-            )?;
+            allow_member(&state, &p, member)?;
             if state.storage().account(member)?.is_none() {
                 return Err(ApiError::NotFound(format!("member {member}")));
             }
@@ -1075,12 +1072,7 @@ pub async fn member_appointments(
     respond(
         async {
             let member = member_id(member)?;
-            allow(
-                &p,
-                Capability::Counter,
-                Some(state.registry.home_of(member)),
-                || format!("member {member}"),
-            )?;
+            allow_member(&state, &p, member)?;
             if state.storage().account(member)?.is_none() {
                 return Err(ApiError::NotFound(format!("member {member}")));
             }
