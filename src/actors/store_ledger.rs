@@ -298,10 +298,8 @@ impl StoreLedger {
         for e in &fx.entries {
             writes.push(ledger_writes::entry(member, e));
             let new = e.seq > before.last_entry;
-            if new && e.store != self.home {
-                if let Some(owed) = settlement_owed(e) {
-                    writes.push(ledger_writes::settlement(self.home, member, e, owed));
-                }
+            if let Some(owed) = e.owed_by(self.home).filter(|_| new) {
+                writes.push(ledger_writes::settlement(self.home, member, e, owed));
             }
             if matches!(
                 e.kind,
@@ -408,16 +406,6 @@ impl StoreLedger {
     pub(super) fn prune(&mut self) {
         let durable = self.writer.prune();
         self.prune_pending(durable);
-    }
-}
-
-/// What the home store owes the store where `e` happened: stored value spent there, less
-/// what was refunded there.
-fn settlement_owed(e: &Entry) -> Option<Money> {
-    match e.kind {
-        EntryKind::Deduction { .. } => Some(e.amount.money()),
-        EntryKind::Refund { .. } => Some(Money::from_minor(-e.amount.minor())),
-        _ => None,
     }
 }
 

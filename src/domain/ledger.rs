@@ -229,6 +229,23 @@ impl Entry {
         all.into_iter().flatten().collect()
     }
 
+    /// What the member's home store owes the store where this entry happened (跨店结算):
+    /// stored value spent there, less refunds there, less what that store took in for the
+    /// home store (recharges, bonus included, less recharge refunds). None at home, and for
+    /// entries that settle nothing here (openings; a home move settles as it moves).
+    pub fn owed_by(&self, home: StoreId) -> Option<Money> {
+        if self.store == home {
+            return None;
+        }
+        let amount = self.amount.money();
+        let back = Money::from_minor(-amount.minor());
+        match self.kind {
+            EntryKind::Deduction { .. } | EntryKind::RechargeRefund { .. } => Some(amount),
+            EntryKind::Refund { .. } | EntryKind::Recharge { .. } => Some(back),
+            EntryKind::Opening | EntryKind::HomeMove { .. } => None,
+        }
+    }
+
     /// What this entry did to the member's stored value.
     pub fn signed(&self) -> Money {
         match self.kind {
@@ -674,8 +691,8 @@ mod tests {
 
     #[derive(Debug, Clone)]
     enum Op {
-        Recharge(i64),
-        Deduct(i64),
+        Recharge(i64, u32),
+        Deduct(i64, u32),
         Refund(usize, Option<i64>),
         /// The member's home moves to store 1, 2 or 3 (none when it is already there).
         Move(u32),
@@ -684,8 +701,8 @@ mod tests {
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             (1u32..=3).prop_map(Op::Move),
-            (1i64..1_000).prop_map(Op::Recharge),
-            (1i64..1_000).prop_map(Op::Deduct),
+            (1i64..1_000, 1u32..=3).prop_map(|(a, s)| Op::Recharge(a, s)),
+            (1i64..1_000, 1u32..=3).prop_map(|(a, s)| Op::Deduct(a, s)),
             (0usize..20, proptest::option::of(1i64..500)).prop_map(|(i, a)| Op::Refund(i, a)),
         ]
     }
@@ -702,6 +719,9 @@ mod tests {
             let mut entries: Vec<Entry> = Vec::new();
             let mut model: i64 = 0;
             let mut home = store(1);
+            // What each store holds for the member once settled: the home store exactly
+            // the balance, every other store nothing.
+            let mut held: HashMap<StoreId, i64> = HashMap::new();
             for op in ops {
                 let result = match op {
                     Op::Move(to) => {
@@ -711,14 +731,16 @@ mod tests {
                             continue;
                         };
                         prop_assert_eq!(moved.settled, account.balance);
+                        *held.entry(home).or_default() -= moved.settled.minor();
+                        *held.entry(store(to)).or_default() += moved.settled.minor();
                         home = store(to);
                         match entry {
                             Some(entry) => Ok(Posted { account: after, entry, updated_deduction: None }),
                             None => { account = after; continue }
                         }
                     }
-                    Op::Recharge(a) => recharge(&account, store(1), amt(a), Money::ZERO, TenderKind::Cash, at()),
-                    Op::Deduct(a) => deduct(&account, store(2), amt(a), at()),
+                    Op::Recharge(a, s) => recharge(&account, store(s), amt(a), Money::from_minor(a / 10), TenderKind::Cash, at()),
+                    Op::Deduct(a, s) => deduct(&account, store(s), amt(a), at()),
                     Op::Refund(i, a) => {
                         let Some(target) = entries.get(i).copied() else { continue };
                         refund(&account, &target, a.map(amt), at())
@@ -726,6 +748,14 @@ mod tests {
                 };
                 let Ok(posted) = result else { continue };
                 model += posted.entry.signed().minor();
+                let e = &posted.entry;
+                if !matches!(e.kind, EntryKind::HomeMove { .. }) {
+                    *held.entry(e.store).or_default() += e.signed().minor();
+                }
+                if let Some(owed) = e.owed_by(home) {
+                    *held.entry(home).or_default() -= owed.minor();
+                    *held.entry(e.store).or_default() += owed.minor();
+                }
                 for t in posted.entry.transfers() {
                     book.apply(&t).unwrap();
                 }
@@ -738,6 +768,10 @@ mod tests {
                 prop_assert!(model >= 0);
                 let store_sum: i64 = book.iter().map(|(_, m)| m.minor()).sum();
                 prop_assert_eq!(store_sum + account.balance.minor(), 0);
+                for (s, h) in &held {
+                    let want = if *s == home { account.balance.minor() } else { 0 };
+                    prop_assert_eq!(*h, want, "store {} holds {}", s, h);
+                }
             }
             for e in &entries {
                 if let EntryKind::Deduction { refunded } = e.kind {

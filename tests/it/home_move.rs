@@ -284,3 +284,31 @@ async fn deductions_racing_moves_are_applied_once_or_refused() {
     let (_, member) = server.get(&format!("/v1/members/{m}")).await;
     assert_eq!(member["home_store_id"].as_u64(), Some(a));
 }
+
+/// Stored value taken in at another store is settled back to the home store, which will
+/// serve it (跨店充值结算), and a recharge refund there is settled the other way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recharges_away_from_home_are_settled_with_the_home_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_clock(dir.path(), Some(T0));
+    let a = server.create_store("Home").await;
+    let b = server.create_store("Away").await;
+    let m = server.register("13800000021", a).await;
+    let (status, r) = server.recharge(m, b, 10_000, "rb-1").await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+    assert_eq!(settled(&server, a, b).await, (1, -10_000));
+    let (status, body) = server
+        .post(
+            &format!("/v1/members/{m}/recharge-refunds"),
+            "rr-1",
+            json!({"recharge_seq": r["entry_seq"], "amount": 1_000}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = server.deduct(m, b, 500, "db-1").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // B took 10,000 in, gave 1,000 back and served 500: it owes A the 8,500 A now serves.
+    assert_eq!(settled(&server, a, b).await, (3, -8_500));
+    assert_eq!(server.balance(m).await, 8_500);
+    server.assert_ledger_sums_to_zero().await;
+}
