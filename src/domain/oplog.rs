@@ -153,6 +153,12 @@ fn objects(
         Outcome::GiftStock { gift, .. } => out.push(format!("gift:{}", gift.0)),
         Outcome::DayClosed { store, day } => out.push(format!("closing:{store}:{day}")),
         Outcome::Binned(k, id) | Outcome::Restored(k, id) => out.push(format!("{}:{id}", k.name())),
+        // Found from the member and from both stores.
+        Outcome::HomeMoved(m) => {
+            out.push(format!("member:{}", m.member));
+            out.push(format!("store:{}", m.from));
+            out.push(format!("store:{}", m.to));
+        }
         _ => {}
     }
     out.dedup();

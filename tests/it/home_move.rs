@@ -147,6 +147,21 @@ async fn a_member_moves_home_with_everything_settled_and_survives_a_kill() {
         .post(&path, "mv-1", json!({"home_store_id": a}))
         .await;
     assert_eq!(code(&body), "idempotency_key_reused", "{status} {body}");
+    // The operation log finds the move from the member and from either store.
+    for object in [
+        format!("member:{m}"),
+        format!("store:{a}"),
+        format!("store:{b}"),
+    ] {
+        let (status, log) = server.get(&format!("/v1/oplog?object={object}")).await;
+        assert_eq!(status, StatusCode::OK, "{log}");
+        let found = log["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|op| op["idempotency_key"] == "mv-1" && op["result"] == "ok");
+        assert!(found, "{object}: {log}");
+    }
 
     for round in 0..2 {
         let (_, member) = server.get(&format!("/v1/members/{m}")).await;
