@@ -107,7 +107,6 @@ impl Handler<ReleaseMember> for StoreLedger {
     fn handle(&mut self, msg: ReleaseMember, _ctx: &mut Context<Self>) -> WriteResult {
         let (member, to, with) = (msg.member, msg.to, msg.with);
         turn(self, msg.meta, |me| {
-            me.owns(member)?;
             let account = me
                 .account(member)?
                 .ok_or(ActorError::MemberNotFound(member.get()))?;

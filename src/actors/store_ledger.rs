@@ -191,7 +191,6 @@ impl StoreLedger {
         if let Some(answer) = self.writer.replay(&key, &request)? {
             return Ok(answer.value);
         }
-        self.owns(member)?;
         if !self.registry.has_store(store) {
             return Err(ActorError::StoreNotFound(store.get()));
         }
@@ -487,7 +486,6 @@ impl Handler<BinMember> for StoreLedger {
         let record = msg.record;
         super::writer::turn(self, msg.meta, |me| {
             let not_found = || ActorError::MemberNotFound(member.get());
-            me.owns(member)?;
             let account = me.account(member)?.ok_or_else(not_found)?;
             let record = record.ok_or_else(not_found)?;
             crate::domain::recycle::check_member_empty(&account)?;

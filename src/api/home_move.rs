@@ -13,8 +13,7 @@ use super::handlers::{
 };
 use super::ApiState;
 use crate::actors::home_move::MoveMember;
-use crate::domain::access::Capability;
-use crate::domain::access::Principal;
+use crate::domain::access::{Capability, Principal};
 use crate::domain::home_move::HomeMove;
 use crate::domain::idempotency::Outcome;
 use crate::domain::ledger::Timestamp;
