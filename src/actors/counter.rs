@@ -2,12 +2,16 @@
 //! coupons, card loss, checkout, returns, recharge refunds) and walk-in orders. The rules
 //! are in `domain::counter`; here they meet the orders and entries they name.
 
-use actix::{Context, Handler, Message};
+use actix::fut::{ready, ActorFutureExt, WrapFuture};
+use actix::{AsyncContext, Context, Handler, Message, ResponseActFuture};
 
+use super::stock::{
+    self, ExpectProducts, ProductsArrived, ReleaseProducts, ReserveProducts, Units,
+};
 use super::store_ledger::StoreLedger;
 use super::{ActorError, Durable, WriteMeta, WriteResult};
 use crate::domain::checkout::{
-    CheckoutError, Order, OrderId, OrderLine, OrderStatus, Payment, Pricing, Returned,
+    CheckoutError, Item, Order, OrderId, OrderLine, OrderStatus, Payment, Pricing, Returned,
 };
 use crate::domain::counter::{self, CounterOp, Ctx};
 use crate::domain::coupon::CouponCode;
@@ -123,6 +127,11 @@ impl StoreLedger {
         lines: Vec<OrderLine>,
     ) -> WriteResult {
         super::writer::turn(self, meta, |me| {
+            let mut lines = lines;
+            me.registry
+                .catalog()
+                .prices
+                .price_lines(store, &mut lines)?;
             crate::domain::checkout::validate_lines(&lines)
                 .map_err(|e| ActorError::Invalid(e.to_string()))?;
             let max = crate::domain::checkout::HELD_ORDERS_MAX;
@@ -144,10 +153,154 @@ impl StoreLedger {
     }
 }
 
-impl Handler<MemberWrite> for StoreLedger {
-    type Result = WriteResult;
+/// The product stock a sale or return moves, at the store where the order is sold.
+#[derive(Debug, Clone)]
+pub(super) struct StockPlan {
+    store: StoreId,
+    units: Units,
+    sale: bool,
+}
 
-    fn handle(&mut self, msg: MemberWrite, _ctx: &mut Context<Self>) -> WriteResult {
+impl StoreLedger {
+    /// What `request` would move of `store`'s products (none for other writes, or orders
+    /// without products).
+    fn stock_plan(
+        &self,
+        request: &MemberRequest,
+        store: StoreId,
+        member: Option<MemberId>,
+    ) -> Result<Option<StockPlan>, ActorError> {
+        let catalog = self.registry.catalog();
+        let is_product = |l: &OrderLine| match &l.item {
+            Item::Priced(p) => catalog.prices.item(p.id).is_some_and(|i| i.is_product()),
+            _ => false,
+        };
+        let priced_id = |l: &OrderLine| match &l.item {
+            Item::Priced(p) => Some(p.id),
+            _ => None,
+        };
+        let (store, units, sale) = match request {
+            MemberRequest::Checkout { resume, lines, .. } => {
+                let held;
+                let lines = match resume {
+                    Some(id) => {
+                        held = self.held(*id, member, store)?;
+                        &held.lines
+                    }
+                    None => lines,
+                };
+                let units = lines
+                    .iter()
+                    .filter(|l| is_product(l))
+                    .filter_map(|l| priced_id(l).map(|id| (id, l.quantity)));
+                (store, stock::merged(units), true)
+            }
+            MemberRequest::Return { order, lines } => {
+                let order = self.paid_order_of(*order, member)?;
+                let units = lines.iter().filter_map(|&(i, q)| {
+                    let l = order.lines.get(i)?;
+                    match &l.item {
+                        Item::Priced(p) if p.product => Some((p.id, q)),
+                        _ => None,
+                    }
+                });
+                (order.store, stock::merged(units), false)
+            }
+            _ => return Ok(None),
+        };
+        Ok((!units.is_empty()).then_some(StockPlan { store, units, sale }))
+    }
+
+    /// The writes of an accepted sale or return beyond the order: the stock it moves, the
+    /// item figures, and this ledger's view of its own store's stock.
+    fn stock_effects(
+        &mut self,
+        order: &Order,
+        returned: Option<&[(usize, u32)]>,
+        plan: Option<&StockPlan>,
+        writes: &mut Vec<crate::storage::Write>,
+    ) {
+        let quantities: Vec<u32> = match returned {
+            None => order.lines.iter().map(|l| l.quantity).collect(),
+            Some(r) => {
+                let mut q = vec![0; order.lines.len()];
+                for &(i, n) in r {
+                    if let Some(slot) = q.get_mut(i) {
+                        *slot += n;
+                    }
+                }
+                q
+            }
+        };
+        let now = self.registry.clock.now();
+        let day = self.registry.business_day(order.store, now);
+        for (item, _, f) in crate::domain::stock::of_order(order, &quantities, returned.is_none()) {
+            writes.push(crate::storage::stock::figures_write(
+                order.store,
+                day,
+                item,
+                &f,
+            ));
+        }
+        if let Some(p) = plan {
+            let sign = if p.sale { -1 } else { 1 };
+            for &(item, n) in &p.units {
+                writes.push(crate::storage::stock::stock_write(
+                    p.store,
+                    item,
+                    sign * i64::from(n),
+                ));
+            }
+            if !p.sale && p.store == self.home {
+                self.add_loaded(&p.units);
+            }
+        }
+    }
+
+    /// Gives back what a sale reserved when it was not written.
+    fn release_plan(&mut self, plan: Option<&StockPlan>, ctx: &mut Context<Self>) {
+        let Some(p) = plan.filter(|p| p.sale) else {
+            return;
+        };
+        if p.store == self.home {
+            if let Err(e) = self.give_products(&p.units) {
+                tracing::error!(store = %self.home, error = %e, "stock reservation not given back");
+            }
+        } else if let Some(addr) = self.registry.store(p.store) {
+            let give_back = addr.send(ReleaseProducts {
+                units: p.units.clone(),
+            });
+            ctx.spawn(give_back.into_actor(self).map(|_, _, _| ()));
+        }
+    }
+
+    /// Tells the selling store, once the return is durable, that its units are back.
+    fn announce_return(&mut self, plan: Option<&StockPlan>, ctx: &mut Context<Self>) {
+        let Some(p) = plan.filter(|p| !p.sale && p.store != self.home) else {
+            return;
+        };
+        let Some(addr) = self.registry.store(p.store) else {
+            return;
+        };
+        let ticket = self.writer.ticket_for_latest();
+        let units = p.units.clone();
+        ctx.spawn(
+            async move {
+                if ticket.durable().await.is_ok() {
+                    addr.do_send(ProductsArrived { units });
+                }
+            }
+            .into_actor(self),
+        );
+    }
+
+    /// A member write once the stock it moves at another store is reserved or expected.
+    fn member_write(
+        &mut self,
+        msg: MemberWrite,
+        plan: Option<StockPlan>,
+        ctx: &mut Context<Self>,
+    ) -> WriteResult {
         self.prune();
         let MemberWrite {
             mut meta,
@@ -156,10 +309,6 @@ impl Handler<MemberWrite> for StoreLedger {
             card,
             request,
         } = msg;
-        if let MemberRequest::Hold { lines } = request {
-            self.owns(member)?;
-            return self.hold(meta, store, Some(member), lines);
-        }
         // A return happens where the order was sold.
         let store = match &request {
             MemberRequest::Return { order, .. } => self
@@ -172,10 +321,14 @@ impl Handler<MemberWrite> for StoreLedger {
         if let (MemberRequest::Return { order, .. }, None) = (&request, meta.audit.employee) {
             meta.audit.employee = self.seller(*order)?;
         }
+        let returned = match &request {
+            MemberRequest::Return { lines, .. } => Some(lines.clone()),
+            _ => None,
+        };
         let key = meta.key;
         let fingerprint = Request::Fingerprint(meta.fingerprint);
         let mut writes = Vec::with_capacity(8);
-        let value = self.apply_member(
+        let outcome = self.apply_member(
             key,
             &meta.audit,
             fingerprint,
@@ -227,26 +380,105 @@ impl Handler<MemberWrite> for StoreLedger {
                             lines,
                         }
                     }
-                    MemberRequest::Hold { .. } => unreachable!("handled above"),
+                    MemberRequest::Hold { .. } => unreachable!("handled before"),
                 })
             },
             &mut writes,
-        )?;
+        );
+        let order = match &outcome {
+            Ok(Outcome::Counter(a)) if !writes.is_empty() => a.order.clone(),
+            _ => None,
+        };
+        match &order {
+            Some(o) => self.stock_effects(o, returned.as_deref(), plan.as_ref(), &mut writes),
+            None => self.release_plan(plan.as_ref(), ctx),
+        }
+        let value = outcome?;
         let ticket = self.writer.submit(writes);
+        if order.is_some() {
+            self.announce_return(plan.as_ref(), ctx);
+        }
         Ok(Durable { value, ticket })
+    }
+}
+
+impl Handler<MemberWrite> for StoreLedger {
+    type Result = ResponseActFuture<Self, WriteResult>;
+
+    fn handle(&mut self, msg: MemberWrite, ctx: &mut Context<Self>) -> Self::Result {
+        self.prune();
+        if let MemberRequest::Hold { lines } = msg.request {
+            let result = self
+                .owns(msg.member)
+                .and_then(|()| self.hold(msg.meta, msg.store, Some(msg.member), lines));
+            return Box::pin(ready(result));
+        }
+        // A repeat reserves nothing.
+        let request = Request::Fingerprint(msg.meta.fingerprint.clone());
+        match self.writer.replay(&msg.meta.key, &request) {
+            Ok(Some(answer)) => return Box::pin(ready(Ok(answer))),
+            Err(e) => return Box::pin(ready(Err(e))),
+            Ok(None) => {}
+        }
+        if let Err(e) = self.owns(msg.member) {
+            return Box::pin(ready(Err(e)));
+        }
+        let plan = match self.stock_plan(&msg.request, msg.store, Some(msg.member)) {
+            Ok(p) => p,
+            Err(e) => return Box::pin(ready(Err(e))),
+        };
+        let Some(p) = plan else {
+            return Box::pin(ready(self.member_write(msg, None, ctx)));
+        };
+        if p.store == self.home {
+            let items: Vec<_> = p.units.iter().map(|(i, _)| *i).collect();
+            let ready_ = if p.sale {
+                self.take_products(&p.units)
+            } else {
+                self.expect_products(&items)
+            };
+            if let Err(e) = ready_ {
+                return Box::pin(ready(Err(e)));
+            }
+            return Box::pin(ready(self.member_write(msg, Some(p), ctx)));
+        }
+        let Some(addr) = self.registry.store(p.store) else {
+            return Box::pin(ready(Err(ActorError::StoreNotFound(p.store.get()))));
+        };
+        let ask = if p.sale {
+            let f = addr.send(ReserveProducts {
+                units: p.units.clone(),
+            });
+            Box::pin(f) as std::pin::Pin<Box<dyn std::future::Future<Output = _>>>
+        } else {
+            let items = p.units.iter().map(|(i, _)| *i).collect();
+            Box::pin(addr.send(ExpectProducts { items }))
+        };
+        Box::pin(ask.into_actor(self).map(move |reply, act, ctx| {
+            reply.unwrap_or(Err(ActorError::Unavailable))?;
+            act.member_write(msg, Some(p), ctx)
+        }))
     }
 }
 
 impl Handler<WalkInWrite> for StoreLedger {
     type Result = WriteResult;
 
-    fn handle(&mut self, mut msg: WalkInWrite, _ctx: &mut Context<Self>) -> WriteResult {
+    fn handle(&mut self, mut msg: WalkInWrite, actx: &mut Context<Self>) -> WriteResult {
         self.prune();
         if let (MemberRequest::Return { order, .. }, None) = (&msg.request, msg.meta.audit.employee)
         {
             msg.meta.audit.employee = self.seller(*order)?;
         }
         let store = self.home;
+        let plan = match &msg.request {
+            MemberRequest::Hold { .. } => None,
+            r => self.stock_plan(r, store, None)?,
+        };
+        let returned = match &msg.request {
+            MemberRequest::Return { lines, .. } => Some(lines.clone()),
+            _ => None,
+        };
         let (lines, resume, payment, ret) = match msg.request {
             MemberRequest::Hold { lines } => return self.hold(msg.meta, store, None, lines),
             MemberRequest::Checkout {
@@ -268,6 +500,15 @@ impl Handler<WalkInWrite> for StoreLedger {
         if let Some(answer) = self.writer.replay(&msg.meta.key, &request)? {
             return Ok(answer);
         }
+        // A walk-in order is sold here: the stock is this ledger's own.
+        if let Some(p) = &plan {
+            if p.sale {
+                self.take_products(&p.units)?;
+            } else {
+                let items: Vec<_> = p.units.iter().map(|(i, _)| *i).collect();
+                self.expect_products(&items)?;
+            }
+        }
         let (catalog, now, today) = self.ctx_parts(store);
         let ctx = Ctx {
             store,
@@ -276,50 +517,64 @@ impl Handler<WalkInWrite> for StoreLedger {
             catalog: &catalog,
         };
         let sale = ret.is_none();
-        let result = match (payment, ret) {
-            (Some(payment), _) => {
-                let order = match resume {
-                    Some(id) => self.held(id, None, store)?,
-                    None => self.new_order(store, None, lines)?,
-                };
-                if order.status != OrderStatus::Held {
-                    return Err(ActorError::Invalid(
-                        CheckoutError::NotHeld(order.id.0).to_string(),
-                    ));
-                }
-                counter::checkout_walk_in(&ctx, order, payment)
-            }
-            (None, Some((id, lines))) => {
-                let order = self.paid_order_of(id, None)?;
-                counter::return_walk_in(&order, &lines)
-            }
-            (None, None) => unreachable!("one of the two is set"),
-        };
-        let seq = self.writer.next_seq();
+        let employee = msg.meta.audit.employee;
         let mut writes = Vec::with_capacity(6);
-        let outcome = match result {
-            Ok((order, transfers)) => {
-                let sold = sale.then_some(&order);
-                let deltas = crate::domain::closing::of_walk_in(sold, &transfers, now, |s, at| {
-                    self.registry.business_day(s, at)
-                });
-                match self.registry.closed_in(&deltas) {
-                    Some((s, day)) => Outcome::Rejected(LedgerError::DayClosed {
-                        store: s.get(),
-                        day,
-                    }),
-                    None => {
-                        writes.extend(crate::storage::closing::figure_writes(&deltas));
-                        self.transfer(&transfers, &mut writes)?;
-                        let sold = sale.then_some(order.id);
-                        self.credit(seq, msg.meta.audit.employee, &deltas, sold, &mut writes);
-                        self.put_order(seq, &order, &mut writes);
-                        Outcome::Order(Box::new(order))
+        // Every early return gives the reservation back (below).
+        let run = |me: &mut StoreLedger, writes: &mut Vec<crate::storage::Write>| {
+            let result = match (payment, ret) {
+                (Some(payment), _) => {
+                    let order = match resume {
+                        Some(id) => me.held(id, None, store)?,
+                        None => me.new_order(store, None, lines)?,
+                    };
+                    if order.status != OrderStatus::Held {
+                        return Err(ActorError::Invalid(
+                            CheckoutError::NotHeld(order.id.0).to_string(),
+                        ));
+                    }
+                    counter::checkout_walk_in(&ctx, order, payment)
+                }
+                (None, Some((id, lines))) => {
+                    let order = me.paid_order_of(id, None)?;
+                    counter::return_walk_in(&order, &lines)
+                }
+                (None, None) => unreachable!("one of the two is set"),
+            };
+            let seq = me.writer.next_seq();
+            Ok(match result {
+                Ok((order, transfers)) => {
+                    let sold = sale.then_some(&order);
+                    let deltas =
+                        crate::domain::closing::of_walk_in(sold, &transfers, now, |s, at| {
+                            me.registry.business_day(s, at)
+                        });
+                    match me.registry.closed_in(&deltas) {
+                        Some((s, day)) => Outcome::Rejected(LedgerError::DayClosed {
+                            store: s.get(),
+                            day,
+                        }),
+                        None => {
+                            writes.extend(crate::storage::closing::figure_writes(&deltas));
+                            me.transfer(&transfers, writes)?;
+                            let sold = sale.then_some(order.id);
+                            me.credit(seq, employee, &deltas, sold, writes);
+                            me.put_order(seq, &order, writes);
+                            Outcome::Order(Box::new(order))
+                        }
                     }
                 }
-            }
-            Err(e) => Outcome::Rejected(e),
+                Err(e) => Outcome::Rejected(e),
+            })
         };
+        let outcome = run(self, &mut writes);
+        match &outcome {
+            Ok(Outcome::Order(o)) => {
+                let o = o.clone();
+                self.stock_effects(&o, returned.as_deref(), plan.as_ref(), &mut writes);
+            }
+            _ => self.release_plan(plan.as_ref(), actx),
+        }
+        let outcome = outcome?;
         let (key, audit) = (msg.meta.key, &msg.meta.audit);
         writes.extend(self.writer.record(now, key, request, &outcome, audit));
         let ticket = self.writer.submit(writes);

@@ -677,7 +677,8 @@ impl Handler<ChangeCatalog> for Directory {
         }
         let mut catalog = (*self.registry.catalog()).clone();
         let invalid = |e: String| ActorError::Invalid(e);
-        match &msg.change {
+        let mut change = msg.change;
+        match &mut change {
             CatalogChange::Level(level) => {
                 catalog
                     .levels
@@ -726,6 +727,22 @@ impl Handler<ChangeCatalog> for Directory {
                 }
                 catalog.roles.insert(r.name.clone(), r.clone());
             }
+            CatalogChange::Item(item) => {
+                let prices = std::sync::Arc::make_mut(&mut catalog.prices);
+                **item = prices.put((**item).clone())?;
+            }
+            CatalogChange::ItemOverride {
+                item,
+                store,
+                store_item,
+            } => {
+                if !self.registry.has_store(*store) {
+                    return Err(ActorError::StoreNotFound(store.get()));
+                }
+                let prices = std::sync::Arc::make_mut(&mut catalog.prices);
+                *store_item =
+                    prices.put_override(*item, *store, store_item.price, store_item.available)?;
+            }
             CatalogChange::RoleRemoved(name) => {
                 if catalog.roles.remove(name).is_none() {
                     return Err(ActorError::NotFound(format!("role {name}")));
@@ -738,12 +755,10 @@ impl Handler<ChangeCatalog> for Directory {
                 }
             }
         }
-        let write = directory_writes::catalog_change(&msg.change);
-        let answer = self.writer.commit_meta(
-            msg.meta,
-            Outcome::Catalog(Box::new(msg.change)),
-            vec![write],
-        );
+        let writes = directory_writes::catalog_change(&change);
+        let answer = self
+            .writer
+            .commit_meta(msg.meta, Outcome::Catalog(Box::new(change)), writes);
         // Safe before durability: operations that read it are journaled after this.
         self.registry.publish_catalog(catalog);
         Ok(answer)

@@ -20,6 +20,7 @@ pub mod registry;
 pub mod resource;
 pub mod scheduler;
 pub mod staff;
+pub mod stock;
 pub mod store_ledger;
 pub mod writer;
 
@@ -122,6 +123,10 @@ pub enum ActorError {
     MemberMoved(u64),
     #[error("{0}")]
     HomeMove(#[from] crate::domain::home_move::HomeMoveError),
+    #[error("{0}")]
+    Price(#[from] crate::domain::price_list::PriceError),
+    #[error("{0}")]
+    Stock(#[from] crate::domain::stock::StockError),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
 }

@@ -69,6 +69,8 @@ pub struct StoreLedger {
     sellers: Pending<OrderId, EmployeeId>,
     /// Members released to another home whose move the registry doesn't name yet.
     moving: FxHashMap<MemberId, StoreId>,
+    /// This store's product stock, loaded on first use (`actors::stock`).
+    pub(super) products: super::stock::ProductStock,
 }
 
 impl Actor for StoreLedger {
@@ -99,6 +101,7 @@ impl StoreLedger {
             holds_in_flight: Pending::default(),
             sellers: Pending::default(),
             moving: FxHashMap::default(),
+            products: Default::default(),
         }
     }
 

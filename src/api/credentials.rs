@@ -237,7 +237,8 @@ pub async fn revoke(state: Arc<ApiState>, p: Principal, id: u64, key: Option<Str
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RoleDto {
     pub name: String,
-    /// chain_admin, catalog, manage_store, counter, calendar, own_calendar, read_store.
+    /// chain_admin, catalog, manage_store, counter, calendar, own_calendar, read_store,
+    /// price_override.
     pub capabilities: Vec<&'static str>,
     pub description: String,
     pub built_in: bool,
@@ -252,9 +253,9 @@ pub struct RolesDto {
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
     /// From chain_admin, catalog, manage_store, counter, calendar, own_calendar,
-    /// read_store. chain_admin and catalog work only with keys for the whole chain;
+    /// read_store, price_override (typing prices at the counter). chain_admin and catalog work only with keys for the whole chain;
     /// own_calendar binds each key to its `resource_id`.
-    #[schema(min_items = 1, max_items = 7)]
+    #[schema(min_items = 1, max_items = 8)]
     pub capabilities: Vec<String>,
     #[schema(max_length = 200)]
     #[serde(default)]

@@ -94,6 +94,14 @@ pub enum ApiError {
     MemberMoved(u64),
     #[error("the member's home store is already store {0}")]
     SameHomeStore(u32),
+    #[error("{0}")]
+    Price(crate::domain::price_list::PriceError),
+    #[error("{0}")]
+    Stock(crate::domain::stock::StockError),
+    #[error(
+        "this credential may not type prices (price_override): sell catalog items at their price"
+    )]
+    PriceOverride,
 }
 
 impl warp::reject::Reject for ApiError {}
@@ -240,6 +248,14 @@ codes! {
     ReturnExceedsOrder = "return_exceeds_order", UNPROCESSABLE_ENTITY, Tags(&["orders"]), "More than what is left of the line.";
     InvalidReturn = "invalid_return", UNPROCESSABLE_ENTITY, Tags(&["orders"]), "The return is not valid.";
     TooManyHeldOrders = "too_many_held_orders", UNPROCESSABLE_ENTITY, Tags(&["orders"]), "The store holds the most held orders allowed.";
+    StoredValueNotAllowed = "stored_value_not_allowed", UNPROCESSABLE_ENTITY, Tags(&["orders"]), "Stored value pays for more than the items it may pay for: the message says how much it may.";
+    PriceOverrideForbidden = "price_override_forbidden", FORBIDDEN, Tags(&["orders"]), "Once the chain has a price list, a typed unit price needs the price_override capability (store managers and HQ have it).";
+    ItemNotFound = "item_not_found", NOT_FOUND, Tags(&["catalog", "orders", "stock"]), "No such item in the price list (or barcode, or SKU).";
+    ItemUnavailable = "item_unavailable", UNPROCESSABLE_ENTITY, Tags(&["orders"]), "The store does not sell that item now.";
+    ItemCodeTaken = "item_code_taken", CONFLICT, Tags(&["catalog"]), "The SKU or barcode is another item's.";
+    OutOfStock = "out_of_stock", CONFLICT, Tags(&["orders", "stock"]), "Not enough of a product in the store's stock; nothing was done.";
+    StockOutOfRange = "stock_out_of_range", UNPROCESSABLE_ENTITY, Tags(&["orders", "stock"]), "Stock would leave its range.";
+    NotAProduct = "not_a_product", UNPROCESSABLE_ENTITY, Tags(&["stock"]), "Services have no stock.";
     InvalidSchedule = "invalid_schedule", UNPROCESSABLE_ENTITY, Authenticated, "Refused by a rule of the object written (a booking, hours, a resource, a level, an order); the message says which.";
     InvalidOccurrenceCount = "invalid_occurrence_count", UNPROCESSABLE_ENTITY, Tags(&["scheduling"]), "A plan has 1 to 99 occurrences.";
     InvalidRepeat = "invalid_repeat", UNPROCESSABLE_ENTITY, Tags(&["scheduling"]), "The plan's repeat rule is not valid.";
@@ -283,6 +299,7 @@ fn not_found_code(what: &str) -> Code {
         Some("order") => Code::OrderNotFound,
         Some("level") => Code::LevelNotFound,
         Some("coupon") => Code::CouponTemplateNotFound,
+        Some("item") => Code::ItemNotFound,
         _ => Code::NotFound,
     }
 }
@@ -360,6 +377,9 @@ impl ApiError {
             Role(_) => Code::InvalidField,
             MemberMoved(_) => Code::MemberMoved,
             SameHomeStore(_) => Code::SameHomeStore,
+            Ledger(LedgerError::Price(e)) | Price(e) => price_error(e),
+            Stock(e) => stock_error(e),
+            PriceOverride => Code::PriceOverrideForbidden,
         }
     }
 }
@@ -415,6 +435,26 @@ fn gift_error(e: &GiftError) -> Code {
     }
 }
 
+fn price_error(e: &crate::domain::price_list::PriceError) -> Code {
+    use crate::domain::price_list::PriceError::*;
+    match e {
+        NotFound(_) => Code::ItemNotFound,
+        Unavailable { .. } => Code::ItemUnavailable,
+        Invalid(_) => Code::InvalidField,
+        Taken { .. } => Code::ItemCodeTaken,
+        CardNotService => Code::CountCardLineNotService,
+    }
+}
+
+fn stock_error(e: &crate::domain::stock::StockError) -> Code {
+    use crate::domain::stock::StockError::*;
+    match e {
+        OutOfStock { .. } => Code::OutOfStock,
+        OutOfRange => Code::StockOutOfRange,
+        NotProduct(_) => Code::NotAProduct,
+    }
+}
+
 fn checkout_error(e: &CheckoutError) -> Code {
     use CheckoutError::*;
     match e {
@@ -430,6 +470,7 @@ fn checkout_error(e: &CheckoutError) -> Code {
         ReturnTooLarge { .. } => Code::ReturnExceedsOrder,
         BadReturn => Code::InvalidReturn,
         TooManyHeld => Code::TooManyHeldOrders,
+        StoredValueNotAllowed { .. } => Code::StoredValueNotAllowed,
     }
 }
 
@@ -463,6 +504,8 @@ impl From<ActorError> for ApiError {
             ActorError::MemberMoved(id) => ApiError::MemberMoved(id),
             ActorError::HomeMove(HomeMoveError::SameStore(s)) => ApiError::SameHomeStore(s),
             ActorError::HomeMove(HomeMoveError::Ledger(e)) => ApiError::Ledger(e),
+            ActorError::Price(e) => ApiError::Price(e),
+            ActorError::Stock(e) => ApiError::Stock(e),
         }
     }
 }

@@ -32,6 +32,7 @@ use crate::domain::ids::{EntrySeq, MemberId, StoreId};
 use crate::domain::levels::{Level, LevelId, LevelRules, RechargeTier, UpgradeRule};
 use crate::domain::membership::{CardId, REASON_LEN_MAX};
 use crate::domain::money::{Amount, Money, Rate};
+use crate::domain::price_list::ItemId;
 
 /// Members one bulk coupon issue may name.
 pub const BULK_ISSUE_MAX: usize = 1_000;
@@ -480,9 +481,17 @@ pub async fn card_action(
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineBody {
+    /// An item of the price list, priced by the server.
+    pub item_id: Option<u32>,
+    /// An item of the price list by its barcode (扫码).
+    pub barcode: Option<String>,
+    /// A service at a typed price (needs `unit_price`).
     pub service_id: Option<u64>,
+    /// A product by SKU: the price list's item with that SKU, else a typed-price line.
     pub sku: Option<String>,
-    pub unit_price: i64,
+    /// A typed unit price (改价): needs the `price_override` capability. Absent: the price
+    /// list's price at the store.
+    pub unit_price: Option<i64>,
     pub quantity: u32,
     pub count_card_id: Option<u32>,
 }
@@ -523,28 +532,74 @@ pub struct OrderBody {
     pub employee_id: Option<u32>,
 }
 
-fn lines(body: &[LineBody]) -> Result<Vec<OrderLine>, ApiError> {
+/// An order's lines as the actor prices them: catalog lines by item id (from `item_id`,
+/// `barcode`, or a `sku` the price list knows), the rest at their typed price. Once the
+/// chain has a price list, a typed price needs `price_override` at the store.
+fn lines(
+    state: &ApiState,
+    p: &Principal,
+    store: crate::domain::ids::StoreId,
+    body: &[LineBody],
+) -> Result<Vec<OrderLine>, ApiError> {
     if body.len() > crate::domain::checkout::ORDER_LINES_MAX {
         return Err(invalid(format!(
             "at most {} lines",
             crate::domain::checkout::ORDER_LINES_MAX
         )));
     }
-    body.iter()
+    let catalog = state.registry.catalog();
+    let prices = &catalog.prices;
+    let lines = body
+        .iter()
         .map(|l| {
-            let item = match (l.service_id, &l.sku) {
-                (Some(s), None) => Item::Service(ServiceId(s)),
-                (None, Some(sku)) => Item::Product(sku.clone()),
-                _ => return Err(invalid("each line has exactly one of service_id and sku")),
+            let typed = l.unit_price.map(|m| money(m, "unit_price")).transpose()?;
+            let card = l.count_card_id.map(CardId);
+            let item = match (l.item_id, &l.barcode, l.service_id, &l.sku) {
+                (Some(id), None, None, None) => Some(ItemId(id)),
+                (None, Some(code), None, None) => Some(
+                    prices
+                        .by_barcode(code)
+                        .ok_or_else(|| ApiError::NotFound(format!("item with barcode {code}")))?,
+                ),
+                (None, None, None, Some(sku)) => match (prices.by_sku(sku), typed) {
+                    (Some(id), _) => Some(id),
+                    (None, Some(_)) => None,
+                    (None, None) => {
+                        return Err(ApiError::NotFound(format!("item with SKU {sku}")))
+                    }
+                },
+                (None, None, Some(_), None) => None,
+                _ => {
+                    return Err(invalid(
+                        "each line names exactly one of item_id, barcode, service_id and sku",
+                    ))
+                }
             };
-            Ok(OrderLine {
-                item,
-                unit_price: money(l.unit_price, "unit_price")?,
-                quantity: l.quantity,
-                card: l.count_card_id.map(CardId),
+            Ok(match item {
+                Some(id) => crate::domain::price_list::catalog_line(id, typed, l.quantity, card),
+                None => OrderLine {
+                    item: match (l.service_id, &l.sku) {
+                        (Some(s), _) => Item::Service(ServiceId(s)),
+                        (None, Some(sku)) => Item::Product(sku.clone()),
+                        (None, None) => unreachable!("matched above"),
+                    },
+                    unit_price: typed.ok_or_else(|| {
+                        invalid("a service_id line has a unit_price: sell the price list's item_id instead")
+                    })?,
+                    quantity: l.quantity,
+                    card,
+                },
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    // Until HQ defines a price list every price is typed, as before there was one.
+    if body.iter().any(|l| l.unit_price.is_some())
+        && !prices.is_empty()
+        && p.may(Capability::PriceOverride, Some(store)).is_err()
+    {
+        return Err(ApiError::PriceOverride);
+    }
+    Ok(lines)
 }
 
 fn payment(b: &PaymentBody) -> Result<Payment, ApiError> {
@@ -592,7 +647,7 @@ pub async fn order_write(
             let store = acting_store(&p, b.store_id)?;
             let mut meta_ = meta(&p, key, if hold { "orders/held" } else { "orders" }, &b)?;
             meta_.audit.employee = super::staff::credited(&state, b.employee_id, store)?;
-            let lines = lines(&b.lines)?;
+            let lines = lines(&state, &p, store, &b.lines)?;
             let coupon = b
                 .coupon_code
                 .as_deref()

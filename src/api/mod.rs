@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod notify;
 pub mod openapi;
 pub mod oplog;
+pub mod price_list;
 pub mod rate;
 pub mod recycle;
 pub mod schedule_dto;
@@ -472,6 +473,8 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
     .unify()
     .or(staff_routes(st.clone().boxed(), auth.clone(), limit))
     .unify()
+    .or(price_list_routes(st.clone().boxed(), auth.clone(), limit))
+    .unify()
     .recover(error::recover)
     .unify()
     .boxed()
@@ -761,6 +764,88 @@ fn schedule_routes(
         .or(resources)
         .unify()
         .or(bookings)
+        .unify()
+        .boxed()
+}
+
+fn price_list_routes(
+    st: StateFilter,
+    auth: BoxedFilter<(Principal,)>,
+    limit: u64,
+) -> BoxedFilter<(Response,)> {
+    use price_list as pl;
+    let put_item = warp::path!("v1" / "items" / u32)
+        .and(warp::put())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(|id, s, p, k, ct, b| pl::put_item(s, p, id, k, ct, b));
+    let get_item = warp::path!("v1" / "items" / u32)
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .then(|id, s, p| pl::get_item(s, p, id));
+    let list = warp::path!("v1" / "items")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<pl::ItemsQuery>())
+        .then(pl::list_items);
+    let history = warp::path!("v1" / "items" / u32 / "history")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<pl::HistoryQuery>())
+        .then(|id, s, p, q| pl::item_history(s, p, id, q));
+    let item_stock = warp::path!("v1" / "items" / u32 / "stock")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .then(|id, s, p| pl::item_stock(s, p, id));
+    let store_item = warp::path!("v1" / "stores" / u64 / "items" / u32)
+        .and(warp::put())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(|sid, id, s, p, k, ct, b| pl::put_store_item(s, p, sid, id, k, ct, b));
+    let moves = warp::path!("v1" / "stores" / u64 / "stock-moves")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(|sid, s, p, k, ct, b| pl::move_stock(s, p, sid, k, ct, b));
+    let store_stock = warp::path!("v1" / "stores" / u64 / "stock")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<pl::StockQuery>())
+        .then(|sid, s, p, q| pl::store_stock(s, p, sid, q));
+    let sales = warp::path!("v1" / "stats" / "items")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<pl::SalesQuery>())
+        .then(pl::item_sales);
+    put_item
+        .or(get_item)
+        .unify()
+        .or(list)
+        .unify()
+        .or(history)
+        .unify()
+        .or(item_stock)
+        .unify()
+        .boxed()
+        .or(store_item)
+        .unify()
+        .or(moves)
+        .unify()
+        .or(store_stock)
+        .unify()
+        .or(sales)
         .unify()
         .boxed()
 }

@@ -18,7 +18,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::dto::*;
 use super::error::{Code, Scope};
 use super::schedule_dto::*;
-use super::{closing, credentials, gifts, members, membership as m, notify, oplog, recycle, staff};
+use super::{
+    closing, credentials, gifts, members, membership as m, notify, oplog, price_list as pl,
+    recycle, staff,
+};
 use crate::domain::access::{Capability, Principal};
 use crate::domain::checkout::Order;
 use crate::domain::counter::CatalogChange;
@@ -274,6 +277,9 @@ impl Access {
                 "counter: hq_admin; store_manager, cashier or pos of the store; roles with counter"
             }
             Access::Role(Capability::ReadStore) => "read_store: anyone working in the store",
+            Access::Role(Capability::PriceOverride) => {
+                "price_override: hq_admin; store_manager of the store; roles with price_override"
+            }
             Access::Role(Capability::Calendar(_)) => {
                 "calendar: hq_admin; store_manager; roles with calendar; staff and roles with own_calendar for their own resource"
             }
@@ -936,6 +942,71 @@ pub const ROUTES: &[Route] = &[
 .created(schema::<m::CounterDto>),
     put("/v1/gifts/{gift_id}", "gifts", "Define a gift", CATALOG).body(schema::<gifts::GiftBody>)
 .ok(schema::<CatalogChange>),
+    put(
+        "/v1/items/{item_id}",
+        "catalog",
+        "Define or change an item of the price list (价目表): a service or a product",
+        CATALOG,
+    )
+    .body(schema::<pl::ItemBody>)
+.ok(schema::<pl::ItemDto>),
+    get("/v1/items/{item_id}", "catalog", "An item of the price list", ANY)
+.ok(schema::<pl::ItemDto>),
+    get(
+        "/v1/items",
+        "catalog",
+        "The price list: by category, name, barcode or SKU, with a store's prices",
+        ANY,
+    )
+    .query(params::<pl::ItemsQuery>)
+.ok(schema::<pl::ItemsDto>),
+    get(
+        "/v1/items/{item_id}/history",
+        "catalog",
+        "Every version of an item's price, newest first",
+        ANY,
+    )
+    .query(params::<pl::HistoryQuery>)
+.ok(schema::<pl::ItemHistoryDto>),
+    put(
+        "/v1/stores/{store_id}/items/{item_id}",
+        "catalog",
+        "A store's own price or availability of an item (门店调价)",
+        MANAGERS,
+    )
+    .body(schema::<pl::StoreItemBody>)
+.ok(schema::<CatalogChange>),
+    post(
+        "/v1/stores/{store_id}/stock-moves",
+        "stock",
+        "Receive (入库), adjust or count (盘点) products: the count answers its variance",
+        MANAGERS,
+    )
+    .body(schema::<pl::StockMoveBody>)
+.created(schema::<pl::StockMoveDto>),
+    get(
+        "/v1/stores/{store_id}/stock",
+        "stock",
+        "A store's product stock and its value",
+        ANY,
+    )
+    .query(params::<pl::StockQuery>)
+.ok(schema::<pl::StoreStockDto>),
+    get(
+        "/v1/items/{item_id}/stock",
+        "stock",
+        "A product's stock in every store the key may read (联盟内库存)",
+        ANY,
+    )
+.ok(schema::<pl::ItemStockDto>),
+    get(
+        "/v1/stats/items",
+        "stock",
+        "Sales, returns and stock movements by item, category or store, best sellers first",
+        MANAGERS,
+    )
+    .query(params::<pl::SalesQuery>)
+.ok(schema::<pl::SalesDto>),
     post(
         "/v1/stores/{store_id}/gifts/{gift_id}/stock",
         "gifts",
@@ -1221,6 +1292,7 @@ fn path_params(path: &str) -> Vec<Parameter> {
                     i64::from(crate::domain::member_fields::MEMBER_FIELDS_MAX),
                 ),
                 "employee_id" => (1, i64::from(u32::MAX)),
+                "item_id" => (1, i64::from(crate::domain::price_list::ITEM_ID_MAX)),
                 _ => (1, PATH_ID_MAX),
             };
             ParameterBuilder::new()
@@ -1408,7 +1480,7 @@ fn build(testing: bool) -> OpenApi {
 
 /// The API's version: the document's `info.version`. Compatible changes (new operations,
 /// new optional fields, new codes) raise the minor; a breaking one would be `/v2`.
-pub const API_VERSION: &str = "1.3.0";
+pub const API_VERSION: &str = "1.4.0";
 
 /// Operations that create an object, and the path parameter that names it in others: the
 /// document's links, so a client (or a fuzzer) can chain a created member into its

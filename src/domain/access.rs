@@ -30,10 +30,12 @@ pub enum Cap {
     OwnCalendar,
     /// Reading a store's setup and bookings.
     ReadStore,
+    /// Typing a price at the counter instead of the price list's (改价).
+    PriceOverride,
 }
 
 impl Cap {
-    pub const ALL: [Cap; 7] = [
+    pub const ALL: [Cap; 8] = [
         Cap::ChainAdmin,
         Cap::Catalog,
         Cap::ManageStore,
@@ -41,6 +43,7 @@ impl Cap {
         Cap::Calendar,
         Cap::OwnCalendar,
         Cap::ReadStore,
+        Cap::PriceOverride,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,6 +55,7 @@ impl Cap {
             Cap::Calendar => "calendar",
             Cap::OwnCalendar => "own_calendar",
             Cap::ReadStore => "read_store",
+            Cap::PriceOverride => "price_override",
         }
     }
 
@@ -245,8 +249,11 @@ impl Role {
                 Counter,
                 Calendar,
                 ReadStore,
+                PriceOverride,
             ]),
-            Role::StoreManager { .. } => CapSet::of(&[ManageStore, Counter, Calendar, ReadStore]),
+            Role::StoreManager { .. } => {
+                CapSet::of(&[ManageStore, Counter, Calendar, ReadStore, PriceOverride])
+            }
             Role::Cashier { .. } | Role::Pos { .. } => CapSet::of(&[Counter, ReadStore]),
             Role::Staff { .. } => CapSet::of(&[OwnCalendar, ReadStore]),
             Role::Custom { caps, .. } => *caps,
@@ -292,6 +299,8 @@ pub enum Capability {
     Calendar(Option<ResourceId>),
     /// Reading a store's setup and bookings: anyone working in that store.
     ReadStore,
+    /// Typing prices at the counter (改价).
+    PriceOverride,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -317,6 +326,7 @@ impl Principal {
             Capability::Catalog => caps.has(Cap::Catalog) && chain_wide,
             Capability::ManageStore => caps.has(Cap::ManageStore),
             Capability::Counter => caps.has(Cap::Counter),
+            Capability::PriceOverride => caps.has(Cap::PriceOverride),
             Capability::Calendar(target) => {
                 caps.has(Cap::Calendar)
                     || (caps.has(Cap::OwnCalendar)

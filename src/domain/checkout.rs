@@ -18,8 +18,10 @@ use super::booking::ServiceId;
 use super::coupon::{CouponCode, TemplateId};
 use super::ids::{EntrySeq, MemberId, StoreId};
 use super::ledger::{TenderKind, Timestamp};
+use super::levels::LevelRules;
 use super::membership::CardId;
 use super::money::{pro_rata, Money, AMOUNT_MAX_MINOR};
+use super::price_list::{ItemId, PricedItem};
 
 pub const ORDER_LINES_MAX: usize = 100;
 pub const QUANTITY_MAX: u32 = 999;
@@ -45,8 +47,31 @@ pub struct OrderId(pub u64);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Item {
+    /// A service at a price typed at the counter.
     Service(ServiceId),
+    /// A product by SKU at a price typed at the counter.
     Product(String),
+    /// An item of the price list (价目表), priced by the server unless `typed`.
+    Priced(Box<PricedItem>),
+}
+
+impl Item {
+    /// The service a line sells, which a count card of that service may pay for.
+    pub fn service(&self) -> Option<ServiceId> {
+        match self {
+            Item::Service(s) => Some(*s),
+            Item::Priced(p) => p.service,
+            Item::Product(_) => None,
+        }
+    }
+
+    /// Whether the price was typed at the counter rather than taken from the price list.
+    pub fn typed(&self) -> bool {
+        match self {
+            Item::Priced(p) => p.typed,
+            Item::Service(_) | Item::Product(_) => true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -112,6 +137,8 @@ pub enum CheckoutError {
     BadReturn,
     #[error("this store already holds {HELD_ORDERS_MAX} orders")]
     TooManyHeld,
+    #[error("stored value may pay at most {cap} of this order: some items can't be paid with it")]
+    StoredValueNotAllowed { cap: Money },
 }
 
 pub fn validate_lines(lines: &[OrderLine]) -> Result<(), CheckoutError> {
@@ -128,7 +155,7 @@ pub fn validate_lines(lines: &[OrderLine]) -> Result<(), CheckoutError> {
         {
             return Err(CheckoutError::BadLines);
         }
-        if l.card.is_some() && !matches!(l.item, Item::Service(_)) {
+        if l.card.is_some() && l.item.service().is_none() {
             return Err(CheckoutError::CardLineNotService);
         }
     }
@@ -143,10 +170,10 @@ pub fn validate_lines(lines: &[OrderLine]) -> Result<(), CheckoutError> {
 pub fn sessions_used(lines: &[OrderLine]) -> Vec<(CardId, ServiceId, u32)> {
     let mut used: Vec<(CardId, ServiceId, u32)> = Vec::new();
     for l in lines {
-        if let (Some(card), Item::Service(s)) = (l.card, &l.item) {
-            match used.iter_mut().find(|(c, sv, _)| *c == card && sv == s) {
+        if let (Some(card), Some(s)) = (l.card, l.item.service()) {
+            match used.iter_mut().find(|(c, sv, _)| *c == card && *sv == s) {
                 Some(u) => u.2 += l.quantity,
-                None => used.push((card, *s, l.quantity)),
+                None => used.push((card, s, l.quantity)),
             }
         }
     }
@@ -162,6 +189,81 @@ pub fn money_list(lines: &[OrderLine]) -> Money {
             .map(|l| l.value().minor())
             .sum(),
     )
+}
+
+/// What a member's level makes of the money lines, and the parts of it the rules of the
+/// price list single out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MemberTotals {
+    pub member_price: Money,
+    /// The value coupons apply to (and whose minimum spend they check).
+    pub coupon_base: Money,
+    /// The value stored value may not pay for.
+    pub no_stored_value: Money,
+    /// Points the lines with their own points per unit earn.
+    pub fixed_points: i64,
+    /// The value that earns points at the level's rate.
+    pub rate_base: Money,
+}
+
+/// Prices the money lines for a member: a catalog line at its level price (会员价) if HQ set
+/// one and the price was not typed, else the level's discount unless the item is excluded
+/// from it; the typed lines of old (service or SKU) together at the level's discount, as
+/// before the price list. Each catalog line records what it came to.
+pub fn member_totals(
+    lines: &mut [OrderLine],
+    rules: &LevelRules,
+    level_price: impl Fn(ItemId) -> Option<Money>,
+    level_discount: impl Fn(ItemId) -> bool,
+) -> Result<MemberTotals, CheckoutError> {
+    let mut t = MemberTotals::default();
+    let mut typed_list = 0i64;
+    let add = |a: Money, b: Money| a.checked_add(b).map_err(|_| CheckoutError::TooLarge);
+    for l in lines.iter_mut().filter(|l| l.card.is_none()) {
+        let value = l.value();
+        let Item::Priced(p) = &mut l.item else {
+            typed_list += value.minor();
+            continue;
+        };
+        let explicit = level_price(p.id).filter(|_| !p.typed);
+        let member = match explicit {
+            Some(unit) => Money::from_minor(unit.minor() * i64::from(l.quantity)),
+            None if level_discount(p.id) => rules.member_price(value),
+            None => value,
+        };
+        p.member_value = member;
+        t.member_price = add(t.member_price, member)?;
+        if p.coupon_ok {
+            t.coupon_base = add(t.coupon_base, member)?;
+        }
+        if !p.stored_value_ok {
+            t.no_stored_value = add(t.no_stored_value, member)?;
+        }
+        match p.points_each {
+            Some(each) => t.fixed_points += each * i64::from(l.quantity),
+            None => t.rate_base = add(t.rate_base, member)?,
+        }
+    }
+    let typed = rules.member_price(Money::from_minor(typed_list));
+    t.member_price = add(t.member_price, typed)?;
+    t.coupon_base = add(t.coupon_base, typed)?;
+    t.rate_base = add(t.rate_base, typed)?;
+    Ok(t)
+}
+
+/// Points a member earns for paying `paid` of an order: each line's own points per unit,
+/// and the level's rate on the rest's share of what was paid.
+pub fn points_earned(t: &MemberTotals, rules: &LevelRules, paid: Money) -> i64 {
+    let at_rate = if t.member_price.minor() > 0 {
+        pro_rata(
+            paid,
+            t.rate_base.minor().min(t.member_price.minor()),
+            t.member_price.minor(),
+        )
+    } else {
+        Money::ZERO
+    };
+    t.fixed_points + rules.points_for(at_rate)
 }
 
 /// Checks that the payment covers `payable` exactly.
@@ -416,6 +518,68 @@ mod tests {
     }
 
     proptest! {
+        /// Level prices, exclusions, coupons' base, stored value's limit and fixed points
+        /// combine without exceeding the whole: each part is at most the member price, which
+        /// is never above the list, and without catalog rules it is the level discount of
+        /// the list as before.
+        #[test]
+        fn member_totals_stay_within_the_order(
+            lines in proptest::collection::vec(
+                (0i64..100_000, 1u32..10, proptest::option::of(0i64..100_000),
+                 any::<bool>(), any::<bool>(), any::<bool>(), proptest::option::of(0i64..100), any::<bool>()),
+                1..8),
+            rate in 0u16..=10_000,
+        ) {
+            use super::super::levels::{LevelRules, UpgradeRule};
+            use super::super::price_list::catalog_line;
+            let rules = LevelRules {
+                price_rate: super::super::money::Rate::new(rate).unwrap(),
+                points_per_yuan: 1,
+                recharge_tiers: Vec::new(),
+                upgrade: UpgradeRule::default(),
+            };
+            let mut order_lines = Vec::new();
+            let mut explicit = std::collections::BTreeMap::new();
+            let mut no_discount = std::collections::BTreeSet::new();
+            for (i, &(price, q, level_price, discount, coupon_ok, sv_ok, points, legacy)) in lines.iter().enumerate() {
+                if legacy {
+                    order_lines.push(line(price, q, None));
+                    continue;
+                }
+                let id = ItemId(i as u32 + 1);
+                let mut l = catalog_line(id, Some(Money::from_minor(price)), q, None);
+                if let Item::Priced(p) = &mut l.item {
+                    p.typed = false;
+                    p.coupon_ok = coupon_ok;
+                    p.stored_value_ok = sv_ok;
+                    p.points_each = points;
+                }
+                // An explicit level price applies only below the list price here.
+                if let Some(lp) = level_price.filter(|lp| *lp <= price) {
+                    explicit.insert(id, Money::from_minor(lp));
+                }
+                if !discount {
+                    no_discount.insert(id);
+                }
+                order_lines.push(l);
+            }
+            let t = member_totals(
+                &mut order_lines,
+                &rules,
+                |id| explicit.get(&id).copied(),
+                |id| !no_discount.contains(&id),
+            ).unwrap();
+            let list = money_list(&order_lines);
+            prop_assert!(t.member_price <= list);
+            prop_assert!(t.coupon_base <= t.member_price);
+            prop_assert!(t.no_stored_value <= t.member_price);
+            prop_assert!(t.rate_base <= t.member_price);
+            prop_assert!(points_earned(&t, &rules, t.member_price) >= t.fixed_points);
+            if explicit.is_empty() && no_discount.is_empty() && lines.iter().all(|l| l.7) {
+                prop_assert_eq!(t.member_price, rules.member_price(list));
+            }
+        }
+
         /// Any sequence of partial returns gives back at most what was paid, and exactly
         /// that once everything is returned.
         #[test]

@@ -42,6 +42,8 @@ pub struct Catalog {
     pub staff: super::staff::Staff,
     /// Roles HQ defined, by name (the built-in five are not here).
     pub roles: BTreeMap<String, super::access::RoleDef>,
+    /// The price list (价目表).
+    pub prices: std::sync::Arc<super::price_list::PriceList>,
 }
 
 impl Default for Catalog {
@@ -56,6 +58,7 @@ impl Default for Catalog {
             member_fields: BTreeMap::new(),
             staff: super::staff::Staff::default(),
             roles: BTreeMap::new(),
+            prices: Default::default(),
         }
     }
 }
@@ -79,6 +82,14 @@ pub enum CatalogChange {
     Role(super::access::RoleDef),
     /// A role HQ removed, by name.
     RoleRemoved(String),
+    /// An item of the price list, defined or changed (its version set by the change).
+    Item(Box<super::price_list::PriceItem>),
+    /// A store's price or availability of an item.
+    ItemOverride {
+        item: super::price_list::ItemId,
+        store: StoreId,
+        store_item: super::price_list::StoreItem,
+    },
 }
 
 pub struct Ctx<'a> {
@@ -614,6 +625,9 @@ fn checkout_member(
     payment: Payment,
 ) -> Result<Order, LedgerError> {
     let ctx = fx.ctx;
+    ctx.catalog
+        .prices
+        .price_lines(ctx.store, &mut order.lines)?;
     validate_lines(&order.lines)?;
     let uses_account = code.is_some()
         || payment.stored_value != Money::ZERO
@@ -631,11 +645,19 @@ fn checkout_member(
         fx.sessions(id, -i64::from(n), left, label.clone());
     }
     let list = money_list(&order.lines);
-    let member_price = fx.rules().member_price(list);
+    let prices = &ctx.catalog.prices;
+    let totals = checkout::member_totals(
+        &mut order.lines,
+        fx.rules(),
+        |id| prices.level_price(id, fx.acct.membership.level),
+        |id| prices.level_discount(id),
+    )?;
+    let member_price = totals.member_price;
     let mut coupon_off = Money::ZERO;
     if let Some(code) = code {
         let held = *fx.acct.membership.coupon(&code)?;
-        coupon_off = template(ctx, held.template)?.discount(ctx.store, ctx.today, member_price)?;
+        coupon_off =
+            template(ctx, held.template)?.discount(ctx.store, ctx.today, totals.coupon_base)?;
         fx.acct.membership.take_coupon(&code)?;
         fx.note(Activity::CouponRedeemed {
             code: code.to_string(),
@@ -646,6 +668,12 @@ fn checkout_member(
     }
     let payable = member_price.checked_sub(coupon_off)?;
     check_payment(payable, &payment, ctx.catalog.point_value, false)?;
+    let cap = payable
+        .checked_sub(totals.no_stored_value)?
+        .max(Money::ZERO);
+    if payment.stored_value > cap {
+        return Err(CheckoutError::StoredValueNotAllowed { cap }.into());
+    }
     fx.points(-payment.points, label.clone())?;
     if let Ok(amount) = Amount::new(payment.stored_value.minor()) {
         let p = ledger::deduct(&fx.acct, ctx.store, amount, ctx.now)?;
@@ -660,9 +688,8 @@ fn checkout_member(
         );
     }
     fx.add_spent(payment.tenders_total())?;
-    let earned = fx
-        .rules()
-        .points_for(payment.stored_value.checked_add(payment.tenders_total())?);
+    let paid = payment.stored_value.checked_add(payment.tenders_total())?;
+    let earned = checkout::points_earned(&totals, fx.rules(), paid);
     fx.points(earned, label)?;
     order.status = OrderStatus::Paid;
     order.pricing = Pricing {
@@ -728,6 +755,9 @@ pub fn checkout_walk_in(
     mut order: Order,
     payment: Payment,
 ) -> Result<(Order, Vec<Transfer>), LedgerError> {
+    ctx.catalog
+        .prices
+        .price_lines(ctx.store, &mut order.lines)?;
     validate_lines(&order.lines)?;
     if order.lines.iter().any(|l| l.card.is_some()) {
         return Err(CheckoutError::WalkInNeedsTenders.into());

@@ -79,6 +79,8 @@ pub enum Outcome {
     Restored(super::recycle::BinKind, u64),
     /// A member's home store moved (会员转店).
     HomeMoved(Box<super::home_move::HomeMove>),
+    /// Products received, adjusted or counted at a store.
+    StockMoved(Box<super::stock::StockMove>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -56,6 +56,9 @@ impl From<StoreId> for u32 {
 }
 
 impl StoreId {
+    pub const MIN: StoreId = StoreId(1);
+    pub const MAX: StoreId = StoreId(STORE_ID_MAX);
+
     pub fn new(raw: u32) -> Result<StoreId, IdError> {
         if raw == 0 || raw > STORE_ID_MAX {
             return Err(IdError::StoreOutOfRange);

@@ -318,6 +318,8 @@ pub enum LedgerError {
     /// for that business day.
     #[error("business day {day} is closed at store {store}")]
     DayClosed { store: u32, day: chrono::NaiveDate },
+    #[error("{0}")]
+    Price(#[from] super::price_list::PriceError),
 }
 
 impl From<super::coupon::CouponError> for LedgerError {

@@ -108,6 +108,7 @@ fn store_of(outcome: &Outcome) -> Option<StoreId> {
         Outcome::GiftStock { store, .. } => Some(*store),
         Outcome::FollowUp(f) => Some(f.store),
         Outcome::Reminders(s, _) => Some(*s),
+        Outcome::StockMoved(m) => Some(m.store),
         Outcome::DayClosed { store, .. } | Outcome::ClosingMode { store, .. } => Some(*store),
         _ => None,
     }
@@ -147,9 +148,24 @@ fn objects(
             out.push(format!("member:{}", a.account.member));
             if let Some(o) = &a.order {
                 out.push(format!("order:{}", o.id.0));
+                typed_prices(o, &mut out);
             }
         }
-        Outcome::Order(o) => out.push(format!("order:{}", o.id.0)),
+        Outcome::Order(o) => {
+            out.push(format!("order:{}", o.id.0));
+            typed_prices(o, &mut out);
+        }
+        Outcome::Catalog(c) => match &**c {
+            super::counter::CatalogChange::Item(i) => out.push(format!("item:{}", i.id.0)),
+            super::counter::CatalogChange::ItemOverride { item, store, .. } => {
+                out.push(format!("item:{}", item.0));
+                out.push(format!("store:{store}"));
+            }
+            _ => {}
+        },
+        Outcome::StockMoved(m) => {
+            out.extend(m.lines.iter().map(|l| format!("item:{}", l.item.0)));
+        }
         Outcome::GiftStock { gift, .. } => out.push(format!("gift:{}", gift.0)),
         Outcome::DayClosed { store, day } => out.push(format!("closing:{store}:{day}")),
         Outcome::Binned(k, id) | Outcome::Restored(k, id) => out.push(format!("{}:{id}", k.name())),
@@ -169,6 +185,13 @@ fn objects(
     }
     out.truncate(OBJECTS_MAX);
     out
+}
+
+/// An order sold at typed prices (改价) is found under `price_override:<order id>`.
+fn typed_prices(o: &super::checkout::Order, out: &mut Vec<String>) {
+    if o.lines.iter().any(|l| l.item.typed()) && o.paid_at.is_some() {
+        out.push(format!("price_override:{}", o.id.0));
+    }
 }
 
 #[cfg(test)]

@@ -438,6 +438,7 @@ pub enum OutcomeRec {
     Employee(Box<crate::domain::staff::Employee>),
     Reminders(u32, crate::domain::reminders::ReminderPolicy),
     HomeMoved(Box<crate::domain::home_move::HomeMove>),
+    StockMoved(Box<crate::domain::stock::StockMove>),
 }
 
 impl From<&Outcome> for OutcomeRec {
@@ -484,6 +485,7 @@ impl From<&Outcome> for OutcomeRec {
             Outcome::Binned(k, id) => OutcomeRec::Binned(*k, *id),
             Outcome::Restored(k, id) => OutcomeRec::Restored(*k, *id),
             Outcome::HomeMoved(m) => OutcomeRec::HomeMoved(m.clone()),
+            Outcome::StockMoved(m) => OutcomeRec::StockMoved(m.clone()),
             Outcome::PlanConflicts(fs) => {
                 OutcomeRec::PlanConflicts(fs.iter().map(FailureRec::from).collect())
             }
@@ -548,6 +550,7 @@ impl TryFrom<OutcomeRec> for Outcome {
             OutcomeRec::Binned(k, id) => Outcome::Binned(k, id),
             OutcomeRec::Restored(k, id) => Outcome::Restored(k, id),
             OutcomeRec::HomeMoved(m) => Outcome::HomeMoved(m),
+            OutcomeRec::StockMoved(m) => Outcome::StockMoved(m),
             OutcomeRec::PlanAsBooked(id) => {
                 return Err(CodecError::Invalid(format!(
                     "plan {id} is read from its own record"

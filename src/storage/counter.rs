@@ -35,6 +35,7 @@ pub fn sum<'a>(
             &super::closing::TAG_FIGURES
                 | &super::closing::TAG_SERVICE_FIGURES
                 | &super::staff::TAG_EMPLOYEE_FIGURES
+                | &super::stock::TAG_ITEM_FIGURES
         )
     ) {
         return super::closing::add_vectors(existing, operands);

@@ -82,8 +82,8 @@ pub fn employee(e: &crate::domain::staff::Employee) -> Write {
     Write::put(keys::catalog_employee(e.id.0), codec::encode(e))
 }
 
-pub fn catalog_change(change: &CatalogChange) -> Write {
-    match change {
+pub fn catalog_change(change: &CatalogChange) -> Vec<Write> {
+    let one = match change {
         CatalogChange::Level(level) => {
             Write::put(keys::catalog_level(level.id.0), codec::encode(level))
         }
@@ -108,7 +108,14 @@ pub fn catalog_change(change: &CatalogChange) -> Write {
         CatalogChange::MemberField(f) => {
             Write::put(keys::catalog_member_field(f.id), codec::encode(f))
         }
-    }
+        CatalogChange::Item(item) => return super::stock::item_writes(item).into(),
+        CatalogChange::ItemOverride {
+            item,
+            store,
+            store_item,
+        } => return super::stock::store_item_writes(*item, *store, store_item).into(),
+    };
+    vec![one]
 }
 
 /// A gift definition as the recycle bin holds it: (key, value).

@@ -24,7 +24,7 @@
 //! | `O` | order id (8) = owner store << 32 \| seq | Order       | default       |
 //! | `N` | selling store (4), order id (8)      | (empty): held  | default       |
 //! | `Y` | home (4), store (4), at µs (8), member (8), entry seq (8) | i64 owed | default |
-//! | `Z` | `l` level (2) / `o` store (4) level (2) / `c` template (4) / `g` gift (4) / `f` member field (2) / `e` employee (4) / `r` role name | catalog item | default |
+//! | `Z` | `l` level (2) / `o` store (4) level (2) / `c` template (4) / `g` gift (4) / `f` member field (2) / `e` employee (4) / `r` role name / `i` price-list item (4) / `s` item (4) store (4) | catalog item | default |
 //! | `W` | store (4), gift (4)                  | stock i64, by merge (`counter`) | default |
 //! | `h` | id kind (1), scope (8)               | highest id issued, u64 | default |
 //! | `p` | member id (8)                        | ProfileRec (absent while empty) | default |
@@ -34,7 +34,8 @@
 //! | `d` | home store (4), day (4), member (8)  | follow-up seq: due index | default |
 //!
 //! Tags of other modules' key spaces: `T`/`t`/`U`/`J` (closing), `Q` (operation log), `n`/`o`
-//! (notifications), `b` (recycle bin), `e`/`a` (staff), `j` (members' moved homes); a test
+//! (notifications), `b` (recycle bin), `e`/`a` (staff), `j` (members' moved homes), `k`/`w`/`s` (price list history,
+//! product stock, item figures: `stock`); a test
 //! keeps every tag distinct.
 //!
 //! `Y` lines are inter-store settlement (跨店结算): what the home store owes the store where
@@ -176,6 +177,21 @@ pub fn catalog_employee(id: u32) -> Vec<u8> {
 pub fn catalog_gift(gift: u32) -> Vec<u8> {
     let mut k = vec![TAG_CATALOG, b'g'];
     k.extend_from_slice(&gift.to_be_bytes());
+    k
+}
+
+/// An item of the price list (价目表).
+pub fn catalog_item(item: u32) -> Vec<u8> {
+    let mut k = vec![TAG_CATALOG, b'i'];
+    k.extend_from_slice(&item.to_be_bytes());
+    k
+}
+
+/// A store's price or availability of an item.
+pub fn catalog_store_item(item: u32, store: StoreId) -> Vec<u8> {
+    let mut k = vec![TAG_CATALOG, b's'];
+    k.extend_from_slice(&item.to_be_bytes());
+    k.extend_from_slice(&store.get().to_be_bytes());
     k
 }
 
@@ -410,6 +426,9 @@ mod tests {
             ),
             ("TAG_SELLER", super::super::staff::TAG_SELLER),
             ("TAG_HOME", super::super::homes::TAG_HOME),
+            ("TAG_ITEM_HISTORY", super::super::stock::TAG_ITEM_HISTORY),
+            ("TAG_PRODUCT_STOCK", super::super::stock::TAG_PRODUCT_STOCK),
+            ("TAG_ITEM_FIGURES", super::super::stock::TAG_ITEM_FIGURES),
         ];
         for (i, (a, x)) in tags.iter().enumerate() {
             for (b, y) in &tags[i + 1..] {

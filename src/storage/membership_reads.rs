@@ -82,6 +82,23 @@ impl Storage {
                     let e: crate::domain::staff::Employee = decode_at(&key, &value)?;
                     catalog.staff.put(e);
                 }
+                Some(b'i') => {
+                    let i: crate::domain::price_list::PriceItem = decode_at(&key, &value)?;
+                    std::sync::Arc::make_mut(&mut catalog.prices).load_item(i);
+                }
+                Some(b's') if key.len() == 10 => {
+                    let item = u32::from_be_bytes(key[2..6].try_into().map_err(|_| bad())?);
+                    let store = StoreId::new(u32::from_be_bytes(
+                        key[6..10].try_into().map_err(|_| bad())?,
+                    ))
+                    .map_err(|_| bad())?;
+                    let o: crate::domain::price_list::StoreItem = decode_at(&key, &value)?;
+                    std::sync::Arc::make_mut(&mut catalog.prices).load_override(
+                        crate::domain::price_list::ItemId(item),
+                        store,
+                        o,
+                    );
+                }
                 _ => return Err(bad()),
             }
         }

@@ -25,6 +25,7 @@ mod openapi;
 mod operability;
 mod plan_cards_gifts;
 mod powercut;
+mod price_list;
 mod recycle;
 mod roles;
 mod scheduling;

@@ -434,11 +434,21 @@ impl Fixture {
                 | "/v1/members/{member_id}/unlock"
                 | "/v1/members/{member_id}/replace-card",
             ) => json!({"store_id": a}),
+            // Priced by the price list: typed prices need price_override (below).
             ("POST", "/v1/orders") => {
-                json!({"store_id": a, "lines": [{"sku": "SERUM", "unit_price": 100, "quantity": 1}], "payment": {"tenders": [{"kind": "cash", "amount": 100}]}})
+                json!({"store_id": a, "lines": [{"item_id": 1, "quantity": 1}], "payment": {"tenders": [{"kind": "cash", "amount": 100}]}})
             }
             ("POST", "/v1/orders/held") => {
-                json!({"store_id": a, "lines": [{"sku": "SERUM", "unit_price": 100, "quantity": 1}]})
+                json!({"store_id": a, "lines": [{"barcode": "6900000000001", "quantity": 1}]})
+            }
+            ("PUT", "/v1/items/{item_id}") => {
+                json!({"name": "Serum", "kind": "product", "category": "care", "barcode": "6900000000001", "price": 100, "negative_stock_ok": true})
+            }
+            ("PUT", "/v1/stores/{store_id}/items/{item_id}") => {
+                json!({"price": 100, "available": true})
+            }
+            ("POST", "/v1/stores/{store_id}/stock-moves") => {
+                json!({"kind": "receipt", "lines": [{"item_id": 1, "quantity": 1}]})
             }
             ("POST", "/v1/orders/{order_id}/returns") => {
                 json!({"lines": [{"line": 0, "quantity": 1}]})
@@ -667,6 +677,13 @@ async fn every_route_by_every_role_with_real_bodies() {
     .await["id"]
         .as_u64()
         .unwrap();
+    put(
+        "/v1/items/1",
+        "fx-i",
+        json!({"name": "Serum", "kind": "product", "category": "care", "barcode": "6900000000001",
+               "price": 100, "negative_stock_ok": true}),
+    )
+    .await;
     let order = post(
         "/v1/orders".to_owned(),
         "fx-o",

@@ -1,0 +1,436 @@
+//! The price list (价目表), stock (库存) and item sales end to end: the server prices
+//! checkout from the catalog, typed prices need `price_override`, sales and returns move
+//! the selling store's stock in the same write, counts report their variance, and all of it
+//! survives SIGKILL.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::harness::{client_with_key, send, Server};
+
+fn code(body: &Value) -> &str {
+    body["code"].as_str().unwrap_or("")
+}
+
+async fn put_item(server: &Server, id: u32, body: Value) -> Value {
+    let key = format!("item-{id}-{}", body["price"]);
+    let (status, item) = server.put(&format!("/v1/items/{id}"), &key, body).await;
+    assert_eq!(status, StatusCode::OK, "{item}");
+    item
+}
+
+async fn cashier(server: &Server, store: u64) -> reqwest::Client {
+    let (status, c) = server
+        .post(
+            "/v1/credentials",
+            &format!("cashier-{store}"),
+            json!({"name": "Till", "role": "cashier", "store_ids": [store]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    client_with_key(c["key"].as_str().unwrap())
+}
+
+async fn stock_of(server: &Server, store: u64, item: u32) -> i64 {
+    let (status, s) = server.get(&format!("/v1/items/{item}/stock")).await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    s["stores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["store_id"] == store)
+        .map_or(0, |r| r["units"].as_i64().unwrap())
+}
+
+async fn move_stock(server: &Server, store: u64, key: &str, body: Value) -> (StatusCode, Value) {
+    server
+        .post(&format!("/v1/stores/{store}/stock-moves"), key, body)
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_is_priced_by_the_server_and_typed_prices_need_the_capability() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_clock(dir.path(), Some("2026-12-01T02:00:00Z"));
+    let a = server.create_store("A").await;
+    let b = server.create_store("B").await;
+    let (status, _) = server
+        .put(
+            "/v1/levels/1",
+            "lv-1",
+            json!({"name": "Gold", "price_rate_bp": 9000, "points_per_yuan": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let serum = put_item(
+        &server,
+        1,
+        json!({"name": "Serum", "kind": "product", "category": "care", "sku": "SERUM-30",
+               "barcode": "6901234567890", "unit": "瓶", "price": 10_000,
+               "level_prices": {"1": 7_000}, "negative_stock_ok": true}),
+    )
+    .await;
+    assert_eq!(
+        (serum["version"].as_u64(), serum["kind"].as_str()),
+        (Some(1), Some("product"))
+    );
+    // No level discount, no coupon, no stored value: a gift card-like item.
+    put_item(
+        &server,
+        2,
+        json!({"name": "Gift box", "kind": "product", "category": "gifts", "price": 5_000,
+               "level_discount": false, "coupon_ok": false, "stored_value_ok": false,
+               "points_each": 50, "negative_stock_ok": true}),
+    )
+    .await;
+    let (status, body) = server
+        .put(
+            "/v1/items/3",
+            "item-3-dup",
+            json!({"name": "Clash", "kind": "product", "category": "care", "sku": "SERUM-30", "price": 1}),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "item_code_taken")
+    );
+    // B sells the serum cheaper; A stops selling the gift box.
+    let (status, body) = server
+        .put(
+            &format!("/v1/stores/{b}/items/1"),
+            "ov-b1",
+            json!({"price": 8_000, "available": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = server
+        .put(
+            &format!("/v1/stores/{a}/items/2"),
+            "ov-a2",
+            json!({"available": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, list) = server
+        .get(&format!("/v1/items?store_id={b}&barcode=6901234567890"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["items"][0]["store_price"], 8_000, "{list}");
+    assert_eq!(list["version"], 4);
+
+    // A cashier sells by barcode at the store's price; a typed price is refused.
+    let till = cashier(&server, b).await;
+    let walk_in = json!({"lines": [{"barcode": "6901234567890", "quantity": 2}],
+                         "payment": {"tenders": [{"kind": "cash", "amount": 16_000}]}});
+    let (status, order) = send(
+        till.post(server.url("/v1/orders"))
+            .header("Idempotency-Key", "o-1")
+            .json(&walk_in),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let line = &order["lines"][0];
+    assert_eq!(line["unit_price"], 8_000, "{order}");
+    assert_eq!(line["item"]["Priced"]["version"], 4, "{order}");
+    assert_eq!(line["item"]["Priced"]["typed"], false);
+    let typed = json!({"lines": [{"item_id": 1, "unit_price": 1, "quantity": 1}],
+                       "payment": {"tenders": [{"kind": "cash", "amount": 1}]}});
+    let (status, body) = send(
+        till.post(server.url("/v1/orders"))
+            .header("Idempotency-Key", "o-2")
+            .json(&typed),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::FORBIDDEN, "price_override_forbidden")
+    );
+    // HQ may: the line and the operation log say so.
+    let (status, order) = server
+        .post(
+            "/v1/orders",
+            "o-3",
+            json!({"store_id": b, "lines": [{"item_id": 1, "unit_price": 1, "quantity": 1}],
+                   "payment": {"tenders": [{"kind": "cash", "amount": 1}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    assert_eq!(order["lines"][0]["item"]["Priced"]["typed"], true);
+    let id = order["id"].as_u64().unwrap();
+    let (status, log) = server
+        .get(&format!("/v1/oplog?object=price_override:{id}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    assert_eq!(log["operations"].as_array().unwrap().len(), 1, "{log}");
+    // Not sold at A.
+    let (status, body) = server
+        .post(
+            "/v1/orders",
+            "o-4",
+            json!({"store_id": a, "lines": [{"item_id": 2, "quantity": 1}],
+                   "payment": {"tenders": [{"kind": "cash", "amount": 5_000}]}}),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "item_unavailable")
+    );
+    let (status, body) = server
+        .post(
+            "/v1/orders",
+            "o-5",
+            json!({"store_id": a, "lines": [{"item_id": 77, "quantity": 1}],
+                   "payment": {"tenders": [{"kind": "cash", "amount": 5_000}]}}),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::NOT_FOUND, "item_not_found")
+    );
+
+    // A Gold member at B: the serum at its level price (7,000, not B's 8,000 less 10%), the
+    // gift box at full price, earning its own points, and not payable by stored value.
+    let m = server.register("13900000001", a).await;
+    let (status, _) = server
+        .post(
+            &format!("/v1/members/{m}/level"),
+            "set-gold",
+            json!({"level_id": 1, "reason": "vip", "store_id": a}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    server.recharge(m, a, 100_000, "r-1").await;
+    let lines = json!([{"item_id": 1, "quantity": 1}, {"item_id": 2, "quantity": 1}]);
+    let (status, body) = server
+        .post(
+            "/v1/orders",
+            "o-6",
+            json!({"member_id": m, "store_id": b, "lines": lines,
+                   "payment": {"stored_value": 12_000}}),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "stored_value_not_allowed"),
+        "{body}"
+    );
+    let (status, paid) = server
+        .post("/v1/orders", "o-7", json!({"member_id": m, "store_id": b, "lines": lines,
+                   "payment": {"stored_value": 7_000, "tenders": [{"kind": "cash", "amount": 5_000}]}}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{paid}");
+    let o = &paid["order"];
+    assert_eq!(o["pricing"]["member_price"], 12_000, "{o}");
+    assert_eq!(o["lines"][0]["item"]["Priced"]["member_value"], 7_000);
+    // 50 points for the box, 1 a yuan on the serum's 70.
+    assert_eq!(o["points_earned"], 50 + 70, "{o}");
+    server.assert_ledger_sums_to_zero().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_moves_with_sales_returns_counts_and_survives_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with_clock(dir.path(), Some("2026-12-01T02:00:00Z"));
+    let a = server.create_store("A").await;
+    let b = server.create_store("B").await;
+    put_item(
+        &server,
+        1,
+        json!({"name": "Serum", "kind": "product", "category": "care", "price": 1_000}),
+    )
+    .await;
+    let svc = {
+        let (status, s) = server
+            .post(
+                "/v1/services",
+                "svc",
+                json!({"name": "Facial", "duration_minutes": 60, "booking_mode": "appointment", "resource_kinds": ["room"]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{s}");
+        s["id"].as_u64().unwrap()
+    };
+    put_item(
+        &server,
+        2,
+        json!({"name": "Facial", "kind": "service", "service_id": svc, "category": "face", "price": 20_000}),
+    )
+    .await;
+    let (status, body) = move_stock(
+        &server,
+        b,
+        "rcv-0",
+        json!({"kind": "receipt", "lines": [{"item_id": 2, "quantity": 5}]}),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "not_a_product")
+    );
+    let (status, rcv) = move_stock(
+        &server,
+        b,
+        "rcv-1",
+        json!({"kind": "receipt", "lines": [{"item_id": 1, "quantity": 5}], "note": "supplier X"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{rcv}");
+    assert_eq!(rcv["lines"][0]["after"], 5);
+    // The same key again changes nothing.
+    let (status, _) = move_stock(
+        &server,
+        b,
+        "rcv-1",
+        json!({"kind": "receipt", "lines": [{"item_id": 1, "quantity": 5}], "note": "supplier X"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(stock_of(&server, b, 1).await, 5);
+
+    // A member of A buys 3 at B: B's stock, in the member's home ledger's write.
+    let m = server.register("13900000002", a).await;
+    server.recharge(m, a, 100_000, "r-1").await;
+    let sale = |key: &str, qty: u32| {
+        let body = json!({"member_id": m, "store_id": b,
+            "lines": [{"item_id": 1, "quantity": qty}, {"item_id": 2, "quantity": 1}],
+            "payment": {"stored_value": 1_000 * i64::from(qty) + 20_000}});
+        (key.to_owned(), body)
+    };
+    let (k, body) = sale("s-1", 3);
+    let (status, paid) = server.post("/v1/orders", &k, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{paid}");
+    let order = paid["order"]["id"].as_u64().unwrap();
+    assert_eq!(stock_of(&server, b, 1).await, 2);
+    // Not enough left: nothing happens, not even the money.
+    let (k, body) = sale("s-2", 3);
+    let (status, body) = server.post("/v1/orders", &k, body).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "out_of_stock"),
+        "{body}"
+    );
+    assert_eq!(server.balance(m).await, 100_000 - 23_000);
+    // A walk-in at A finds none there.
+    let (status, body) = server
+        .post(
+            "/v1/orders",
+            "w-1",
+            json!({"store_id": a, "lines": [{"item_id": 1, "quantity": 1}],
+                   "payment": {"tenders": [{"kind": "cash", "amount": 1_000}]}}),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "out_of_stock")
+    );
+
+    // One comes back: B's stock again, once.
+    let (status, ret) = server
+        .post(
+            &format!("/v1/orders/{order}/returns"),
+            "ret-1",
+            json!({"lines": [{"line": 0, "quantity": 1}]}),
+        )
+        .await;
+    assert!(status.is_success(), "{ret}");
+    let (status, _) = server
+        .post(
+            &format!("/v1/orders/{order}/returns"),
+            "ret-1",
+            json!({"lines": [{"line": 0, "quantity": 1}]}),
+        )
+        .await;
+    assert!(status.is_success());
+    assert_eq!(stock_of(&server, b, 1).await, 3);
+    // The returned unit can be sold again: B counts it (the return is durable).
+    let (status, body) = server
+        .post(
+            "/v1/orders",
+            "w-2",
+            json!({"store_id": b, "lines": [{"item_id": 1, "quantity": 3}],
+                   "payment": {"tenders": [{"kind": "cash", "amount": 3_000}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(stock_of(&server, b, 1).await, 0);
+
+    // A delivery of 10, then a count finds 8: a variance of -2 at 1,000 each.
+    move_stock(
+        &server,
+        b,
+        "rcv-2",
+        json!({"kind": "receipt", "lines": [{"item_id": 1, "quantity": 10}]}),
+    )
+    .await;
+    let (status, count) = move_stock(
+        &server,
+        b,
+        "cnt-1",
+        json!({"kind": "count", "lines": [{"item_id": 1, "quantity": 8}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{count}");
+    let v = &count["lines"][0]["variance"];
+    assert_eq!(
+        (
+            v["expected"].as_i64(),
+            v["variance"].as_i64(),
+            v["value"].as_i64()
+        ),
+        (Some(10), Some(-2), Some(-2_000)),
+        "{count}"
+    );
+    let (status, body) = move_stock(
+        &server,
+        b,
+        "adj-1",
+        json!({"kind": "adjustment", "lines": [{"item_id": 1, "quantity": -9}], "note": "broken"}),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "out_of_stock")
+    );
+
+    // Sales statistics: the serum's units and takings, best sellers first.
+    let (status, stats) = server
+        .get(&format!(
+            "/v1/stats/items?store_id={b}&from=2026-12-01&to=2026-12-01"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    let rows = stats["rows"].as_array().unwrap();
+    assert_eq!(rows[0]["key"], "2", "the facial took the most: {stats}");
+    let serum = rows.iter().find(|r| r["key"] == "1").unwrap();
+    assert_eq!(
+        (
+            serum["sold"].as_i64(),
+            serum["returned"].as_i64(),
+            serum["received"].as_i64(),
+            serum["adjusted"].as_i64()
+        ),
+        (Some(6), Some(1), Some(15), Some(-2)),
+        "{stats}"
+    );
+    assert_eq!(serum["net_sales"], 5_000);
+
+    // Everything is on disk.
+    server.kill();
+    let server = Server::start_with_clock(dir.path(), Some("2026-12-01T03:00:00Z"));
+    assert_eq!(stock_of(&server, b, 1).await, 8);
+    let (status, s) = server.get(&format!("/v1/stores/{b}/stock")).await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    assert_eq!(
+        (s["items"][0]["units"].as_i64(), s["value"].as_i64()),
+        (Some(8), Some(8_000))
+    );
+    let (_, history) = server.get("/v1/items/1/history").await;
+    assert_eq!(
+        history["versions"].as_array().unwrap().len(),
+        1,
+        "{history}"
+    );
+    let (_, item) = server.get("/v1/items/2").await;
+    assert_eq!(item["version"], 2);
+    server.assert_ledger_sums_to_zero().await;
+}
