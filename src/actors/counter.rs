@@ -213,7 +213,7 @@ impl StoreLedger {
 
     /// The writes of an accepted sale or return beyond the order: the stock it moves, the
     /// item figures, and this ledger's view of its own store's stock.
-    fn stock_effects(
+    fn order_effects(
         &mut self,
         order: &Order,
         returned: Option<&[(usize, u32)]>,
@@ -234,6 +234,21 @@ impl StoreLedger {
         };
         let now = self.registry.clock.now();
         let day = self.registry.business_day(order.store, now);
+        let event = crate::storage::order_index::OrderEvent {
+            order: order.id.0,
+            store: order.store.get(),
+            member: order.member.map(|m| m.get()),
+            at_us: now.timestamp_micros(),
+            ret: returned.is_some(),
+            amount: crate::domain::stock::takings_of(order, &quantities)
+                .iter()
+                .sum(),
+            units: quantities.iter().sum(),
+        };
+        writes.extend(crate::storage::order_index::event_writes(
+            &event,
+            self.writer.next_seq(),
+        ));
         for (item, _, f) in crate::domain::stock::of_order(order, &quantities, returned.is_none()) {
             writes.push(crate::storage::stock::figures_write(
                 order.store,
@@ -390,7 +405,7 @@ impl StoreLedger {
             _ => None,
         };
         match &order {
-            Some(o) => self.stock_effects(o, returned.as_deref(), plan.as_ref(), &mut writes),
+            Some(o) => self.order_effects(o, returned.as_deref(), plan.as_ref(), &mut writes),
             None => self.release_plan(plan.as_ref(), ctx),
         }
         let value = outcome?;
@@ -570,7 +585,7 @@ impl Handler<WalkInWrite> for StoreLedger {
         match &outcome {
             Ok(Outcome::Order(o)) => {
                 let o = o.clone();
-                self.stock_effects(&o, returned.as_deref(), plan.as_ref(), &mut writes);
+                self.order_effects(&o, returned.as_deref(), plan.as_ref(), &mut writes);
             }
             _ => self.release_plan(plan.as_ref(), actx),
         }

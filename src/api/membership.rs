@@ -75,7 +75,7 @@ fn reason(r: Option<String>, required: bool) -> Result<String, ApiError> {
 }
 
 /// A member named by card number `<member id>-<generation>`.
-fn parse_card(raw: &str) -> Result<(MemberId, u32), ApiError> {
+pub(super) fn parse_card(raw: &str) -> Result<(MemberId, u32), ApiError> {
     let nf = || ApiError::NotFound("member with this card".into());
     let (m, g) = raw.split_once('-').ok_or_else(nf)?;
     let member = m
@@ -724,7 +724,7 @@ pub struct ReturnBody {
 
 /// The owner of order `id` and the stores allowed to see it: where it was sold and the
 /// member's home store.
-fn order_access(
+pub(super) fn order_access(
     state: &ApiState,
     p: &Principal,
     id: u64,

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod notify;
 pub mod openapi;
 pub mod oplog;
+pub mod orders;
 pub mod price_list;
 pub mod rate;
 pub mod recycle;
@@ -823,6 +824,17 @@ fn price_list_routes(
         .and(auth.clone())
         .and(warp::query::<pl::StockQuery>())
         .then(|sid, s, p, q| pl::store_stock(s, p, sid, q));
+    let search = warp::path!("v1" / "orders")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<orders::OrdersQuery>())
+        .then(orders::search);
+    let receipt = warp::path!("v1" / "orders" / u64 / "receipt")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .then(|id, s, p| orders::receipt(s, p, id));
     let sales = warp::path!("v1" / "stats" / "items")
         .and(warp::get())
         .and(st.clone())
@@ -846,6 +858,10 @@ fn price_list_routes(
         .or(store_stock)
         .unify()
         .or(sales)
+        .unify()
+        .or(search)
+        .unify()
+        .or(receipt)
         .unify()
         .boxed()
 }

@@ -19,7 +19,7 @@ use super::dto::*;
 use super::error::{Code, Scope};
 use super::schedule_dto::*;
 use super::{
-    closing, credentials, gifts, members, membership as m, notify, oplog, price_list as pl,
+    closing, credentials, gifts, members, membership as m, notify, oplog, orders, price_list as pl,
     recycle, staff,
 };
 use crate::domain::access::{Capability, Principal};
@@ -1101,6 +1101,21 @@ pub const ROUTES: &[Route] = &[
 .created(counter_or_order),
     get("/v1/orders/{order_id}", "orders", "An order", COUNTER)
 .ok(schema::<Order>),
+    get(
+        "/v1/orders",
+        "orders",
+        "Find sales and returns (订单查询, 退单): a store's or a member's, by day, SKU or item, kind and status",
+        COUNTER,
+    )
+    .query(params::<orders::OrdersQuery>)
+.ok(schema::<orders::OrdersDto>),
+    get(
+        "/v1/orders/{order_id}/receipt",
+        "orders",
+        "The order's receipt as text, printed again (复打小票)",
+        COUNTER,
+    )
+.text(),
     post(
         "/v1/orders/{order_id}/returns",
         "orders",

@@ -26,6 +26,7 @@ pub mod notify;
 pub mod oplog;
 pub mod planning;
 pub mod price_list;
+pub mod receipt;
 pub mod recurrence;
 pub mod recycle;
 pub mod reminders;

@@ -202,24 +202,39 @@ pub fn line_takings(order: &Order) -> Vec<Money> {
     out
 }
 
+/// What `quantities` of each line took in (a sale: every unit) or give back (a return),
+/// rounded down per line.
+pub fn takings_of(order: &Order, quantities: &[u32]) -> Vec<i64> {
+    let takings = line_takings(order);
+    order
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let q = quantities.get(i).copied().unwrap_or(0).min(line.quantity);
+            if line.quantity == 0 {
+                0
+            } else {
+                pro_rata(takings[i], i64::from(q), i64::from(line.quantity)).minor()
+            }
+        })
+        .collect()
+}
+
 /// The item figures and product stock moves of a sale (`quantities`: every line's) or a
 /// return (`quantities`: the units returned per line), catalog lines only.
 pub fn of_order(order: &Order, quantities: &[u32], sale: bool) -> Vec<(ItemId, bool, ItemFigures)> {
-    let takings = line_takings(order);
+    let amounts = takings_of(order, quantities);
     let mut out: Vec<(ItemId, bool, ItemFigures)> = Vec::new();
     for (i, line) in order.lines.iter().enumerate() {
         let Item::Priced(p) = &line.item else {
             continue;
         };
-        let q = quantities.get(i).copied().unwrap_or(0);
+        let q = quantities.get(i).copied().unwrap_or(0).min(line.quantity);
         if q == 0 {
             continue;
         }
-        let amount = if line.quantity == 0 {
-            0
-        } else {
-            pro_rata(takings[i], i64::from(q), i64::from(line.quantity)).minor()
-        };
+        let amount = amounts[i];
         let mut f = ItemFigures::default();
         if sale {
             f.sold = i64::from(q);

@@ -35,7 +35,8 @@
 //!
 //! Tags of other modules' key spaces: `T`/`t`/`U`/`J` (closing), `Q` (operation log), `n`/`o`
 //! (notifications), `b` (recycle bin), `e`/`a` (staff), `j` (members' moved homes), `k`/`w`/`s` (price list history,
-//! product stock, item figures: `stock`); a test
+//! product stock, item figures: `stock`), `x`/`y` (orders by store and by member:
+//! `order_index`); a test
 //! keeps every tag distinct.
 //!
 //! `Y` lines are inter-store settlement (跨店结算): what the home store owes the store where
@@ -429,6 +430,14 @@ mod tests {
             ("TAG_ITEM_HISTORY", super::super::stock::TAG_ITEM_HISTORY),
             ("TAG_PRODUCT_STOCK", super::super::stock::TAG_PRODUCT_STOCK),
             ("TAG_ITEM_FIGURES", super::super::stock::TAG_ITEM_FIGURES),
+            (
+                "TAG_STORE_ORDERS",
+                super::super::order_index::TAG_STORE_ORDERS,
+            ),
+            (
+                "TAG_MEMBER_ORDERS",
+                super::super::order_index::TAG_MEMBER_ORDERS,
+            ),
         ];
         for (i, (a, x)) in tags.iter().enumerate() {
             for (b, y) in &tags[i + 1..] {

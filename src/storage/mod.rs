@@ -16,6 +16,7 @@ pub mod members;
 pub mod membership_reads;
 pub mod notify;
 pub mod oplog;
+pub mod order_index;
 pub mod recycle;
 pub mod schedule_codec;
 pub mod schedule_reads;

@@ -432,5 +432,49 @@ async fn stock_moves_with_sales_returns_counts_and_survives_kill() {
     );
     let (_, item) = server.get("/v1/items/2").await;
     assert_eq!(item["version"], 2);
+
+    // Orders are found by store and day, by member phone, by kind, item and status.
+    let day = "from=2026-12-01&to=2026-12-01";
+    let (status, found) = server.get(&format!("/v1/orders?store_id={b}&{day}")).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    let mut kinds: Vec<&str> = found["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    // The test clock stands still: one instant, so no order in time to check.
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["return", "sale", "sale"], "{found}");
+    let (_, returns) = server
+        .get(&format!("/v1/orders?store_id={b}&{day}&kind=return"))
+        .await;
+    assert_eq!(returns["orders"][0]["order"]["id"], order, "{returns}");
+    assert_eq!(returns["orders"][0]["amount"], 1_000);
+    let (_, mine) = server
+        .get(&format!(
+            "/v1/orders?phone=13900000002&{day}&item_id=1&status=partly_returned"
+        ))
+        .await;
+    assert_eq!(
+        mine["orders"].as_array().unwrap().len(),
+        2,
+        "the sale and its return: {mine}"
+    );
+    let (_, none) = server.get(&format!("/v1/orders?store_id={a}&{day}")).await;
+    assert_eq!(none["orders"].as_array().unwrap().len(), 0, "{none}");
+    let res = server
+        .client
+        .get(server.url(&format!("/v1/orders/{order}/receipt")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+    assert!(text.contains("Serum") && text.contains("Facial"), "{text}");
+    assert!(
+        text.contains("returned") && text.contains("Stored value"),
+        "{text}"
+    );
     server.assert_ledger_sums_to_zero().await;
 }
