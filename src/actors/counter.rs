@@ -44,6 +44,12 @@ pub enum MemberRequest {
     Hold {
         lines: Vec<OrderLine>,
     },
+    /// 退次卡 through the deduction that paid for the card, or in a tender.
+    RefundCard {
+        card: crate::domain::membership::CardId,
+        deduction: Option<EntrySeq>,
+        tender: Option<crate::domain::ledger::TenderKind>,
+    },
 }
 
 /// A write on a member's account, sent to the member's home ledger.
@@ -395,6 +401,15 @@ impl StoreLedger {
                             lines,
                         }
                     }
+                    MemberRequest::RefundCard {
+                        card,
+                        deduction,
+                        tender,
+                    } => CounterOp::RefundCard {
+                        card,
+                        deduction: deduction.map(|s| me.entry(member, s)).transpose()?,
+                        tender,
+                    },
                     MemberRequest::Hold { .. } => unreachable!("handled before"),
                 })
             },

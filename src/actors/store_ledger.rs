@@ -313,6 +313,9 @@ impl StoreLedger {
         for a in &fx.activities {
             writes.push(ledger_writes::activity(member, a));
         }
+        for s in &fx.card_settlements {
+            writes.push(ledger_writes::card_settlement(member, s));
+        }
         if let Some(order) = &fx.order {
             self.put_order(seq, order, writes);
         }

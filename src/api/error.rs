@@ -196,7 +196,7 @@ codes! {
     MemberNotFound = "member_not_found", NOT_FOUND, Authenticated, "No such member (or not this credential's).";
     StoreNotFound = "store_not_found", NOT_FOUND, Authenticated, "No such store.";
     EntryNotFound = "entry_not_found", NOT_FOUND, Tags(COUNTER_TAGS), "No such ledger entry of this member.";
-    ServiceNotFound = "service_not_found", NOT_FOUND, Tags(&["scheduling", "membership", "recycle_bin", "orders"]), "No such service.";
+    ServiceNotFound = "service_not_found", NOT_FOUND, Tags(&["scheduling", "membership", "recycle_bin", "orders", "catalog"]), "No such service.";
     ResourceNotFound = "resource_not_found", NOT_FOUND, Tags(&["scheduling", "recycle_bin"]), "No such resource.";
     BookingNotFound = "booking_not_found", NOT_FOUND, Tags(&["scheduling"]), "No such booking.";
     PlanNotFound = "plan_not_found", NOT_FOUND, Tags(&["scheduling"]), "No such service plan.";
@@ -256,6 +256,7 @@ codes! {
     OutOfStock = "out_of_stock", CONFLICT, Tags(&["orders", "stock"]), "Not enough of a product in the store's stock; nothing was done.";
     StockOutOfRange = "stock_out_of_range", UNPROCESSABLE_ENTITY, Tags(&["orders", "stock"]), "Stock would leave its range.";
     NotAProduct = "not_a_product", UNPROCESSABLE_ENTITY, Tags(&["stock"]), "Services have no stock.";
+    CountCardRefundElsewhere = "count_card_refund_elsewhere", UNPROCESSABLE_ENTITY, Tags(&["membership"]), "A count card's cash refund is made at the store that sold it.";
     InvalidSchedule = "invalid_schedule", UNPROCESSABLE_ENTITY, Authenticated, "Refused by a rule of the object written (a booking, hours, a resource, a level, an order); the message says which.";
     InvalidOccurrenceCount = "invalid_occurrence_count", UNPROCESSABLE_ENTITY, Tags(&["scheduling"]), "A plan has 1 to 99 occurrences.";
     InvalidRepeat = "invalid_repeat", UNPROCESSABLE_ENTITY, Tags(&["scheduling"]), "The plan's repeat rule is not valid.";
@@ -416,6 +417,7 @@ fn member_error(e: &MemberError) -> Code {
         AlreadyLocked => Code::CardAlreadyLocked,
         LevelNotFound(_) => Code::LevelNotFound,
         LevelUnchanged(_) => Code::LevelUnchanged,
+        CardRefundElsewhere { .. } => Code::CountCardRefundElsewhere,
         Coupon(CouponError::NotFound) => Code::CouponNotFound,
         Coupon(CouponError::OutsidePeriod) => Code::CouponOutsidePeriod,
         Coupon(CouponError::WrongStore) => Code::CouponWrongStore,

@@ -480,6 +480,65 @@ pub async fn card_action(
 
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct CardRefundBody {
+    /// The stored-value deduction that paid for the card: the value goes back to stored
+    /// value through it.
+    pub deduction_seq: Option<u64>,
+    /// Or a tender the value is paid out in, at the store that sold the card.
+    pub tender: Option<String>,
+    pub store_id: Option<u64>,
+}
+
+/// `POST /v1/members/{id}/count-cards/{card}/refund`: 退次卡, the sessions left refunded at
+/// the card's price per session.
+pub async fn refund_card(
+    state: Arc<ApiState>,
+    p: Principal,
+    raw: u64,
+    card: u32,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
+    respond(
+        async {
+            let member = member_id(raw)?;
+            let b: CardRefundBody = parse_json(ct, &body)?;
+            allow_spend(&state, &p, member)?;
+            let store = acting_store(&p, b.store_id)?;
+            allow(&p, Capability::ManageStore, Some(store), || {
+                format!("store {store}")
+            })?;
+            let tender = match (&b.deduction_seq, &b.tender) {
+                (Some(_), None) => None,
+                (None, Some(t)) => Some(tender(Some(t))?),
+                _ => return Err(invalid("give deduction_seq or tender, not both")),
+            };
+            member_write(
+                &state,
+                meta(
+                    &p,
+                    key,
+                    &format!("members/{raw}/count-cards/{card}/refund"),
+                    &b,
+                )?,
+                member,
+                store,
+                None,
+                MemberRequest::RefundCard {
+                    card: CardId(card),
+                    deduction: b.deduction_seq.map(EntrySeq),
+                    tender,
+                },
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LineBody {
     /// An item of the price list, priced by the server.
     pub item_id: Option<u32>,

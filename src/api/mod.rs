@@ -935,6 +935,13 @@ fn membership_routes(
     limit: u64,
 ) -> BoxedFilter<(Response,)> {
     use membership as m;
+    let card_refund = warp::path!("v1" / "members" / u64 / "count-cards" / u32 / "refund")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(|id, card, s, p, k, ct, b| m::refund_card(s, p, id, card, k, ct, b));
     let card_action = warp::path!("v1" / "members" / u64 / "count-cards" / u32 / String)
         .and(warp::post())
         .and(st.clone())
@@ -1074,7 +1081,9 @@ fn membership_routes(
         .or(store_gifts)
         .unify()
         .boxed();
-    let members = card_action
+    let members = card_refund
+        .or(card_action)
+        .unify()
         .or(activity)
         .unify()
         .or(gifts)

@@ -924,6 +924,14 @@ pub const ROUTES: &[Route] = &[
     )
     .body(schema::<m::SessionsBody>)
 .created(schema::<m::CounterDto>),
+    post(
+        "/v1/members/{member_id}/count-cards/{card_id}/refund",
+        "membership",
+        "Refund the sessions left of a count card (退次卡), in proportion to its price",
+        MANAGERS,
+    )
+    .body(schema::<m::CardRefundBody>)
+.created(schema::<m::CounterDto>),
     get(
         "/v1/members/{member_id}/activity",
         "membership",

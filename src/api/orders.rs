@@ -29,11 +29,12 @@ pub const ORDER_SEARCH_DAYS_MAX: i64 = 366;
 pub struct OrdersQuery {
     /// Sales and returns at this store (the credential's own store by default).
     pub store_id: Option<u64>,
-    /// A member's orders in every store the credential may read, by id, phone or card.
+    /// A member's orders in every store the credential may read (only `store_id`'s, if
+    /// given), by id, phone or card.
     pub member_id: Option<u64>,
     pub phone: Option<String>,
     pub card_number: Option<String>,
-    /// Local days of the store (UTC days for a member's orders), inclusive.
+    /// Local days of the store (UTC days for a member's orders in every store), inclusive.
     pub from: NaiveDate,
     pub to: NaiveDate,
     /// `sale` or `return` (退单); both by default.
@@ -142,8 +143,16 @@ pub async fn search(state: Arc<ApiState>, p: Principal, q: OrdersQuery) -> Respo
     respond((|| {
         let limit = page_limit(&state, q.limit)?;
         let member = queried_member(&state, &q)?;
+        // With a member and a store: the member's orders at that store, in its days.
+        let only_store = match (member, q.store_id) {
+            (Some(_), Some(raw)) => Some(store_for(&state, &p, Capability::Counter, raw)?),
+            _ => None,
+        };
         let (of, tz) = match (member, q.store_id) {
-            (Some(m), None) => (OrdersOf::Member(m), chrono_tz::UTC),
+            (Some(m), _) => (
+                OrdersOf::Member(m),
+                only_store.map_or(chrono_tz::UTC, |s| state.registry.time_zone(s)),
+            ),
             (None, raw) => {
                 let sid = match raw.or(p.role.home_store().map(|s| u64::from(s.get()))) {
                     Some(raw) => store_for(&state, &p, Capability::Counter, raw)?,
@@ -154,11 +163,6 @@ pub async fn search(state: Arc<ApiState>, p: Principal, q: OrdersQuery) -> Respo
                     }
                 };
                 (OrdersOf::Store(sid), state.registry.time_zone(sid))
-            }
-            (Some(_), Some(_)) => {
-                return Err(ApiError::InvalidQuery(
-                    "search a store's orders or a member's, not both".into(),
-                ))
             }
         };
         let kind = match q.kind.as_deref() {
@@ -191,7 +195,10 @@ pub async fn search(state: Arc<ApiState>, p: Principal, q: OrdersQuery) -> Respo
             limit,
             ORDER_SCAN_BUDGET,
             |e| {
-                if kind.is_some_and(|k| k != e.ret) || !readable(e.store) {
+                if kind.is_some_and(|k| k != e.ret)
+                    || !readable(e.store)
+                    || only_store.is_some_and(|s| s.get() != e.store)
+                {
                     return Ok(false);
                 }
                 let Some(o) = storage.order(OrderId(e.order))? else {

@@ -189,6 +189,13 @@ pub enum CounterOp {
         deduction: Option<Entry>,
         lines: Vec<(usize, u32)>,
     },
+    /// 退次卡: the value of the sessions left back to stored value (through the deduction
+    /// that paid for the card) or in a tender at the store that sold it.
+    RefundCard {
+        card: CardId,
+        deduction: Option<Entry>,
+        tender: Option<TenderKind>,
+    },
 }
 
 impl CounterOp {
@@ -207,7 +214,8 @@ impl CounterOp {
             | CounterOp::ExchangeGift { .. }
             | CounterOp::ReplaceCard
             | CounterOp::Checkout { .. }
-            | CounterOp::Return { .. } => true,
+            | CounterOp::Return { .. }
+            | CounterOp::RefundCard { .. } => true,
             CounterOp::Opening { .. }
             | CounterOp::AddSessions { .. }
             | CounterOp::Points { .. }
@@ -244,6 +252,20 @@ pub struct Effects {
     /// Holdings brought from another system (`CounterOp::Opening`): no day figures, no
     /// notifications.
     pub migration: bool,
+    /// Count-card sessions used (or returned) away from the store that sold the card: what
+    /// that store owes the one that served (跨店结算), by activity.
+    pub card_settlements: Vec<CardSettlement>,
+}
+
+/// What the store that sold a count card owes the store where its sessions were used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CardSettlement {
+    pub owing: StoreId,
+    pub owed: StoreId,
+    pub amount: Money,
+    /// The activity line of the sessions.
+    pub activity: u64,
+    pub at: Timestamp,
 }
 
 struct Fx<'a, 'c> {
@@ -253,6 +275,7 @@ struct Fx<'a, 'c> {
     main_entry: Option<Entry>,
     activities: Vec<ActivityRecord>,
     transfers: Vec<Transfer>,
+    settlements: Vec<CardSettlement>,
 }
 
 impl Fx<'_, '_> {
@@ -296,7 +319,21 @@ impl Fx<'_, '_> {
         Ok(())
     }
 
-    fn sessions(&mut self, card: CardId, delta: i64, remaining: u32, reason: String) {
+    /// Notes sessions used (negative) or given back; `settle`: used or returned at a store
+    /// (not given), settled with the store that sold the card when that is another.
+    fn sessions(&mut self, card: CardId, delta: i64, remaining: u32, reason: String, settle: bool) {
+        let sold = self.acct.membership.card(card).ok().cloned();
+        if let Some(c) = sold.filter(|c| settle && c.sold_at != self.ctx.store && delta != 0) {
+            let n = u32::try_from(delta.unsigned_abs()).unwrap_or(u32::MAX);
+            let value = c.value_of(n).minor();
+            self.settlements.push(CardSettlement {
+                owing: c.sold_at,
+                owed: self.ctx.store,
+                amount: Money::from_minor(if delta < 0 { value } else { -value }),
+                activity: self.acct.membership.last_activity + 1,
+                at: self.ctx.now,
+            });
+        }
         self.note(Activity::Sessions {
             card,
             delta,
@@ -350,6 +387,7 @@ pub fn apply(account: &Account, ctx: &Ctx<'_>, op: CounterOp) -> Result<Effects,
         main_entry: None,
         activities: Vec::new(),
         transfers: Vec::new(),
+        settlements: Vec::new(),
     };
     let mut answer_order = None;
     let (mut coupon, mut card, mut discount) = (None, None, None);
@@ -469,7 +507,7 @@ pub fn apply(account: &Account, ctx: &Ctx<'_>, op: CounterOp) -> Result<Effects,
             reason,
         } => {
             let left = fx.acct.membership.consume(id, sessions, service, today)?;
-            fx.sessions(id, -i64::from(sessions), left, reason);
+            fx.sessions(id, -i64::from(sessions), left, reason, true);
             card = Some(id);
         }
         CounterOp::AddSessions {
@@ -478,7 +516,7 @@ pub fn apply(account: &Account, ctx: &Ctx<'_>, op: CounterOp) -> Result<Effects,
             reason,
         } => {
             let left = fx.acct.membership.add_sessions(id, sessions, false)?;
-            fx.sessions(id, i64::from(sessions), left, reason);
+            fx.sessions(id, i64::from(sessions), left, reason, false);
             card = Some(id);
         }
         CounterOp::Points { delta, reason } => fx.points(delta, reason)?,
@@ -587,6 +625,44 @@ pub fn apply(account: &Account, ctx: &Ctx<'_>, op: CounterOp) -> Result<Effects,
             deduction,
             lines,
         } => answer_order = Some(return_member(&mut fx, order, deduction, &lines)?),
+        CounterOp::RefundCard {
+            card: id,
+            deduction,
+            tender,
+        } => {
+            let c = fx.acct.membership.refund_card(id)?;
+            let amount = c.value_of(c.remaining);
+            match (deduction, tender) {
+                (Some(d), None) => {
+                    if let Ok(a) = Amount::new(amount.minor()) {
+                        let p = ledger::refund(&fx.acct, &d, Some(a), now)?;
+                        fx.post(p);
+                    }
+                }
+                (None, Some(kind)) if store == c.sold_at => {
+                    fx.store_transfer(
+                        StoreAccountKind::Revenue,
+                        StoreAccountKind::Tender(kind),
+                        amount,
+                    );
+                    fx.add_spent(Money::ZERO.checked_sub(amount)?)?;
+                }
+                (None, Some(_)) => {
+                    return Err(MemberError::CardRefundElsewhere {
+                        card: id.0,
+                        sold_at: c.sold_at.get(),
+                    }
+                    .into())
+                }
+                _ => return Err(MemberError::BadSessions.into()),
+            }
+            fx.note(Activity::CardRefunded {
+                card: id,
+                sessions: c.remaining,
+                amount,
+            });
+            card = Some(id);
+        }
     }
     // A level set by hand stands until the next operation that earns an upgrade.
     if !manual_level {
@@ -615,6 +691,7 @@ pub fn apply(account: &Account, ctx: &Ctx<'_>, op: CounterOp) -> Result<Effects,
         transfers: fx.transfers,
         answer,
         migration,
+        card_settlements: fx.settlements,
     })
 }
 
@@ -642,7 +719,7 @@ fn checkout_member(
             .acct
             .membership
             .consume(id, n, Some(service), ctx.today)?;
-        fx.sessions(id, -i64::from(n), left, label.clone());
+        fx.sessions(id, -i64::from(n), left, label.clone(), true);
     }
     let list = money_list(&order.lines);
     let prices = &ctx.catalog.prices;
@@ -728,7 +805,7 @@ fn return_member(
     }
     for (id, n) in &plan.sessions {
         let left = fx.acct.membership.add_sessions(*id, *n, true)?;
-        fx.sessions(*id, i64::from(*n), left, label.clone());
+        fx.sessions(*id, i64::from(*n), left, label.clone(), true);
     }
     let take = plan.points_earned.min(fx.acct.membership.points);
     fx.points(-take, label)?;

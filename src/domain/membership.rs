@@ -46,6 +46,19 @@ pub struct CountCard {
 }
 
 impl CountCard {
+    /// What `sessions` of the card are worth: its price shared by its sessions, rounded
+    /// down (so what is settled or refunded never exceeds what was paid).
+    pub fn value_of(&self, sessions: u32) -> Money {
+        if self.total == 0 {
+            return Money::ZERO;
+        }
+        super::money::pro_rata(
+            self.price,
+            i64::from(sessions.min(self.total)),
+            i64::from(self.total),
+        )
+    }
+
     pub fn usable(&self, today: NaiveDate) -> Result<(), MemberError> {
         if self.expires_on.is_some_and(|d| today > d) {
             return Err(MemberError::CardExpired(self.id.0));
@@ -92,6 +105,8 @@ pub enum MemberError {
     LevelNotFound(u16),
     #[error("the member is at level {0} already")]
     LevelUnchanged(u16),
+    #[error("count card {card} was sold at store {sold_at}: refund its cash there")]
+    CardRefundElsewhere { card: u32, sold_at: u32 },
 }
 
 /// Card number shown to the member: `<member id>-<generation>`. Replacing the card makes
@@ -214,6 +229,22 @@ impl Membership {
     }
 
     /// Gives sessions back or adds new ones (增加计次); the total grows with additions.
+    /// Ends a card by refunding what is left: its sessions go to zero. Returns the card as
+    /// it was.
+    pub fn refund_card(&mut self, id: CardId) -> Result<CountCard, MemberError> {
+        self.may_spend()?;
+        let card = self.card_mut(id)?;
+        if card.remaining == 0 {
+            return Err(MemberError::NotEnoughSessions {
+                card: id.0,
+                remaining: 0,
+            });
+        }
+        let before = card.clone();
+        card.remaining = 0;
+        Ok(before)
+    }
+
     pub fn add_sessions(&mut self, id: CardId, n: u32, returned: bool) -> Result<u32, MemberError> {
         let card = self.card_mut(id)?;
         let remaining = card
@@ -334,6 +365,12 @@ pub enum Activity {
         from: LevelId,
         to: LevelId,
         reason: String,
+    },
+    /// The sessions left were refunded (退次卡): what they were worth.
+    CardRefunded {
+        card: CardId,
+        sessions: u32,
+        amount: Money,
     },
 }
 

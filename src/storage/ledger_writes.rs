@@ -6,7 +6,7 @@ use super::codec::{self, AccountRec, EntryRec};
 use super::journal::Write;
 use super::keys;
 use crate::domain::checkout::{Order, OrderStatus};
-use crate::domain::ids::{MemberId, StoreId};
+use crate::domain::ids::{EntrySeq, MemberId, StoreId};
 use crate::domain::ledger::{Account, Entry, StoreAccountKind};
 use crate::domain::member::Member;
 use crate::domain::membership::ActivityRecord;
@@ -33,6 +33,21 @@ pub fn settlement(home: StoreId, member: MemberId, e: &Entry, owed: Money) -> Wr
     Write::put(
         keys::settlement(home, e.store, e.at.timestamp_micros(), member, e.seq),
         codec::encode(&owed.minor()),
+    )
+}
+
+/// What the store that sold a count card owes the store that served its sessions: a `Y`
+/// line keyed by the activity (top bit set, apart from entry sequences).
+pub fn card_settlement(member: MemberId, s: &crate::domain::counter::CardSettlement) -> Write {
+    Write::put(
+        keys::settlement(
+            s.owing,
+            s.owed,
+            s.at.timestamp_micros(),
+            member,
+            EntrySeq(s.activity | 1 << 63),
+        ),
+        codec::encode(&s.amount.minor()),
     )
 }
 

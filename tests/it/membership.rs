@@ -221,14 +221,15 @@ async fn count_cards_coupons_checkout_returns_and_card_loss() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
-    // Settlement: what Home owes Other nets to zero after the full return.
+    // Settlement: what Home owes Other nets to zero after the full return: three stored-value
+    // lines, and the count-card session Other served and took back.
     let (status, body) = server
         .get(&format!("/v1/settlements?home_store_id={home}&store_id={other}&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z"))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         (body["lines"].as_u64(), body["owed"].as_i64()),
-        (Some(3), Some(0))
+        (Some(5), Some(0))
     );
 
     // Card loss: locked means nothing is deducted; replacement retires the old number.

@@ -478,3 +478,112 @@ async fn stock_moves_with_sales_returns_counts_and_survives_kill() {
     );
     server.assert_ledger_sums_to_zero().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn count_cards_refund_in_proportion_and_sessions_away_are_settled() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_clock(dir.path(), Some("2026-12-01T02:00:00Z"));
+    let a = server.create_store("A").await;
+    let b = server.create_store("B").await;
+    let (status, s) = server
+        .post(
+            "/v1/services",
+            "svc",
+            json!({"name": "Yoga", "duration_minutes": 60, "booking_mode": "appointment", "resource_kinds": ["room"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{s}");
+    let svc = s["id"].as_u64().unwrap();
+    let m = server.register("13900000003", a).await;
+    server.recharge(m, a, 100_000, "r-1").await;
+    let settled = |owing: u64, owed: u64| {
+        let s = &server;
+        async move {
+            let (status, body) = s
+                .get(&format!("/v1/settlements?home_store_id={owing}&store_id={owed}&from=2026-11-01T00:00:00Z&to=2026-12-02T00:00:00Z"))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body["owed"].as_i64().unwrap()
+        }
+    };
+
+    // Ten sessions for 1,000.00 in cash at A; three used at B: A owes B 300.00.
+    let (status, sold) = server
+        .post(&format!("/v1/members/{m}/count-cards"), "cc-1",
+              json!({"service_id": svc, "sessions": 10, "price": 100_000, "paid_with": "cash", "store_id": a}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sold}");
+    let card = sold["card_id"].as_u64().unwrap();
+    let (status, used) = server
+        .post(
+            &format!("/v1/members/{m}/count-cards/{card}/consume"),
+            "use-1",
+            json!({"sessions": 3, "store_id": b}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{used}");
+    assert_eq!(settled(a, b).await, 30_000);
+    // Sessions used at A itself settle nothing.
+    server
+        .post(
+            &format!("/v1/members/{m}/count-cards/{card}/consume"),
+            "use-2",
+            json!({"sessions": 1, "store_id": a}),
+        )
+        .await;
+    assert_eq!(settled(a, b).await, 30_000);
+
+    // The six left are refunded in cash, at A only: 600.00 back.
+    let refund = format!("/v1/members/{m}/count-cards/{card}/refund");
+    let (status, body) = server
+        .post(&refund, "rf-1", json!({"tender": "cash", "store_id": b}))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "count_card_refund_elsewhere"
+        )
+    );
+    let (status, body) = server
+        .post(&refund, "rf-2", json!({"tender": "cash", "store_id": a}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let cards = body["account"]["count_cards"].as_array().unwrap();
+    assert_eq!(cards[0]["remaining"], 0, "{body}");
+    let (status, body) = server
+        .post(&refund, "rf-3", json!({"tender": "cash", "store_id": a}))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_sessions")
+    );
+
+    // A card paid with stored value comes back to stored value through its deduction.
+    let (status, sold) = server
+        .post(&format!("/v1/members/{m}/count-cards"), "cc-2",
+              json!({"service_id": svc, "sessions": 4, "price": 10_000, "paid_with": "stored_value", "store_id": a}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sold}");
+    let card = sold["card_id"].as_u64().unwrap();
+    let seq = sold["entry"]["entry_seq"].as_u64().unwrap();
+    server
+        .post(
+            &format!("/v1/members/{m}/count-cards/{card}/consume"),
+            "use-3",
+            json!({"sessions": 1, "store_id": a}),
+        )
+        .await;
+    assert_eq!(server.balance(m).await, 90_000);
+    let (status, body) = server
+        .post(
+            &format!("/v1/members/{m}/count-cards/{card}/refund"),
+            "rf-4",
+            json!({"deduction_seq": seq, "store_id": a}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(server.balance(m).await, 97_500);
+    server.assert_balance_matches_entries(m).await;
+    server.assert_ledger_sums_to_zero().await;
+}

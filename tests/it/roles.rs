@@ -441,6 +441,9 @@ impl Fixture {
             ("POST", "/v1/orders/held") => {
                 json!({"store_id": a, "lines": [{"barcode": "6900000000001", "quantity": 1}]})
             }
+            ("POST", "/v1/members/{member_id}/count-cards/{card_id}/refund") => {
+                json!({"tender": "cash", "store_id": a})
+            }
             ("PUT", "/v1/items/{item_id}") => {
                 json!({"name": "Serum", "kind": "product", "category": "care", "barcode": "6900000000001", "price": 100, "negative_stock_ok": true})
             }
