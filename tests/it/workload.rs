@@ -137,6 +137,18 @@ enum Op {
         member: u64,
         to: u64,
     },
+    /// A sale of the price list's product (a member's or a walk-in's) at `store`.
+    ProductSale {
+        store: u64,
+    },
+    /// 入库 of the product at `store`.
+    ProductReceipt {
+        store: u64,
+    },
+    /// One unit of a product sale back to the store that sold it.
+    ProductReturn {
+        store: u64,
+    },
 }
 
 #[derive(Default)]
@@ -164,6 +176,12 @@ struct Model {
     cards: Vec<(u64, u64)>,
     /// Gift stock each store should hold: acknowledged restocks less exchanges.
     stock: HashMap<u64, i64>,
+    /// Product stock each store should hold: receipts less sales plus returns, and the
+    /// product sales acknowledged (order -> store, units not returned).
+    products: HashMap<u64, i64>,
+    product_orders: HashMap<u64, (u64, i64)>,
+    /// Units of each product order returned as far as the answers said.
+    returned_units: HashMap<u64, i64>,
     /// Every answered request with its status and body, for replays.
     answered: Vec<(Req, StatusCode, Value)>,
     /// Sent and not answered (the server died): sent again after the restart.
@@ -208,11 +226,29 @@ impl Op {
             Op::CreditedRecharge { .. } => "credited_recharge",
             Op::Import { .. } => "import",
             Op::HomeMove { .. } => "home_move",
+            Op::ProductSale { .. } => "product_sale",
+            Op::ProductReceipt { .. } => "product_receipt",
+            Op::ProductReturn { .. } => "product_return",
         }
     }
 }
 
 impl Model {
+    /// The order's units returned so far, as its answer says: the stock gains what this
+    /// answer adds to what the model counted before.
+    fn product_returned(&mut self, order: u64, store: u64, returned_now: i64) {
+        let Some((_, counted)) = self.returned_units.get(&order).copied().map(|c| (store, c))
+        else {
+            self.returned_units.insert(order, returned_now);
+            *self.products.entry(store).or_default() += returned_now;
+            return;
+        };
+        if returned_now > counted {
+            self.returned_units.insert(order, returned_now);
+            *self.products.entry(store).or_default() += returned_now - counted;
+        }
+    }
+
     fn violation(&mut self, v: String) {
         eprintln!("VIOLATION: {v}");
         self.violations.push(v);
@@ -355,6 +391,35 @@ impl Model {
                     .map_or(0, |b| b["quantity"].as_i64().unwrap_or(0));
                 *self.stock.entry(store).or_default() -= q;
             }
+            Op::ProductSale { store } if status == StatusCode::CREATED => {
+                let q = req
+                    .body
+                    .as_ref()
+                    .map_or(0, |b| b["lines"][0]["quantity"].as_i64().unwrap_or(0));
+                *self.products.entry(store).or_default() -= q;
+                if let Some(id) = body["order"]["id"].as_u64().or(body["id"].as_u64()) {
+                    self.product_orders.insert(id, (store, q));
+                }
+            }
+            Op::ProductReceipt { store } if status == StatusCode::CREATED => {
+                let q = req
+                    .body
+                    .as_ref()
+                    .map_or(0, |b| b["lines"][0]["quantity"].as_i64().unwrap_or(0));
+                *self.products.entry(store).or_default() += q;
+            }
+            Op::ProductReturn { store } if status.is_success() => {
+                let id = body["order"]["id"].as_u64().or(body["id"].as_u64());
+                // Answers come in any order, replays included: the order's returned units
+                // grow to the largest any answer showed.
+                let back = body["order"]["returned"]["quantities"][0]
+                    .as_i64()
+                    .or(body["returned"]["quantities"][0].as_i64())
+                    .unwrap_or(0);
+                if let Some(id) = id {
+                    self.product_returned(id, store, back);
+                }
+            }
             Op::BuyCard { member } if status == StatusCode::CREATED => {
                 if let Some(card) = body["card_id"].as_u64() {
                     self.cards.push((member, card));
@@ -491,6 +556,14 @@ async fn setup(server: &Server, model: &mut Model) {
     }
     let (status, body) = server
         .put(
+            "/v1/items/1",
+            "setup-item",
+            json!({"name": "Serum", "kind": "product", "category": "care", "price": 500}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = server
+        .put(
             "/v1/gifts/1",
             "setup-gift",
             json!({"name": "Mug", "points": 50}),
@@ -537,7 +610,7 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
     let members: Vec<u64> = m.members.keys().copied().collect();
     let pick = |rng: &mut StdRng, v: &[u64]| v[rng.gen_range(0..v.len())];
     let store = pick(rng, &m.stores);
-    let roll = rng.gen_range(0..186);
+    let roll = rng.gen_range(0..196);
     let post = |path: String, body: Value, op: Op| Req {
         method: Method::POST,
         path,
@@ -784,6 +857,35 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
                 format!("/v1/appointments/{id}/move"),
                 json!({"start": move_to(rng)}),
                 Op::MoveAppointment,
+            )
+        }
+        186..=189 => {
+            let quantity = rng.gen_range(1..4);
+            let total = 500 * quantity;
+            let mut body = json!({"store_id": store,
+                "lines": [{"item_id": 1, "quantity": quantity}],
+                "payment": {"tenders": [{"kind": "cash", "amount": total}]}});
+            if rng.gen_bool(0.5) {
+                body["member_id"] = json!(member);
+            }
+            post("/v1/orders".into(), body, Op::ProductSale { store })
+        }
+        190..=192 => post(
+            format!("/v1/stores/{store}/stock-moves"),
+            json!({"kind": "receipt", "lines": [{"item_id": 1, "quantity": rng.gen_range(1..6)}]}),
+            Op::ProductReceipt { store },
+        ),
+        193..=195 if !m.product_orders.is_empty() => {
+            let orders: Vec<(u64, u64)> = m
+                .product_orders
+                .iter()
+                .map(|(o, (s, _))| (*o, *s))
+                .collect();
+            let (order, store) = orders[rng.gen_range(0..orders.len())];
+            post(
+                format!("/v1/orders/{order}/returns"),
+                json!({"lines": [{"line": 0, "quantity": 1}]}),
+                Op::ProductReturn { store },
             )
         }
         _ if !m.appointments.is_empty() => {
@@ -1210,6 +1312,20 @@ async fn check(server: &Server, model: &Mutex<Model>, rng: &mut StdRng) {
         if status != StatusCode::OK || got != want {
             m.violation(format!(
                 "employee {employee} of store {store}: credited {got:?} on the server, {want:?} acknowledged"
+            ));
+        }
+    }
+    // Product stock is what was acknowledged: receipts less sales plus returns.
+    for &store in &m.stores.clone() {
+        let (_, s) = server.get("/v1/items/1/stock").await;
+        let got = s["stores"]
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["store_id"] == store))
+            .and_then(|r| r["units"].as_i64());
+        let want = m.products.get(&store).copied().unwrap_or(0);
+        if got != Some(want) || want < 0 {
+            m.violation(format!(
+                "store {store}: product stock {got:?}, acknowledged {want}"
             ));
         }
     }
