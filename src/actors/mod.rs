@@ -127,6 +127,8 @@ pub enum ActorError {
     Price(#[from] crate::domain::price_list::PriceError),
     #[error("{0}")]
     Stock(#[from] crate::domain::stock::StockError),
+    #[error("{0}")]
+    Transfer(#[from] crate::domain::transfer::TransferError),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
 }

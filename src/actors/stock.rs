@@ -13,17 +13,20 @@
 //! (`ProductsArrived`). Until then the store counts fewer units than it has, never more: a
 //! sale is never made from units whose write is not durable.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use actix::{Context, Handler, Message};
 
 use super::store_ledger::StoreLedger;
 use super::{ActorError, WriteMeta, WriteResult};
 use crate::domain::idempotency::Outcome;
+use crate::domain::ids::StoreId;
 use crate::domain::price_list::{ItemId, PriceError};
+use crate::domain::stock::ItemFigures;
 use crate::domain::stock::{
     moved, MoveKind, StockError, StockLine, StockMove, Variance, MOVE_LINES_MAX, STOCK_MAX,
 };
+use crate::domain::transfer::{Transfer, TransferError, TransferId, TransferLine};
 use crate::storage::stock as stock_writes;
 
 /// Units of products: item and count.
@@ -70,10 +73,33 @@ pub struct MoveProducts {
     pub note: String,
 }
 
-/// Each item's stock as its store's ledger holds it, once loaded.
+/// Sends products to another store (调拨): out of this store's stock now.
+#[derive(Debug, Message)]
+#[rtype(result = "WriteResult")]
+pub struct SendTransfer {
+    pub meta: WriteMeta,
+    pub to: StoreId,
+    pub lines: Vec<TransferLine>,
+    pub note: String,
+}
+
+/// Takes a transfer sent to this store into its stock, once.
+#[derive(Debug, Message)]
+#[rtype(result = "WriteResult")]
+pub struct ReceiveTransfer {
+    pub meta: WriteMeta,
+    pub id: TransferId,
+}
+
+/// Each item's stock as its store's ledger holds it, once loaded; the transfers it sent
+/// and received.
 #[derive(Debug, Default)]
 pub struct ProductStock {
     units: HashMap<ItemId, i64>,
+    /// The last transfer sequence this store issued, loaded on first use.
+    last_transfer: Option<u32>,
+    /// Transfers received since start (on disk: `u` keys): a second receipt is refused.
+    received: HashSet<TransferId>,
 }
 
 /// Sums the units of each item (a sale may name an item on several lines).
@@ -266,5 +292,96 @@ impl Handler<MoveProducts> for StoreLedger {
     fn handle(&mut self, msg: MoveProducts, _: &mut Context<Self>) -> WriteResult {
         let meta = msg.meta.clone();
         super::writer::turn(self, meta, |me| me.move_products(&msg))
+    }
+}
+
+impl StoreLedger {
+    fn send_transfer(
+        &mut self,
+        msg: &SendTransfer,
+    ) -> Result<(Outcome, Vec<crate::storage::Write>), ActorError> {
+        if !self.registry.has_store(msg.to) {
+            return Err(ActorError::StoreNotFound(msg.to.get()));
+        }
+        let last = match self.products.last_transfer {
+            Some(l) => l,
+            None => self.registry.storage.last_transfer_seq(self.home)?,
+        };
+        let seq = last
+            .checked_add(1)
+            .ok_or(ActorError::Exhausted("transfer ids"))?;
+        let now = self.registry.clock.now();
+        let t = Transfer::new(
+            TransferId::new(self.home, seq),
+            msg.to,
+            msg.lines.clone(),
+            msg.note.clone(),
+            now,
+        )?;
+        self.take_products(&t.units())?;
+        self.products.last_transfer = Some(seq);
+        let day = self.registry.count_day(self.home, now);
+        let mut writes: Vec<crate::storage::Write> = stock_writes::transfer_writes(&t).into();
+        for l in &t.lines {
+            let q = i64::from(l.quantity);
+            writes.push(stock_writes::stock_write(self.home, l.item, -q));
+            let f = ItemFigures {
+                transferred_out: q,
+                ..ItemFigures::default()
+            };
+            writes.push(stock_writes::figures_write(self.home, day, l.item, &f));
+        }
+        Ok((Outcome::Transfer(Box::new(t)), writes))
+    }
+
+    fn receive_transfer(
+        &mut self,
+        id: TransferId,
+    ) -> Result<(Outcome, Vec<crate::storage::Write>), ActorError> {
+        let not_found = || ActorError::NotFound(format!("transfer {}", id.0));
+        // Only what the sender wrote durably can be received.
+        let mut t = self.registry.storage.transfer(id)?.ok_or_else(not_found)?;
+        if t.to != self.home {
+            return Err(not_found());
+        }
+        if self.products.received.contains(&id) {
+            return Err(TransferError::AlreadyReceived(id.0).into());
+        }
+        let now = self.registry.clock.now();
+        t.receive(now)?;
+        let items: Vec<ItemId> = t.lines.iter().map(|l| l.item).collect();
+        self.expect_products(&items)?;
+        self.add_loaded(&t.units());
+        self.products.received.insert(id);
+        let day = self.registry.count_day(self.home, now);
+        let mut writes = vec![stock_writes::received_write(&t)];
+        for l in &t.lines {
+            let q = i64::from(l.quantity);
+            writes.push(stock_writes::stock_write(self.home, l.item, q));
+            let f = ItemFigures {
+                transferred_in: q,
+                ..ItemFigures::default()
+            };
+            writes.push(stock_writes::figures_write(self.home, day, l.item, &f));
+        }
+        Ok((Outcome::Transfer(Box::new(t)), writes))
+    }
+}
+
+impl Handler<SendTransfer> for StoreLedger {
+    type Result = WriteResult;
+
+    fn handle(&mut self, msg: SendTransfer, _: &mut Context<Self>) -> WriteResult {
+        let meta = msg.meta.clone();
+        super::writer::turn(self, meta, |me| me.send_transfer(&msg))
+    }
+}
+
+impl Handler<ReceiveTransfer> for StoreLedger {
+    type Result = WriteResult;
+
+    fn handle(&mut self, msg: ReceiveTransfer, _: &mut Context<Self>) -> WriteResult {
+        let (meta, id) = (msg.meta, msg.id);
+        super::writer::turn(self, meta, |me| me.receive_transfer(id))
     }
 }

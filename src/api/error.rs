@@ -98,6 +98,8 @@ pub enum ApiError {
     Price(crate::domain::price_list::PriceError),
     #[error("{0}")]
     Stock(crate::domain::stock::StockError),
+    #[error("{0}")]
+    Transfer(crate::domain::transfer::TransferError),
     #[error(
         "this credential may not type prices (price_override): sell catalog items at their price"
     )]
@@ -256,6 +258,8 @@ codes! {
     OutOfStock = "out_of_stock", CONFLICT, Tags(&["orders", "stock"]), "Not enough of a product in the store's stock; nothing was done.";
     StockOutOfRange = "stock_out_of_range", UNPROCESSABLE_ENTITY, Tags(&["orders", "stock"]), "Stock would leave its range.";
     NotAProduct = "not_a_product", UNPROCESSABLE_ENTITY, Tags(&["stock"]), "Services have no stock.";
+    TransferNotFound = "transfer_not_found", NOT_FOUND, Tags(&["stock"]), "No such transfer (or not this credential's stores').";
+    TransferAlreadyReceived = "transfer_already_received", CONFLICT, Tags(&["stock"]), "The receiving store took the transfer in already.";
     CountCardRefundElsewhere = "count_card_refund_elsewhere", UNPROCESSABLE_ENTITY, Tags(&["membership"]), "A count card's cash refund is made at the store that sold it.";
     InvalidSchedule = "invalid_schedule", UNPROCESSABLE_ENTITY, Authenticated, "Refused by a rule of the object written (a booking, hours, a resource, a level, an order); the message says which.";
     InvalidOccurrenceCount = "invalid_occurrence_count", UNPROCESSABLE_ENTITY, Tags(&["scheduling"]), "A plan has 1 to 99 occurrences.";
@@ -301,6 +305,7 @@ fn not_found_code(what: &str) -> Code {
         Some("level") => Code::LevelNotFound,
         Some("coupon") => Code::CouponTemplateNotFound,
         Some("item") => Code::ItemNotFound,
+        Some("transfer") => Code::TransferNotFound,
         _ => Code::NotFound,
     }
 }
@@ -381,6 +386,10 @@ impl ApiError {
             Ledger(LedgerError::Price(e)) | Price(e) => price_error(e),
             Stock(e) => stock_error(e),
             PriceOverride => Code::PriceOverrideForbidden,
+            Transfer(crate::domain::transfer::TransferError::Invalid) => Code::InvalidField,
+            Transfer(crate::domain::transfer::TransferError::AlreadyReceived(_)) => {
+                Code::TransferAlreadyReceived
+            }
         }
     }
 }
@@ -508,6 +517,7 @@ impl From<ActorError> for ApiError {
             ActorError::HomeMove(HomeMoveError::Ledger(e)) => ApiError::Ledger(e),
             ActorError::Price(e) => ApiError::Price(e),
             ActorError::Stock(e) => ApiError::Stock(e),
+            ActorError::Transfer(e) => ApiError::Transfer(e),
         }
     }
 }

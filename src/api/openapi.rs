@@ -992,6 +992,31 @@ pub const ROUTES: &[Route] = &[
     )
     .body(schema::<pl::StockMoveBody>)
 .created(schema::<pl::StockMoveDto>),
+    post(
+        "/v1/stores/{store_id}/transfers",
+        "stock",
+        "Send products to another store (调拨): out of this store's stock, in transit until received",
+        MANAGERS,
+    )
+    .body(schema::<pl::TransferBody>)
+.created(schema::<crate::domain::transfer::Transfer>),
+    get(
+        "/v1/stores/{store_id}/transfers",
+        "stock",
+        "A store's transfers out or in, newest first",
+        ANY,
+    )
+    .query(params::<pl::TransfersQuery>)
+.ok(schema::<pl::TransfersDto>),
+    post(
+        "/v1/transfers/{transfer_id}/receive",
+        "stock",
+        "The receiving store takes a transfer into its stock, once",
+        MANAGERS,
+    )
+.ok(schema::<crate::domain::transfer::Transfer>),
+    get("/v1/transfers/{transfer_id}", "stock", "A transfer", ANY)
+.ok(schema::<crate::domain::transfer::Transfer>),
     get(
         "/v1/stores/{store_id}/stock",
         "stock",

@@ -801,3 +801,195 @@ pub async fn item_sales(state: Arc<ApiState>, p: Principal, q: SalesQuery) -> Re
 
 /// A store's stock move as answered.
 pub type StockMoveDto = StockMove;
+
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferLineBody {
+    pub item_id: u32,
+    #[schema(minimum = 1)]
+    pub quantity: u32,
+}
+
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferBody {
+    pub to_store_id: u64,
+    #[schema(min_items = 1, max_items = 200)]
+    pub lines: Vec<TransferLineBody>,
+    #[serde(default)]
+    pub note: String,
+}
+
+fn transfer_answer(outcome: Outcome, status: StatusCode) -> Result<Response, ApiError> {
+    match outcome {
+        Outcome::Transfer(t) => Ok(json_status(status, &*t)),
+        other => super::membership::render(other),
+    }
+}
+
+/// `POST /v1/stores/{store}/transfers`: 调拨 out of this store, in transit until received.
+pub async fn send_transfer(
+    state: Arc<ApiState>,
+    p: Principal,
+    store: u64,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
+    respond(
+        async {
+            let sid = store_for(&state, &p, Capability::ManageStore, store)?;
+            let b: TransferBody = parse_json(ct, &body)?;
+            let to = super::handlers::store_id(b.to_store_id)?;
+            if !state.registry.has_store(to) {
+                return Err(ApiError::NotFound(format!("store {}", b.to_store_id)));
+            }
+            if b.lines.is_empty() || b.lines.len() > crate::domain::stock::MOVE_LINES_MAX {
+                return Err(invalid("a transfer has 1 to 200 lines"));
+            }
+            let lines = b
+                .lines
+                .iter()
+                .map(|l| {
+                    Ok(crate::domain::transfer::TransferLine {
+                        item: item_id(l.item_id)?,
+                        quantity: l.quantity,
+                    })
+                })
+                .collect::<Result<Vec<_>, ApiError>>()?;
+            let addr = state
+                .registry
+                .store(sid)
+                .ok_or_else(|| ApiError::NotFound(format!("store {store}")))?;
+            let msg = crate::actors::stock::SendTransfer {
+                meta: meta(&p, key, &format!("stores/{store}/transfers"), &b)?,
+                to,
+                lines,
+                note: b.note.clone(),
+            };
+            transfer_answer(write(&addr, msg).await?, StatusCode::CREATED)
+        }
+        .await,
+    )
+}
+
+/// The transfer `id`, if the caller may `cap` at its sending or receiving store.
+fn transfer_of(
+    state: &ApiState,
+    p: &Principal,
+    id: u64,
+    cap: Capability,
+) -> Result<crate::domain::transfer::Transfer, ApiError> {
+    let nf = || ApiError::NotFound(format!("transfer {id}"));
+    let t = state
+        .storage()
+        .transfer(crate::domain::transfer::TransferId(id))?
+        .ok_or_else(nf)?;
+    if p.may(cap, Some(t.from)).is_ok() || p.may(cap, Some(t.to)).is_ok() {
+        return Ok(t);
+    }
+    Err(nf())
+}
+
+/// `POST /v1/transfers/{id}/receive`: the receiving store takes the goods in.
+pub async fn receive_transfer(
+    state: Arc<ApiState>,
+    p: Principal,
+    id: u64,
+    key: Option<String>,
+) -> Response {
+    respond(
+        async {
+            let t = transfer_of(&state, &p, id, Capability::ReadStore)?;
+            allow(&p, Capability::ManageStore, Some(t.to), || {
+                format!("transfer {id}")
+            })?;
+            let addr = state
+                .registry
+                .store(t.to)
+                .ok_or_else(|| ApiError::NotFound(format!("transfer {id}")))?;
+            let msg = crate::actors::stock::ReceiveTransfer {
+                meta: meta(&p, key, &format!("transfers/{id}/receive"), &())?,
+                id: t.id,
+            };
+            transfer_answer(write(&addr, msg).await?, StatusCode::OK)
+        }
+        .await,
+    )
+}
+
+/// `GET /v1/transfers/{id}`.
+pub async fn get_transfer(state: Arc<ApiState>, p: Principal, id: u64) -> Response {
+    respond(
+        transfer_of(&state, &p, id, Capability::ReadStore).map(|t| json_status(StatusCode::OK, &t)),
+    )
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TransfersQuery {
+    /// `out` (sent, the default) or `in` (sent to this store).
+    pub direction: Option<String>,
+    /// `in_transit` or `received`.
+    pub status: Option<String>,
+    /// Transfers with ids below this one (`next_before` of the page before).
+    pub before: Option<u64>,
+    #[param(minimum = 1)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TransfersDto {
+    pub transfers: Vec<crate::domain::transfer::Transfer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<u64>,
+}
+
+/// `GET /v1/stores/{store}/transfers`: a store's transfers out or in, newest first.
+pub async fn list_transfers(
+    state: Arc<ApiState>,
+    p: Principal,
+    store: u64,
+    q: TransfersQuery,
+) -> Response {
+    respond((|| {
+        let sid = store_for(&state, &p, Capability::ReadStore, store)?;
+        let limit = page_limit(&state, q.limit)?;
+        let incoming = match q.direction.as_deref() {
+            None | Some("out") => false,
+            Some("in") => true,
+            Some(_) => return Err(ApiError::InvalidQuery("direction is out or in".into())),
+        };
+        let received = match q.status.as_deref() {
+            None => None,
+            Some("in_transit") => Some(false),
+            Some("received") => Some(true),
+            Some(_) => {
+                return Err(ApiError::InvalidQuery(
+                    "status is in_transit or received".into(),
+                ))
+            }
+        };
+        let page = state.storage().store_transfers(
+            sid,
+            incoming,
+            q.before.map(crate::domain::transfer::TransferId),
+            limit,
+        )?;
+        let next_before = (page.len() == limit)
+            .then(|| page.last().map(|t| t.id.0))
+            .flatten();
+        let transfers = page
+            .into_iter()
+            .filter(|t| received.is_none_or(|r| r == t.received_at.is_some()))
+            .collect();
+        Ok(json_status(
+            StatusCode::OK,
+            &TransfersDto {
+                transfers,
+                next_before,
+            },
+        ))
+    })())
+}

@@ -81,6 +81,8 @@ pub enum Outcome {
     HomeMoved(Box<super::home_move::HomeMove>),
     /// Products received, adjusted or counted at a store.
     StockMoved(Box<super::stock::StockMove>),
+    /// A transfer between stores (调拨) sent or received.
+    Transfer(Box<super::transfer::Transfer>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

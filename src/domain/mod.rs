@@ -32,3 +32,4 @@ pub mod recycle;
 pub mod reminders;
 pub mod staff;
 pub mod stock;
+pub mod transfer;

@@ -166,6 +166,12 @@ fn objects(
         Outcome::StockMoved(m) => {
             out.extend(m.lines.iter().map(|l| format!("item:{}", l.item.0)));
         }
+        // Found from both stores.
+        Outcome::Transfer(t) => {
+            out.push(format!("transfer:{}", t.id.0));
+            out.push(format!("store:{}", t.from));
+            out.push(format!("store:{}", t.to));
+        }
         Outcome::GiftStock { gift, .. } => out.push(format!("gift:{}", gift.0)),
         Outcome::DayClosed { store, day } => out.push(format!("closing:{store}:{day}")),
         Outcome::Binned(k, id) | Outcome::Restored(k, id) => out.push(format!("{}:{id}", k.name())),

@@ -133,6 +133,9 @@ pub struct ItemFigures {
     pub received: i64,
     /// Adjustments and count variances, signed.
     pub adjusted: i64,
+    /// Units sent to other stores (调拨), and received from them.
+    pub transferred_out: i64,
+    pub transferred_in: i64,
 }
 
 impl ItemFigures {
@@ -144,6 +147,8 @@ impl ItemFigures {
             self.returns,
             self.received,
             self.adjusted,
+            self.transferred_out,
+            self.transferred_in,
         ]
     }
 
@@ -156,6 +161,8 @@ impl ItemFigures {
             returns: at(3),
             received: at(4),
             adjusted: at(5),
+            transferred_out: at(6),
+            transferred_in: at(7),
         }
     }
 
@@ -166,6 +173,8 @@ impl ItemFigures {
         self.returns += o.returns;
         self.received += o.received;
         self.adjusted += o.adjusted;
+        self.transferred_out += o.transferred_out;
+        self.transferred_in += o.transferred_in;
     }
 
     pub fn is_zero(&self) -> bool {

@@ -439,6 +439,7 @@ pub enum OutcomeRec {
     Reminders(u32, crate::domain::reminders::ReminderPolicy),
     HomeMoved(Box<crate::domain::home_move::HomeMove>),
     StockMoved(Box<crate::domain::stock::StockMove>),
+    Transfer(Box<crate::domain::transfer::Transfer>),
 }
 
 impl From<&Outcome> for OutcomeRec {
@@ -486,6 +487,7 @@ impl From<&Outcome> for OutcomeRec {
             Outcome::Restored(k, id) => OutcomeRec::Restored(*k, *id),
             Outcome::HomeMoved(m) => OutcomeRec::HomeMoved(m.clone()),
             Outcome::StockMoved(m) => OutcomeRec::StockMoved(m.clone()),
+            Outcome::Transfer(t) => OutcomeRec::Transfer(t.clone()),
             Outcome::PlanConflicts(fs) => {
                 OutcomeRec::PlanConflicts(fs.iter().map(FailureRec::from).collect())
             }
@@ -551,6 +553,7 @@ impl TryFrom<OutcomeRec> for Outcome {
             OutcomeRec::Restored(k, id) => Outcome::Restored(k, id),
             OutcomeRec::HomeMoved(m) => Outcome::HomeMoved(m),
             OutcomeRec::StockMoved(m) => Outcome::StockMoved(m),
+            OutcomeRec::Transfer(t) => Outcome::Transfer(t),
             OutcomeRec::PlanAsBooked(id) => {
                 return Err(CodecError::Invalid(format!(
                     "plan {id} is read from its own record"

@@ -35,7 +35,8 @@
 //!
 //! Tags of other modules' key spaces: `T`/`t`/`U`/`J` (closing), `Q` (operation log), `n`/`o`
 //! (notifications), `b` (recycle bin), `e`/`a` (staff), `j` (members' moved homes), `k`/`w`/`s` (price list history,
-//! product stock, item figures: `stock`), `x`/`y` (orders by store and by member:
+//! product stock, item figures: `stock`), `q`/`u`/`v` (transfers: `stock`),
+//! `x`/`y` (orders by store and by member:
 //! `order_index`); a test
 //! keeps every tag distinct.
 //!
@@ -430,6 +431,12 @@ mod tests {
             ("TAG_ITEM_HISTORY", super::super::stock::TAG_ITEM_HISTORY),
             ("TAG_PRODUCT_STOCK", super::super::stock::TAG_PRODUCT_STOCK),
             ("TAG_ITEM_FIGURES", super::super::stock::TAG_ITEM_FIGURES),
+            ("TAG_TRANSFER", super::super::stock::TAG_TRANSFER),
+            (
+                "TAG_TRANSFER_RECEIVED",
+                super::super::stock::TAG_TRANSFER_RECEIVED,
+            ),
+            ("TAG_TRANSFER_IN", super::super::stock::TAG_TRANSFER_IN),
             (
                 "TAG_STORE_ORDERS",
                 super::super::order_index::TAG_STORE_ORDERS,

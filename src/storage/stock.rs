@@ -6,6 +6,9 @@
 //! | `k` | item (4), version (8)              | ItemVersion: the item or a store's override as of that version |
 //! | `w` | store (4), item (4)                | product stock i64, by merge (`counter`) |
 //! | `s` | day (4), store (4), item (4)       | ItemFigures `Vec<i64>`, by merge        |
+//! | `q` | transfer id (8) = from << 32 \| seq | Transfer as sent (调拨), by the sender |
+//! | `u` | transfer id (8)                    | received at µs, by the receiver        |
+//! | `v` | to store (4), transfer id (8)      | (empty): transfers to a store          |
 //!
 //! Stock keys are store first, so a store's stock list is one scan and an item's stock across
 //! the chain is one point read per store.
@@ -22,10 +25,31 @@ use crate::domain::closing::BusinessDay;
 use crate::domain::ids::StoreId;
 use crate::domain::price_list::{ItemId, PriceItem, StoreItem};
 use crate::domain::stock::ItemFigures;
+use crate::domain::transfer::{Transfer, TransferId};
 
 pub const TAG_ITEM_HISTORY: u8 = b'k';
 pub const TAG_PRODUCT_STOCK: u8 = b'w';
 pub const TAG_ITEM_FIGURES: u8 = b's';
+pub const TAG_TRANSFER: u8 = b'q';
+pub const TAG_TRANSFER_RECEIVED: u8 = b'u';
+pub const TAG_TRANSFER_IN: u8 = b'v';
+
+/// A transfer as sent, and its place in the receiving store's list.
+pub fn transfer_writes(t: &Transfer) -> [Write; 2] {
+    let mut incoming = vec![TAG_TRANSFER_IN];
+    incoming.extend_from_slice(&t.to.get().to_be_bytes());
+    incoming.extend_from_slice(&t.id.0.to_be_bytes());
+    [
+        Write::put(keys::id8(TAG_TRANSFER, t.id.0), codec::encode(t)),
+        Write::put(incoming, Vec::new()),
+    ]
+}
+
+/// The receiving store took a transfer in.
+pub fn received_write(t: &Transfer) -> Write {
+    let at = t.received_at.map_or(0, |a| a.timestamp_micros());
+    Write::put(keys::id8(TAG_TRANSFER_RECEIVED, t.id.0), codec::encode(&at))
+}
 
 /// One version of the price list, as the history keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +112,78 @@ pub fn figures_write(store: StoreId, day: BusinessDay, item: ItemId, f: &ItemFig
 }
 
 impl Storage {
+    /// A transfer as sent, with its receipt if the receiving store wrote one (durable).
+    pub fn transfer(&self, id: TransferId) -> Result<Option<Transfer>, StorageError> {
+        let Some(mut t) = self.get_rec::<Transfer>(&keys::id8(TAG_TRANSFER, id.0))? else {
+            return Ok(None);
+        };
+        if let Some(at) = self.get_rec::<i64>(&keys::id8(TAG_TRANSFER_RECEIVED, id.0))? {
+            t.received_at = chrono::DateTime::from_timestamp_micros(at);
+        }
+        Ok(Some(t))
+    }
+
+    pub fn last_transfer_seq(&self, from: StoreId) -> Result<u32, StorageError> {
+        self.last_store_seq(TAG_TRANSFER, from)
+    }
+
+    /// Transfers a store sent (`incoming` false) or was sent, newest first, before `before`.
+    pub fn store_transfers(
+        &self,
+        store: StoreId,
+        incoming: bool,
+        before: Option<TransferId>,
+        limit: usize,
+    ) -> Result<Vec<Transfer>, StorageError> {
+        let mut ids = Vec::new();
+        if incoming {
+            let mut prefix = vec![TAG_TRANSFER_IN];
+            prefix.extend_from_slice(&store.get().to_be_bytes());
+            let mut start = prefix.clone();
+            start.extend_from_slice(&before.map_or(u64::MAX, |b| b.0).to_be_bytes());
+            for kv in self
+                .db()
+                .iterator(IteratorMode::From(&start, Direction::Reverse))
+            {
+                let (key, _) = kv?;
+                if key.len() != 13 || !key.starts_with(&prefix) || ids.len() >= limit {
+                    break;
+                }
+                let id = u64::from_be_bytes(key[5..13].try_into().unwrap_or([0; 8]));
+                if before.is_none_or(|b| id < b.0) {
+                    ids.push(TransferId(id));
+                }
+            }
+        } else {
+            let low = TransferId::new(store, 0).0;
+            let high = before.map_or(TransferId::new(store, u32::MAX).0, |b| b.0);
+            let start = keys::id8(TAG_TRANSFER, high);
+            for kv in self
+                .db()
+                .iterator(IteratorMode::From(&start, Direction::Reverse))
+            {
+                let (key, _) = kv?;
+                if key.len() != 9 || key[0] != TAG_TRANSFER || ids.len() >= limit {
+                    break;
+                }
+                let id = u64::from_be_bytes(key[1..9].try_into().unwrap_or([0; 8]));
+                if id <= low {
+                    break;
+                }
+                if before.is_none_or(|b| id < b.0) {
+                    ids.push(TransferId(id));
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(t) = self.transfer(id)? {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
     /// Units of `item` at `store`, durable.
     pub fn product_stock(&self, store: StoreId, item: ItemId) -> Result<i64, StorageError> {
         self.get_rec(&stock_key(store, item))

@@ -414,15 +414,95 @@ async fn stock_moves_with_sales_returns_counts_and_survives_kill() {
     );
     assert_eq!(serum["net_sales"], 5_000);
 
+    // 调拨: 2 sent from B to A are in transit, then in A's stock, once.
+    let (status, sent) = server
+        .post(
+            &format!("/v1/stores/{b}/transfers"),
+            "tr-1",
+            json!({"to_store_id": a, "lines": [{"item_id": 1, "quantity": 2}], "note": "weekend"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    let transfer = sent["id"].as_u64().unwrap();
+    assert_eq!(
+        (stock_of(&server, b, 1).await, stock_of(&server, a, 1).await),
+        (6, 0)
+    );
+    let (_, incoming) = server
+        .get(&format!(
+            "/v1/stores/{a}/transfers?direction=in&status=in_transit"
+        ))
+        .await;
+    assert_eq!(incoming["transfers"][0]["id"], transfer, "{incoming}");
+    let (status, got) = server
+        .act(&format!("/v1/transfers/{transfer}/receive"), "rx-1")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    assert!(got["received_at"].is_string(), "{got}");
+    let (status, again) = server
+        .act(&format!("/v1/transfers/{transfer}/receive"), "rx-1")
+        .await;
+    assert_eq!(
+        (status, &again),
+        (StatusCode::OK, &got),
+        "a repeat answers the same"
+    );
+    let (status, body) = server
+        .act(&format!("/v1/transfers/{transfer}/receive"), "rx-2")
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "transfer_already_received")
+    );
+    assert_eq!(
+        (stock_of(&server, b, 1).await, stock_of(&server, a, 1).await),
+        (6, 2)
+    );
+    let (status, body) = server
+        .post(
+            &format!("/v1/stores/{b}/transfers"),
+            "tr-2",
+            json!({"to_store_id": a, "lines": [{"item_id": 1, "quantity": 7}]}),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "out_of_stock")
+    );
+
     // Everything is on disk.
     server.kill();
     let server = Server::start_with_clock(dir.path(), Some("2026-12-01T03:00:00Z"));
-    assert_eq!(stock_of(&server, b, 1).await, 8);
+    assert_eq!(stock_of(&server, b, 1).await, 6);
     let (status, s) = server.get(&format!("/v1/stores/{b}/stock")).await;
     assert_eq!(status, StatusCode::OK, "{s}");
     assert_eq!(
         (s["items"][0]["units"].as_i64(), s["value"].as_i64()),
-        (Some(8), Some(8_000))
+        (Some(6), Some(6_000))
+    );
+    let (status, body) = server
+        .act(&format!("/v1/transfers/{transfer}/receive"), "rx-3")
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "transfer_already_received")
+    );
+    let (_, stats) = server
+        .get("/v1/stats/items?from=2026-12-01&to=2026-12-01&by=store")
+        .await;
+    let rows = stats["rows"].as_array().unwrap();
+    let row = |s: u64| {
+        rows.iter()
+            .find(|r| r["key"].as_str().and_then(|k| k.parse::<u64>().ok()) == Some(s))
+            .unwrap()
+    };
+    assert_eq!(
+        (
+            row(b)["transferred_out"].as_i64(),
+            row(a)["transferred_in"].as_i64()
+        ),
+        (Some(2), Some(2)),
+        "{stats}"
     );
     let (_, history) = server.get("/v1/items/1/history").await;
     assert_eq!(

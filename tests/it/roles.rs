@@ -311,6 +311,8 @@ struct Fixture {
     order: u64,
     employee: u64,
     coupon: String,
+    /// A transfer from store `b` to `a`, in transit.
+    transfer: u64,
 }
 
 impl Fixture {
@@ -345,6 +347,7 @@ impl Fixture {
                     }
                     "plan_id" => self.plan.to_string(),
                     "order_id" => self.order.to_string(),
+                    "transfer_id" => self.transfer.to_string(),
                     "employee_id" => self.employee.to_string(),
                     "service_id" => self.svc.to_string(),
                     "credential_id" => "999999".to_owned(),
@@ -449,6 +452,9 @@ impl Fixture {
             }
             ("PUT", "/v1/stores/{store_id}/items/{item_id}") => {
                 json!({"price": 100, "available": true})
+            }
+            ("POST", "/v1/stores/{store_id}/transfers") => {
+                json!({"to_store_id": self.b, "lines": [{"item_id": 1, "quantity": 1}]})
             }
             ("POST", "/v1/stores/{store_id}/stock-moves") => {
                 json!({"kind": "receipt", "lines": [{"item_id": 1, "quantity": 1}]})
@@ -704,6 +710,14 @@ async fn every_route_by_every_role_with_real_bodies() {
     .await["id"]
         .as_u64()
         .unwrap();
+    let transfer = post(
+        format!("/v1/stores/{b}/transfers"),
+        "fx-tr",
+        json!({"to_store_id": a, "lines": [{"item_id": 1, "quantity": 1}]}),
+    )
+    .await["id"]
+        .as_u64()
+        .unwrap();
     let fx = Fixture {
         a,
         b,
@@ -725,6 +739,7 @@ async fn every_route_by_every_role_with_real_bodies() {
         order,
         employee,
         coupon,
+        transfer,
     };
 
     for (name, caps) in [
