@@ -258,8 +258,12 @@ async fn deductions_racing_moves_are_applied_once_or_refused() {
     let deduct = |i: usize| {
         let server = &server;
         async move {
-            // A retried request: the POS sends the same key again on member_moved.
-            for _ in 0..20 {
+            // A retried request: the POS sends the same key again on member_moved, backing
+            // off a little (a busy test machine can hold a move's window open a while).
+            for attempt in 0..500u64 {
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(attempt.min(20))).await;
+                }
                 let (status, body) = server
                     .post(
                         &format!("/v1/members/{m}/deductions"),
