@@ -5,9 +5,7 @@
 use actix::fut::{ready, ActorFutureExt, WrapFuture};
 use actix::{AsyncContext, Context, Handler, Message, ResponseActFuture};
 
-use super::stock::{
-    self, ExpectProducts, ProductsArrived, ReleaseProducts, ReserveProducts, Units,
-};
+use super::stock::{self, ProductsArrived, ReleaseProducts, ReserveProducts, Units};
 use super::store_ledger::StoreLedger;
 use super::{ActorError, Durable, WriteMeta, WriteResult};
 use crate::domain::checkout::{
@@ -43,6 +41,13 @@ pub enum MemberRequest {
     },
     Hold {
         lines: Vec<OrderLine>,
+    },
+    /// 换货: return `lines` of `order` and sell `new_lines`, paid by `payment`, in one write.
+    Exchange {
+        order: OrderId,
+        lines: Vec<(usize, u32)>,
+        new_lines: Vec<OrderLine>,
+        payment: Payment,
     },
     /// 退次卡 through the deduction that paid for the card, or in a tender.
     RefundCard {
@@ -159,12 +164,19 @@ impl StoreLedger {
     }
 }
 
-/// The product stock a sale or return moves, at the store where the order is sold.
+/// The product stock a sale, return or exchange moves, at the store where the order is
+/// sold: units taken (sold) and given back (returned).
 #[derive(Debug, Clone)]
 pub(super) struct StockPlan {
     store: StoreId,
-    units: Units,
-    sale: bool,
+    take: Units,
+    give: Units,
+}
+
+impl StockPlan {
+    fn give_items(&self) -> Vec<crate::domain::price_list::ItemId> {
+        self.give.iter().map(|(i, _)| *i).collect()
+    }
 }
 
 impl StoreLedger {
@@ -177,53 +189,68 @@ impl StoreLedger {
         member: Option<MemberId>,
     ) -> Result<Option<StockPlan>, ActorError> {
         let catalog = self.registry.catalog();
-        let is_product = |l: &OrderLine| match &l.item {
-            Item::Priced(p) => catalog.prices.item(p.id).is_some_and(|i| i.is_product()),
-            _ => false,
+        let sold = |lines: &[OrderLine]| {
+            stock::merged(lines.iter().filter_map(|l| match &l.item {
+                Item::Priced(p) if catalog.prices.item(p.id).is_some_and(|i| i.is_product()) => {
+                    Some((p.id, l.quantity))
+                }
+                _ => None,
+            }))
         };
-        let priced_id = |l: &OrderLine| match &l.item {
-            Item::Priced(p) => Some(p.id),
-            _ => None,
-        };
-        let (store, units, sale) = match request {
-            MemberRequest::Checkout { resume, lines, .. } => {
-                let held;
-                let lines = match resume {
-                    Some(id) => {
-                        held = self.held(*id, member, store)?;
-                        &held.lines
-                    }
-                    None => lines,
-                };
-                let units = lines
+        let returned = |order: &Order, lines: &[(usize, u32)]| {
+            stock::merged(
+                lines
                     .iter()
-                    .filter(|l| is_product(l))
-                    .filter_map(|l| priced_id(l).map(|id| (id, l.quantity)));
-                (store, stock::merged(units), true)
+                    .filter_map(|&(i, q)| match &order.lines.get(i)?.item {
+                        Item::Priced(p) if p.product => Some((p.id, q)),
+                        _ => None,
+                    }),
+            )
+        };
+        let plan = match request {
+            MemberRequest::Checkout { resume, lines, .. } => {
+                let take = match resume {
+                    Some(id) => sold(&self.held(*id, member, store)?.lines),
+                    None => sold(lines),
+                };
+                StockPlan {
+                    store,
+                    take,
+                    give: Vec::new(),
+                }
             }
             MemberRequest::Return { order, lines } => {
                 let order = self.paid_order_of(*order, member)?;
-                let units = lines.iter().filter_map(|&(i, q)| {
-                    let l = order.lines.get(i)?;
-                    match &l.item {
-                        Item::Priced(p) if p.product => Some((p.id, q)),
-                        _ => None,
-                    }
-                });
-                (order.store, stock::merged(units), false)
+                StockPlan {
+                    store: order.store,
+                    take: Vec::new(),
+                    give: returned(&order, lines),
+                }
+            }
+            MemberRequest::Exchange {
+                order,
+                lines,
+                new_lines,
+                ..
+            } => {
+                let order = self.paid_order_of(*order, member)?;
+                StockPlan {
+                    store: order.store,
+                    take: sold(new_lines),
+                    give: returned(&order, lines),
+                }
             }
             _ => return Ok(None),
         };
-        Ok((!units.is_empty()).then_some(StockPlan { store, units, sale }))
+        Ok((!plan.take.is_empty() || !plan.give.is_empty()).then_some(plan))
     }
 
-    /// The writes of an accepted sale or return beyond the order: the stock it moves, the
-    /// item figures, and this ledger's view of its own store's stock.
+    /// The writes of an accepted sale or return beyond the order: its index lines and item
+    /// figures.
     fn order_effects(
         &mut self,
         order: &Order,
         returned: Option<&[(usize, u32)]>,
-        plan: Option<&StockPlan>,
         writes: &mut Vec<crate::storage::Write>,
     ) {
         let quantities: Vec<u32> = match returned {
@@ -263,33 +290,38 @@ impl StoreLedger {
                 &f,
             ));
         }
-        if let Some(p) = plan {
-            let sign = if p.sale { -1 } else { 1 };
-            for &(item, n) in &p.units {
+    }
+
+    /// The stock writes of an accepted plan, and this ledger's view of its own store.
+    fn stock_effects(&mut self, plan: Option<&StockPlan>, writes: &mut Vec<crate::storage::Write>) {
+        let Some(p) = plan else { return };
+        for (units, sign) in [(&p.take, -1), (&p.give, 1)] {
+            for &(item, n) in units {
                 writes.push(crate::storage::stock::stock_write(
                     p.store,
                     item,
                     sign * i64::from(n),
                 ));
             }
-            if !p.sale && p.store == self.home {
-                self.add_loaded(&p.units);
-            }
+        }
+        if p.store == self.home {
+            // Loaded before (`expect_products`), and submitted after this: counted once.
+            self.add_loaded(&p.give);
         }
     }
 
     /// Gives back what a sale reserved when it was not written.
     fn release_plan(&mut self, plan: Option<&StockPlan>, ctx: &mut Context<Self>) {
-        let Some(p) = plan.filter(|p| p.sale) else {
+        let Some(p) = plan.filter(|p| !p.take.is_empty()) else {
             return;
         };
         if p.store == self.home {
-            if let Err(e) = self.give_products(&p.units) {
+            if let Err(e) = self.give_products(&p.take) {
                 tracing::error!(store = %self.home, error = %e, "stock reservation not given back");
             }
         } else if let Some(addr) = self.registry.store(p.store) {
             let give_back = addr.send(ReleaseProducts {
-                units: p.units.clone(),
+                units: p.take.clone(),
             });
             ctx.spawn(give_back.into_actor(self).map(|_, _, _| ()));
         }
@@ -297,14 +329,14 @@ impl StoreLedger {
 
     /// Tells the selling store, once the return is durable, that its units are back.
     fn announce_return(&mut self, plan: Option<&StockPlan>, ctx: &mut Context<Self>) {
-        let Some(p) = plan.filter(|p| !p.sale && p.store != self.home) else {
+        let Some(p) = plan.filter(|p| !p.give.is_empty() && p.store != self.home) else {
             return;
         };
         let Some(addr) = self.registry.store(p.store) else {
             return;
         };
         let ticket = self.writer.ticket_for_latest();
-        let units = p.units.clone();
+        let units = p.give.clone();
         ctx.spawn(
             async move {
                 if ticket.durable().await.is_ok() {
@@ -313,6 +345,13 @@ impl StoreLedger {
             }
             .into_actor(self),
         );
+    }
+
+    /// Takes a plan's units at this store, and loads the items it will give back; none or
+    /// all.
+    fn prepare_local(&mut self, p: &StockPlan) -> Result<(), ActorError> {
+        self.expect_products(&p.give_items())?;
+        self.take_products(&p.take)
     }
 
     /// A member write once the stock it moves at another store is reserved or expected.
@@ -342,9 +381,10 @@ impl StoreLedger {
         if let (MemberRequest::Return { order, .. }, None) = (&request, meta.audit.employee) {
             meta.audit.employee = self.seller(*order)?;
         }
-        let returned = match &request {
-            MemberRequest::Return { lines, .. } => Some(lines.clone()),
-            _ => None,
+        let (returned, exchanged) = match &request {
+            MemberRequest::Return { lines, .. } => (Some(lines.clone()), None),
+            MemberRequest::Exchange { order, lines, .. } => (None, Some((*order, lines.clone()))),
+            _ => (None, None),
         };
         let key = meta.key;
         let fingerprint = Request::Fingerprint(meta.fingerprint);
@@ -410,6 +450,27 @@ impl StoreLedger {
                         deduction: deduction.map(|s| me.entry(member, s)).transpose()?,
                         tender,
                     },
+                    MemberRequest::Exchange {
+                        order,
+                        lines,
+                        new_lines,
+                        payment,
+                    } => {
+                        let order = me.paid_order_of(order, Some(member))?;
+                        let deduction = order
+                            .deduction
+                            .map(|seq| me.entry(member, seq))
+                            .transpose()?;
+                        let new_order =
+                            Box::new(me.new_order(order.store, Some(member), new_lines)?);
+                        CounterOp::Exchange {
+                            order,
+                            deduction,
+                            lines,
+                            new_order,
+                            payment,
+                        }
+                    }
                     MemberRequest::Hold { .. } => unreachable!("handled before"),
                 })
             },
@@ -420,7 +481,16 @@ impl StoreLedger {
             _ => None,
         };
         match &order {
-            Some(o) => self.order_effects(o, returned.as_deref(), plan.as_ref(), &mut writes),
+            Some(o) => {
+                if let Some((id, lines)) = &exchanged {
+                    // Written just now: the pending copy, returned.
+                    if let Ok(back) = self.order(*id) {
+                        self.order_effects(&back, Some(lines), &mut writes);
+                    }
+                }
+                self.order_effects(o, returned.as_deref(), &mut writes);
+                self.stock_effects(plan.as_ref(), &mut writes);
+            }
             None => self.release_plan(plan.as_ref(), ctx),
         }
         let value = outcome?;
@@ -461,13 +531,7 @@ impl Handler<MemberWrite> for StoreLedger {
             return Box::pin(ready(self.member_write(msg, None, ctx)));
         };
         if p.store == self.home {
-            let items: Vec<_> = p.units.iter().map(|(i, _)| *i).collect();
-            let ready_ = if p.sale {
-                self.take_products(&p.units)
-            } else {
-                self.expect_products(&items)
-            };
-            if let Err(e) = ready_ {
+            if let Err(e) = self.prepare_local(&p) {
                 return Box::pin(ready(Err(e)));
             }
             return Box::pin(ready(self.member_write(msg, Some(p), ctx)));
@@ -475,15 +539,10 @@ impl Handler<MemberWrite> for StoreLedger {
         let Some(addr) = self.registry.store(p.store) else {
             return Box::pin(ready(Err(ActorError::StoreNotFound(p.store.get()))));
         };
-        let ask = if p.sale {
-            let f = addr.send(ReserveProducts {
-                units: p.units.clone(),
-            });
-            Box::pin(f) as std::pin::Pin<Box<dyn std::future::Future<Output = _>>>
-        } else {
-            let items = p.units.iter().map(|(i, _)| *i).collect();
-            Box::pin(addr.send(ExpectProducts { items }))
-        };
+        let ask = addr.send(ReserveProducts {
+            units: p.take.clone(),
+            expect: p.give_items(),
+        });
         Box::pin(ask.into_actor(self).map(move |reply, act, ctx| {
             reply.unwrap_or(Err(ActorError::Unavailable))?;
             act.member_write(msg, Some(p), ctx)
@@ -505,39 +564,27 @@ impl Handler<WalkInWrite> for StoreLedger {
             MemberRequest::Hold { .. } => None,
             r => self.stock_plan(r, store, None)?,
         };
-        let returned = match &msg.request {
-            MemberRequest::Return { lines, .. } => Some(lines.clone()),
-            _ => None,
-        };
-        let (lines, resume, payment, ret) = match msg.request {
+        let request = match msg.request {
             MemberRequest::Hold { lines } => return self.hold(msg.meta, store, None, lines),
             MemberRequest::Checkout {
-                resume,
-                lines,
-                payment,
-                coupon: None,
-            } => (lines, resume, Some(payment), None),
-            MemberRequest::Return { order, lines } => {
-                (Vec::new(), None, None, Some((order, lines)))
+                coupon: Some(_), ..
             }
-            _ => {
+            | MemberRequest::Op(_)
+            | MemberRequest::RefundRecharge { .. }
+            | MemberRequest::RefundCard { .. } => {
                 return Err(ActorError::Invalid(
                     "a walk-in customer pays with external tenders only".into(),
                 ))
             }
+            r => r,
         };
-        let request = Request::Fingerprint(msg.meta.fingerprint);
-        if let Some(answer) = self.writer.replay(&msg.meta.key, &request)? {
+        let fingerprint = Request::Fingerprint(msg.meta.fingerprint);
+        if let Some(answer) = self.writer.replay(&msg.meta.key, &fingerprint)? {
             return Ok(answer);
         }
         // A walk-in order is sold here: the stock is this ledger's own.
         if let Some(p) = &plan {
-            if p.sale {
-                self.take_products(&p.units)?;
-            } else {
-                let items: Vec<_> = p.units.iter().map(|(i, _)| *i).collect();
-                self.expect_products(&items)?;
-            }
+            self.prepare_local(p)?;
         }
         let (catalog, now, today) = self.ctx_parts(store);
         let ctx = Ctx {
@@ -546,13 +593,26 @@ impl Handler<WalkInWrite> for StoreLedger {
             today,
             catalog: &catalog,
         };
-        let sale = ret.is_none();
         let employee = msg.meta.audit.employee;
         let mut writes = Vec::with_capacity(6);
+        // (the order answered, an exchange's returned order and its lines, a return's lines)
+        type Done = (
+            Order,
+            Option<(Order, Vec<(usize, u32)>)>,
+            Option<Vec<(usize, u32)>>,
+        );
+        let mut done: Option<Done> = None;
         // Every early return gives the reservation back (below).
-        let run = |me: &mut StoreLedger, writes: &mut Vec<crate::storage::Write>| {
-            let result = match (payment, ret) {
-                (Some(payment), _) => {
+        let run = |me: &mut StoreLedger,
+                   writes: &mut Vec<crate::storage::Write>,
+                   done: &mut Option<Done>| {
+            let (result, back, ret_lines) = match request {
+                MemberRequest::Checkout {
+                    resume,
+                    lines,
+                    payment,
+                    ..
+                } => {
                     let order = match resume {
                         Some(id) => me.held(id, None, store)?,
                         None => me.new_order(store, None, lines)?,
@@ -562,14 +622,30 @@ impl Handler<WalkInWrite> for StoreLedger {
                             CheckoutError::NotHeld(order.id.0).to_string(),
                         ));
                     }
-                    counter::checkout_walk_in(&ctx, order, payment)
+                    (counter::checkout_walk_in(&ctx, order, payment), None, None)
                 }
-                (None, Some((id, lines))) => {
-                    let order = me.paid_order_of(id, None)?;
-                    counter::return_walk_in(&order, &lines)
+                MemberRequest::Return { order, lines } => {
+                    let order = me.paid_order_of(order, None)?;
+                    (counter::return_walk_in(&order, &lines), None, Some(lines))
                 }
-                (None, None) => unreachable!("one of the two is set"),
+                MemberRequest::Exchange {
+                    order,
+                    lines,
+                    new_lines,
+                    payment,
+                } => {
+                    let order = me.paid_order_of(order, None)?;
+                    let new_order = me.new_order(store, None, new_lines)?;
+                    match counter::exchange_walk_in(&ctx, &order, &lines, new_order, payment) {
+                        Ok((back, sold, transfers)) => {
+                            (Ok((sold, transfers)), Some((back, lines)), None)
+                        }
+                        Err(e) => (Err(e), None, None),
+                    }
+                }
+                _ => unreachable!("refused above"),
             };
+            let sale = ret_lines.is_none();
             let seq = me.writer.next_seq();
             Ok(match result {
                 Ok((order, transfers)) => {
@@ -589,6 +665,10 @@ impl Handler<WalkInWrite> for StoreLedger {
                             let sold = sale.then_some(order.id);
                             me.credit(seq, employee, &deltas, sold, writes);
                             me.put_order(seq, &order, writes);
+                            if let Some((b, _)) = &back {
+                                me.put_order(seq, b, writes);
+                            }
+                            *done = Some((order.clone(), back, ret_lines));
                             Outcome::Order(Box::new(order))
                         }
                     }
@@ -596,17 +676,20 @@ impl Handler<WalkInWrite> for StoreLedger {
                 Err(e) => Outcome::Rejected(e),
             })
         };
-        let outcome = run(self, &mut writes);
-        match &outcome {
-            Ok(Outcome::Order(o)) => {
-                let o = o.clone();
-                self.order_effects(&o, returned.as_deref(), plan.as_ref(), &mut writes);
+        let outcome = run(self, &mut writes, &mut done);
+        match done {
+            Some((order, back, ret_lines)) => {
+                if let Some((b, lines)) = back {
+                    self.order_effects(&b, Some(&lines), &mut writes);
+                }
+                self.order_effects(&order, ret_lines.as_deref(), &mut writes);
+                self.stock_effects(plan.as_ref(), &mut writes);
             }
-            _ => self.release_plan(plan.as_ref(), actx),
+            None => self.release_plan(plan.as_ref(), actx),
         }
         let outcome = outcome?;
         let (key, audit) = (msg.meta.key, &msg.meta.audit);
-        writes.extend(self.writer.record(now, key, request, &outcome, audit));
+        writes.extend(self.writer.record(now, key, fingerprint, &outcome, audit));
         let ticket = self.writer.submit(writes);
         Ok(Durable {
             value: outcome,

@@ -8,7 +8,7 @@
 //! the units at the selling store (never below zero unless the product allows it), then
 //! writes the sale with the stock's decrement as a merge operand; a refusal or a repeat
 //! gives the units back. A member's return at another store first asks the selling store to
-//! hold the items in memory (`ExpectProducts`, so a later load from disk cannot already
+//! load the items (`ReserveProducts::expect`, so a later load from disk cannot already
 //! count the return), writes the increment, and once it is durable tells the store
 //! (`ProductsArrived`). Until then the store counts fewer units than it has, never more: a
 //! sale is never made from units whose write is not durable.
@@ -33,11 +33,13 @@ use crate::storage::stock as stock_writes;
 pub type Units = Vec<(ItemId, u32)>;
 
 /// Takes units out of this store's stock for another ledger's sale, until it is written or
-/// given back.
+/// given back; and loads the items that ledger is about to return here (`expect`), so that
+/// the return is added once, when it arrives.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(), ActorError>")]
 pub struct ReserveProducts {
     pub units: Units,
+    pub expect: Vec<ItemId>,
 }
 
 /// Gives back a reservation whose sale was not written.
@@ -45,14 +47,6 @@ pub struct ReserveProducts {
 #[rtype(result = "()")]
 pub struct ReleaseProducts {
     pub units: Units,
-}
-
-/// Another ledger is about to write a return of these items to this store: load them now,
-/// so that the return is added once, when it arrives.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<(), ActorError>")]
-pub struct ExpectProducts {
-    pub items: Vec<ItemId>,
 }
 
 /// Another ledger's return to this store is durable.
@@ -255,6 +249,7 @@ impl Handler<ReserveProducts> for StoreLedger {
     type Result = Result<(), ActorError>;
 
     fn handle(&mut self, msg: ReserveProducts, _: &mut Context<Self>) -> Self::Result {
+        self.expect_products(&msg.expect)?;
         self.take_products(&msg.units)
     }
 }
@@ -267,14 +262,6 @@ impl Handler<ReleaseProducts> for StoreLedger {
         if let Err(e) = self.give_products(&msg.units) {
             tracing::error!(store = %self.home, error = %e, "a stock reservation could not be given back");
         }
-    }
-}
-
-impl Handler<ExpectProducts> for StoreLedger {
-    type Result = Result<(), ActorError>;
-
-    fn handle(&mut self, msg: ExpectProducts, _: &mut Context<Self>) -> Self::Result {
-        self.expect_products(&msg.items)
     }
 }
 

@@ -319,6 +319,9 @@ impl StoreLedger {
         if let Some(order) = &fx.order {
             self.put_order(seq, order, writes);
         }
+        if let Some(order) = &fx.returned_order {
+            self.put_order(seq, order, writes);
+        }
         self.transfer(&fx.transfers, writes)?;
         self.accounts.insert(member, fx.account);
         Ok(Outcome::Counter(Box::new(fx.answer)))

@@ -845,6 +845,73 @@ pub async fn order_return(
     )
 }
 
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderExchangeBody {
+    /// What comes back of the order, unwound in proportion as a return.
+    pub return_lines: Vec<ReturnLineBody>,
+    /// What the customer takes instead: a new order at the same store.
+    pub lines: Vec<LineBody>,
+    #[serde(default)]
+    pub payment: PaymentBody,
+    pub employee_id: Option<u32>,
+}
+
+/// `POST /v1/orders/{id}/exchanges`: 换货, a return and a sale in one write.
+pub async fn order_exchange(
+    state: Arc<ApiState>,
+    p: Principal,
+    id: u64,
+    key: Option<String>,
+    ct: Option<String>,
+    body: Bytes,
+) -> Response {
+    respond(
+        async {
+            let b: OrderExchangeBody = parse_json(ct, &body)?;
+            let order = order_access(&state, &p, id)?;
+            let mut meta_ = meta(&p, key, &format!("orders/{id}/exchanges"), &b)?;
+            meta_.audit.employee = super::staff::credited(&state, b.employee_id, order.store)?;
+            let new_lines = lines(&state, &p, order.store, &b.lines)?;
+            if new_lines.is_empty() || b.return_lines.is_empty() {
+                return Err(invalid("an exchange returns some lines and sells others"));
+            }
+            let request = MemberRequest::Exchange {
+                order: order.id,
+                lines: b
+                    .return_lines
+                    .iter()
+                    .map(|l| (l.line, l.quantity))
+                    .collect(),
+                new_lines,
+                payment: payment(&b.payment)?,
+            };
+            match order.member {
+                Some(member) => {
+                    member_write(&state, meta_, member, order.store, None, request).await
+                }
+                None => {
+                    let addr = state
+                        .registry
+                        .store(order.store)
+                        .ok_or_else(|| ApiError::NotFound(format!("order {id}")))?;
+                    render(
+                        write(
+                            &addr,
+                            WalkInWrite {
+                                meta: meta_,
+                                request,
+                            },
+                        )
+                        .await?,
+                    )
+                }
+            }
+        }
+        .await,
+    )
+}
+
 pub async fn get_order(state: Arc<ApiState>, p: Principal, id: u64) -> Response {
     respond(order_access(&state, &p, id).map(|o| json_status(StatusCode::OK, &o)))
 }

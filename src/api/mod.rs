@@ -1047,6 +1047,13 @@ fn membership_routes(
         .and(idempotency_key())
         .and(write_body(limit))
         .then(|id, s, p, k, ct, b| m::order_return(s, p, id, k, ct, b));
+    let exchange_order = warp::path!("v1" / "orders" / u64 / "exchanges")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(|id, s, p, k, ct, b| m::order_exchange(s, p, id, k, ct, b));
     let held = warp::path!("v1" / "stores" / u64 / "held-orders")
         .and(warp::get())
         .and(st.clone())
@@ -1130,6 +1137,8 @@ fn membership_routes(
         .or(get_order)
         .unify()
         .or(ret)
+        .unify()
+        .or(exchange_order)
         .unify()
         .boxed();
     members

@@ -1157,6 +1157,14 @@ pub const ROUTES: &[Route] = &[
     )
     .body(schema::<m::ReturnBody>)
 .created(counter_or_order),
+    post(
+        "/v1/orders/{order_id}/exchanges",
+        "orders",
+        "Exchange (换货): return lines of an order and sell others in one write",
+        COUNTER,
+    )
+    .body(schema::<m::OrderExchangeBody>)
+.created(counter_or_order),
     get(
         "/v1/stores/{store_id}/held-orders",
         "orders",

@@ -189,6 +189,14 @@ pub enum CounterOp {
         deduction: Option<Entry>,
         lines: Vec<(usize, u32)>,
     },
+    /// 换货: a return of `lines` of `order` and the sale of `new_order`, in one write.
+    Exchange {
+        order: Order,
+        deduction: Option<Entry>,
+        lines: Vec<(usize, u32)>,
+        new_order: Box<Order>,
+        payment: Payment,
+    },
     /// 退次卡: the value of the sessions left back to stored value (through the deduction
     /// that paid for the card) or in a tender at the store that sold it.
     RefundCard {
@@ -215,6 +223,7 @@ impl CounterOp {
             | CounterOp::ReplaceCard
             | CounterOp::Checkout { .. }
             | CounterOp::Return { .. }
+            | CounterOp::Exchange { .. }
             | CounterOp::RefundCard { .. } => true,
             CounterOp::Opening { .. }
             | CounterOp::AddSessions { .. }
@@ -255,6 +264,8 @@ pub struct Effects {
     /// Count-card sessions used (or returned) away from the store that sold the card: what
     /// that store owes the one that served (跨店结算), by activity.
     pub card_settlements: Vec<CardSettlement>,
+    /// An exchange's returned order (`order` is the new sale).
+    pub returned_order: Option<Order>,
 }
 
 /// What the store that sold a count card owes the store where its sessions were used.
@@ -390,6 +401,7 @@ pub fn apply(account: &Account, ctx: &Ctx<'_>, op: CounterOp) -> Result<Effects,
         settlements: Vec::new(),
     };
     let mut answer_order = None;
+    let mut returned_order = None;
     let (mut coupon, mut card, mut discount) = (None, None, None);
     let mut manual_level = false;
     let migration = matches!(op, CounterOp::Opening { .. });
@@ -625,6 +637,16 @@ pub fn apply(account: &Account, ctx: &Ctx<'_>, op: CounterOp) -> Result<Effects,
             deduction,
             lines,
         } => answer_order = Some(return_member(&mut fx, order, deduction, &lines)?),
+        CounterOp::Exchange {
+            order,
+            deduction,
+            lines,
+            new_order,
+            payment,
+        } => {
+            returned_order = Some(return_member(&mut fx, order, deduction, &lines)?);
+            answer_order = Some(checkout_member(&mut fx, *new_order, None, payment)?);
+        }
         CounterOp::RefundCard {
             card: id,
             deduction,
@@ -692,6 +714,7 @@ pub fn apply(account: &Account, ctx: &Ctx<'_>, op: CounterOp) -> Result<Effects,
         answer,
         migration,
         card_settlements: fx.settlements,
+        returned_order,
     })
 }
 
@@ -863,6 +886,21 @@ pub fn checkout_walk_in(
     order.payment = payment;
     order.paid_at = Some(ctx.now);
     Ok((order, transfers))
+}
+
+/// A walk-in customer's exchange (换货): the return of `lines` of `order` and the sale of
+/// `new_order`, their transfers together.
+pub fn exchange_walk_in(
+    ctx: &Ctx<'_>,
+    order: &Order,
+    lines: &[(usize, u32)],
+    new_order: Order,
+    payment: Payment,
+) -> Result<(Order, Order, Vec<Transfer>), LedgerError> {
+    let (returned, mut transfers) = return_walk_in(order, lines)?;
+    let (sold, more) = checkout_walk_in(ctx, new_order, payment)?;
+    transfers.extend(more);
+    Ok((returned, sold, transfers))
 }
 
 /// A walk-in customer's return: tenders back in proportion.

@@ -667,3 +667,117 @@ async fn count_cards_refund_in_proportion_and_sessions_away_are_settled() {
     server.assert_balance_matches_entries(m).await;
     server.assert_ledger_sums_to_zero().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exchange_is_a_return_and_a_sale_in_one_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_clock(dir.path(), Some("2026-12-01T02:00:00Z"));
+    let a = server.create_store("A").await;
+    let b = server.create_store("B").await;
+    for (id, price) in [(1, 1_000), (2, 3_000)] {
+        put_item(
+            &server,
+            id,
+            json!({"name": format!("P{id}"), "kind": "product", "category": "care", "price": price}),
+        )
+        .await;
+        let (status, _) = move_stock(
+            &server,
+            a,
+            &format!("rcv-{id}"),
+            json!({"kind": "receipt", "lines": [{"item_id": id, "quantity": 5}]}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    // A walk-in buys two P1, then swaps one for a P2, paying P2 in cash.
+    let (status, sold) = server
+        .post(
+            "/v1/orders",
+            "w-1",
+            json!({"store_id": a, "lines": [{"item_id": 1, "quantity": 2}],
+                   "payment": {"tenders": [{"kind": "cash", "amount": 2_000}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sold}");
+    let first = sold["id"].as_u64().unwrap();
+    let swap = json!({"return_lines": [{"line": 0, "quantity": 1}],
+                      "lines": [{"item_id": 2, "quantity": 1}],
+                      "payment": {"tenders": [{"kind": "cash", "amount": 3_000}]}});
+    let (status, new) = server
+        .post(
+            &format!("/v1/orders/{first}/exchanges"),
+            "x-1",
+            swap.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{new}");
+    assert_eq!(new["lines"][0]["item"]["Priced"]["id"], 2, "{new}");
+    let (status, again) = server
+        .post(&format!("/v1/orders/{first}/exchanges"), "x-1", swap)
+        .await;
+    assert_eq!(
+        (status, &again["id"]),
+        (StatusCode::CREATED, &new["id"]),
+        "a repeat answers the same"
+    );
+    let (_, old) = server.get(&format!("/v1/orders/{first}")).await;
+    assert_eq!(old["returned"]["quantities"][0], 1, "{old}");
+    assert_eq!(
+        (stock_of(&server, a, 1).await, stock_of(&server, a, 2).await),
+        (4, 4)
+    );
+
+    // A member of B swaps at A, stored value both ways; not enough P2: nothing happens.
+    let m = server.register("13900000004", b).await;
+    server.recharge(m, b, 100_000, "r-1").await;
+    let (status, paid) = server
+        .post(
+            "/v1/orders",
+            "m-1",
+            json!({"member_id": m, "store_id": a,
+                   "lines": [{"item_id": 1, "quantity": 1}], "payment": {"stored_value": 1_000}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{paid}");
+    let order = paid["order"]["id"].as_u64().unwrap();
+    let too_many = json!({"return_lines": [{"line": 0, "quantity": 1}],
+                          "lines": [{"item_id": 2, "quantity": 9}],
+                          "payment": {"stored_value": 27_000}});
+    let (status, body) = server
+        .post(&format!("/v1/orders/{order}/exchanges"), "x-2", too_many)
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "out_of_stock"),
+        "{body}"
+    );
+    assert_eq!(server.balance(m).await, 99_000);
+    assert_eq!(
+        (stock_of(&server, a, 1).await, stock_of(&server, a, 2).await),
+        (3, 4)
+    );
+    let (status, body) = server
+        .post(
+            &format!("/v1/orders/{order}/exchanges"),
+            "x-3",
+            json!({"return_lines": [{"line": 0, "quantity": 1}],
+                     "lines": [{"item_id": 2, "quantity": 1}],
+                     "payment": {"stored_value": 3_000}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(server.balance(m).await, 97_000);
+    assert_eq!(
+        (stock_of(&server, a, 1).await, stock_of(&server, a, 2).await),
+        (4, 3)
+    );
+    let (_, found) = server
+        .get(&format!(
+            "/v1/orders?member_id={m}&from=2026-12-01&to=2026-12-01&kind=return"
+        ))
+        .await;
+    assert_eq!(found["orders"][0]["order"]["id"], order, "{found}");
+    server.assert_balance_matches_entries(m).await;
+    server.assert_ledger_sums_to_zero().await;
+}

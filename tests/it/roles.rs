@@ -462,6 +462,10 @@ impl Fixture {
             ("POST", "/v1/orders/{order_id}/returns") => {
                 json!({"lines": [{"line": 0, "quantity": 1}]})
             }
+            ("POST", "/v1/orders/{order_id}/exchanges") => {
+                json!({"return_lines": [{"line": 0, "quantity": 1}], "lines": [{"item_id": 1, "quantity": 1}],
+                       "payment": {"tenders": [{"kind": "cash", "amount": 100}]}})
+            }
             ("POST", "/v1/plans/{plan_id}/occurrences/{occurrence}/move") => {
                 json!({"start": day(n + 3)})
             }
