@@ -697,7 +697,7 @@ pub struct SalesQuery {
     pub store_id: Option<u64>,
     pub from: NaiveDate,
     pub to: NaiveDate,
-    /// `item` (default), `category` or `store`.
+    /// `item` (default), `category`, `store` or `day` (rows by the best day first).
     pub by: Option<String>,
     /// Rows, best sellers first (by sales, then units); default 100.
     #[param(minimum = 1)]
@@ -706,7 +706,7 @@ pub struct SalesQuery {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SalesRowDto {
-    /// The item id, category or store id the row sums.
+    /// The item id, category, store id or day the row sums.
     pub key: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -749,25 +749,27 @@ pub async fn item_sales(state: Arc<ApiState>, p: Principal, q: SalesQuery) -> Re
             "item" => "item",
             "category" => "category",
             "store" => "store",
+            "day" => "day",
             _ => {
                 return Err(ApiError::InvalidQuery(
-                    "by is item, category or store".into(),
+                    "by is item, category, store or day".into(),
                 ))
             }
         };
         // The row an item's figures at a store add to, and its name.
-        let key_of = |i: ItemId, s: StoreId| -> (String, Option<String>) {
+        let key_of = |i: ItemId, s: StoreId, d: NaiveDate| -> (String, Option<String>) {
             let item = catalog.prices.item(i);
             match by {
                 "category" => (item.map_or_else(String::new, |x| x.category.clone()), None),
                 "store" => (s.get().to_string(), None),
+                "day" => (d.to_string(), None),
                 _ => (i.0.to_string(), item.map(|x| x.name.clone())),
             }
         };
         let mut sums: BTreeMap<String, (Option<String>, ItemFigures)> = BTreeMap::new();
         let mut total = ItemFigures::default();
-        for ((item, s), f) in &figures {
-            let (k, name) = key_of(*item, *s);
+        for ((item, s, d), f) in &figures {
+            let (k, name) = key_of(*item, *s, *d);
             let e = sums.entry(k).or_insert((name, ItemFigures::default()));
             e.1.add(f);
             total.add(f);

@@ -248,17 +248,17 @@ impl Storage {
         Ok(out)
     }
 
-    /// Item figures summed over `[from, to]`, of one store or the chain, by item and store.
+    /// Item figures over `[from, to]`, of one store or the chain, by item, store and day.
     pub fn item_figures(
         &self,
         store: Option<StoreId>,
         from: BusinessDay,
         to: BusinessDay,
-    ) -> Result<BTreeMap<(ItemId, StoreId), ItemFigures>, StorageError> {
+    ) -> Result<BTreeMap<(ItemId, StoreId, BusinessDay), ItemFigures>, StorageError> {
         let mut start = vec![TAG_ITEM_FIGURES];
         start.extend_from_slice(&day_bytes(from));
         let last = day_bytes(to);
-        let mut out: BTreeMap<(ItemId, StoreId), ItemFigures> = BTreeMap::new();
+        let mut out: BTreeMap<(ItemId, StoreId, BusinessDay), ItemFigures> = BTreeMap::new();
         for kv in self
             .db()
             .iterator(IteratorMode::From(&start, Direction::Forward))
@@ -273,8 +273,15 @@ impl Storage {
             }
             let Ok(sid) = StoreId::new(s) else { continue };
             let item = ItemId(u32::from_be_bytes([key[9], key[10], key[11], key[12]]));
+            let days = u32::from_be_bytes([key[1], key[2], key[3], key[4]]);
+            let Some(day) = i32::try_from(days)
+                .ok()
+                .and_then(chrono::NaiveDate::from_num_days_from_ce_opt)
+            else {
+                continue;
+            };
             let v: Vec<i64> = decode_at(&key, &value)?;
-            out.entry((item, sid))
+            out.entry((item, sid, day))
                 .or_default()
                 .add(&ItemFigures::from_slice(&v));
         }

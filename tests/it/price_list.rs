@@ -504,6 +504,11 @@ async fn stock_moves_with_sales_returns_counts_and_survives_kill() {
         (Some(2), Some(2)),
         "{stats}"
     );
+    let (_, days) = server
+        .get("/v1/stats/items?from=2026-11-30&to=2026-12-01&by=day")
+        .await;
+    assert_eq!(days["rows"][0]["key"], "2026-12-01", "{days}");
+    assert_eq!(days["rows"].as_array().unwrap().len(), 1, "{days}");
     let (_, history) = server.get("/v1/items/1/history").await;
     assert_eq!(
         history["versions"].as_array().unwrap().len(),
