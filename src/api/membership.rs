@@ -801,6 +801,35 @@ pub(super) fn order_access(
     }
 }
 
+/// A write on a paid order (a return, an exchange): to the member's home ledger, or to the
+/// selling store's for a walk-in's order.
+async fn write_on_order(
+    state: &ApiState,
+    meta_: crate::actors::WriteMeta,
+    order: &crate::domain::checkout::Order,
+    request: MemberRequest,
+) -> Result<Response, ApiError> {
+    match order.member {
+        Some(member) => member_write(state, meta_, member, order.store, None, request).await,
+        None => {
+            let addr = state
+                .registry
+                .store(order.store)
+                .ok_or_else(|| ApiError::NotFound(format!("order {}", order.id.0)))?;
+            render(
+                write(
+                    &addr,
+                    WalkInWrite {
+                        meta: meta_,
+                        request,
+                    },
+                )
+                .await?,
+            )
+        }
+    }
+}
+
 pub async fn order_return(
     state: Arc<ApiState>,
     p: Principal,
@@ -819,27 +848,7 @@ pub async fn order_return(
                 order: order.id,
                 lines: b.lines.iter().map(|l| (l.line, l.quantity)).collect(),
             };
-            match order.member {
-                Some(member) => {
-                    member_write(&state, meta_, member, order.store, None, request).await
-                }
-                None => {
-                    let addr = state
-                        .registry
-                        .store(order.store)
-                        .ok_or_else(|| ApiError::NotFound(format!("order {id}")))?;
-                    render(
-                        write(
-                            &addr,
-                            WalkInWrite {
-                                meta: meta_,
-                                request,
-                            },
-                        )
-                        .await?,
-                    )
-                }
-            }
+            write_on_order(&state, meta_, &order, request).await
         }
         .await,
     )
@@ -886,27 +895,7 @@ pub async fn order_exchange(
                 new_lines,
                 payment: payment(&b.payment)?,
             };
-            match order.member {
-                Some(member) => {
-                    member_write(&state, meta_, member, order.store, None, request).await
-                }
-                None => {
-                    let addr = state
-                        .registry
-                        .store(order.store)
-                        .ok_or_else(|| ApiError::NotFound(format!("order {id}")))?;
-                    render(
-                        write(
-                            &addr,
-                            WalkInWrite {
-                                meta: meta_,
-                                request,
-                            },
-                        )
-                        .await?,
-                    )
-                }
-            }
+            write_on_order(&state, meta_, &order, request).await
         }
         .await,
     )
