@@ -188,6 +188,14 @@ impl StoreLedger {
         store: StoreId,
         member: Option<MemberId>,
     ) -> Result<Option<StockPlan>, ActorError> {
+        if !matches!(
+            request,
+            MemberRequest::Checkout { .. }
+                | MemberRequest::Return { .. }
+                | MemberRequest::Exchange { .. }
+        ) {
+            return Ok(None);
+        }
         let catalog = self.registry.catalog();
         let sold = |lines: &[OrderLine]| {
             stock::merged(lines.iter().filter_map(|l| match &l.item {

@@ -40,11 +40,11 @@ pub const BULK_ISSUE_MAX: usize = 1_000;
 /// fit an idempotency key.
 pub const BULK_KEY_LEN_MAX: usize = 100;
 
-fn invalid(m: impl Into<String>) -> ApiError {
+pub(super) fn invalid(m: impl Into<String>) -> ApiError {
     ApiError::Invalid(m.into())
 }
 
-fn money(minor: i64, what: &str) -> Result<Money, ApiError> {
+pub(super) fn money(minor: i64, what: &str) -> Result<Money, ApiError> {
     if !(0..=crate::domain::money::AMOUNT_MAX_MINOR).contains(&minor) {
         return Err(invalid(format!(
             "{what} must be 0 to {} minor units",

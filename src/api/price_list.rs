@@ -14,7 +14,7 @@ use warp::reply::Response;
 use super::auth::allow;
 use super::error::ApiError;
 use super::handlers::{json_status, meta, page_limit, parse_json, respond, store_for, write};
-use super::membership::catalog_write;
+use super::membership::{catalog_write, invalid, money};
 use super::ApiState;
 use crate::actors::stock::MoveProducts;
 use crate::domain::access::{Capability, Principal};
@@ -27,19 +27,6 @@ use crate::domain::money::Money;
 use crate::domain::price_list::{ItemId, ItemKind, PriceItem, StoreItem, ITEM_ID_MAX};
 use crate::domain::stock::{ItemFigures, MoveKind, StockMove, NOTE_LEN_MAX};
 use crate::storage::stock::ItemVersion;
-
-fn invalid(m: impl Into<String>) -> ApiError {
-    ApiError::Invalid(m.into())
-}
-
-fn price(minor: i64, what: &str) -> Result<Money, ApiError> {
-    if !(0..=crate::domain::money::AMOUNT_MAX_MINOR).contains(&minor) {
-        return Err(invalid(format!(
-            "{what} must be 0 to 100000000000 minor units"
-        )));
-    }
-    Ok(Money::from_minor(minor))
-}
 
 fn item_id(raw: u32) -> Result<ItemId, ApiError> {
     if raw == 0 || raw > ITEM_ID_MAX {
@@ -223,7 +210,7 @@ pub async fn put_item(
                 let l: u16 = level
                     .parse()
                     .map_err(|_| invalid("level_prices are keyed by level id"))?;
-                level_prices.insert(LevelId(l), price(*minor, "a level price")?);
+                level_prices.insert(LevelId(l), money(*minor, "a level price")?);
             }
             let item = PriceItem {
                 id,
@@ -233,7 +220,7 @@ pub async fn put_item(
                 sku: b.sku.clone(),
                 barcode: b.barcode.clone(),
                 unit: b.unit.clone().unwrap_or_else(|| "件".to_owned()),
-                price: price(b.price, "price")?,
+                price: money(b.price, "price")?,
                 level_prices,
                 level_discount: b.level_discount.unwrap_or(true),
                 points_each: b.points_each,
@@ -294,7 +281,7 @@ pub async fn put_store_item(
             let sid = store_for(&state, &p, Capability::ManageStore, store)?;
             let b: StoreItemBody = parse_json(ct, &body)?;
             let item = item_id(id)?;
-            let price = b.price.map(|m| price(m, "price")).transpose()?;
+            let price = b.price.map(|m| money(m, "price")).transpose()?;
             catalog_write(
                 &state,
                 meta(&p, key, &format!("stores/{store}/items/{id}"), &b)?,
@@ -470,12 +457,7 @@ pub async fn item_history(
                 ItemVersion::Store(s, o) => ItemVersionDto {
                     version,
                     item: None,
-                    store: Some(StoreItemDto {
-                        store_id: s,
-                        price: o.price.map(Money::minor),
-                        available: o.available,
-                        version: o.version,
-                    }),
+                    store: StoreId::new(s).ok().map(|s| StoreItemDto::new(s, &o)),
                 },
             })
             .collect();

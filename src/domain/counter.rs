@@ -333,13 +333,22 @@ impl Fx<'_, '_> {
     /// Notes sessions used (negative) or given back; `settle`: used or returned at a store
     /// (not given), settled with the store that sold the card when that is another.
     fn sessions(&mut self, card: CardId, delta: i64, remaining: u32, reason: String, settle: bool) {
-        let sold = self.acct.membership.card(card).ok().cloned();
-        if let Some(c) = sold.filter(|c| settle && c.sold_at != self.ctx.store && delta != 0) {
-            let n = u32::try_from(delta.unsigned_abs()).unwrap_or(u32::MAX);
-            let value = c.value_of(n).minor();
+        let store = self.ctx.store;
+        let away = (settle && delta != 0)
+            .then(|| self.acct.membership.card(card).ok())
+            .flatten()
+            .filter(|c| c.sold_at != store)
+            .map(|c| {
+                (
+                    c.sold_at,
+                    c.value_of(u32::try_from(delta.unsigned_abs()).unwrap_or(u32::MAX)),
+                )
+            });
+        if let Some((sold_at, value)) = away {
+            let value = value.minor();
             self.settlements.push(CardSettlement {
-                owing: c.sold_at,
-                owed: self.ctx.store,
+                owing: sold_at,
+                owed: store,
                 amount: Money::from_minor(if delta < 0 { value } else { -value }),
                 activity: self.acct.membership.last_activity + 1,
                 at: self.ctx.now,
