@@ -67,6 +67,14 @@ pub struct Directory {
     /// Credentials issued or revoked but not durable yet: an employee's leaving revokes
     /// keys issued a moment before.
     pub(super) credentials: Pending<u64, crate::domain::access::Credential>,
+    /// Sign-in codes sent or guessed at but not durable yet, by phone.
+    pub(super) codes: Pending<Phone, crate::domain::member_session::PhoneCodes>,
+    /// Sessions opened (true) or ended (false) but not durable yet: staff signing a member
+    /// out end the ones in flight too.
+    pub(super) sessions: Pending<crate::domain::member_session::TokenHash, (MemberId, bool)>,
+    /// Last id of the notifications this actor wrote per store (sign-in codes), loaded
+    /// from disk on first use.
+    pub(super) last_notice: HashMap<StoreId, u32>,
 }
 
 impl Actor for Directory {
@@ -93,6 +101,8 @@ impl Writes for Directory {
         self.services.prune(durable);
         self.restored.prune(durable);
         self.credentials.prune(durable);
+        self.codes.prune(durable);
+        self.sessions.prune(durable);
     }
 }
 
@@ -120,6 +130,9 @@ impl Directory {
             services: Pending::default(),
             restored: Pending::default(),
             credentials: Pending::default(),
+            codes: Pending::default(),
+            sessions: Pending::default(),
+            last_notice: HashMap::new(),
         }
     }
 
@@ -146,7 +159,7 @@ impl Directory {
         self.registry.storage.bin_entry(kind, id)
     }
 
-    fn phone_owner(&self, phone: &Phone) -> Result<Option<MemberId>, StorageError> {
+    pub(super) fn phone_owner(&self, phone: &Phone) -> Result<Option<MemberId>, StorageError> {
         if let Some((_, id)) = self.phones.get(phone) {
             return Ok(Some(*id));
         }

@@ -14,6 +14,7 @@ pub mod directory;
 pub mod gifts;
 pub mod home_move;
 pub mod idempotency;
+pub mod member_sessions;
 pub mod pending;
 pub mod plan_sessions;
 pub mod registry;
@@ -129,6 +130,10 @@ pub enum ActorError {
     Stock(#[from] crate::domain::stock::StockError),
     #[error("{0}")]
     Transfer(#[from] crate::domain::transfer::TransferError),
+    #[error("too many sign-in codes for this phone; retry in {0} s")]
+    Throttled(u32),
+    #[error("{0}")]
+    Online(#[from] crate::domain::online_booking::OnlineError),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
 }

@@ -47,6 +47,10 @@ impl<K: Hash + Eq + Clone, V> Pending<K, V> {
         }
     }
 
+    pub fn entries(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.map.iter().map(|(k, (_, v))| (k, v))
+    }
+
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.map.values().map(|(_, v)| v)
     }

@@ -96,6 +96,8 @@ pub struct Book {
     pub service: ServiceId,
     pub resources: ResourceIds,
     pub what: What,
+    /// Booked by the member from their own channel: the store's online rules apply.
+    pub online: bool,
 }
 
 #[derive(Debug, Message)]
@@ -136,6 +138,9 @@ pub struct Transit {
     pub meta: WriteMeta,
     pub booking: BookingId,
     pub transition: Transition,
+    /// Asked by this member from their own channel: only their own appointments, and a
+    /// cancellation only before the store's window.
+    pub by_member: Option<MemberId>,
 }
 
 #[derive(Debug, Message)]
@@ -244,6 +249,8 @@ pub struct StoreScheduler {
     reminder_lead: Duration,
     /// This store's lead times and same-day reminder.
     reminders: crate::domain::reminders::ReminderPolicy,
+    /// What members may book and cancel from their own channel.
+    online: crate::domain::online_booking::OnlineBooking,
     /// Last sequence of this scheduler's notification ids.
     last_notification: u32,
     resources: BTreeMap<ResourceId, (Resource, Addr<ResourceActor>)>,
@@ -285,6 +292,7 @@ impl Actor for StoreScheduler {
 pub struct SchedulerState {
     pub hours: StoreHours,
     pub reminders: crate::domain::reminders::ReminderPolicy,
+    pub online: crate::domain::online_booking::OnlineBooking,
     pub resources: Vec<Resource>,
     pub bookings: Vec<Booking>,
     pub plans: Vec<Plan>,
@@ -300,6 +308,7 @@ impl SchedulerState {
         SchedulerState {
             hours: StoreHours::default(),
             reminders: Default::default(),
+            online: Default::default(),
             resources: Vec::new(),
             bookings: Vec::new(),
             plans: Vec::new(),
@@ -327,6 +336,7 @@ impl SchedulerState {
         Ok(SchedulerState {
             hours: storage.store_hours(store)?,
             reminders: storage.reminder_policy(store)?,
+            online: storage.online_booking(store)?,
             resources: storage.resources_of(store)?,
             bookings,
             plans,
@@ -402,6 +412,7 @@ impl StoreScheduler {
             writer,
             reminder_lead,
             reminders: state.reminders,
+            online: state.online,
             resources,
             bookings: BookingTable::new(store),
             days: DayIndex::default(),
@@ -574,7 +585,7 @@ impl StoreScheduler {
         let Some(n) = self
             .last_notification
             .checked_add(1)
-            .filter(|n| *n < 1 << 31)
+            .filter(|n| *n <= crate::domain::notify::SEQ_MAX)
         else {
             return Vec::new();
         };
@@ -1123,6 +1134,9 @@ impl StoreScheduler {
             return Err(ActorError::NotFound(format!("member {}", msg.member)));
         }
         let service = self.service(msg.service)?;
+        if msg.online && service.mode != BookingMode::Appointment {
+            return Err(crate::domain::online_booking::OnlineError::PlanService.into());
+        }
         let occurrences = match &msg.what {
             What::Appointment { start } => {
                 if service.mode != BookingMode::Appointment {
@@ -1134,6 +1148,9 @@ impl StoreScheduler {
                     When::Instant(t) => (t.with_timezone(&self.tz).naive_local(), Some(t)),
                     When::Local(l) => (l, local_to_utc(self.tz, l)),
                 };
+                if let (true, Some(at)) = (msg.online, start) {
+                    self.online.may_book(at, self.registry.clock.now())?;
+                }
                 vec![Occurrence {
                     index: 1,
                     local,
@@ -1445,8 +1462,15 @@ impl Handler<Transit> for StoreScheduler {
             let b = self
                 .bookings
                 .get(&msg.booking)
+                .filter(|b| msg.by_member.is_none_or(|m| m == b.member))
                 .ok_or_else(|| ActorError::NotFound(format!("booking {}", msg.booking.0)))?;
             transition(b.status, msg.transition)?;
+            if msg.by_member.is_some() {
+                if !matches!(b.origin, BookingOrigin::Appointment) {
+                    return Err(crate::domain::online_booking::OnlineError::PlanService.into());
+                }
+                self.online.may_cancel(b.start, self.registry.clock.now())?;
+            }
             Ok(Ok(()))
         })();
         match checked {
@@ -1541,6 +1565,33 @@ impl Handler<SetReminders> for StoreScheduler {
         Ok(self.writer.commit_meta(
             msg.meta,
             Outcome::Reminders(self.store, msg.policy),
+            vec![write],
+        ))
+    }
+}
+
+/// Set what members may book and cancel online in this store; bookings already made keep
+/// their times, and cancel by the new window.
+#[derive(Debug, Message)]
+#[rtype(result = "SchedResult")]
+pub struct SetOnlineBooking {
+    pub meta: WriteMeta,
+    pub policy: crate::domain::online_booking::OnlineBooking,
+}
+
+impl Handler<SetOnlineBooking> for StoreScheduler {
+    type Result = SchedResult;
+
+    fn handle(&mut self, msg: SetOnlineBooking, _: &mut Context<Self>) -> SchedResult {
+        if let Some(answer) = begin_meta(self, &msg.meta)? {
+            return Ok(answer);
+        }
+        msg.policy.check()?;
+        let write = crate::storage::member_sessions::online_booking(self.store, &msg.policy);
+        self.online = msg.policy.clone();
+        Ok(self.writer.commit_meta(
+            msg.meta,
+            Outcome::OnlineBooking(self.store, msg.policy),
             vec![write],
         ))
     }

@@ -338,7 +338,7 @@ impl StoreLedger {
             let Some(n) = self
                 .last_notification
                 .checked_add(1)
-                .filter(|n| *n < 1 << 31)
+                .filter(|n| *n <= crate::domain::notify::SEQ_MAX)
             else {
                 tracing::error!(store = %self.home, "notification ids of this ledger are exhausted");
                 return;

@@ -55,18 +55,8 @@ pub struct CredentialsPage {
 
 impl CredentialDto {
     fn new(c: &Credential, key: Option<String>) -> CredentialDto {
-        let (store_ids, resource_id) = match &c.role {
-            Role::HqAdmin => (vec![], None),
-            Role::StoreManager { stores } => (stores.iter().map(|s| s.get()).collect(), None),
-            Role::Cashier { store } | Role::Pos { store } => (vec![store.get()], None),
-            Role::Staff { store, resource } => (vec![store.get()], Some(resource.0)),
-            Role::Custom {
-                stores, resource, ..
-            } => (
-                stores.iter().map(|s| s.get()).collect(),
-                resource.map(|r| r.0),
-            ),
-        };
+        let store_ids = c.role.stores().unwrap_or_default().iter().map(|s| s.get()).collect();
+        let resource_id = c.role.resource().map(|r| r.0);
         CredentialDto {
             id: c.id.0,
             name: c.name.as_str().to_owned(),

@@ -104,6 +104,12 @@ pub enum ApiError {
         "this credential may not type prices (price_override): sell catalog items at their price"
     )]
     PriceOverride,
+    #[error("too many sign-in codes for this phone; retry in {0} s")]
+    SignInThrottled(u32),
+    #[error("{0}")]
+    SignIn(crate::domain::member_session::SignInError),
+    #[error("{0}")]
+    Online(crate::domain::online_booking::OnlineError),
 }
 
 impl warp::reject::Reject for ApiError {}
@@ -121,6 +127,10 @@ pub enum Scope {
     Keyed,
     /// Operations of these tags (the route table's groups).
     Tags(&'static [&'static str]),
+    /// Operations of these tags, those that need no credential included.
+    AnyTag(&'static [&'static str]),
+    /// Every operation that needs a credential, and the public ones of these tags.
+    Open(&'static [&'static str]),
     /// No operation of the document: unknown paths and methods.
     Router,
     /// Answered with a conflict report (`ConflictReport`), not `{code, message}`.
@@ -165,7 +175,9 @@ macro_rules! codes {
     };
 }
 
-use Scope::{Authenticated, Body, ConflictReport, Keyed, Router, Tags};
+use Scope::{AnyTag, Authenticated, Body, ConflictReport, Keyed, Open, Router, Tags};
+/// The public operations of the member channel: signing in.
+const SIGN_IN: &[&str] = &["member_sign_in"];
 
 codes! {
     MalformedJson = "malformed_json", BAD_REQUEST, Body, "The body is not JSON.";
@@ -184,14 +196,14 @@ codes! {
     Unauthorized = "unauthorized", UNAUTHORIZED, Authenticated, "No valid API key.";
     Forbidden = "forbidden", FORBIDDEN, Authenticated, "This credential may not do that, or not in that store.";
     RateLimited = "rate_limited", TOO_MANY_REQUESTS, Authenticated, "Too many requests for this credential; see Retry-After.";
-    Overloaded = "overloaded", SERVICE_UNAVAILABLE, Authenticated, "Busy; retry with the same Idempotency-Key.";
-    Unavailable = "unavailable", SERVICE_UNAVAILABLE, Authenticated, "Shutting down; retry elsewhere or later.";
-    StorageError = "storage_error", INTERNAL_SERVER_ERROR, Authenticated, "Storage failed; the server stops.";
+    Overloaded = "overloaded", SERVICE_UNAVAILABLE, Open(SIGN_IN), "Busy; retry with the same Idempotency-Key.";
+    Unavailable = "unavailable", SERVICE_UNAVAILABLE, Open(SIGN_IN), "Shutting down; retry elsewhere or later.";
+    StorageError = "storage_error", INTERNAL_SERVER_ERROR, Open(SIGN_IN), "Storage failed; the server stops.";
     NotFound = "not_found", NOT_FOUND, Authenticated, "Not found, or not this credential's to see.";
     MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED, Router, "The path exists, the method doesn't: see Allow.";
     InvalidAmount = "invalid_amount", UNPROCESSABLE_ENTITY, Tags(COUNTER_TAGS), "An amount is not a positive number of minor units in range.";
     InvalidField = "invalid_field", UNPROCESSABLE_ENTITY, Authenticated, "A value the schema admits is refused by a rule: the message says which.";
-    InvalidPhone = "invalid_phone", UNPROCESSABLE_ENTITY, Authenticated, "Not a phone number.";
+    InvalidPhone = "invalid_phone", UNPROCESSABLE_ENTITY, Open(SIGN_IN), "Not a phone number.";
     InvalidName = "invalid_name", UNPROCESSABLE_ENTITY, Authenticated, "A name is empty or too long.";
     InvalidId = "invalid_id", UNPROCESSABLE_ENTITY, Authenticated, "An id or text field is out of range.";
     InvalidTimeZone = "invalid_time_zone", UNPROCESSABLE_ENTITY, Tags(&["directory", "scheduling"]), "Not an IANA time zone.";
@@ -284,6 +296,10 @@ codes! {
     RoleInUse = "role_in_use", CONFLICT, Tags(&["access"]), "API keys that are not revoked hold the role: revoke them first.";
     MemberMoved = "member_moved", CONFLICT, Authenticated, "The member's home store changed while the request was in flight; nothing was done: send it again.";
     SameHomeStore = "same_home_store", UNPROCESSABLE_ENTITY, Tags(&["directory"]), "The member's home store is already that store.";
+    SignInThrottled = "sign_in_throttled", TOO_MANY_REQUESTS, AnyTag(SIGN_IN), "Too many sign-in codes for this phone (one a minute, five an hour): the message says when to retry.";
+    SignInFailed = "sign_in_failed", UNAUTHORIZED, AnyTag(SIGN_IN), "The code is wrong, expired, used or burned by wrong guesses: the message says which, and how many tries are left.";
+    NotBookableOnline = "not_bookable_online", UNPROCESSABLE_ENTITY, Tags(&["member_channel"]), "The store does not take this booking online: turned off, too soon, too far ahead, or a service-plan service.";
+    CancellationWindowPassed = "cancellation_window_passed", CONFLICT, Tags(&["member_channel"]), "Too close to the start to cancel online: the store's window has passed.";
     BackupFailed = "backup_failed", INTERNAL_SERVER_ERROR, Tags(&["operations"]), "The checkpoint could not be written.";
 }
 
@@ -386,6 +402,13 @@ impl ApiError {
             Ledger(LedgerError::Price(e)) | Price(e) => price_error(e),
             Stock(e) => stock_error(e),
             PriceOverride => Code::PriceOverrideForbidden,
+            SignInThrottled(_) => Code::SignInThrottled,
+            SignIn(_) => Code::SignInFailed,
+            Online(crate::domain::online_booking::OnlineError::WindowPassed(_)) => {
+                Code::CancellationWindowPassed
+            }
+            Online(crate::domain::online_booking::OnlineError::Invalid) => Code::InvalidField,
+            Online(_) => Code::NotBookableOnline,
             Transfer(crate::domain::transfer::TransferError::Invalid) => Code::InvalidField,
             Transfer(crate::domain::transfer::TransferError::AlreadyReceived(_)) => {
                 Code::TransferAlreadyReceived
@@ -518,6 +541,8 @@ impl From<ActorError> for ApiError {
             ActorError::Price(e) => ApiError::Price(e),
             ActorError::Stock(e) => ApiError::Stock(e),
             ActorError::Transfer(e) => ApiError::Transfer(e),
+            ActorError::Throttled(s) => ApiError::SignInThrottled(s),
+            ActorError::Online(e) => ApiError::Online(e),
         }
     }
 }
@@ -600,6 +625,8 @@ mod tests {
                 Scope::Body => "operations with a body".to_owned(),
                 Scope::Keyed => "writes".to_owned(),
                 Scope::Tags(tags) => tags.join(", "),
+                Scope::AnyTag(tags) => tags.join(", "),
+                Scope::Open(tags) => format!("any operation with a key; {}", tags.join(", ")),
                 Scope::Router => "no operation (the router)".to_owned(),
                 Scope::ConflictReport => "scheduling, as a conflict report".to_owned(),
             };

@@ -1297,6 +1297,8 @@ fn answers(r: &Route, code: Code) -> bool {
         Scope::Body => r.body.is_some(),
         Scope::Keyed => r.keyed,
         Scope::Tags(tags) => !r.public && tags.contains(&r.tag),
+        Scope::AnyTag(tags) => tags.contains(&r.tag),
+        Scope::Open(tags) => !r.public || tags.contains(&r.tag),
         Scope::Router | Scope::ConflictReport => false,
     }
 }

@@ -558,6 +558,7 @@ pub async fn create_appointment(
                 service: ServiceId(body.service_id),
                 resources: resource_ids(&body.resource_ids)?,
                 what: What::Appointment { start },
+                online: false,
             };
             let addr = scheduler(&state, store)?;
             let outcome = write(&addr, msg).await?;
@@ -605,6 +606,7 @@ pub async fn create_plan(
                     dry_run: body.dry_run,
                     count_card,
                 },
+                online: false,
             };
             let addr = scheduler(&state, store)?;
             let outcome = write(&addr, msg).await?;
@@ -690,6 +692,7 @@ pub async fn transit(
                 meta,
                 booking: BookingId(id),
                 transition,
+                by_member: None,
             };
             render(write(&addr, msg).await?, Some(tz_of(&state, store)?), false)
         }

@@ -116,7 +116,7 @@ pub enum RoleError {
 
 impl RoleDef {
     pub fn new(name: &str, caps: &[Cap], description: &str) -> Result<RoleDef, RoleError> {
-        if BUILT_IN_ROLES.contains(&name) {
+        if BUILT_IN_ROLES.contains(&name) || name == Role::MEMBER {
             return Err(RoleError::BuiltIn(name.to_owned()));
         }
         let ok = !name.is_empty()
@@ -179,9 +179,18 @@ pub enum Role {
         stores: Vec<StoreId>,
         resource: Option<ResourceId>,
     },
+    /// A member signed in through their own channel (会员自助): their own account and
+    /// bookings only, through `/v1/me`; no capability of any store.
+    Member {
+        member: super::ids::MemberId,
+        session: super::member_session::TokenHash,
+    },
 }
 
 impl Role {
+    /// The name of a signed-in member's role: reserved, never a credential's.
+    pub const MEMBER: &'static str = "member";
+
     /// The name, borrowed for the built-in roles (every write's audit carries it).
     pub fn label(&self) -> std::borrow::Cow<'static, str> {
         match self {
@@ -191,6 +200,7 @@ impl Role {
             Role::Cashier { .. } => "cashier".into(),
             Role::Pos { .. } => "pos".into(),
             Role::Staff { .. } => "staff".into(),
+            Role::Member { .. } => Role::MEMBER.into(),
         }
     }
 
@@ -202,6 +212,15 @@ impl Role {
             Role::Pos { .. } => "pos",
             Role::Staff { .. } => "staff",
             Role::Custom { name, .. } => name,
+            Role::Member { .. } => Role::MEMBER,
+        }
+    }
+
+    /// The member a member's session is for.
+    pub fn member(&self) -> Option<super::ids::MemberId> {
+        match self {
+            Role::Member { member, .. } => Some(*member),
+            _ => None,
         }
     }
 
@@ -227,6 +246,7 @@ impl Role {
             Role::Cashier { store } | Role::Pos { store } | Role::Staff { store, .. } => {
                 Some(std::slice::from_ref(store))
             }
+            Role::Member { .. } => Some(&[]),
         }
     }
 
@@ -257,6 +277,7 @@ impl Role {
             Role::Cashier { .. } | Role::Pos { .. } => CapSet::of(&[Counter, ReadStore]),
             Role::Staff { .. } => CapSet::of(&[OwnCalendar, ReadStore]),
             Role::Custom { caps, .. } => *caps,
+            Role::Member { .. } => CapSet::default(),
         }
     }
 }

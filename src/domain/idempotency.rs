@@ -83,6 +83,10 @@ pub enum Outcome {
     StockMoved(Box<super::stock::StockMove>),
     /// A transfer between stores (调拨) sent or received.
     Transfer(Box<super::transfer::Transfer>),
+    /// Signing in and out of the member channel.
+    MemberChannel(Box<super::member_session::ChannelOutcome>),
+    /// A store's online-booking policy after a change.
+    OnlineBooking(StoreId, super::online_booking::OnlineBooking),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

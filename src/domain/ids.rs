@@ -195,6 +195,8 @@ impl IdempotencyKey {
         Ok(IdempotencyKey(match scope {
             KeyScope::Store(s) => format!("s{}/{}", s.get(), key.0),
             KeyScope::Credential(c) => format!("c{c}/{}", key.0),
+            KeyScope::Member(m) => format!("m{m}/{}", key.0),
+            KeyScope::Phone(hash) => format!("p{hash:016x}/{}", key.0),
         }))
     }
 
@@ -214,6 +216,10 @@ impl IdempotencyKey {
 pub enum KeyScope {
     Store(StoreId),
     Credential(u64),
+    /// A signed-in member's own writes.
+    Member(MemberId),
+    /// Signing in, before there is a session: the phone's.
+    Phone(u64),
 }
 
 /// A phone number, normalised by dropping spaces and dashes.

@@ -43,15 +43,19 @@ pub enum EventKind {
     PlanReminder,
     /// Before an appointment (the same lead).
     AppointmentReminder,
+    /// A member's one-time sign-in code (会员自助登录): always sent, by the chain's template
+    /// or the default one.
+    SignInCode,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 5] = [
+    pub const ALL: [EventKind; 6] = [
         EventKind::BalanceChanged,
         EventKind::LevelUpgraded,
         EventKind::CouponIssued,
         EventKind::PlanReminder,
         EventKind::AppointmentReminder,
+        EventKind::SignInCode,
     ];
 
     pub fn name(self) -> &'static str {
@@ -61,6 +65,7 @@ impl EventKind {
             EventKind::CouponIssued => "coupon_issued",
             EventKind::PlanReminder => "plan_reminder",
             EventKind::AppointmentReminder => "appointment_reminder",
+            EventKind::SignInCode => "sign_in_code",
         }
     }
 
@@ -76,7 +81,24 @@ impl EventKind {
             EventKind::CouponIssued => &["member_id", "store_id", "coupon", "template"],
             EventKind::PlanReminder => &["member_id", "store_id", "start", "plan", "booking"],
             EventKind::AppointmentReminder => &["member_id", "store_id", "start", "booking"],
+            EventKind::SignInCode => &["member_id", "store_id", "code", "minutes"],
         }
+    }
+
+    /// Its text when the chain wrote no template; `None`: not sent without one.
+    pub fn default_text(self) -> Option<&'static str> {
+        match self {
+            EventKind::SignInCode => {
+                Some("Your sign-in code is {code}. It works once, for {minutes} minutes.")
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the outbox shows its text to staff: a sign-in code would let them sign in
+    /// as the member.
+    pub fn secret(self) -> bool {
+        self == EventKind::SignInCode
     }
 }
 
@@ -302,16 +324,22 @@ pub struct NotificationId(pub u64);
 pub enum Source {
     Ledger,
     Scheduler,
+    /// Sign-in codes, written by the chain's `Directory` under the member's home store.
+    Directory,
 }
 
 const SCHEDULER_SEQ_BASE: u32 = 1 << 31;
+const DIRECTORY_SEQ_BASE: u32 = 1 << 30;
+/// Notifications one source may write per store.
+pub const SEQ_MAX: u32 = DIRECTORY_SEQ_BASE - 1;
 
 impl NotificationId {
     pub fn new(store: StoreId, source: Source, n: u32) -> NotificationId {
-        debug_assert!(n < SCHEDULER_SEQ_BASE);
+        debug_assert!(n <= SEQ_MAX);
         let seq = match source {
             Source::Ledger => n,
             Source::Scheduler => SCHEDULER_SEQ_BASE | n,
+            Source::Directory => DIRECTORY_SEQ_BASE | n,
         };
         NotificationId((u64::from(store.get()) << 32) | u64::from(seq))
     }
@@ -321,6 +349,8 @@ impl NotificationId {
         let low = self.0 as u32;
         if low & SCHEDULER_SEQ_BASE != 0 {
             (Source::Scheduler, low & !SCHEDULER_SEQ_BASE)
+        } else if low & DIRECTORY_SEQ_BASE != 0 {
+            (Source::Directory, low & !DIRECTORY_SEQ_BASE)
         } else {
             (Source::Ledger, low)
         }

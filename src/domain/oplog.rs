@@ -84,6 +84,12 @@ impl OpRecord {
                     format!("rejected: {} conflicting occurrences", fs.len())
                 }
                 Outcome::PhoneTaken(_) => "rejected: phone taken".to_owned(),
+                Outcome::MemberChannel(c) => match &**c {
+                    super::member_session::ChannelOutcome::SignInRefused(e) => {
+                        format!("rejected: {e}")
+                    }
+                    _ => "ok".to_owned(),
+                },
                 _ => "ok".to_owned(),
             },
             idempotency_key: key.to_owned(),
@@ -107,7 +113,7 @@ fn store_of(outcome: &Outcome) -> Option<StoreId> {
         Outcome::Plan(p, _) => Some(p.store),
         Outcome::GiftStock { store, .. } => Some(*store),
         Outcome::FollowUp(f) => Some(f.store),
-        Outcome::Reminders(s, _) => Some(*s),
+        Outcome::Reminders(s, _) | Outcome::OnlineBooking(s, _) => Some(*s),
         Outcome::StockMoved(m) => Some(m.store),
         Outcome::DayClosed { store, .. } | Outcome::ClosingMode { store, .. } => Some(*store),
         _ => None,
@@ -173,6 +179,15 @@ fn objects(
             out.push(format!("store:{}", t.to));
         }
         Outcome::GiftStock { gift, .. } => out.push(format!("gift:{}", gift.0)),
+        Outcome::MemberChannel(c) => match &**c {
+            super::member_session::ChannelOutcome::SessionOpened(s) => {
+                out.push(format!("member:{}", s.member))
+            }
+            super::member_session::ChannelOutcome::SessionsEnded { member, .. } => {
+                out.push(format!("member:{member}"))
+            }
+            _ => {}
+        },
         Outcome::DayClosed { store, day } => out.push(format!("closing:{store}:{day}")),
         Outcome::Binned(k, id) | Outcome::Restored(k, id) => out.push(format!("{}:{id}", k.name())),
         // Found from the member and from both stores.

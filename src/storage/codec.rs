@@ -440,6 +440,8 @@ pub enum OutcomeRec {
     HomeMoved(Box<crate::domain::home_move::HomeMove>),
     StockMoved(Box<crate::domain::stock::StockMove>),
     Transfer(Box<crate::domain::transfer::Transfer>),
+    MemberChannel(Box<crate::domain::member_session::ChannelOutcome>),
+    OnlineBooking(u32, crate::domain::online_booking::OnlineBooking),
 }
 
 impl From<&Outcome> for OutcomeRec {
@@ -488,6 +490,8 @@ impl From<&Outcome> for OutcomeRec {
             Outcome::HomeMoved(m) => OutcomeRec::HomeMoved(m.clone()),
             Outcome::StockMoved(m) => OutcomeRec::StockMoved(m.clone()),
             Outcome::Transfer(t) => OutcomeRec::Transfer(t.clone()),
+            Outcome::MemberChannel(c) => OutcomeRec::MemberChannel(c.clone()),
+            Outcome::OnlineBooking(s, p) => OutcomeRec::OnlineBooking(s.get(), p.clone()),
             Outcome::PlanConflicts(fs) => {
                 OutcomeRec::PlanConflicts(fs.iter().map(FailureRec::from).collect())
             }
@@ -554,6 +558,8 @@ impl TryFrom<OutcomeRec> for Outcome {
             OutcomeRec::HomeMoved(m) => Outcome::HomeMoved(m),
             OutcomeRec::StockMoved(m) => Outcome::StockMoved(m),
             OutcomeRec::Transfer(t) => Outcome::Transfer(t),
+            OutcomeRec::MemberChannel(c) => Outcome::MemberChannel(c),
+            OutcomeRec::OnlineBooking(s, p) => Outcome::OnlineBooking(StoreId::new(s)?, p),
             OutcomeRec::PlanAsBooked(id) => {
                 return Err(CodecError::Invalid(format!(
                     "plan {id} is read from its own record"

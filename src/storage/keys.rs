@@ -37,7 +37,8 @@
 //! (notifications), `b` (recycle bin), `e`/`a` (staff), `j` (members' moved homes), `k`/`w`/`s` (price list history,
 //! product stock, item figures: `stock`), `q`/`u`/`v` (transfers: `stock`),
 //! `x`/`y` (orders by store and by member:
-//! `order_index`); a test
+//! `order_index`), `c`/`l`/`f`/`z` (sign-in codes, member sessions, online booking:
+//! `member_sessions`); a test
 //! keeps every tag distinct.
 //!
 //! `Y` lines are inter-store settlement (跨店结算): what the home store owes the store where
@@ -444,6 +445,16 @@ mod tests {
             (
                 "TAG_MEMBER_ORDERS",
                 super::super::order_index::TAG_MEMBER_ORDERS,
+            ),
+            ("TAG_CODES", super::super::member_sessions::TAG_CODES),
+            ("TAG_SESSION", super::super::member_sessions::TAG_SESSION),
+            (
+                "TAG_MEMBER_SESSIONS",
+                super::super::member_sessions::TAG_MEMBER_SESSIONS,
+            ),
+            (
+                "TAG_ONLINE_BOOKING",
+                super::super::member_sessions::TAG_ONLINE_BOOKING,
             ),
         ];
         for (i, (a, x)) in tags.iter().enumerate() {

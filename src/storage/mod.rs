@@ -12,6 +12,7 @@ pub mod homes;
 pub mod journal;
 pub mod keys;
 pub mod ledger_writes;
+pub mod member_sessions;
 pub mod members;
 pub mod membership_reads;
 pub mod notify;

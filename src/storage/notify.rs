@@ -152,7 +152,7 @@ impl Storage {
         store: StoreId,
         source: Source,
     ) -> Result<u32, StorageError> {
-        let upper = NotificationId::new(store, source, (1 << 31) - 1);
+        let upper = NotificationId::new(store, source, crate::domain::notify::SEQ_MAX);
         let db = self.db();
         let mut it = db.iterator(IteratorMode::From(
             &notification_key(upper),

@@ -519,19 +519,8 @@ impl CredentialRec {
 
 impl From<&crate::domain::access::Credential> for CredentialRec {
     fn from(c: &crate::domain::access::Credential) -> Self {
-        use crate::domain::access::Role;
-        let (stores, resource) = match &c.role {
-            Role::HqAdmin => (vec![], None),
-            Role::StoreManager { stores } => (stores.iter().map(|s| s.get()).collect(), None),
-            Role::Cashier { store } | Role::Pos { store } => (vec![store.get()], None),
-            Role::Staff { store, resource } => (vec![store.get()], Some(resource.0)),
-            Role::Custom {
-                stores, resource, ..
-            } => (
-                stores.iter().map(|s| s.get()).collect(),
-                resource.map(|r| r.0),
-            ),
-        };
+        let stores = c.role.stores().unwrap_or_default().iter().map(|s| s.get()).collect();
+        let resource = c.role.resource().map(|r| r.0);
         CredentialRec {
             id: c.id.0,
             name: c.name.as_str().to_owned(),
