@@ -144,9 +144,16 @@ impl Courier {
                 );
                 continue;
             }
+            // The phone as it is now: where a gateway sends the text.
+            let phone = storage
+                .member(note.member)
+                .ok()
+                .flatten()
+                .map(|m| m.phone.as_str().to_owned());
             let body = serde_json::json!({
                 "id": id.text(),
                 "member_id": note.member.get(),
+                "phone": phone,
                 "store_id": note.store.get(),
                 "event": note.event.name(),
                 "text": note.text,

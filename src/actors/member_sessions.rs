@@ -150,7 +150,8 @@ impl Handler<SignIn> for Directory {
             let mut writes: Vec<Write> = Vec::new();
             if after != codes {
                 writes.push(disk::codes(&msg.phone, &after));
-                d.codes.insert(d.writer.next_seq(), msg.phone.clone(), after);
+                d.codes
+                    .insert(d.writer.next_seq(), msg.phone.clone(), after);
             }
             let outcome = match verdict {
                 Ok(member) if d.member(member)?.is_some() => {
@@ -160,9 +161,7 @@ impl Handler<SignIn> for Directory {
                         .insert(d.writer.next_seq(), s.token_hash, (member, true));
                     channel(ChannelOutcome::SessionOpened(s))
                 }
-                Ok(_) => channel(ChannelOutcome::SignInRefused(
-                    session::SignInError::NoCode,
-                )),
+                Ok(_) => channel(ChannelOutcome::SignInRefused(session::SignInError::NoCode)),
                 Err(e) => channel(ChannelOutcome::SignInRefused(e)),
             };
             Ok((outcome, writes))
@@ -180,8 +179,12 @@ impl Handler<SignOut> for Directory {
                 Some(h) => vec![h],
                 None => {
                     // On disk, and opened or ended since without being durable yet.
-                    let mut all: HashSet<TokenHash> =
-                        d.registry.storage.member_sessions(member)?.into_iter().collect();
+                    let mut all: HashSet<TokenHash> = d
+                        .registry
+                        .storage
+                        .member_sessions(member)?
+                        .into_iter()
+                        .collect();
                     for (h, (m, open)) in d.sessions.entries() {
                         if *m == member {
                             if *open {

@@ -36,6 +36,9 @@ fn authenticate(state: &ApiState, header: Option<String>) -> Result<Principal, A
         .ok_or(ApiError::Unauthorized)?
         .trim();
     let hash = key_hash(key);
+    if key.starts_with(MEMBER_TOKEN_PREFIX) {
+        return member_session(state, hash);
+    }
     if state.admin_key_hash == Some(hash) {
         return Ok(Principal {
             credential: CredentialId(0),
@@ -64,6 +67,40 @@ fn authenticate(state: &ApiState, header: Option<String>) -> Result<Principal, A
     Ok(Principal {
         credential: CredentialId(rec.id),
         role,
+        operation: "",
+    })
+}
+
+/// How a member's session token starts (an API key starts `cs_`).
+pub const MEMBER_TOKEN_PREFIX: &str = "ms_";
+
+/// A new random session token for a member: 32 random bytes, hex.
+pub fn new_member_token() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).map_err(|_| ApiError::Unavailable)?;
+    Ok(format!("{MEMBER_TOKEN_PREFIX}{}", hex::encode(bytes)))
+}
+
+/// A member signed in with a session that is live now. Read from disk on every request: a
+/// session signed out stops working at once.
+fn member_session(state: &ApiState, hash: [u8; 32]) -> Result<Principal, ApiError> {
+    let now = state.registry.clock.now();
+    let s = state
+        .storage()
+        .member_session(&hash)?
+        .filter(|s| s.live(now))
+        .ok_or(ApiError::Unauthorized)?;
+    // Members' buckets never meet credentials' (ids below 2^53).
+    state
+        .rate
+        .take(s.member.get() | 1 << 63)
+        .map_err(ApiError::RateLimited)?;
+    Ok(Principal {
+        credential: CredentialId(0),
+        role: Role::Member {
+            member: s.member,
+            session: hash,
+        },
         operation: "",
     })
 }

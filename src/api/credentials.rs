@@ -55,7 +55,13 @@ pub struct CredentialsPage {
 
 impl CredentialDto {
     fn new(c: &Credential, key: Option<String>) -> CredentialDto {
-        let store_ids = c.role.stores().unwrap_or_default().iter().map(|s| s.get()).collect();
+        let store_ids = c
+            .role
+            .stores()
+            .unwrap_or_default()
+            .iter()
+            .map(|s| s.get())
+            .collect();
         let resource_id = c.role.resource().map(|r| r.0);
         CredentialDto {
             id: c.id.0,

@@ -189,10 +189,10 @@ codes! {
     InvalidIdempotencyKey = "invalid_idempotency_key", BAD_REQUEST, Keyed, "The key is not 1-64 visible ASCII characters.";
     IdempotencyKeyReused = "idempotency_key_reused", UNPROCESSABLE_ENTITY, Keyed, "The key was used before for a different request.";
     IdsExhausted = "ids_exhausted", UNPROCESSABLE_ENTITY, Keyed, "No ids of this kind are left.";
-    InvalidQuery = "invalid_query", BAD_REQUEST, Authenticated, "The query string does not have the documented shape.";
+    InvalidQuery = "invalid_query", BAD_REQUEST, Open(SIGN_IN), "The query string does not have the documented shape.";
     InvalidQueryValue = "invalid_query_value", UNPROCESSABLE_ENTITY, Authenticated, "A query value the schema admits is refused by a rule (a range, a page size, a cursor).";
-    InvalidHeader = "invalid_header", BAD_REQUEST, Authenticated, "A request header is not valid.";
-    BadRequest = "bad_request", BAD_REQUEST, Authenticated, "The request could not be understood.";
+    InvalidHeader = "invalid_header", BAD_REQUEST, Open(SIGN_IN), "A request header is not valid.";
+    BadRequest = "bad_request", BAD_REQUEST, Open(SIGN_IN), "The request could not be understood.";
     Unauthorized = "unauthorized", UNAUTHORIZED, Authenticated, "No valid API key.";
     Forbidden = "forbidden", FORBIDDEN, Authenticated, "This credential may not do that, or not in that store.";
     RateLimited = "rate_limited", TOO_MANY_REQUESTS, Authenticated, "Too many requests for this credential; see Retry-After.";
@@ -210,9 +210,9 @@ codes! {
     MemberNotFound = "member_not_found", NOT_FOUND, Authenticated, "No such member (or not this credential's).";
     StoreNotFound = "store_not_found", NOT_FOUND, Authenticated, "No such store.";
     EntryNotFound = "entry_not_found", NOT_FOUND, Tags(COUNTER_TAGS), "No such ledger entry of this member.";
-    ServiceNotFound = "service_not_found", NOT_FOUND, Tags(&["scheduling", "membership", "recycle_bin", "orders", "catalog"]), "No such service.";
-    ResourceNotFound = "resource_not_found", NOT_FOUND, Tags(&["scheduling", "recycle_bin"]), "No such resource.";
-    BookingNotFound = "booking_not_found", NOT_FOUND, Tags(&["scheduling"]), "No such booking.";
+    ServiceNotFound = "service_not_found", NOT_FOUND, Tags(&["scheduling", "member_channel", "membership", "recycle_bin", "orders", "catalog"]), "No such service.";
+    ResourceNotFound = "resource_not_found", NOT_FOUND, Tags(&["scheduling", "member_channel", "recycle_bin"]), "No such resource.";
+    BookingNotFound = "booking_not_found", NOT_FOUND, Tags(&["scheduling", "member_channel"]), "No such booking.";
     PlanNotFound = "plan_not_found", NOT_FOUND, Tags(&["scheduling"]), "No such service plan.";
     OccurrenceNotFound = "occurrence_not_found", NOT_FOUND, Tags(&["scheduling"]), "No such occurrence of the plan.";
     CredentialNotFound = "credential_not_found", NOT_FOUND, Tags(&["access"]), "No such API key.";
@@ -277,8 +277,8 @@ codes! {
     InvalidOccurrenceCount = "invalid_occurrence_count", UNPROCESSABLE_ENTITY, Tags(&["scheduling"]), "A plan has 1 to 99 occurrences.";
     InvalidRepeat = "invalid_repeat", UNPROCESSABLE_ENTITY, Tags(&["scheduling"]), "The plan's repeat rule is not valid.";
     ServicePlansDisabled = "service_plans_disabled", FORBIDDEN, Tags(&["scheduling"]), "Service plans are turned off in HQ settings.";
-    WrongBookingMode = "wrong_booking_mode", UNPROCESSABLE_ENTITY, Tags(&["scheduling"]), "The service is booked the other way (appointment or plan).";
-    InvalidTransition = "invalid_transition", CONFLICT, Tags(&["scheduling"]), "The booking's status does not allow that.";
+    WrongBookingMode = "wrong_booking_mode", UNPROCESSABLE_ENTITY, Tags(&["scheduling", "member_channel"]), "The service is booked the other way (appointment or plan).";
+    InvalidTransition = "invalid_transition", CONFLICT, Tags(&["scheduling", "member_channel"]), "The booking's status does not allow that.";
     ResourceHasBookings = "resource_has_bookings", CONFLICT, Tags(&["scheduling", "recycle_bin"]), "The resource has bookings that have not ended.";
     BookingModeImmutable = "booking_mode_immutable", UNPROCESSABLE_ENTITY, Tags(&["scheduling"]), "A service's booking mode can't change.";
     PlanConflicts = "plan_conflicts", CONFLICT, ConflictReport, "Some occurrences collide: the answer lists each and why; nothing was booked.";

@@ -66,6 +66,9 @@ pub(super) fn idempotency_key(
 }
 
 fn key_scope(p: &Principal) -> crate::domain::ids::KeyScope {
+    if let Some(member) = p.role.member() {
+        return crate::domain::ids::KeyScope::Member(member);
+    }
     match p.role.home_store() {
         Some(store) => crate::domain::ids::KeyScope::Store(store),
         None => crate::domain::ids::KeyScope::Credential(p.credential.0),
@@ -166,6 +169,20 @@ pub(super) fn allow_member(
         Some(state.registry.home_of(member)),
         || format!("member {member}"),
     )
+}
+
+/// May `p` read `member`'s account and bookings: the member themself, signed in, or staff
+/// who may serve them.
+pub(super) fn allow_reader(
+    state: &ApiState,
+    p: &Principal,
+    member: MemberId,
+) -> Result<(), ApiError> {
+    match p.role.member() {
+        Some(m) if m == member => Ok(()),
+        Some(_) => Err(ApiError::NotFound(format!("member {member}"))),
+        None => allow_member(state, p, member),
+    }
 }
 
 /// Spending a member's value (跨店消费): at the home store, or, when the chain allows
@@ -501,7 +518,7 @@ pub async fn balance(state: Arc<ApiState>, p: Principal, raw: u64) -> Response {
 pub async fn entries(state: Arc<ApiState>, p: Principal, raw: u64, query: PageQuery) -> Response {
     respond((|| {
         let id = member_id(raw)?;
-        allow_member(&state, &p, id)?;
+        allow_reader(&state, &p, id)?;
         let limit = query.limit.unwrap_or(super::PAGE_SIZE_DEFAULT);
         if limit == 0 || limit > state.page_size_max {
             return Err(ApiError::InvalidQuery(format!(

@@ -11,6 +11,7 @@ pub mod gifts;
 pub mod handlers;
 pub mod home_move;
 pub mod imports;
+pub mod member_channel;
 pub mod members;
 pub mod membership;
 pub mod metrics;
@@ -476,6 +477,12 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
     .unify()
     .or(price_list_routes(st.clone().boxed(), auth.clone(), limit))
     .unify()
+    .or(member_channel_routes(
+        st.clone().boxed(),
+        auth.clone(),
+        limit,
+    ))
+    .unify()
     .recover(error::recover)
     .unify()
     .boxed()
@@ -765,6 +772,135 @@ fn schedule_routes(
         .or(resources)
         .unify()
         .or(bookings)
+        .unify()
+        .boxed()
+}
+
+/// Signing in (public) and `/v1/me` (a member's session), and the staff's side of it.
+fn member_channel_routes(
+    st: StateFilter,
+    auth: BoxedFilter<(Principal,)>,
+    limit: u64,
+) -> BoxedFilter<(Response,)> {
+    use member_channel as mc;
+    let send_code = warp::path!("v1" / "member-sign-in" / "codes")
+        .and(warp::post())
+        .and(st.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(mc::send_code);
+    let sign_in = warp::path!("v1" / "member-sign-in" / "sessions")
+        .and(warp::post())
+        .and(st.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(mc::sign_in);
+    let sign_out = warp::path!("v1" / "me" / "session")
+        .and(warp::delete())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .then(mc::sign_out);
+    let me = warp::path!("v1" / "me")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .then(mc::me);
+    let entries = warp::path!("v1" / "me" / "entries")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<dto::PageQuery>())
+        .then(mc::entries);
+    let plans = warp::path!("v1" / "me" / "plans")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .then(mc::plans);
+    let appointments = warp::path!("v1" / "me" / "appointments")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<schedule_dto::MemberAppointmentsQuery>())
+        .then(mc::appointments);
+    let book = warp::path!("v1" / "me" / "appointments")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(mc::book);
+    let cancel = warp::path!("v1" / "me" / "appointments" / u64 / "cancel")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .then(|id, s, p, k| mc::cancel(s, p, id, k));
+    let stores = warp::path!("v1" / "me" / "stores")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<dto::PageAfterQuery>())
+        .then(mc::stores);
+    let services = warp::path!("v1" / "me" / "services")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<dto::PageAfterQuery>())
+        .then(mc::services);
+    let availability = warp::path!("v1" / "me" / "availability")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<mc::MeAvailabilityQuery>())
+        .then(mc::availability);
+    let end_sessions = warp::path!("v1" / "members" / u64 / "sessions")
+        .and(warp::delete())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .then(|id, s, p, k| mc::end_sessions(s, p, id, k));
+    let put_online = warp::path!("v1" / "stores" / u64 / "online-booking")
+        .and(warp::put())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(|id, s, p, k, ct, b| mc::put_online_booking(s, p, id, k, ct, b));
+    let get_online = warp::path!("v1" / "stores" / u64 / "online-booking")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .then(|id, s, p| mc::get_online_booking(s, p, id));
+    send_code
+        .or(sign_in)
+        .unify()
+        .or(sign_out)
+        .unify()
+        .or(me)
+        .unify()
+        .or(entries)
+        .unify()
+        .or(plans)
+        .unify()
+        .or(appointments)
+        .unify()
+        .or(book)
+        .unify()
+        .or(cancel)
+        .unify()
+        .boxed()
+        .or(stores)
+        .unify()
+        .or(services)
+        .unify()
+        .or(availability)
+        .unify()
+        .or(end_sessions)
+        .unify()
+        .or(put_online)
+        .unify()
+        .or(get_online)
         .unify()
         .boxed()
 }

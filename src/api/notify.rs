@@ -190,7 +190,12 @@ fn notification_json(n: &Notification) -> NotificationDto {
         member_id: n.member.get(),
         store_id: n.store.get(),
         event: n.event.name(),
-        text: n.text.clone(),
+        // Staff never read a member's sign-in code.
+        text: if n.event.secret() {
+            "(hidden: a sign-in code)".to_owned()
+        } else {
+            n.text.clone()
+        },
         created_at: n.created_at,
         status,
         attempts: n.attempts,

@@ -19,8 +19,8 @@ use super::dto::*;
 use super::error::{Code, Scope};
 use super::schedule_dto::*;
 use super::{
-    closing, credentials, gifts, members, membership as m, notify, oplog, orders, price_list as pl,
-    recycle, staff,
+    closing, credentials, gifts, member_channel as mc, members, membership as m, notify, oplog,
+    orders, price_list as pl, recycle, staff,
 };
 use crate::domain::access::{Capability, Principal};
 use crate::domain::checkout::Order;
@@ -254,6 +254,8 @@ pub enum Access {
     Chain,
     /// Roles that hold this capability.
     Role(Capability),
+    /// A member signed in through their own channel, for their own account only.
+    Member,
 }
 
 impl Access {
@@ -261,6 +263,7 @@ impl Access {
     pub fn describe(self) -> &'static str {
         match self {
             Access::Public => "anyone",
+            Access::Member => "a member signed in (a session token from /v1/member-sign-in/sessions), for their own account only",
             Access::Chain => {
                 "authenticated: any credential of the chain (chain-wide reference data)"
             }
@@ -289,7 +292,9 @@ impl Access {
     /// May `p`'s role call a route with this access at all (its store aside)?
     pub fn admits(self, p: &Principal) -> bool {
         match self {
-            Access::Public | Access::Chain => true,
+            Access::Public => true,
+            Access::Chain => p.role.member().is_none(),
+            Access::Member => p.role.member().is_some(),
             Access::Role(cap) => p.may(cap, None).is_ok(),
         }
     }
@@ -303,6 +308,7 @@ const COUNTER: Access = Access::Role(Capability::Counter);
 const ANY: Access = Access::Role(Capability::ReadStore);
 const CHAIN: Access = Access::Chain;
 const STAFF: Access = Access::Role(Capability::Calendar(None));
+const MEMBER: Access = Access::Member;
 
 /// Every route the server answers. Keep in the router's order, group by group.
 pub const ROUTES: &[Route] = &[
@@ -530,6 +536,14 @@ pub const ROUTES: &[Route] = &[
         "/v1/notification-templates/appointment_reminder",
         "notifications",
         "Template of appointment reminders",
+        CATALOG,
+    )
+    .body(schema::<notify::TemplateTextBody>)
+.ok(schema::<CatalogChange>),
+    put(
+        "/v1/notification-templates/sign_in_code",
+        "notifications",
+        "Template of members' sign-in codes (a default is sent without one)",
         CATALOG,
     )
     .body(schema::<notify::TemplateTextBody>)
@@ -1269,6 +1283,98 @@ pub const ROUTES: &[Route] = &[
     )
     .query(params::<staff::RangeQuery>)
     .ok(schema::<staff::StoreStaffStatsDto>),
+    post(
+        "/v1/member-sign-in/codes",
+        "member_sign_in",
+        "Send a member a one-time sign-in code (through the outbox)",
+        PUBLIC,
+    )
+    .public()
+    .body(schema::<mc::SignInCodeBody>)
+    .ok(schema::<mc::SignInCodeDto>),
+    post(
+        "/v1/member-sign-in/sessions",
+        "member_sign_in",
+        "Sign a member in with the code: a session token",
+        PUBLIC,
+    )
+    .public()
+    .body(schema::<mc::SignInBody>)
+    .created(schema::<mc::MemberSessionDto>),
+    delete("/v1/me/session", "member_channel", "Sign out of this session", MEMBER)
+        .ok(schema::<mc::SignedOutDto>),
+    get("/v1/me", "member_channel", "The member's own profile and account", MEMBER)
+        .ok(schema::<mc::MeDto>),
+    get("/v1/me/entries", "member_channel", "The member's own ledger entries", MEMBER)
+        .query(params::<PageQuery>)
+        .ok(schema::<EntriesPage>),
+    get("/v1/me/plans", "member_channel", "The member's own service plans", MEMBER)
+        .ok(schema::<PlansDto>),
+    get(
+        "/v1/me/appointments",
+        "member_channel",
+        "The member's own appointments and plan occurrences",
+        MEMBER,
+    )
+    .query(params::<MemberAppointmentsQuery>)
+    .ok(schema::<AppointmentsPage>),
+    post(
+        "/v1/me/appointments",
+        "member_channel",
+        "Book an appointment service online",
+        MEMBER,
+    )
+    .body(schema::<mc::MeAppointmentBody>)
+    .created(schema::<BookingDto>)
+    .conflict_report(),
+    post(
+        "/v1/me/appointments/{appointment_id}/cancel",
+        "member_channel",
+        "Cancel an own appointment before the store's window",
+        MEMBER,
+    )
+    .ok(schema::<BookingDto>),
+    get("/v1/me/stores", "member_channel", "Stores of the chain", MEMBER)
+        .query(params::<PageAfterQuery>)
+        .ok(schema::<StoresPage>),
+    get(
+        "/v1/me/services",
+        "member_channel",
+        "Services booked as appointments",
+        MEMBER,
+    )
+    .query(params::<PageAfterQuery>)
+    .ok(schema::<ServicesPage>),
+    get(
+        "/v1/me/availability",
+        "member_channel",
+        "Free starts of a service in a store",
+        MEMBER,
+    )
+    .query(params::<mc::MeAvailabilityQuery>)
+    .ok(schema::<FreeStartsDto>),
+    delete(
+        "/v1/members/{member_id}/sessions",
+        "directory",
+        "Sign a member out of every session",
+        COUNTER,
+    )
+    .ok(schema::<mc::SignedOutDto>),
+    put(
+        "/v1/stores/{store_id}/online-booking",
+        "scheduling",
+        "What members may book and cancel online (网上预约)",
+        MANAGERS,
+    )
+    .body(schema::<mc::OnlineBookingBody>)
+    .ok(schema::<mc::OnlineBookingDto>),
+    get(
+        "/v1/stores/{store_id}/online-booking",
+        "scheduling",
+        "What members may book and cancel online",
+        ANY,
+    )
+    .ok(schema::<mc::OnlineBookingDto>),
 ];
 
 fn error_schema() -> Schema {

@@ -12,7 +12,7 @@ use warp::reply::Response;
 use super::auth::allow;
 use super::error::{ApiError, Code};
 use super::handlers::{
-    allow_member, json_bytes, json_status, meta, parse_json, respond, write, ApiResult,
+    allow_reader, json_bytes, json_status, meta, parse_json, respond, write, ApiResult,
 };
 use super::schedule_dto::*;
 use super::{ApiState, ACTOR_REPLY_TIMEOUT};
@@ -43,7 +43,10 @@ fn store_in(p: &Principal, cap: Capability, raw: u64) -> Result<StoreId, ApiErro
     Ok(store)
 }
 
-fn scheduler(state: &ApiState, store: StoreId) -> Result<Addr<StoreScheduler>, ApiError> {
+pub(super) fn scheduler(
+    state: &ApiState,
+    store: StoreId,
+) -> Result<Addr<StoreScheduler>, ApiError> {
     state
         .registry
         .scheduler(store)
@@ -67,14 +70,14 @@ fn owner(
     Ok((store, addr))
 }
 
-fn tz_of(state: &ApiState, store: StoreId) -> Result<Tz, ApiError> {
+pub(super) fn tz_of(state: &ApiState, store: StoreId) -> Result<Tz, ApiError> {
     state
         .registry
         .zone_of(store)
         .ok_or_else(|| ApiError::NotFound(format!("store {store}")))
 }
 
-fn render(outcome: Outcome, tz: Option<Tz>, created: bool) -> ApiResult {
+pub(super) fn render(outcome: Outcome, tz: Option<Tz>, created: bool) -> ApiResult {
     let ok = if created {
         StatusCode::CREATED
     } else {
@@ -733,12 +736,18 @@ pub async fn get_plan(state: Arc<ApiState>, p: Principal, id: u64) -> Response {
     )
 }
 
+/// Does `p` see `member`'s bookings in `store`: the member all of theirs, staff those of
+/// the stores they read.
+fn sees(p: &Principal, member: MemberId, store: StoreId) -> bool {
+    p.role.member() == Some(member) || p.may(Capability::ReadStore, Some(store)).is_ok()
+}
+
 /// A member's plans in every store of the chain.
 pub async fn member_plans(state: Arc<ApiState>, p: Principal, member: u64) -> Response {
     respond(
         async {
             let member = member_id(member)?;
-            allow_member(&state, &p, member)?;
+            allow_reader(&state, &p, member)?;
             if state.storage().account(member)?.is_none() {
                 return Err(ApiError::NotFound(format!("member {member}")));
             }
@@ -746,7 +755,7 @@ pub async fn member_plans(state: Arc<ApiState>, p: Principal, member: u64) -> Re
             for addr in state.registry.schedulers() {
                 if let Answer::Plans(ps) = read(&addr, Query::MemberPlans(member)).await? {
                     for (plan, bs) in ps {
-                        if p.may(Capability::ReadStore, Some(plan.store)).is_ok() {
+                        if sees(&p, member, plan.store) {
                             plans.push(PlanDto::new(&plan, &bs, tz_of(&state, plan.store)?, false));
                         }
                     }
@@ -851,44 +860,53 @@ pub async fn availability(
     respond(
         async {
             let store = store_in(&p, Capability::ReadStore, store)?;
-            let step = q.step_minutes.unwrap_or(15);
-            if !(AVAILABILITY_STEP_MINUTES_MIN..=24 * 60).contains(&step) {
-                return Err(ApiError::InvalidQuery(format!(
-                    "step_minutes must be {AVAILABILITY_STEP_MINUTES_MIN} to 1440"
-                )));
-            }
-            let days = (q.to - q.from).num_days();
-            if !(0..AVAILABILITY_DAYS_MAX).contains(&days) {
-                return Err(ApiError::InvalidQuery(format!(
-                    "from..to must be 1 to {AVAILABILITY_DAYS_MAX} days, from before to"
-                )));
-            }
-            let addr = scheduler(&state, store)?;
-            let msg = Availability {
-                service: ServiceId(q.service_id),
-                from: q.from,
-                to: q.to,
-                step_minutes: step,
-            };
-            let admitted = super::metrics::InFlight::new(&addr)?;
-            let durable = addr.send(msg).await.map_err(|_| ApiError::Unavailable)??;
-            drop(admitted);
-            durable
-                .ticket
-                .durable()
-                .await
-                .map_err(|_| ApiError::Unavailable)?;
-            let starts: Vec<FreeStartDto> = durable.value.iter().map(FreeStartDto::from).collect();
-            Ok(json_status(
-                StatusCode::OK,
-                &FreeStartsDto {
-                    store_id: store.get(),
-                    starts,
-                },
-            ))
+            availability_in(&state, store, q).await
         }
         .await,
     )
+}
+
+/// The free starts of a service in `store`, whoever asks.
+pub(super) async fn availability_in(
+    state: &ApiState,
+    store: StoreId,
+    q: AvailabilityQuery,
+) -> ApiResult {
+    let step = q.step_minutes.unwrap_or(15);
+    if !(AVAILABILITY_STEP_MINUTES_MIN..=24 * 60).contains(&step) {
+        return Err(ApiError::InvalidQuery(format!(
+            "step_minutes must be {AVAILABILITY_STEP_MINUTES_MIN} to 1440"
+        )));
+    }
+    let days = (q.to - q.from).num_days();
+    if !(0..AVAILABILITY_DAYS_MAX).contains(&days) {
+        return Err(ApiError::InvalidQuery(format!(
+            "from..to must be 1 to {AVAILABILITY_DAYS_MAX} days, from before to"
+        )));
+    }
+    let addr = scheduler(state, store)?;
+    let msg = Availability {
+        service: ServiceId(q.service_id),
+        from: q.from,
+        to: q.to,
+        step_minutes: step,
+    };
+    let admitted = super::metrics::InFlight::new(&addr)?;
+    let durable = addr.send(msg).await.map_err(|_| ApiError::Unavailable)??;
+    drop(admitted);
+    durable
+        .ticket
+        .durable()
+        .await
+        .map_err(|_| ApiError::Unavailable)?;
+    let starts: Vec<FreeStartDto> = durable.value.iter().map(FreeStartDto::from).collect();
+    Ok(json_status(
+        StatusCode::OK,
+        &FreeStartsDto {
+            store_id: store.get(),
+            starts,
+        },
+    ))
 }
 
 pub async fn events(state: Arc<ApiState>, p: Principal, store: u64, q: EventsQuery) -> Response {
@@ -1075,7 +1093,7 @@ pub async fn member_appointments(
     respond(
         async {
             let member = member_id(member)?;
-            allow_member(&state, &p, member)?;
+            allow_reader(&state, &p, member)?;
             if state.storage().account(member)?.is_none() {
                 return Err(ApiError::NotFound(format!("member {member}")));
             }
@@ -1086,7 +1104,7 @@ pub async fn member_appointments(
                 .registry
                 .store_ids()
                 .into_iter()
-                .filter(|store| p.may(Capability::ReadStore, Some(*store)).is_ok())
+                .filter(|store| sees(&p, member, *store))
                 .map(|store| listing.page(&state, store));
             for (dtos, cursors, _) in futures::future::try_join_all(pages).await? {
                 all.extend(cursors.into_iter().zip(dtos));

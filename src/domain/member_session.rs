@@ -167,10 +167,15 @@ impl MemberSession {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChannelOutcome {
     /// A code is on its way when the phone is a member's; the answer is the same when not.
-    CodeSent { expires_at: Timestamp },
+    CodeSent {
+        expires_at: Timestamp,
+    },
     SessionOpened(MemberSession),
     SignInRefused(SignInError),
-    SessionsEnded { member: MemberId, count: u32 },
+    SessionsEnded {
+        member: MemberId,
+        count: u32,
+    },
 }
 
 #[cfg(test)]

@@ -97,9 +97,15 @@ mod tests {
         let p = OnlineBooking::default();
         assert_eq!(p.may_book(t(29), t(0)), Err(OnlineError::TooSoon(30)));
         assert_eq!(p.may_book(t(30), t(0)), Ok(()));
-        assert_eq!(p.may_book(t(30 * 24 * 60 + 1), t(0)), Err(OnlineError::TooFar(30)));
+        assert_eq!(
+            p.may_book(t(30 * 24 * 60 + 1), t(0)),
+            Err(OnlineError::TooFar(30))
+        );
         assert_eq!(p.may_cancel(t(120), t(0)), Ok(()));
-        assert_eq!(p.may_cancel(t(119), t(0)), Err(OnlineError::WindowPassed(120)));
+        assert_eq!(
+            p.may_cancel(t(119), t(0)),
+            Err(OnlineError::WindowPassed(120))
+        );
         let off = OnlineBooking {
             enabled: false,
             ..p.clone()

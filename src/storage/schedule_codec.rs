@@ -519,7 +519,13 @@ impl CredentialRec {
 
 impl From<&crate::domain::access::Credential> for CredentialRec {
     fn from(c: &crate::domain::access::Credential) -> Self {
-        let stores = c.role.stores().unwrap_or_default().iter().map(|s| s.get()).collect();
+        let stores = c
+            .role
+            .stores()
+            .unwrap_or_default()
+            .iter()
+            .map(|s| s.get())
+            .collect();
         let resource = c.role.resource().map(|r| r.0);
         CredentialRec {
             id: c.id.0,

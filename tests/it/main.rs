@@ -18,6 +18,7 @@ mod imports;
 mod ledger;
 mod lifecycle;
 mod loadtest;
+mod member_channel;
 mod members;
 mod membership;
 mod notify;
