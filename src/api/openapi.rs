@@ -263,7 +263,7 @@ impl Access {
     pub fn describe(self) -> &'static str {
         match self {
             Access::Public => "anyone",
-            Access::Member => "a member signed in (a session token from /v1/member-sign-in/sessions), for their own account only",
+            Access::Member => "member: a member signed in (a session token from /v1/member-sign-in/sessions), for their own account only",
             Access::Chain => {
                 "authenticated: any credential of the chain (chain-wide reference data)"
             }

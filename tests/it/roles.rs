@@ -265,6 +265,9 @@ async fn roles_hq_defines_take_effect_at_once_and_go_only_when_unused() {
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
+/// The capability text of the member channel's routes, and the member tester's name.
+const MEMBER: &str = "member";
+
 /// What each test role may do: its capabilities, and whether its key is for the whole chain.
 struct Tester {
     name: &'static str,
@@ -276,6 +279,10 @@ struct Tester {
 impl Tester {
     fn admitted(&self, capability: &str) -> bool {
         let has = |c: &str| self.caps.contains(&c);
+        // A member signed in reaches their own channel, and nothing of the staff's.
+        if (capability == MEMBER) != (self.name == MEMBER) {
+            return false;
+        }
         match capability {
             "chain_admin" | "catalog" => has(capability) && self.chain_wide,
             "calendar" => has("calendar") || has("own_calendar"),
@@ -301,6 +308,8 @@ struct Fixture {
     other: u64,
     /// The appointment each action acts on: the default, then by action.
     booking: u64,
+    /// The member's own online booking, cancelled by the member.
+    member_booking: u64,
     bookings: BTreeMap<&'static str, u64>,
     /// The member locked and unlocked, and the one whose card is replaced.
     locker: u64,
@@ -327,6 +336,10 @@ impl Fixture {
                 };
                 match name {
                     "store_id" => self.a.to_string(),
+                    // Not the member tester: their session must outlive this.
+                    "member_id" if template == "/v1/members/{member_id}/sessions" => {
+                        self.locker.to_string()
+                    }
                     "member_id" if delete => self.spare_member.to_string(),
                     "member_id" if template.ends_with("lock") => self.locker.to_string(),
                     "member_id" if template.ends_with("/replace-card") => self.replaced.to_string(),
@@ -335,6 +348,9 @@ impl Fixture {
                     "resource_id" if delete => self.spare_resource.to_string(),
                     "resource_id" => self.own.to_string(),
                     "service_id" if delete => self.spare_service.to_string(),
+                    "appointment_id" if template.starts_with("/v1/me/") => {
+                        self.member_booking.to_string()
+                    }
                     "appointment_id" => {
                         let action = template.rsplit('/').next().unwrap_or_default();
                         self.bookings
@@ -482,6 +498,13 @@ impl Fixture {
                 json!({"member_id": self.member, "service_id": self.svc, "start": day(n + 7), "resource_ids": [self.own]})
             }
             ("POST", "/v1/stores/{store_id}/closings") => json!({}),
+            ("POST", "/v1/me/appointments") => {
+                let start = format!("2026-01-{:02}T{:02}:00", 25 + n % 5, 9 + n % 8);
+                json!({"store_id": a, "service_id": self.svc, "start": start, "resource_ids": [self.own]})
+            }
+            ("PUT", "/v1/stores/{store_id}/online-booking") => {
+                json!({"enabled": true, "lead_minutes": 30, "horizon_days": 60, "cancel_window_minutes": 120})
+            }
             ("POST", "/v1/stores/{store_id}/gifts/{gift_id}/stock") => json!({"delta": 1}),
             ("POST", "/v1/stores/{store_id}/plans") => {
                 json!({"member_id": self.member, "service_id": self.plan_svc, "resource_ids": [self.other], "repeat": {"custom": {"starts": [day(n + 11)]}}})
@@ -546,10 +569,25 @@ fn destructive(method: &str, path: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_by_every_role_with_real_bodies() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with_clock(dir.path(), Some(T0));
+    let server = Server::start_opts(dir.path(), Some(T0), &["--webhook-private-targets"]);
     let s = crate::scheduling::setup(&server, "Asia/Shanghai", 2).await;
     let a = s.store;
     let (own, other) = (s.therapists[0], s.therapists[1]);
+    // The member signs in through the outbox's webhook, and books online.
+    let mut hook = crate::member_channel::hook(&server).await;
+    let (_, member_token) =
+        crate::member_channel::sign_in(&server, &mut hook, "13800000099", "fx-in").await;
+    let member_client = client_with_key(&member_token);
+    let (status, b) = send(
+        member_client
+            .post(server.url("/v1/me/appointments"))
+            .header("Idempotency-Key", "fx-mb")
+            .json(&json!({"store_id": a, "service_id": s.appt_service,
+                          "start": "2026-01-08T11:00", "resource_ids": [own]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{b}");
+    let member_booking = b["id"].as_u64().unwrap();
     let member = s.member;
     server.recharge(member, a, 1_000_000, "fx-r").await;
     server.deduct(member, a, 100, "fx-d").await;
@@ -735,6 +773,7 @@ async fn every_route_by_every_role_with_real_bodies() {
         own,
         other,
         booking,
+        member_booking,
         bookings,
         locker,
         replaced,
@@ -836,6 +875,13 @@ async fn every_route_by_every_role_with_real_bodies() {
         });
     }
 
+    testers.push(Tester {
+        name: MEMBER,
+        caps: &[],
+        chain_wide: false,
+        client: member_client,
+    });
+
     let doc: Value = reqwest::get(server.url("/v1/openapi.json"))
         .await
         .unwrap()
@@ -852,7 +898,11 @@ async fn every_route_by_every_role_with_real_bodies() {
             ops.push((method.to_uppercase(), path.clone(), op.clone()));
         }
     }
-    ops.sort_by_key(|(m, p, _)| (destructive(m, p), m != "GET", p.clone()));
+    // Signing out ends the member tester's session: last of all.
+    ops.sort_by_key(|(m, p, _)| {
+        let sign_out = p == "/v1/me/session";
+        (sign_out, destructive(m, p), m != "GET", p.clone())
+    });
 
     let mut n = 0;
     let mut succeeded: BTreeMap<String, (bool, String)> = BTreeMap::new();
@@ -936,8 +986,10 @@ async fn every_route_by_every_role_with_real_bodies() {
             body.as_ref(),
         )
         .await;
+        // HQ's key is staff: the member channel is not its.
+        let forbidden_ok = capability == MEMBER;
         assert!(
-            status != StatusCode::FORBIDDEN && !status.is_server_error(),
+            (forbidden_ok || status != StatusCode::FORBIDDEN) && !status.is_server_error(),
             "hq {method} {path}: {status} {answer}"
         );
         ok.0 |= status.is_success();
