@@ -1644,7 +1644,7 @@ fn build(testing: bool) -> OpenApi {
 
 /// The API's version: the document's `info.version`. Compatible changes (new operations,
 /// new optional fields, new codes) raise the minor; a breaking one would be `/v2`.
-pub const API_VERSION: &str = "1.4.0";
+pub const API_VERSION: &str = "1.5.0";
 
 /// Operations that create an object, and the path parameter that names it in others: the
 /// document's links, so a client (or a fuzzer) can chain a created member into its
