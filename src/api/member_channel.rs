@@ -16,7 +16,7 @@ use super::auth::{allow, new_member_token};
 use super::dto::{BalanceDto, PageAfterQuery, PageQuery};
 use super::error::ApiError;
 use super::handlers::{json_status, meta, parse_json, respond, write, ApiResult};
-use super::schedule_dto::{AvailabilityQuery, MemberAppointmentsQuery, ServiceDto, ServicesPage};
+use super::schedule_dto::{AvailabilityQuery, MemberAppointmentsQuery};
 use super::schedule_handlers as sched;
 use super::ApiState;
 use crate::actors::member_sessions::{SendSignInCode, SignIn, SignOut};
@@ -386,29 +386,10 @@ pub async fn stores(state: Arc<ApiState>, p: Principal, q: PageAfterQuery) -> Re
 
 /// `GET /v1/me/services`: the services members book as appointments.
 pub async fn services(state: Arc<ApiState>, p: Principal, q: PageAfterQuery) -> Response {
-    respond((|| {
-        me_of(&p)?;
-        let limit = super::handlers::page_limit(&state, q.limit)?;
-        let after = q.after.unwrap_or(0);
-        let services: Vec<ServiceDto> = state
-            .storage()
-            .services()?
-            .iter()
-            .filter(|(s, deleted)| !deleted && s.id.0 > after && s.mode == BookingMode::Appointment)
-            .take(limit)
-            .map(|(s, _)| ServiceDto::from(s))
-            .collect();
-        let next_after = (services.len() == limit)
-            .then(|| services.last().map(|s| s.id))
-            .flatten();
-        Ok(json_status(
-            StatusCode::OK,
-            &ServicesPage {
-                services,
-                next_after,
-            },
-        ))
-    })())
+    respond(
+        me_of(&p)
+            .and_then(|_| sched::services_page(&state, q, |s| s.mode == BookingMode::Appointment)),
+    )
 }
 
 fn store_id(raw: u64) -> Result<StoreId, ApiError> {

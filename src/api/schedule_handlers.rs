@@ -289,28 +289,35 @@ pub async fn list_services(
     _any_caller: Principal,
     q: super::dto::PageAfterQuery,
 ) -> Response {
-    respond((|| {
-        let limit = super::handlers::page_limit(&state, q.limit)?;
-        let after = q.after.unwrap_or(0);
-        let services: Vec<ServiceDto> = state
-            .storage()
-            .services()?
-            .iter()
-            .filter(|(s, deleted)| !deleted && s.id.0 > after)
-            .take(limit)
-            .map(|(s, _)| ServiceDto::from(s))
-            .collect();
-        let next_after = (services.len() == limit)
-            .then(|| services.last().map(|s| s.id))
-            .flatten();
-        Ok(json_status(
-            StatusCode::OK,
-            &ServicesPage {
-                services,
-                next_after,
-            },
-        ))
-    })())
+    respond(services_page(&state, q, |_| true))
+}
+
+/// A page of the services `keep` admits, in id order.
+pub(super) fn services_page(
+    state: &ApiState,
+    q: super::dto::PageAfterQuery,
+    keep: impl Fn(&Service) -> bool,
+) -> Result<Response, ApiError> {
+    let limit = super::handlers::page_limit(state, q.limit)?;
+    let after = q.after.unwrap_or(0);
+    let services: Vec<ServiceDto> = state
+        .storage()
+        .services()?
+        .iter()
+        .filter(|(s, deleted)| !deleted && s.id.0 > after && keep(s))
+        .take(limit)
+        .map(|(s, _)| ServiceDto::from(s))
+        .collect();
+    let next_after = (services.len() == limit)
+        .then(|| services.last().map(|s| s.id))
+        .flatten();
+    Ok(json_status(
+        StatusCode::OK,
+        &ServicesPage {
+            services,
+            next_after,
+        },
+    ))
 }
 
 pub async fn put_hours(

@@ -262,6 +262,20 @@ async fn a_member_signs_in_reads_their_account_books_online_and_cancels_in_the_w
     assert_eq!((status, &again["id"]), (StatusCode::CREATED, &booked["id"]));
     let (_, mine) = me.get(&server, "/v1/me/appointments?from=2026-01-05").await;
     assert_eq!(mine["appointments"].as_array().unwrap().len(), 1, "{mine}");
+    // A service needing review waits for staff, as any booking of it does.
+    let review = crate::scheduling::review_service(&server).await["id"]
+        .as_u64()
+        .unwrap();
+    let (status, pending) = me
+        .post(
+            &server,
+            "/v1/me/appointments",
+            "b-review",
+            Some(book("2026-01-07T15:00", review)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{pending}");
+    assert_eq!(pending["status"], "pending", "{pending}");
 
     // A store manager narrows the window; inside it, the member can't cancel, staff can.
     let (status, policy) = server
