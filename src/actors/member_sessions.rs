@@ -147,6 +147,11 @@ impl Handler<SignIn> for Directory {
             };
             let (after, verdict) =
                 session::verify(&codes, session::code_hash(&msg.phone, &msg.code), now);
+            // Every read that can fail comes before memory changes.
+            let verdict = match verdict {
+                Ok(member) if d.member(member)?.is_none() => Err(session::SignInError::NoCode),
+                v => v,
+            };
             let mut writes: Vec<Write> = Vec::new();
             if after != codes {
                 writes.push(disk::codes(&msg.phone, &after));
@@ -154,14 +159,13 @@ impl Handler<SignIn> for Directory {
                     .insert(d.writer.next_seq(), msg.phone.clone(), after);
             }
             let outcome = match verdict {
-                Ok(member) if d.member(member)?.is_some() => {
+                Ok(member) => {
                     let s = MemberSession::open(msg.token_hash, member, now);
                     writes.extend(disk::session_opened(&s));
                     d.sessions
                         .insert(d.writer.next_seq(), s.token_hash, (member, true));
                     channel(ChannelOutcome::SessionOpened(s))
                 }
-                Ok(_) => channel(ChannelOutcome::SignInRefused(session::SignInError::NoCode)),
                 Err(e) => channel(ChannelOutcome::SignInRefused(e)),
             };
             Ok((outcome, writes))
