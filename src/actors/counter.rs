@@ -5,6 +5,7 @@
 use actix::fut::{ready, ActorFutureExt, WrapFuture};
 use actix::{AsyncContext, Context, Handler, Message, ResponseActFuture};
 
+use super::refund_requests::Approval;
 use super::stock::{self, ProductsArrived, ReleaseProducts, ReserveProducts, Units};
 use super::store_ledger::StoreLedger;
 use super::{ActorError, Durable, WriteMeta, WriteResult};
@@ -27,6 +28,18 @@ pub enum MemberRequest {
     RefundRecharge {
         recharge: EntrySeq,
         amount: Amount,
+    },
+    /// Refund a deduction (`None`: what is left of it).
+    Refund {
+        deduction: EntrySeq,
+        amount: Option<Amount>,
+    },
+    /// Approve a refund request: its grant is posted in the same write (退款审核).
+    ApproveRefund {
+        id: crate::domain::refund_request::RefundRequestId,
+        amount: Option<Amount>,
+        lines: Option<Vec<(usize, u32)>>,
+        note: Option<String>,
     },
     /// Pay new `lines`, or the held order `resume`.
     Checkout {
@@ -367,6 +380,7 @@ impl StoreLedger {
         &mut self,
         msg: MemberWrite,
         plan: Option<StockPlan>,
+        approval: Option<Approval>,
         ctx: &mut Context<Self>,
     ) -> WriteResult {
         self.prune();
@@ -397,6 +411,7 @@ impl StoreLedger {
         let key = meta.key;
         let fingerprint = Request::Fingerprint(meta.fingerprint);
         let mut writes = Vec::with_capacity(8);
+        let approving = approval.as_ref().map(|a| a.id);
         let outcome = self.apply_member(
             key,
             &meta.audit,
@@ -405,8 +420,16 @@ impl StoreLedger {
             store,
             card,
             |me: &mut StoreLedger, _| {
+                // Decided while this approval waited for another store's stock: nothing.
+                if let Some(id) = approving {
+                    me.refund_request(id, member)?.ensure_pending()?;
+                }
                 Ok(match request {
                     MemberRequest::Op(op) => op,
+                    MemberRequest::Refund { deduction, amount } => CounterOp::Refund {
+                        deduction: me.entry(member, deduction)?,
+                        amount,
+                    },
                     MemberRequest::RefundRecharge { recharge, amount } => {
                         CounterOp::RefundRecharge {
                             recharge: me.entry(member, recharge)?,
@@ -479,7 +502,9 @@ impl StoreLedger {
                             payment,
                         }
                     }
-                    MemberRequest::Hold { .. } => unreachable!("handled before"),
+                    MemberRequest::Hold { .. } | MemberRequest::ApproveRefund { .. } => {
+                        unreachable!("handled before")
+                    }
                 })
             },
             &mut writes,
@@ -488,6 +513,13 @@ impl StoreLedger {
             Ok(Outcome::Counter(a)) if !writes.is_empty() => a.order.clone(),
             _ => None,
         };
+        // Written only when the refund was (a repeat of the key writes nothing).
+        if let (Some(a), Ok(Outcome::Counter(answer))) = (approval, &outcome) {
+            if !writes.is_empty() {
+                let entry = answer.entry.map(|e| e.seq);
+                writes.extend(self.approve(member, a, entry, meta.audit.credential.0));
+            }
+        }
         match &order {
             Some(o) => {
                 if let Some((id, lines)) = &exchanged {
@@ -513,7 +545,7 @@ impl StoreLedger {
 impl Handler<MemberWrite> for StoreLedger {
     type Result = ResponseActFuture<Self, WriteResult>;
 
-    fn handle(&mut self, msg: MemberWrite, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, mut msg: MemberWrite, ctx: &mut Context<Self>) -> Self::Result {
         self.prune();
         if let MemberRequest::Hold { lines } = msg.request {
             let result = self
@@ -531,18 +563,34 @@ impl Handler<MemberWrite> for StoreLedger {
         if let Err(e) = self.owns(msg.member) {
             return Box::pin(ready(Err(e)));
         }
+        let mut approval = None;
+        if let MemberRequest::ApproveRefund {
+            id,
+            amount,
+            lines,
+            note,
+        } = msg.request.clone()
+        {
+            match self.approval(msg.member, id, amount, lines, note) {
+                Ok((a, request)) => {
+                    approval = Some(a);
+                    msg.request = request;
+                }
+                Err(e) => return Box::pin(ready(Err(e))),
+            }
+        }
         let plan = match self.stock_plan(&msg.request, msg.store, Some(msg.member)) {
             Ok(p) => p,
             Err(e) => return Box::pin(ready(Err(e))),
         };
         let Some(p) = plan else {
-            return Box::pin(ready(self.member_write(msg, None, ctx)));
+            return Box::pin(ready(self.member_write(msg, None, approval, ctx)));
         };
         if p.store == self.home {
             if let Err(e) = self.prepare_local(&p) {
                 return Box::pin(ready(Err(e)));
             }
-            return Box::pin(ready(self.member_write(msg, Some(p), ctx)));
+            return Box::pin(ready(self.member_write(msg, Some(p), approval, ctx)));
         }
         let Some(addr) = self.registry.store(p.store) else {
             return Box::pin(ready(Err(ActorError::StoreNotFound(p.store.get()))));
@@ -553,7 +601,7 @@ impl Handler<MemberWrite> for StoreLedger {
         });
         Box::pin(ask.into_actor(self).map(move |reply, act, ctx| {
             reply.unwrap_or(Err(ActorError::Unavailable))?;
-            act.member_write(msg, Some(p), ctx)
+            act.member_write(msg, Some(p), approval, ctx)
         }))
     }
 }
@@ -579,6 +627,8 @@ impl Handler<WalkInWrite> for StoreLedger {
             }
             | MemberRequest::Op(_)
             | MemberRequest::RefundRecharge { .. }
+            | MemberRequest::Refund { .. }
+            | MemberRequest::ApproveRefund { .. }
             | MemberRequest::RefundCard { .. } => {
                 return Err(ActorError::Invalid(
                     "a walk-in customer pays with external tenders only".into(),

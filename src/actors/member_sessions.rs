@@ -63,7 +63,7 @@ impl Directory {
     }
 
     /// The next id of a notification this actor writes for `store`'s outbox.
-    fn next_notice(&mut self, store: StoreId) -> Result<NotificationId, ActorError> {
+    pub(super) fn next_notice(&mut self, store: StoreId) -> Result<NotificationId, ActorError> {
         let last = match self.last_notice.get(&store) {
             Some(n) => *n,
             None => self

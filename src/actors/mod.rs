@@ -7,6 +7,7 @@
 //! - [`registry::Registry`]: the address book the API routes by; written only when a store
 //!   is created.
 
+pub mod bulk_messages;
 pub mod closing;
 pub mod counter;
 pub mod courier;
@@ -17,6 +18,7 @@ pub mod idempotency;
 pub mod member_sessions;
 pub mod pending;
 pub mod plan_sessions;
+pub mod refund_requests;
 pub mod registry;
 pub mod resource;
 pub mod scheduler;
@@ -134,6 +136,8 @@ pub enum ActorError {
     Throttled(u32),
     #[error("{0}")]
     Online(#[from] crate::domain::online_booking::OnlineError),
+    #[error("{0}")]
+    Refund(#[from] crate::domain::refund_request::RefundRequestError),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
 }

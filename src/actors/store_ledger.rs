@@ -71,6 +71,13 @@ pub struct StoreLedger {
     moving: FxHashMap<MemberId, StoreId>,
     /// This store's product stock, loaded on first use (`actors::stock`).
     pub(super) products: super::stock::ProductStock,
+    /// Refund requests written or decided here, not durable yet.
+    pub(super) refunds: Pending<
+        crate::domain::refund_request::RefundRequestId,
+        crate::domain::refund_request::RefundRequest,
+    >,
+    /// The last refund request sequence issued here; read from disk on first use.
+    pub(super) last_refund: Option<u32>,
 }
 
 impl Actor for StoreLedger {
@@ -102,6 +109,8 @@ impl StoreLedger {
             sellers: Pending::default(),
             moving: FxHashMap::default(),
             products: Default::default(),
+            refunds: Pending::default(),
+            last_refund: None,
         }
     }
 
@@ -484,6 +493,7 @@ impl Writes for StoreLedger {
         self.entries.prune(durable);
         self.orders.prune(durable);
         self.sellers.prune(durable);
+        self.refunds.prune(durable);
     }
 }
 

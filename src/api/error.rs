@@ -110,6 +110,8 @@ pub enum ApiError {
     SignIn(crate::domain::member_session::SignInError),
     #[error("{0}")]
     Online(crate::domain::online_booking::OnlineError),
+    #[error("{0}")]
+    Refund(crate::domain::refund_request::RefundRequestError),
 }
 
 impl warp::reject::Reject for ApiError {}
@@ -139,6 +141,7 @@ pub enum Scope {
 
 const COUNTER_TAGS: &[&str] = &[
     "ledger",
+    "refund_requests",
     "membership",
     "orders",
     "coupons",
@@ -300,6 +303,10 @@ codes! {
     SignInFailed = "sign_in_failed", UNAUTHORIZED, AnyTag(SIGN_IN), "The code is wrong, expired, used or burned by wrong guesses: the message says which, and how many tries are left.";
     NotBookableOnline = "not_bookable_online", UNPROCESSABLE_ENTITY, Tags(&["member_channel"]), "The store does not take this booking online: turned off, too soon, too far ahead, or a service-plan service.";
     CancellationWindowPassed = "cancellation_window_passed", CONFLICT, Tags(&["member_channel"]), "Too close to the start to cancel online: the store's window has passed.";
+    RefundRequestNotFound = "refund_request_not_found", NOT_FOUND, Tags(&["refund_requests"]), "No such refund request (or not this caller's).";
+    RefundRequestOpen = "refund_request_open", CONFLICT, Tags(&["refund_requests"]), "A request for the same entry or order waits for a decision already.";
+    TooManyRefundRequests = "too_many_refund_requests", UNPROCESSABLE_ENTITY, Tags(&["refund_requests"]), "The member has the most refund requests waiting that are allowed.";
+    RefundRequestDecided = "refund_request_decided", CONFLICT, Tags(&["refund_requests"]), "The request was approved, rejected or withdrawn already.";
     BackupFailed = "backup_failed", INTERNAL_SERVER_ERROR, Tags(&["operations"]), "The checkpoint could not be written.";
 }
 
@@ -318,6 +325,7 @@ fn not_found_code(what: &str) -> Code {
         Some("role") => Code::RoleNotFound,
         Some("occurrence") => Code::OccurrenceNotFound,
         Some("order") => Code::OrderNotFound,
+        Some("refund") => Code::RefundRequestNotFound,
         Some("level") => Code::LevelNotFound,
         Some("coupon") => Code::CouponTemplateNotFound,
         Some("item") => Code::ItemNotFound,
@@ -409,6 +417,7 @@ impl ApiError {
             }
             Online(crate::domain::online_booking::OnlineError::Invalid) => Code::InvalidField,
             Online(_) => Code::NotBookableOnline,
+            Refund(e) => refund_error(e),
             Transfer(crate::domain::transfer::TransferError::Invalid) => Code::InvalidField,
             Transfer(crate::domain::transfer::TransferError::AlreadyReceived(_)) => {
                 Code::TransferAlreadyReceived
@@ -456,6 +465,16 @@ fn member_error(e: &MemberError) -> Code {
         Coupon(CouponError::BelowMinimum { .. }) => Code::CouponBelowMinimumSpend,
         Coupon(CouponError::BadTemplate(_)) => Code::InvalidCouponTemplate,
         Coupon(CouponError::TooMany) => Code::TooManyCoupons,
+    }
+}
+
+fn refund_error(e: &crate::domain::refund_request::RefundRequestError) -> Code {
+    use crate::domain::refund_request::RefundRequestError::*;
+    match e {
+        BadReason | Invalid(_) | ExceedsRequest(_) => Code::InvalidField,
+        AlreadyOpen(_) => Code::RefundRequestOpen,
+        TooMany => Code::TooManyRefundRequests,
+        Decided(..) => Code::RefundRequestDecided,
     }
 }
 
@@ -543,6 +562,7 @@ impl From<ActorError> for ApiError {
             ActorError::Transfer(e) => ApiError::Transfer(e),
             ActorError::Throttled(s) => ApiError::SignInThrottled(s),
             ActorError::Online(e) => ApiError::Online(e),
+            ActorError::Refund(e) => ApiError::Refund(e),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod bulk_messages;
 pub mod closing;
 pub mod credentials;
 pub mod dto;
@@ -22,6 +23,7 @@ pub mod orders;
 pub mod price_list;
 pub mod rate;
 pub mod recycle;
+pub mod refund_requests;
 pub mod schedule_dto;
 pub mod schedule_handlers;
 pub mod staff;
@@ -471,6 +473,13 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
     .boxed()
     .or(schedule_routes(st.clone(), auth.clone(), limit))
     .unify()
+    // Before membership's `/v1/members/{id}/{action}`, which would take refund-requests.
+    .or(refund_request_routes(
+        st.clone().boxed(),
+        auth.clone(),
+        limit,
+    ))
+    .unify()
     .or(membership_routes(st.clone().boxed(), auth.clone(), limit))
     .unify()
     .or(staff_routes(st.clone().boxed(), auth.clone(), limit))
@@ -772,6 +781,107 @@ fn schedule_routes(
         .or(resources)
         .unify()
         .or(bookings)
+        .unify()
+        .boxed()
+}
+
+/// Refund requests (退款审核): asked by staff or the member, decided by managers; bulk
+/// messages (群发).
+fn refund_request_routes(
+    st: StateFilter,
+    auth: BoxedFilter<(Principal,)>,
+    limit: u64,
+) -> BoxedFilter<(Response,)> {
+    use refund_requests as rr;
+    let ask = warp::path!("v1" / "members" / u64 / "refund-requests")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(|id, s, p, k, ct, b| rr::ask(s, p, id, k, ct, b));
+    let ask_mine = warp::path!("v1" / "me" / "refund-requests")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(rr::ask_mine);
+    let mine = warp::path!("v1" / "me" / "refund-requests")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<dto::PageQuery>())
+        .then(rr::mine);
+    let withdraw_mine = warp::path!("v1" / "me" / "refund-requests" / u64 / "withdraw")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .then(|id, s, p, k| rr::withdraw(s, p, id, k));
+    let of_store = warp::path!("v1" / "stores" / u64 / "refund-requests")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<rr::RefundRequestsQuery>())
+        .then(|id, s, p, q| rr::of_store(s, p, id, q));
+    let one = warp::path!("v1" / "refund-requests" / u64)
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .then(|id, s, p| rr::get(s, p, id));
+    let approve = warp::path!("v1" / "refund-requests" / u64 / "approve")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(|id, s, p, k, ct, b| rr::approve(s, p, id, k, ct, b));
+    let reject = warp::path!("v1" / "refund-requests" / u64 / "reject")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(|id, s, p, k, ct, b| rr::reject(s, p, id, k, ct, b));
+    let withdraw = warp::path!("v1" / "refund-requests" / u64 / "withdraw")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .then(|id, s, p, k| rr::withdraw(s, p, id, k));
+    let bulk_send = warp::path!("v1" / "bulk-messages")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(bulk_messages::send_page);
+    let bulk_run = warp::path!("v1" / "bulk-messages")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<bulk_messages::BulkRunQuery>())
+        .then(bulk_messages::run_report);
+    ask.or(ask_mine)
+        .unify()
+        .or(bulk_send)
+        .unify()
+        .or(bulk_run)
+        .unify()
+        .or(mine)
+        .unify()
+        .or(withdraw_mine)
+        .unify()
+        .or(of_store)
+        .unify()
+        .or(one)
+        .unify()
+        .or(approve)
+        .unify()
+        .or(reject)
+        .unify()
+        .or(withdraw)
         .unify()
         .boxed()
 }

@@ -19,8 +19,9 @@ use super::dto::*;
 use super::error::{Code, Scope};
 use super::schedule_dto::*;
 use super::{
-    closing, credentials, gifts, member_channel as mc, members, membership as m, notify, oplog,
-    orders, price_list as pl, recycle, staff,
+    bulk_messages as bm, closing, credentials, gifts, member_channel as mc, members,
+    membership as m, notify, oplog, orders, price_list as pl, recycle, refund_requests as rr,
+    staff,
 };
 use crate::domain::access::{Capability, Principal};
 use crate::domain::checkout::Order;
@@ -1375,6 +1376,92 @@ pub const ROUTES: &[Route] = &[
         ANY,
     )
     .ok(schema::<mc::OnlineBookingDto>),
+    post(
+        "/v1/members/{member_id}/refund-requests",
+        "refund_requests",
+        "Ask for a refund of a deduction, recharge or order (退款申请)",
+        COUNTER,
+    )
+    .body(schema::<rr::RefundRequestBody>)
+    .created(schema::<rr::RefundRequestDto>),
+    post(
+        "/v1/me/refund-requests",
+        "refund_requests",
+        "Ask for a refund of an own deduction, recharge or order",
+        MEMBER,
+    )
+    .body(schema::<rr::RefundRequestBody>)
+    .created(schema::<rr::RefundRequestDto>),
+    get(
+        "/v1/me/refund-requests",
+        "refund_requests",
+        "Own refund requests, newest first",
+        MEMBER,
+    )
+    .query(params::<PageQuery>)
+    .ok(schema::<rr::RefundRequestsPage>),
+    post(
+        "/v1/me/refund-requests/{request_id}/withdraw",
+        "refund_requests",
+        "Take back an own request before it is decided",
+        MEMBER,
+    )
+    .ok(schema::<rr::RefundRequestDto>),
+    get(
+        "/v1/stores/{store_id}/refund-requests",
+        "refund_requests",
+        "A store's refund requests, newest first, by state, kind and member",
+        COUNTER,
+    )
+    .query(params::<rr::RefundRequestsQuery>)
+    .ok(schema::<rr::RefundRequestsPage>),
+    get(
+        "/v1/refund-requests/{request_id}",
+        "refund_requests",
+        "One refund request",
+        COUNTER,
+    )
+    .ok(schema::<rr::RefundRequestDto>),
+    post(
+        "/v1/refund-requests/{request_id}/approve",
+        "refund_requests",
+        "Approve all or part of a refund request: the refund is posted in the same write",
+        MANAGERS,
+    )
+    .body(schema::<rr::ApproveRefundBody>)
+    .ok(schema::<rr::RefundRequestDto>),
+    post(
+        "/v1/refund-requests/{request_id}/reject",
+        "refund_requests",
+        "Reject a refund request with a reason",
+        MANAGERS,
+    )
+    .body(schema::<rr::RejectRefundBody>)
+    .ok(schema::<rr::RefundRequestDto>),
+    post(
+        "/v1/bulk-messages",
+        "notifications",
+        "Message every member a filter finds (群发), a page at a time, through the outbox",
+        MANAGERS,
+    )
+    .body(schema::<bm::BulkMessageBody>)
+    .bulk()
+    .ok(schema::<bm::BulkMessagePageDto>),
+    get(
+        "/v1/bulk-messages",
+        "notifications",
+        "A bulk-message run's report: sent, skipped and failed over its pages",
+        MANAGERS,
+    )
+    .query(params::<bm::BulkRunQuery>)
+    .ok(schema::<bm::BulkRunDto>),
+    post(
+        "/v1/refund-requests/{request_id}/withdraw",
+        "refund_requests",
+        "Take back a refund request before it is decided",
+        COUNTER,
+    )
+    .ok(schema::<rr::RefundRequestDto>),
 ];
 
 fn error_schema() -> Schema {

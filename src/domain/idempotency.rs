@@ -87,6 +87,13 @@ pub enum Outcome {
     MemberChannel(Box<super::member_session::ChannelOutcome>),
     /// A store's online-booking policy after a change.
     OnlineBooking(StoreId, super::online_booking::OnlineBooking),
+    /// A refund request asked, rejected or withdrawn (退款审核).
+    RefundRequest(Box<super::refund_request::RefundRequest>),
+    /// A bulk message queued for a member (群发): its notification id.
+    MessageQueued {
+        member: MemberId,
+        notification: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

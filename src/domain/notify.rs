@@ -46,16 +46,20 @@ pub enum EventKind {
     /// A member's one-time sign-in code (会员自助登录): always sent, by the chain's template
     /// or the default one.
     SignInCode,
+    /// A bulk message (群发) to the members a filter finds: the run's own text, or this
+    /// template.
+    BulkMessage,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 7] = [
         EventKind::BalanceChanged,
         EventKind::LevelUpgraded,
         EventKind::CouponIssued,
         EventKind::PlanReminder,
         EventKind::AppointmentReminder,
         EventKind::SignInCode,
+        EventKind::BulkMessage,
     ];
 
     pub fn name(self) -> &'static str {
@@ -66,6 +70,7 @@ impl EventKind {
             EventKind::PlanReminder => "plan_reminder",
             EventKind::AppointmentReminder => "appointment_reminder",
             EventKind::SignInCode => "sign_in_code",
+            EventKind::BulkMessage => "bulk_message",
         }
     }
 
@@ -82,6 +87,7 @@ impl EventKind {
             EventKind::PlanReminder => &["member_id", "store_id", "start", "plan", "booking"],
             EventKind::AppointmentReminder => &["member_id", "store_id", "start", "booking"],
             EventKind::SignInCode => &["member_id", "store_id", "code", "minutes"],
+            EventKind::BulkMessage => &["member_id", "store_id", "name", "balance", "points"],
         }
     }
 

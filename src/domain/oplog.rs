@@ -191,6 +191,11 @@ fn objects(
         Outcome::DayClosed { store, day } => out.push(format!("closing:{store}:{day}")),
         Outcome::Binned(k, id) | Outcome::Restored(k, id) => out.push(format!("{}:{id}", k.name())),
         // Found from the member and from both stores.
+        Outcome::MessageQueued { member, .. } => out.push(format!("member:{member}")),
+        Outcome::RefundRequest(r) => {
+            out.push(format!("member:{}", r.member));
+            out.push(format!("refund_request:{}", r.id.0));
+        }
         Outcome::HomeMoved(m) => {
             out.push(format!("member:{}", m.member));
             out.push(format!("store:{}", m.from));

@@ -442,6 +442,8 @@ pub enum OutcomeRec {
     Transfer(Box<crate::domain::transfer::Transfer>),
     MemberChannel(Box<crate::domain::member_session::ChannelOutcome>),
     OnlineBooking(u32, crate::domain::online_booking::OnlineBooking),
+    RefundRequest(Box<crate::domain::refund_request::RefundRequest>),
+    MessageQueued(u64, u64),
 }
 
 impl From<&Outcome> for OutcomeRec {
@@ -492,6 +494,11 @@ impl From<&Outcome> for OutcomeRec {
             Outcome::Transfer(t) => OutcomeRec::Transfer(t.clone()),
             Outcome::MemberChannel(c) => OutcomeRec::MemberChannel(c.clone()),
             Outcome::OnlineBooking(s, p) => OutcomeRec::OnlineBooking(s.get(), p.clone()),
+            Outcome::RefundRequest(r) => OutcomeRec::RefundRequest(r.clone()),
+            Outcome::MessageQueued {
+                member,
+                notification,
+            } => OutcomeRec::MessageQueued(member.get(), *notification),
             Outcome::PlanConflicts(fs) => {
                 OutcomeRec::PlanConflicts(fs.iter().map(FailureRec::from).collect())
             }
@@ -560,6 +567,11 @@ impl TryFrom<OutcomeRec> for Outcome {
             OutcomeRec::Transfer(t) => Outcome::Transfer(t),
             OutcomeRec::MemberChannel(c) => Outcome::MemberChannel(c),
             OutcomeRec::OnlineBooking(s, p) => Outcome::OnlineBooking(StoreId::new(s)?, p),
+            OutcomeRec::RefundRequest(r) => Outcome::RefundRequest(r),
+            OutcomeRec::MessageQueued(m, n) => Outcome::MessageQueued {
+                member: MemberId::parse(m)?,
+                notification: n,
+            },
             OutcomeRec::PlanAsBooked(id) => {
                 return Err(CodecError::Invalid(format!(
                     "plan {id} is read from its own record"

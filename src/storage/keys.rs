@@ -38,7 +38,8 @@
 //! product stock, item figures: `stock`), `q`/`u`/`v` (transfers: `stock`),
 //! `x`/`y` (orders by store and by member:
 //! `order_index`), `c`/`l`/`f`/`z` (sign-in codes, member sessions, online booking:
-//! `member_sessions`); a test
+//! `member_sessions`), `1`/`2`/`3` (refund requests: `refund_requests`), `4` (bulk-message
+//! runs: `bulk_messages`); a test
 //! keeps every tag distinct.
 //!
 //! `Y` lines are inter-store settlement (跨店结算): what the home store owes the store where
@@ -456,6 +457,19 @@ mod tests {
                 "TAG_ONLINE_BOOKING",
                 super::super::member_sessions::TAG_ONLINE_BOOKING,
             ),
+            (
+                "TAG_REFUND_REQUEST",
+                super::super::refund_requests::TAG_REFUND_REQUEST,
+            ),
+            (
+                "TAG_MEMBER_REFUNDS",
+                super::super::refund_requests::TAG_MEMBER_REFUNDS,
+            ),
+            (
+                "TAG_PENDING_REFUNDS",
+                super::super::refund_requests::TAG_PENDING_REFUNDS,
+            ),
+            ("TAG_BULK_PAGE", super::super::bulk_messages::TAG_BULK_PAGE),
         ];
         for (i, (a, x)) in tags.iter().enumerate() {
             for (b, y) in &tags[i + 1..] {

@@ -1,6 +1,7 @@
 //! Durable state: the RocksDB key layout, the versioned value codec, the group-commit
 //! journal (the only writer) and the read side used by recovery and by durable reads.
 
+pub mod bulk_messages;
 pub mod closing;
 pub mod codec;
 pub mod completion;
@@ -19,6 +20,7 @@ pub mod notify;
 pub mod oplog;
 pub mod order_index;
 pub mod recycle;
+pub mod refund_requests;
 pub mod schedule_codec;
 pub mod schedule_reads;
 pub mod schedule_writes;

@@ -322,6 +322,11 @@ struct Fixture {
     coupon: String,
     /// A transfer from store `b` to `a`, in transit.
     transfer: u64,
+    /// Deductions of `member` that the refund-request bodies name: staff's, the member's.
+    refund_entries: (u64, u64),
+    /// A pending refund request for each decision: by the path's last segment, and
+    /// `me-withdraw` for the member's own.
+    refund_requests: BTreeMap<&'static str, u64>,
 }
 
 impl Fixture {
@@ -364,6 +369,14 @@ impl Fixture {
                     "plan_id" => self.plan.to_string(),
                     "order_id" => self.order.to_string(),
                     "transfer_id" => self.transfer.to_string(),
+                    "request_id" => {
+                        let action = match template.rsplit('/').next() {
+                            Some("withdraw") if template.starts_with("/v1/me/") => "me-withdraw",
+                            Some(a @ ("approve" | "reject" | "withdraw")) => a,
+                            _ => "approve",
+                        };
+                        self.refund_requests[action].to_string()
+                    }
                     "employee_id" => self.employee.to_string(),
                     "service_id" => self.svc.to_string(),
                     "credential_id" => "999999".to_owned(),
@@ -432,6 +445,21 @@ impl Fixture {
                 json!({"amount": 1_000, "store_id": a})
             }
             ("POST", "/v1/members/{member_id}/refunds") => json!({"deduction_seq": 2}),
+            ("POST", "/v1/members/{member_id}/refund-requests") => {
+                json!({"kind": "deduction", "entry_seq": self.refund_entries.0, "reason": "double charge"})
+            }
+            ("POST", "/v1/me/refund-requests") => {
+                json!({"kind": "deduction", "entry_seq": self.refund_entries.1, "amount": 10, "reason": "not served"})
+            }
+            ("POST", "/v1/refund-requests/{request_id}/approve") => {
+                json!({"amount": 100, "note": "goodwill"})
+            }
+            ("POST", "/v1/bulk-messages") => {
+                json!({"text": "Hi {name}, {balance} left", "filter": {"home_store_id": a}, "limit": 3})
+            }
+            ("POST", "/v1/refund-requests/{request_id}/reject") => {
+                json!({"reason": "served in full"})
+            }
             ("POST", "/v1/members/{member_id}/recharge-refunds") => {
                 json!({"recharge_seq": 1, "amount": 1})
             }
@@ -553,6 +581,8 @@ fn query(name: &str, schema: &Value) -> Option<String> {
         ("from", _) => "2026-01-01T00:00:00Z".to_owned(),
         ("to", _) => "2026-02-01T00:00:00Z".to_owned(),
         ("phone", _) => "13800000099".to_owned(),
+        // The fixture's bulk-message run, HQ's.
+        ("key", _) => "fx-bm".to_owned(),
         _ => return None,
     })
 }
@@ -760,7 +790,51 @@ async fn every_route_by_every_role_with_real_bodies() {
     .await["id"]
         .as_u64()
         .unwrap();
+    let (status, run) = server
+        .post(
+            "/v1/bulk-messages",
+            "fx-bm",
+            json!({"text": "Hi {name}", "filter": {"home_store_id": a}, "limit": 2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{run}");
+    // Deductions to ask refunds of, and a pending request for each decision.
+    let mut deductions = Vec::new();
+    for key in ["fx-rd1", "fx-rd2", "fx-rd3", "fx-rd4", "fx-rd5", "fx-rd6"] {
+        let (status, e) = server.deduct(member, a, 500, key).await;
+        assert_eq!(status, StatusCode::CREATED, "{e}");
+        deductions.push(e["entry_seq"].as_u64().unwrap());
+    }
+    let mut refund_requests = BTreeMap::new();
+    for (i, action) in ["approve", "reject", "withdraw", "me-withdraw"]
+        .into_iter()
+        .enumerate()
+    {
+        let body =
+            json!({"kind": "deduction", "entry_seq": deductions[2 + i], "reason": "fixture"});
+        let (status, r) = if action == "me-withdraw" {
+            send(
+                member_client
+                    .post(server.url("/v1/me/refund-requests"))
+                    .header("Idempotency-Key", "fx-rr-me")
+                    .json(&body),
+            )
+            .await
+        } else {
+            server
+                .post(
+                    &format!("/v1/members/{member}/refund-requests"),
+                    &format!("fx-rr-{action}"),
+                    body,
+                )
+                .await
+        };
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        refund_requests.insert(action, r["id"].as_u64().unwrap());
+    }
     let fx = Fixture {
+        refund_entries: (deductions[0], deductions[1]),
+        refund_requests,
         a,
         b,
         mover,

@@ -149,6 +149,13 @@ enum Op {
     ProductReturn {
         store: u64,
     },
+    /// A refund of part of a deduction asked for (退款申请).
+    AskRefund,
+    /// A manager's decision on a refund request: approved (the refund posted with it) or
+    /// rejected.
+    DecideRefund {
+        member: u64,
+    },
 }
 
 #[derive(Default)]
@@ -182,6 +189,8 @@ struct Model {
     product_orders: HashMap<u64, (u64, i64)>,
     /// Units of each product order returned as far as the answers said.
     returned_units: HashMap<u64, i64>,
+    /// Refund requests acknowledged: id -> (member, amount asked).
+    refund_requests: HashMap<u64, (u64, i64)>,
     /// Every answered request with its status and body, for replays.
     answered: Vec<(Req, StatusCode, Value)>,
     /// Sent and not answered (the server died): sent again after the restart.
@@ -229,6 +238,8 @@ impl Op {
             Op::ProductSale { .. } => "product_sale",
             Op::ProductReceipt { .. } => "product_receipt",
             Op::ProductReturn { .. } => "product_return",
+            Op::AskRefund => "ask_refund",
+            Op::DecideRefund { .. } => "decide_refund",
         }
     }
 }
@@ -418,6 +429,24 @@ impl Model {
                     .unwrap_or(0);
                 if let Some(id) = id {
                     self.product_returned(id, store, back);
+                }
+            }
+            Op::AskRefund if status == StatusCode::CREATED => {
+                if let (Some(id), Some(member), Some(amount)) = (
+                    body["id"].as_u64(),
+                    body["member_id"].as_u64(),
+                    body["amount"].as_i64(),
+                ) {
+                    self.refund_requests.insert(id, (member, amount));
+                }
+            }
+            Op::DecideRefund { member } if status == StatusCode::OK => {
+                // An approval answers the refund entry it posted, and how much.
+                if let (Some(seq), Some(amount)) = (
+                    body["refund_entry_seq"].as_u64(),
+                    body["granted_amount"].as_i64(),
+                ) {
+                    self.entry(member, seq, ("refund", amount, 0), &req.key);
                 }
             }
             Op::BuyCard { member } if status == StatusCode::CREATED => {
@@ -610,7 +639,7 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
     let members: Vec<u64> = m.members.keys().copied().collect();
     let pick = |rng: &mut StdRng, v: &[u64]| v[rng.gen_range(0..v.len())];
     let store = pick(rng, &m.stores);
-    let roll = rng.gen_range(0..196);
+    let roll = rng.gen_range(0..204);
     let post = |path: String, body: Value, op: Op| Req {
         method: Method::POST,
         path,
@@ -887,6 +916,33 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
                 json!({"lines": [{"line": 0, "quantity": 1}]}),
                 Op::ProductReturn { store },
             )
+        }
+        196..=199 if !m.deductions.is_empty() => {
+            let (member, seq, amount) = m.deductions[rng.gen_range(0..m.deductions.len())];
+            post(
+                format!("/v1/members/{member}/refund-requests"),
+                json!({"kind": "deduction", "entry_seq": seq,
+                       "amount": rng.gen_range(1..=amount.max(1)), "reason": "asked at the till"}),
+                Op::AskRefund,
+            )
+        }
+        200..=203 if !m.refund_requests.is_empty() => {
+            let ids: Vec<u64> = m.refund_requests.keys().copied().collect();
+            let id = ids[rng.gen_range(0..ids.len())];
+            let (member, asked) = m.refund_requests[&id];
+            if rng.gen_bool(0.25) {
+                post(
+                    format!("/v1/refund-requests/{id}/reject"),
+                    json!({"reason": "not refundable"}),
+                    Op::DecideRefund { member },
+                )
+            } else {
+                post(
+                    format!("/v1/refund-requests/{id}/approve"),
+                    json!({"amount": rng.gen_range(1..=asked.max(1))}),
+                    Op::DecideRefund { member },
+                )
+            }
         }
         _ if !m.appointments.is_empty() => {
             let id = m.appointments[rng.gen_range(0..m.appointments.len())];
