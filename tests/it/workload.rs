@@ -155,6 +155,7 @@ enum Op {
     /// rejected.
     DecideRefund {
         member: u64,
+        deduction: u64,
     },
 }
 
@@ -189,8 +190,8 @@ struct Model {
     product_orders: HashMap<u64, (u64, i64)>,
     /// Units of each product order returned as far as the answers said.
     returned_units: HashMap<u64, i64>,
-    /// Refund requests acknowledged: id -> (member, amount asked).
-    refund_requests: HashMap<u64, (u64, i64)>,
+    /// Refund requests acknowledged: id -> (member, amount asked, deduction seq).
+    refund_requests: HashMap<u64, (u64, i64, u64)>,
     /// Every answered request with its status and body, for replays.
     answered: Vec<(Req, StatusCode, Value)>,
     /// Sent and not answered (the server died): sent again after the restart.
@@ -432,21 +433,28 @@ impl Model {
                 }
             }
             Op::AskRefund if status == StatusCode::CREATED => {
-                if let (Some(id), Some(member), Some(amount)) = (
+                if let (Some(id), Some(member), Some(amount), Some(seq)) = (
                     body["id"].as_u64(),
                     body["member_id"].as_u64(),
                     body["amount"].as_i64(),
+                    body["entry_seq"].as_u64(),
                 ) {
-                    self.refund_requests.insert(id, (member, amount));
+                    self.refund_requests.insert(id, (member, amount, seq));
                 }
             }
-            Op::DecideRefund { member } if status == StatusCode::OK => {
-                // An approval answers the refund entry it posted, and how much.
+            Op::DecideRefund { member, deduction } if status == StatusCode::OK => {
+                // An approval answers the refund entry it posted, and how much; the refund
+                // is the deduction's store's.
                 if let (Some(seq), Some(amount)) = (
                     body["refund_entry_seq"].as_u64(),
                     body["granted_amount"].as_i64(),
                 ) {
-                    self.entry(member, seq, ("refund", amount, 0), &req.key);
+                    let store = self
+                        .entries
+                        .get(&member)
+                        .and_then(|e| e.get(&deduction))
+                        .map_or(0, |e| e.2);
+                    self.entry(member, seq, ("refund", amount, store), &req.key);
                 }
             }
             Op::BuyCard { member } if status == StatusCode::CREATED => {
@@ -929,18 +937,18 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
         200..=203 if !m.refund_requests.is_empty() => {
             let ids: Vec<u64> = m.refund_requests.keys().copied().collect();
             let id = ids[rng.gen_range(0..ids.len())];
-            let (member, asked) = m.refund_requests[&id];
+            let (member, asked, deduction) = m.refund_requests[&id];
             if rng.gen_bool(0.25) {
                 post(
                     format!("/v1/refund-requests/{id}/reject"),
                     json!({"reason": "not refundable"}),
-                    Op::DecideRefund { member },
+                    Op::DecideRefund { member, deduction },
                 )
             } else {
                 post(
                     format!("/v1/refund-requests/{id}/approve"),
                     json!({"amount": rng.gen_range(1..=asked.max(1))}),
-                    Op::DecideRefund { member },
+                    Op::DecideRefund { member, deduction },
                 )
             }
         }
