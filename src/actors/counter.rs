@@ -569,8 +569,9 @@ impl Handler<MemberWrite> for StoreLedger {
             amount,
             lines,
             note,
-        } = msg.request.clone()
+        } = &mut msg.request
         {
+            let (id, amount, lines, note) = (*id, *amount, lines.take(), note.take());
             match self.approval(msg.member, id, amount, lines, note) {
                 Ok((a, request)) => {
                     approval = Some(a);

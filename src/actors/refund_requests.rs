@@ -221,20 +221,18 @@ impl Handler<RefundRequestWrite> for StoreLedger {
                     let target = me.checked_target(member, asked, amount)?;
                     let pending = me.pending_refunds(member)?;
                     // Checked before an id is taken: a refused request uses none.
-                    rr::open(
+                    let mut request = rr::open(
                         RefundRequestId(0),
                         member,
-                        target.clone(),
+                        target,
                         amount,
                         &reason,
                         requester,
                         now,
                         &pending,
                     )?;
-                    let id = me.next_refund_id()?;
-                    rr::open(
-                        id, member, target, amount, &reason, requester, now, &pending,
-                    )?
+                    request.id = me.next_refund_id()?;
+                    request
                 }
                 RefundAction::Reject { id, reason } => me
                     .refund_request(id, member)?
