@@ -27,7 +27,7 @@ SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
 need() { command -v "$1" >/dev/null 2>&1 || [ -x "$1" ]; }
 if ! need wrk || ! need "$PGBIN/pgbench" || ! need perf || ! need python3; then
     $SUDO apt-get update -qq
-    $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk postgresql-15 \
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk postgresql-15 \
         postgresql-contrib linux-perf python3 >/dev/null
 fi
 (cd "$ROOT" && cargo build --release --workspace --bins -q)

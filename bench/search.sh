@@ -17,7 +17,7 @@ export CHAINSTORE_TOKEN=benchkey
 SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
 if [ ! -x "$PGBIN/pgbench" ]; then
     $SUDO apt-get update -qq
-    $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 python3 >/dev/null
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 python3 >/dev/null
 fi
 (cd "$ROOT" && cargo build --release --workspace --bins -q)
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
