@@ -80,6 +80,12 @@ struct RawAuth {
 #[serde(deny_unknown_fields)]
 struct RawScheduling {
     reminder_lead_minutes: u32,
+    #[serde(default = "waitlist_offer_minutes_default")]
+    waitlist_offer_minutes: u32,
+}
+
+fn waitlist_offer_minutes_default() -> u32 {
+    30
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,6 +148,8 @@ pub struct Config {
     /// Members may spend stored value, sessions and coupons at any store of the chain.
     pub cross_store_use: bool,
     pub reminder_lead: chrono::Duration,
+    /// How long a waitlist offer holds its slot for the member.
+    pub waitlist_offer: chrono::Duration,
     /// Where the bootstrap HQ administrator key lives (relative paths are under data_dir).
     pub bootstrap_admin_key_file: PathBuf,
     /// A bootstrap administrator key given on the command line (tests); wins over the file.
@@ -239,6 +247,12 @@ impl Config {
                 "scheduling.reminder_lead_minutes must be at most {REMINDER_LEAD_MINUTES_MAX}"
             ));
         }
+        let hold = crate::domain::waitlist::OFFER_HOLD_MINUTES_MAX;
+        if !(1..=hold).contains(&raw.scheduling.waitlist_offer_minutes) {
+            return bad(format!(
+                "scheduling.waitlist_offer_minutes must be 1..={hold}"
+            ));
+        }
         let max = crate::domain::recycle::RETENTION_DAYS_MAX;
         if !(1..=max).contains(&raw.recycle_bin.retention_days) {
             return bad(format!("recycle_bin.retention_days must be 1..={max}"));
@@ -263,6 +277,9 @@ impl Config {
             cross_store_use: raw.ledger.cross_store_use,
             reminder_lead: chrono::Duration::minutes(i64::from(
                 raw.scheduling.reminder_lead_minutes,
+            )),
+            waitlist_offer: chrono::Duration::minutes(i64::from(
+                raw.scheduling.waitlist_offer_minutes,
             )),
             bootstrap_admin_key_file: raw.auth.bootstrap_admin_key_file,
             bootstrap_admin_key: None,

@@ -105,6 +105,7 @@ pub async fn start_core(
         journal,
         clock,
         config.reminder_lead,
+        config.waitlist_offer,
         config.bin_retention_days,
     );
     registry.publish_catalog(storage.catalog(config.point_value)?);

@@ -138,6 +138,8 @@ pub enum ActorError {
     Online(#[from] crate::domain::online_booking::OnlineError),
     #[error("{0}")]
     Refund(#[from] crate::domain::refund_request::RefundRequestError),
+    #[error("{0}")]
+    Wait(#[from] crate::domain::waitlist::WaitError),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
 }

@@ -29,6 +29,8 @@ pub struct Registry {
     /// refused. Inserted only by the closing actor, before it waits for in-flight writes.
     closed_days: SkipSet<(StoreId, BusinessDay)>,
     pub reminder_lead: chrono::Duration,
+    /// How long a waitlist offer holds its slot (`scheduling.waitlist_offer_minutes`).
+    pub waitlist_offer: chrono::Duration,
     /// Days a deleted object stays restorable (`recycle_bin.retention_days`).
     pub bin_retention_days: u32,
     arbiters: Vec<ArbiterHandle>,
@@ -75,6 +77,7 @@ impl Registry {
         journal: Journal,
         clock: Arc<dyn Clock>,
         reminder_lead: chrono::Duration,
+        waitlist_offer: chrono::Duration,
         bin_retention_days: u32,
     ) -> Arc<Registry> {
         assert!(!arbiters.is_empty());
@@ -86,6 +89,7 @@ impl Registry {
             homes: SkipMap::new(),
             closed_days: SkipSet::new(),
             reminder_lead,
+            waitlist_offer,
             bin_retention_days,
             arbiters,
             storage,

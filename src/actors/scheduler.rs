@@ -49,6 +49,7 @@ use crate::domain::notify::{EventKind, Notification, NotificationId, Source};
 use crate::domain::planning::{self, FreeStart, OccurrenceFailure, Slot};
 use crate::domain::recurrence::{self, Occurrence, Repeat};
 use crate::domain::recycle::{BinEntry, BinKind};
+use crate::domain::waitlist::Freed;
 use crate::storage::closing::{figure_writes, service_figures_write};
 use crate::storage::codec::OutcomeRec;
 use crate::storage::notify::notification_writes;
@@ -56,6 +57,9 @@ use crate::storage::recycle::{bin_key, bin_write};
 use crate::storage::schedule_codec::EventRec;
 use crate::storage::schedule_writes;
 use crate::storage::{StorageError, Ticket, Write};
+use waitlist::OfferChain;
+
+pub mod waitlist;
 
 /// How often a scheduler looks for occurrences to complete and reminders to send.
 pub const TICK_INTERVAL: StdDuration = StdDuration::from_secs(1);
@@ -268,6 +272,9 @@ pub struct StoreScheduler {
     last_resource: u32,
     last_event: u64,
     next_hold: u64,
+    /// Members waiting for full slots, and the offers holding freed ones (候补).
+    waitlist: crate::domain::waitlist::Waitlist,
+    last_wait: u32,
 }
 
 impl Writes for StoreScheduler {
@@ -280,9 +287,17 @@ impl Actor for StoreScheduler {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        // A slot freed just before a crash was not offered yet: offer what is free now.
+        let waiting = self.waitlist.waiting(self.registry.clock.now());
+        if !waiting.is_empty() {
+            ctx.wait(self.offer_chain(waiting.into()));
+        }
         ctx.run_interval(TICK_INTERVAL, |act, ctx| {
             if let (_, Some(linked)) = act.tick() {
                 ctx.wait(linked.map(|_, _, _| ()));
+            }
+            if let Some(offers) = act.expire_offers() {
+                ctx.wait(offers);
             }
         });
     }
@@ -301,6 +316,7 @@ pub struct SchedulerState {
     pub last_resource: u32,
     pub last_event: u64,
     pub last_notification: u32,
+    pub waitlist: Vec<crate::domain::waitlist::WaitEntry>,
 }
 
 impl SchedulerState {
@@ -317,6 +333,7 @@ impl SchedulerState {
             last_resource: 0,
             last_event: 0,
             last_notification: 0,
+            waitlist: Vec::new(),
         }
     }
 
@@ -327,9 +344,14 @@ impl SchedulerState {
         let (plans, bookings) = storage.plans_and_bookings_of(store)?;
         // Occurrences live in their plan's record until they change: ask both.
         let marks = storage.schedule_marks(store)?;
+        let waitlist = storage.waitlist_of(store)?;
+        // An offer takes a booking id before the booking exists, if it ever does.
+        let offered = waitlist.iter().filter_map(|e| e.booking_id());
         let last_booking = bookings
             .iter()
-            .map(|b| b.id.0 as u32)
+            .map(|b| b.id)
+            .chain(offered)
+            .map(|id| id.0 as u32)
             .max()
             .unwrap_or(0)
             .max(marks.booking);
@@ -347,6 +369,7 @@ impl SchedulerState {
             last_event: storage.last_event_seq(store)?,
             last_notification: storage
                 .last_notification_seq(store, crate::domain::notify::Source::Scheduler)?,
+            waitlist,
         })
     }
 }
@@ -398,6 +421,15 @@ impl StoreScheduler {
                     .push((b.id, b.start, b.end));
             }
         }
+        let waitlist = crate::domain::waitlist::Waitlist::from_entries(state.waitlist);
+        for (e, id) in waitlist.holds().filter_map(|e| Some((e, e.held()?))) {
+            for r in &e.resources {
+                by_resource
+                    .entry(*r)
+                    .or_default()
+                    .push((id, e.start, e.end));
+            }
+        }
         let mut resources = BTreeMap::new();
         for r in state.resources {
             let bookings = by_resource.remove(&r.id).unwrap_or_default();
@@ -425,6 +457,8 @@ impl StoreScheduler {
             last_event: state.last_event,
             last_notification: state.last_notification,
             next_hold: 1,
+            last_wait: waitlist.last_seq(),
+            waitlist,
         };
         for p in state.plans {
             s.member_plans.entry(p.member).or_default().push(p.id);
@@ -842,6 +876,7 @@ struct PendingBook {
 
 impl StoreScheduler {
     fn reserve_then_finish(&mut self, p: PendingBook) -> AtomicResponse<Self, SchedResult> {
+        let left = p.moving.as_ref().map(Freed::of);
         let sends: Vec<_> = p
             .addrs
             .iter()
@@ -887,11 +922,16 @@ impl StoreScheduler {
                     .into_iter()
                     .filter_map(|(addr, f)| post(&addr, f))
                     .collect();
+                let moved = commit.2 && result.is_ok();
                 async move {
                     join_all(settles).await;
                     join_all(frees).await;
                 }
                 .into_actor(act)
+                .then(move |_, act, _| match left.filter(|_| moved) {
+                    Some(left) => act.offers_after(vec![left]),
+                    None => Box::pin(ready(())),
+                })
                 .map(move |_, _, _| result)
             });
         AtomicResponse::new(Box::pin(fut))
@@ -1362,6 +1402,7 @@ impl StoreScheduler {
         let now = self.registry.clock.now();
         let mut writes = Vec::new();
         let mut frees = Vec::new();
+        let mut freed_slots = Vec::new();
         for id in ids {
             let mut b = self.bookings.expect(id);
             let Ok(status) = transition(b.status, t) else {
@@ -1372,6 +1413,7 @@ impl StoreScheduler {
             writes.push(schedule_writes::booking(&b));
             writes.extend(self.booking_figures(&b, now));
             if freed {
+                freed_slots.push(Freed::of(&b));
                 for r in &b.resources {
                     if let Some((_, addr)) = self.resources.get(r) {
                         frees.extend(post(
@@ -1393,6 +1435,7 @@ impl StoreScheduler {
                 join_all(frees).await;
             }
             .into_actor(self)
+            .then(move |_, act, _| act.offers_after(freed_slots))
             .map(move |_, _, _| Ok(durable)),
         ))
     }
@@ -1776,13 +1819,24 @@ impl Handler<Tick> for StoreScheduler {
     type Result = AtomicResponse<Self, Ticket>;
 
     fn handle(&mut self, _: Tick, _: &mut Context<Self>) -> Self::Result {
-        match self.tick() {
-            (ticket, None) => AtomicResponse::new(Box::pin(ready(ticket))),
-            // The linked completions' notes were submitted after `ticket`.
-            (_, Some(linked)) => AtomicResponse::new(Box::pin(
-                linked.map(move |_, act, _| act.writer.ticket_for_latest()),
-            )),
+        let (ticket, linked) = self.tick();
+        let offers = self.expire_offers();
+        if linked.is_none() && offers.is_none() {
+            return AtomicResponse::new(Box::pin(ready(ticket)));
         }
+        // Linked completions' notes and offers are submitted after `ticket`.
+        let linked: OfferChain = match linked {
+            Some(l) => Box::pin(l.map(|_, _, _| ())),
+            None => Box::pin(ready(())),
+        };
+        AtomicResponse::new(Box::pin(
+            linked
+                .then(move |_, _, _| match offers {
+                    Some(o) => o,
+                    None => Box::pin(ready(())),
+                })
+                .map(move |_, act, _| act.writer.ticket_for_latest()),
+        ))
     }
 }
 

@@ -112,6 +112,8 @@ pub enum ApiError {
     Online(crate::domain::online_booking::OnlineError),
     #[error("{0}")]
     Refund(crate::domain::refund_request::RefundRequestError),
+    #[error("{0}")]
+    Wait(crate::domain::waitlist::WaitError),
 }
 
 impl warp::reject::Reject for ApiError {}
@@ -138,6 +140,8 @@ pub enum Scope {
     /// Answered with a conflict report (`ConflictReport`), not `{code, message}`.
     ConflictReport,
 }
+
+const WAITLIST: &[&str] = &["waitlist"];
 
 const COUNTER_TAGS: &[&str] = &[
     "ledger",
@@ -213,8 +217,8 @@ codes! {
     MemberNotFound = "member_not_found", NOT_FOUND, Authenticated, "No such member (or not this credential's).";
     StoreNotFound = "store_not_found", NOT_FOUND, Authenticated, "No such store.";
     EntryNotFound = "entry_not_found", NOT_FOUND, Tags(COUNTER_TAGS), "No such ledger entry of this member.";
-    ServiceNotFound = "service_not_found", NOT_FOUND, Tags(&["scheduling", "member_channel", "membership", "recycle_bin", "orders", "catalog"]), "No such service.";
-    ResourceNotFound = "resource_not_found", NOT_FOUND, Tags(&["scheduling", "member_channel", "recycle_bin"]), "No such resource.";
+    ServiceNotFound = "service_not_found", NOT_FOUND, Tags(&["scheduling", "member_channel", "waitlist", "membership", "recycle_bin", "orders", "catalog"]), "No such service.";
+    ResourceNotFound = "resource_not_found", NOT_FOUND, Tags(&["scheduling", "member_channel", "waitlist", "recycle_bin"]), "No such resource.";
     BookingNotFound = "booking_not_found", NOT_FOUND, Tags(&["scheduling", "member_channel"]), "No such booking.";
     PlanNotFound = "plan_not_found", NOT_FOUND, Tags(&["scheduling"]), "No such service plan.";
     OccurrenceNotFound = "occurrence_not_found", NOT_FOUND, Tags(&["scheduling"]), "No such occurrence of the plan.";
@@ -280,7 +284,7 @@ codes! {
     InvalidOccurrenceCount = "invalid_occurrence_count", UNPROCESSABLE_ENTITY, Tags(&["scheduling"]), "A plan has 1 to 99 occurrences.";
     InvalidRepeat = "invalid_repeat", UNPROCESSABLE_ENTITY, Tags(&["scheduling"]), "The plan's repeat rule is not valid.";
     ServicePlansDisabled = "service_plans_disabled", FORBIDDEN, Tags(&["scheduling"]), "Service plans are turned off in HQ settings.";
-    WrongBookingMode = "wrong_booking_mode", UNPROCESSABLE_ENTITY, Tags(&["scheduling", "member_channel"]), "The service is booked the other way (appointment or plan).";
+    WrongBookingMode = "wrong_booking_mode", UNPROCESSABLE_ENTITY, Tags(&["scheduling", "member_channel", "waitlist"]), "The service is booked the other way (appointment or plan).";
     InvalidTransition = "invalid_transition", CONFLICT, Tags(&["scheduling", "member_channel"]), "The booking's status does not allow that.";
     ResourceHasBookings = "resource_has_bookings", CONFLICT, Tags(&["scheduling", "recycle_bin"]), "The resource has bookings that have not ended.";
     BookingModeImmutable = "booking_mode_immutable", UNPROCESSABLE_ENTITY, Tags(&["scheduling"]), "A service's booking mode can't change.";
@@ -301,12 +305,20 @@ codes! {
     SameHomeStore = "same_home_store", UNPROCESSABLE_ENTITY, Tags(&["directory"]), "The member's home store is already that store.";
     SignInThrottled = "sign_in_throttled", TOO_MANY_REQUESTS, AnyTag(SIGN_IN), "Too many sign-in codes for this phone (one a minute, five an hour): the message says when to retry.";
     SignInFailed = "sign_in_failed", UNAUTHORIZED, AnyTag(SIGN_IN), "The code is wrong, expired, used or burned by wrong guesses: the message says which, and how many tries are left.";
-    NotBookableOnline = "not_bookable_online", UNPROCESSABLE_ENTITY, Tags(&["member_channel"]), "The store does not take this booking online: turned off, too soon, too far ahead, or a service-plan service.";
+    NotBookableOnline = "not_bookable_online", UNPROCESSABLE_ENTITY, Tags(&["member_channel", "waitlist"]), "The store does not take this booking online: turned off, too soon, too far ahead, or a service-plan service.";
     CancellationWindowPassed = "cancellation_window_passed", CONFLICT, Tags(&["member_channel"]), "Too close to the start to cancel online: the store's window has passed.";
     RefundRequestNotFound = "refund_request_not_found", NOT_FOUND, Tags(&["refund_requests"]), "No such refund request (or not this caller's).";
     RefundRequestOpen = "refund_request_open", CONFLICT, Tags(&["refund_requests"]), "A request for the same entry or order waits for a decision already.";
     TooManyRefundRequests = "too_many_refund_requests", UNPROCESSABLE_ENTITY, Tags(&["refund_requests"]), "The member has the most refund requests waiting that are allowed.";
     RefundRequestDecided = "refund_request_decided", CONFLICT, Tags(&["refund_requests"]), "The request was approved, rejected or withdrawn already.";
+    WaitlistEntryNotFound = "waitlist_entry_not_found", NOT_FOUND, Tags(WAITLIST), "No such waitlist entry (or not this caller's).";
+    SlotFree = "slot_free", CONFLICT, Tags(WAITLIST), "The slot has room: book it instead of waiting.";
+    AlreadyWaiting = "already_waiting", CONFLICT, Tags(WAITLIST), "The member already waits for this slot.";
+    WaitlistFull = "waitlist_full", CONFLICT, Tags(WAITLIST), "The most members allowed already wait for this slot.";
+    TooManyWaitlistEntries = "too_many_waitlist_entries", UNPROCESSABLE_ENTITY, Tags(WAITLIST), "The member has the most open waitlist entries allowed in this store.";
+    NoOffer = "no_offer", CONFLICT, Tags(WAITLIST), "The entry is still waiting: there is no offer to accept yet.";
+    OfferExpired = "offer_expired", CONFLICT, Tags(WAITLIST), "The offer's time ran out; the slot went to the next in line.";
+    WaitlistEntryClosed = "waitlist_entry_closed", CONFLICT, Tags(WAITLIST), "The entry was accepted, expired or withdrawn already.";
     BackupFailed = "backup_failed", INTERNAL_SERVER_ERROR, Tags(&["operations"]), "The checkpoint could not be written.";
 }
 
@@ -326,6 +338,7 @@ fn not_found_code(what: &str) -> Code {
         Some("occurrence") => Code::OccurrenceNotFound,
         Some("order") => Code::OrderNotFound,
         Some("refund") => Code::RefundRequestNotFound,
+        Some("waitlist") => Code::WaitlistEntryNotFound,
         Some("level") => Code::LevelNotFound,
         Some("coupon") => Code::CouponTemplateNotFound,
         Some("item") => Code::ItemNotFound,
@@ -418,6 +431,7 @@ impl ApiError {
             Online(crate::domain::online_booking::OnlineError::Invalid) => Code::InvalidField,
             Online(_) => Code::NotBookableOnline,
             Refund(e) => refund_error(e),
+            Wait(e) => wait_error(e),
             Transfer(crate::domain::transfer::TransferError::Invalid) => Code::InvalidField,
             Transfer(crate::domain::transfer::TransferError::AlreadyReceived(_)) => {
                 Code::TransferAlreadyReceived
@@ -475,6 +489,20 @@ fn refund_error(e: &crate::domain::refund_request::RefundRequestError) -> Code {
         AlreadyOpen(_) => Code::RefundRequestOpen,
         TooMany => Code::TooManyRefundRequests,
         Decided(..) => Code::RefundRequestDecided,
+    }
+}
+
+fn wait_error(e: &crate::domain::waitlist::WaitError) -> Code {
+    use crate::domain::waitlist::WaitError::*;
+    match e {
+        Past => Code::InvalidSchedule,
+        SlotFree => Code::SlotFree,
+        AlreadyWaiting(_) => Code::AlreadyWaiting,
+        SlotFull => Code::WaitlistFull,
+        TooMany => Code::TooManyWaitlistEntries,
+        NotOffered(..) => Code::NoOffer,
+        OfferExpired(_) => Code::OfferExpired,
+        Closed(..) => Code::WaitlistEntryClosed,
     }
 }
 
@@ -563,6 +591,7 @@ impl From<ActorError> for ApiError {
             ActorError::Throttled(s) => ApiError::SignInThrottled(s),
             ActorError::Online(e) => ApiError::Online(e),
             ActorError::Refund(e) => ApiError::Refund(e),
+            ActorError::Wait(e) => ApiError::Wait(e),
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod refund_requests;
 pub mod schedule_dto;
 pub mod schedule_handlers;
 pub mod staff;
+pub mod waitlist;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -473,6 +474,8 @@ fn handlers(state: Arc<ApiState>) -> BoxedFilter<(Response,)> {
     .boxed()
     .or(schedule_routes(st.clone(), auth.clone(), limit))
     .unify()
+    .or(waitlist_routes(st.clone().boxed(), auth.clone(), limit))
+    .unify()
     // Before membership's `/v1/members/{id}/{action}`, which would take refund-requests.
     .or(refund_request_routes(
         st.clone().boxed(),
@@ -781,6 +784,88 @@ fn schedule_routes(
         .or(resources)
         .unify()
         .or(bookings)
+        .unify()
+        .boxed()
+}
+
+/// Waitlists (候补): staff's and the member's own.
+fn waitlist_routes(
+    st: StateFilter,
+    auth: BoxedFilter<(Principal,)>,
+    limit: u64,
+) -> BoxedFilter<(Response,)> {
+    use waitlist as wl;
+    let join = warp::path!("v1" / "stores" / u64 / "waitlist")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(|id, s, p, k, ct, b| wl::join_by_staff(s, p, id, k, ct, b));
+    let of_store = warp::path!("v1" / "stores" / u64 / "waitlist")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<wl::WaitlistQuery>())
+        .then(|id, s, p, q| wl::of_store(s, p, id, q));
+    let one = warp::path!("v1" / "waitlist" / u64)
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .then(|id, s, p| wl::get(s, p, id));
+    let accept = warp::path!("v1" / "waitlist" / u64 / "accept")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .then(|id, s, p, k| wl::act_by_staff(s, p, id, "accept", k));
+    let withdraw = warp::path!("v1" / "waitlist" / u64 / "withdraw")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .then(|id, s, p, k| wl::act_by_staff(s, p, id, "withdraw", k));
+    let join_mine = warp::path!("v1" / "me" / "waitlist")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .and(write_body(limit))
+        .then(wl::join_mine);
+    let mine = warp::path!("v1" / "me" / "waitlist")
+        .and(warp::get())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(warp::query::<dto::PageAfterQuery>())
+        .then(wl::mine);
+    let accept_mine = warp::path!("v1" / "me" / "waitlist" / u64 / "accept")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .then(|id, s, p, k| wl::act_mine(s, p, id, "accept", k));
+    let withdraw_mine = warp::path!("v1" / "me" / "waitlist" / u64 / "withdraw")
+        .and(warp::post())
+        .and(st.clone())
+        .and(auth.clone())
+        .and(idempotency_key())
+        .then(|id, s, p, k| wl::act_mine(s, p, id, "withdraw", k));
+    join.or(of_store)
+        .unify()
+        .or(one)
+        .unify()
+        .or(accept)
+        .unify()
+        .or(withdraw)
+        .unify()
+        .boxed()
+        .or(join_mine)
+        .unify()
+        .or(mine)
+        .unify()
+        .or(accept_mine)
+        .unify()
+        .or(withdraw_mine)
         .unify()
         .boxed()
 }

@@ -21,7 +21,7 @@ use super::schedule_dto::*;
 use super::{
     bulk_messages as bm, closing, credentials, gifts, member_channel as mc, members,
     membership as m, notify, oplog, orders, price_list as pl, recycle, refund_requests as rr,
-    staff,
+    staff, waitlist as wl,
 };
 use crate::domain::access::{Capability, Principal};
 use crate::domain::checkout::Order;
@@ -1462,6 +1462,75 @@ pub const ROUTES: &[Route] = &[
         COUNTER,
     )
     .ok(schema::<rr::RefundRequestDto>),
+    post(
+        "/v1/stores/{store_id}/waitlist",
+        "waitlist",
+        "Put a member in line for a full slot (候补); a slot with room is booked instead",
+        COUNTER,
+    )
+    .body(schema::<AppointmentBody>)
+    .created(schema::<wl::WaitEntryDto>)
+    .conflict_report(),
+    get(
+        "/v1/stores/{store_id}/waitlist",
+        "waitlist",
+        "A store's waitlist in joining order, by state and member",
+        ANY,
+    )
+    .query(params::<wl::WaitlistQuery>)
+    .ok(schema::<wl::WaitlistPage>),
+    get(
+        "/v1/waitlist/{entry_id}",
+        "waitlist",
+        "One waitlist entry",
+        ANY,
+    )
+    .ok(schema::<wl::WaitEntryDto>),
+    post(
+        "/v1/waitlist/{entry_id}/accept",
+        "waitlist",
+        "Take the slot an offer holds: it becomes the appointment",
+        COUNTER,
+    )
+    .ok(schema::<wl::WaitEntryDto>),
+    post(
+        "/v1/waitlist/{entry_id}/withdraw",
+        "waitlist",
+        "Leave the line, or decline the offer held: the slot goes to the next in line",
+        COUNTER,
+    )
+    .ok(schema::<wl::WaitEntryDto>),
+    post(
+        "/v1/me/waitlist",
+        "waitlist",
+        "Join the line for a full slot online",
+        MEMBER,
+    )
+    .body(schema::<mc::MeAppointmentBody>)
+    .created(schema::<wl::WaitEntryDto>)
+    .conflict_report(),
+    get(
+        "/v1/me/waitlist",
+        "waitlist",
+        "Own waitlist entries, by store and joining order",
+        MEMBER,
+    )
+    .query(params::<PageAfterQuery>)
+    .ok(schema::<wl::WaitlistPage>),
+    post(
+        "/v1/me/waitlist/{entry_id}/accept",
+        "waitlist",
+        "Take the slot an own offer holds: it becomes the appointment",
+        MEMBER,
+    )
+    .ok(schema::<wl::WaitEntryDto>),
+    post(
+        "/v1/me/waitlist/{entry_id}/withdraw",
+        "waitlist",
+        "Leave the line, or decline an own offer",
+        MEMBER,
+    )
+    .ok(schema::<wl::WaitEntryDto>),
 ];
 
 fn error_schema() -> Schema {

@@ -37,7 +37,7 @@ use chrono::NaiveDate;
 pub const EVENTS_PAGE_DEFAULT: usize = 100;
 
 /// The store named in the path, if `p` may use `cap` there.
-fn store_in(p: &Principal, cap: Capability, raw: u64) -> Result<StoreId, ApiError> {
+pub(super) fn store_in(p: &Principal, cap: Capability, raw: u64) -> Result<StoreId, ApiError> {
     let store = StoreId::from_u64(raw).map_err(|_| ApiError::NotFound(format!("store {raw}")))?;
     allow(p, cap, Some(store), || format!("store {raw}"))?;
     Ok(store)
@@ -54,7 +54,7 @@ pub(super) fn scheduler(
 }
 
 /// The scheduler that owns an id of the form `store << 32 | seq`.
-fn owner(
+pub(super) fn owner(
     state: &ApiState,
     p: &Principal,
     cap: Capability,
@@ -350,7 +350,7 @@ async fn read(addr: &Addr<StoreScheduler>, q: Query) -> Result<Answer, ApiError>
 }
 
 /// Sends `msg` to the scheduler and waits until what its answer reflects is durable.
-async fn ask<M, T>(addr: &Addr<StoreScheduler>, msg: M) -> Result<T, ApiError>
+pub(super) async fn ask<M, T>(addr: &Addr<StoreScheduler>, msg: M) -> Result<T, ApiError>
 where
     M: actix::Message<Result = Result<Durable<T>, ActorError>> + Send + 'static,
     T: Send + 'static,
@@ -521,7 +521,7 @@ pub async fn get_resource(state: Arc<ApiState>, p: Principal, id: u64) -> Respon
     )
 }
 
-fn resource_ids(raw: &[u64]) -> Result<ResourceIds, ApiError> {
+pub(super) fn resource_ids(raw: &[u64]) -> Result<ResourceIds, ApiError> {
     if raw.is_empty() || raw.len() > RESOURCE_KINDS_MAX {
         return Err(ApiError::InvalidSchedule(format!(
             "name 1 to {RESOURCE_KINDS_MAX} resources"
@@ -536,7 +536,7 @@ fn resource_ids(raw: &[u64]) -> Result<ResourceIds, ApiError> {
     Ok(ids)
 }
 
-fn member_id(raw: u64) -> Result<MemberId, ApiError> {
+pub(super) fn member_id(raw: u64) -> Result<MemberId, ApiError> {
     MemberId::parse(raw).map_err(|_| ApiError::NotFound(format!("member {raw}")))
 }
 

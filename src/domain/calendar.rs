@@ -13,7 +13,9 @@ use super::ledger::Timestamp;
 pub const BOOKING_DURATION_MAX_MINUTES: i64 = 24 * 60;
 pub const CAPACITY_MAX: u32 = 1_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct BookingId(pub u64);
 
 /// Why a resource can't take a booking at a given time.

@@ -94,6 +94,8 @@ pub enum Outcome {
         member: MemberId,
         notification: u64,
     },
+    /// A waitlist entry joined, accepted or withdrawn (候补).
+    Waitlist(Box<super::waitlist::WaitEntry>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

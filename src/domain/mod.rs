@@ -37,3 +37,4 @@ pub mod reminders;
 pub mod staff;
 pub mod stock;
 pub mod transfer;
+pub mod waitlist;

@@ -49,10 +49,13 @@ pub enum EventKind {
     /// A bulk message (群发) to the members a filter finds: the run's own text, or this
     /// template.
     BulkMessage,
+    /// A slot a member waits for opened and is held for them (候补): always sent, by the
+    /// chain's template or the default one.
+    WaitlistOffer,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::BalanceChanged,
         EventKind::LevelUpgraded,
         EventKind::CouponIssued,
@@ -60,6 +63,7 @@ impl EventKind {
         EventKind::AppointmentReminder,
         EventKind::SignInCode,
         EventKind::BulkMessage,
+        EventKind::WaitlistOffer,
     ];
 
     pub fn name(self) -> &'static str {
@@ -71,6 +75,7 @@ impl EventKind {
             EventKind::AppointmentReminder => "appointment_reminder",
             EventKind::SignInCode => "sign_in_code",
             EventKind::BulkMessage => "bulk_message",
+            EventKind::WaitlistOffer => "waitlist_offer",
         }
     }
 
@@ -88,6 +93,7 @@ impl EventKind {
             EventKind::AppointmentReminder => &["member_id", "store_id", "start", "booking"],
             EventKind::SignInCode => &["member_id", "store_id", "code", "minutes"],
             EventKind::BulkMessage => &["member_id", "store_id", "name", "balance", "points"],
+            EventKind::WaitlistOffer => &["member_id", "store_id", "start", "expires", "entry"],
         }
     }
 
@@ -97,6 +103,9 @@ impl EventKind {
             EventKind::SignInCode => {
                 Some("Your sign-in code is {code}. It works once, for {minutes} minutes.")
             }
+            EventKind::WaitlistOffer => Some(
+                "A place opened for {start} and is held for you until {expires}: accept waitlist entry {entry} to book it.",
+            ),
             _ => None,
         }
     }

@@ -196,6 +196,10 @@ fn objects(
             out.push(format!("member:{}", r.member));
             out.push(format!("refund_request:{}", r.id.0));
         }
+        Outcome::Waitlist(e) => {
+            out.push(format!("member:{}", e.member));
+            out.push(format!("waitlist:{}", e.id.0));
+        }
         Outcome::HomeMoved(m) => {
             out.push(format!("member:{}", m.member));
             out.push(format!("store:{}", m.from));

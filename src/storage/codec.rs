@@ -444,6 +444,7 @@ pub enum OutcomeRec {
     OnlineBooking(u32, crate::domain::online_booking::OnlineBooking),
     RefundRequest(Box<crate::domain::refund_request::RefundRequest>),
     MessageQueued(u64, u64),
+    Waitlist(Box<crate::domain::waitlist::WaitEntry>),
 }
 
 impl From<&Outcome> for OutcomeRec {
@@ -495,6 +496,7 @@ impl From<&Outcome> for OutcomeRec {
             Outcome::MemberChannel(c) => OutcomeRec::MemberChannel(c.clone()),
             Outcome::OnlineBooking(s, p) => OutcomeRec::OnlineBooking(s.get(), p.clone()),
             Outcome::RefundRequest(r) => OutcomeRec::RefundRequest(r.clone()),
+            Outcome::Waitlist(e) => OutcomeRec::Waitlist(e.clone()),
             Outcome::MessageQueued {
                 member,
                 notification,
@@ -568,6 +570,7 @@ impl TryFrom<OutcomeRec> for Outcome {
             OutcomeRec::MemberChannel(c) => Outcome::MemberChannel(c),
             OutcomeRec::OnlineBooking(s, p) => Outcome::OnlineBooking(StoreId::new(s)?, p),
             OutcomeRec::RefundRequest(r) => Outcome::RefundRequest(r),
+            OutcomeRec::Waitlist(e) => Outcome::Waitlist(e),
             OutcomeRec::MessageQueued(m, n) => Outcome::MessageQueued {
                 member: MemberId::parse(m)?,
                 notification: n,

@@ -470,6 +470,7 @@ mod tests {
                 super::super::refund_requests::TAG_PENDING_REFUNDS,
             ),
             ("TAG_BULK_PAGE", super::super::bulk_messages::TAG_BULK_PAGE),
+            ("TAG_WAITLIST", super::super::waitlist::TAG_WAITLIST),
         ];
         for (i, (a, x)) in tags.iter().enumerate() {
             for (b, y) in &tags[i + 1..] {

@@ -26,6 +26,7 @@ pub mod schedule_reads;
 pub mod schedule_writes;
 pub mod staff;
 pub mod stock;
+pub mod waitlist;
 
 pub use db::{Storage, StorageError};
 pub use journal::{Durability, Journal, JournalLog, Ticket, Write};

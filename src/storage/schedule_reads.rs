@@ -17,7 +17,7 @@ use crate::domain::ids::StoreId;
 
 impl Storage {
     /// Decoded values of every `tag` key with an id of `store` (ids are `store << 32 | seq`).
-    fn scan_store<R: DeserializeOwned>(
+    pub(super) fn scan_store<R: DeserializeOwned>(
         &self,
         tag: u8,
         store: StoreId,

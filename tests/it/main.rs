@@ -33,4 +33,5 @@ mod refund_requests;
 mod roles;
 mod scheduling;
 mod staff;
+mod waitlist;
 mod workload;

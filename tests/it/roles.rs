@@ -327,6 +327,9 @@ struct Fixture {
     /// A pending refund request for each decision: by the path's last segment, and
     /// `me-withdraw` for the member's own.
     refund_requests: BTreeMap<&'static str, u64>,
+    /// Waitlist entries by action (`accept`: offered, `withdraw`: waiting), staff's and,
+    /// prefixed `me-`, the member's own.
+    waitlist: BTreeMap<&'static str, u64>,
 }
 
 impl Fixture {
@@ -376,6 +379,20 @@ impl Fixture {
                             _ => "approve",
                         };
                         self.refund_requests[action].to_string()
+                    }
+                    "entry_id" => {
+                        let action = match template.rsplit('/').next() {
+                            Some("accept") => "accept",
+                            _ => "withdraw",
+                        };
+                        let mine = template.starts_with("/v1/me/");
+                        self.waitlist[if mine {
+                            ["me-", action].concat()
+                        } else {
+                            action.to_owned()
+                        }
+                        .as_str()]
+                        .to_string()
                     }
                     "employee_id" => self.employee.to_string(),
                     "service_id" => self.svc.to_string(),
@@ -526,6 +543,12 @@ impl Fixture {
                 json!({"member_id": self.member, "service_id": self.svc, "start": day(n + 7), "resource_ids": [self.own]})
             }
             ("POST", "/v1/stores/{store_id}/closings") => json!({}),
+            ("POST", "/v1/stores/{store_id}/waitlist") => {
+                json!({"member_id": self.member, "service_id": self.svc, "start": "2026-01-20T10:00", "resource_ids": [self.own]})
+            }
+            ("POST", "/v1/me/waitlist") => {
+                json!({"store_id": a, "service_id": self.svc, "start": "2026-01-21T10:00", "resource_ids": [self.own]})
+            }
             ("POST", "/v1/me/appointments") => {
                 let start = format!("2026-01-{:02}T{:02}:00", 25 + n % 5, 9 + n % 8);
                 json!({"store_id": a, "service_id": self.svc, "start": start, "resource_ids": [self.own]})
@@ -832,7 +855,67 @@ async fn every_route_by_every_role_with_real_bodies() {
         assert_eq!(status, StatusCode::CREATED, "{r}");
         refund_requests.insert(action, r["id"].as_u64().unwrap());
     }
+    // Waitlists: full slots nobody else touches, a waiting entry and an offered one for
+    // staff to act on, and the same of the member's own.
+    for day in 20..=25 {
+        let (status, b) = server
+            .post(
+                &format!("/v1/stores/{a}/appointments"),
+                &format!("fx-wl-full-{day}"),
+                json!({"member_id": replaced, "service_id": s.appt_service,
+                       "start": format!("2026-01-{day}T10:00"), "resource_ids": [own]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{b}");
+        bookings.insert(
+            ["wl-20", "wl-21", "wl-22", "wl-23", "wl-24", "wl-25"][day - 20],
+            b["id"].as_u64().unwrap(),
+        );
+    }
+    let mut waitlist = BTreeMap::new();
+    for (action, day, mine) in [
+        ("withdraw", 20, false),
+        ("accept", 22, false),
+        ("me-withdraw", 23, true),
+        ("me-accept", 24, true),
+    ] {
+        let (status, e) = if mine {
+            send(
+                member_client
+                    .post(server.url("/v1/me/waitlist"))
+                    .header("Idempotency-Key", format!("fx-wl-{action}"))
+                    .json(&json!({"store_id": a, "service_id": s.appt_service,
+                                  "start": format!("2026-01-{day}T10:00"), "resource_ids": [own]})),
+            )
+            .await
+        } else {
+            server
+                .post(
+                    &format!("/v1/stores/{a}/waitlist"),
+                    &format!("fx-wl-{action}"),
+                    json!({"member_id": locker, "service_id": s.appt_service,
+                           "start": format!("2026-01-{day}T10:00"), "resource_ids": [own]}),
+                )
+                .await
+        };
+        assert_eq!(status, StatusCode::CREATED, "{e}");
+        waitlist.insert(action, e["id"].as_u64().unwrap());
+    }
+    // Cancelled slots go to those waiting: offers to accept.
+    for (day, key) in [("wl-22", "fx-wl-c22"), ("wl-24", "fx-wl-c24")] {
+        let (status, b) = server
+            .act(&format!("/v1/appointments/{}/cancel", bookings[day]), key)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{b}");
+    }
+    for action in ["accept", "me-accept"] {
+        let (_, e) = server
+            .get(&format!("/v1/waitlist/{}", waitlist[action]))
+            .await;
+        assert_eq!(e["state"], "offered", "{e}");
+    }
     let fx = Fixture {
+        waitlist,
         refund_entries: (deductions[0], deductions[1]),
         refund_requests,
         a,

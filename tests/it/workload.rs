@@ -157,6 +157,10 @@ enum Op {
         member: u64,
         deduction: u64,
     },
+    /// A member put in line for an appointment's slot (候补).
+    JoinWaitlist,
+    /// An entry's offer accepted, or the entry withdrawn.
+    ActOnEntry,
 }
 
 #[derive(Default)]
@@ -192,6 +196,11 @@ struct Model {
     returned_units: HashMap<u64, i64>,
     /// Refund requests acknowledged: id -> (member, amount asked, deduction seq).
     refund_requests: HashMap<u64, (u64, i64, u64)>,
+    /// Appointments' slots as booked: (store, resource, local start).
+    slots: Vec<(u64, u64, String)>,
+    /// Waitlist entries acknowledged, and those accepted: entry -> (member, booking).
+    waitlist: Vec<u64>,
+    accepted: HashMap<u64, (u64, u64)>,
     /// Every answered request with its status and body, for replays.
     answered: Vec<(Req, StatusCode, Value)>,
     /// Sent and not answered (the server died): sent again after the restart.
@@ -241,6 +250,8 @@ impl Op {
             Op::ProductReturn { .. } => "product_return",
             Op::AskRefund => "ask_refund",
             Op::DecideRefund { .. } => "decide_refund",
+            Op::JoinWaitlist => "join_waitlist",
+            Op::ActOnEntry => "act_on_entry",
         }
     }
 }
@@ -375,6 +386,27 @@ impl Model {
             Op::Appointment if status == StatusCode::CREATED => {
                 if let Some(id) = body["id"].as_u64() {
                     self.appointments.push(id);
+                }
+                if let (Some(store), Some(resource), Some(start)) = (
+                    body["store_id"].as_u64(),
+                    body["resource_ids"][0].as_u64(),
+                    body["local_start"].as_str(),
+                ) {
+                    self.slots.push((store, resource, start[..16].to_owned()));
+                }
+            }
+            Op::JoinWaitlist if status == StatusCode::CREATED => {
+                if let Some(id) = body["id"].as_u64() {
+                    self.waitlist.push(id);
+                }
+            }
+            Op::ActOnEntry if status == StatusCode::OK && body["state"] == "accepted" => {
+                if let (Some(id), Some(member), Some(booking)) = (
+                    body["id"].as_u64(),
+                    body["member_id"].as_u64(),
+                    body["booking_id"].as_u64(),
+                ) {
+                    self.accepted.insert(id, (member, booking));
                 }
             }
             Op::Plan if status == StatusCode::CREATED => {
@@ -647,7 +679,7 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
     let members: Vec<u64> = m.members.keys().copied().collect();
     let pick = |rng: &mut StdRng, v: &[u64]| v[rng.gen_range(0..v.len())];
     let store = pick(rng, &m.stores);
-    let roll = rng.gen_range(0..204);
+    let roll = rng.gen_range(0..212);
     let post = |path: String, body: Value, op: Op| Req {
         method: Method::POST,
         path,
@@ -952,6 +984,26 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
                 )
             }
         }
+        204..=207 if !m.slots.is_empty() => {
+            let (store, resource, start) = m.slots[rng.gen_range(0..m.slots.len())].clone();
+            post(
+                format!("/v1/stores/{store}/waitlist"),
+                json!({"member_id": member, "service_id": m.appt_service, "start": start,
+                       "resource_ids": [resource]}),
+                Op::JoinWaitlist,
+            )
+        }
+        208..=211 if !m.waitlist.is_empty() => {
+            let id = m.waitlist[rng.gen_range(0..m.waitlist.len())];
+            let action = if rng.gen_bool(0.7) { "accept" } else { "withdraw" };
+            Req {
+                method: Method::POST,
+                path: format!("/v1/waitlist/{id}/{action}"),
+                key: key.clone(),
+                body: None,
+                op: Op::ActOnEntry,
+            }
+        }
         _ if !m.appointments.is_empty() => {
             let id = m.appointments[rng.gen_range(0..m.appointments.len())];
             Req {
@@ -1075,6 +1127,18 @@ async fn retry_unknown(server: &Server, model: &Mutex<Model>) {
 
 async fn check(server: &Server, model: &Mutex<Model>, rng: &mut StdRng) {
     let mut m = model.lock().await;
+    // An accepted offer is its member's appointment, and the entry says so.
+    let accepted: Vec<(u64, (u64, u64))> = m.accepted.iter().map(|(k, v)| (*k, *v)).collect();
+    for (entry, (member, booking)) in accepted {
+        let (_, e) = server.get(&format!("/v1/waitlist/{entry}")).await;
+        let (_, b) = server.get(&format!("/v1/appointments/{booking}")).await;
+        if e["state"] != "accepted"
+            || e["booking_id"].as_u64() != Some(booking)
+            || b["member_id"].as_u64() != Some(member)
+        {
+            m.violation(format!("accepted waitlist entry {entry}: {e}, booking {b}"));
+        }
+    }
     // The ledger sums to zero.
     let (status, tb) = server.get("/v1/ledger/trial-balance").await;
     if status != StatusCode::OK || tb["sum"].as_i64() != Some(0) {
