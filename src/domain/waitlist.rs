@@ -71,6 +71,7 @@ pub enum WaitState {
 /// before any offer came.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = WaitlistState)]
 pub enum StateKind {
     Waiting,
     Offered,
