@@ -995,7 +995,11 @@ fn next_request(rng: &mut StdRng, m: &mut Model, key: String) -> Req {
         }
         208..=211 if !m.waitlist.is_empty() => {
             let id = m.waitlist[rng.gen_range(0..m.waitlist.len())];
-            let action = if rng.gen_bool(0.7) { "accept" } else { "withdraw" };
+            let action = if rng.gen_bool(0.7) {
+                "accept"
+            } else {
+                "withdraw"
+            };
             Req {
                 method: Method::POST,
                 path: format!("/v1/waitlist/{id}/{action}"),
