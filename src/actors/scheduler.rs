@@ -1712,6 +1712,12 @@ impl Handler<PutResource> for StoreScheduler {
                         let _ = send.await;
                     }));
                 }
+                // More capacity or longer hours may open slots members wait for.
+                ctx.wait(self.offers_after(vec![Freed {
+                    resources: vec![id],
+                    start: Timestamp::MIN_UTC,
+                    end: Timestamp::MAX_UTC,
+                }]));
             }
             None => {
                 self.last_resource = id.0 as u32;

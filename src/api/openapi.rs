@@ -1774,7 +1774,16 @@ fn build(testing: bool) -> OpenApi {
             "api_key",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    // Two types of one name would share a component: one of them documented wrong.
+    let mut seen: std::collections::BTreeMap<String, String> = Default::default();
     for (name, s) in schemas {
+        let text = serde_json::to_string(&s).unwrap_or_default();
+        if let Some(before) = seen.insert(name.clone(), text.clone()) {
+            assert_eq!(
+                before, text,
+                "two schemas are named {name}: rename one (#[schema(as = ...)])"
+            );
+        }
         components = components.schema(name, s);
     }
     OpenApiBuilder::new()

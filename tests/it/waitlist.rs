@@ -299,4 +299,32 @@ async fn a_freed_slot_goes_to_the_first_in_line_held_until_accepted_or_expired()
         )
         .await;
     assert_eq!(e["code"], "slot_unavailable", "{status} {e}");
+
+    // More capacity opens the slot to the next in line too.
+    let third = "2026-01-07T10:00";
+    let (_, b3) = server
+        .post(
+            &format!("/v1/stores/{store}/appointments"),
+            "wl-book5",
+            body(holder, third),
+        )
+        .await;
+    assert!(b3["id"].is_u64(), "{b3}");
+    let (_, w3) = server
+        .post(
+            &format!("/v1/stores/{store}/waitlist"),
+            "wl-3",
+            body(first, third),
+        )
+        .await;
+    let w3 = w3["id"].as_u64().unwrap();
+    let (status, r) = server
+        .put(
+            &format!("/v1/resources/{therapist}"),
+            "wl-cap",
+            json!({"name": "Therapist 0", "kind": "therapist", "capacity": 2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(entry(&server, w3).await["state"], "offered");
 }
