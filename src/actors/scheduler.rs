@@ -606,6 +606,16 @@ impl StoreScheduler {
         }
     }
 
+    /// The id of this scheduler's next notification; none once the sequence is used up.
+    fn next_notification(&mut self) -> Option<NotificationId> {
+        let n = self
+            .last_notification
+            .checked_add(1)
+            .filter(|n| *n <= crate::domain::notify::SEQ_MAX)?;
+        self.last_notification = n;
+        Some(NotificationId::new(self.store, Source::Scheduler, n))
+    }
+
     /// The plan reminder for the member, if the chain has a template for it.
     fn reminder_notification(&mut self, b: &Booking, now: Timestamp) -> Vec<Write> {
         let catalog = self.registry.catalog();
@@ -616,14 +626,9 @@ impl StoreScheduler {
         let Some(template) = catalog.templates.get(&event) else {
             return Vec::new();
         };
-        let Some(n) = self
-            .last_notification
-            .checked_add(1)
-            .filter(|n| *n <= crate::domain::notify::SEQ_MAX)
-        else {
+        let Some(id) = self.next_notification() else {
             return Vec::new();
         };
-        self.last_notification = n;
         let plan = match b.origin {
             BookingOrigin::Plan { plan, .. } => plan.0.to_string(),
             BookingOrigin::Appointment => String::new(),
@@ -640,7 +645,6 @@ impl StoreScheduler {
             ("plan", plan),
             ("booking", b.id.0.to_string()),
         ];
-        let id = NotificationId::new(self.store, Source::Scheduler, n);
         notification_writes(
             &Notification::new(id, b.member, self.store, template, &vars, now),
             None,

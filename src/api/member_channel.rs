@@ -20,7 +20,7 @@ use super::schedule_dto::{AvailabilityQuery, MemberAppointmentsQuery};
 use super::schedule_handlers as sched;
 use super::ApiState;
 use crate::actors::member_sessions::{SendSignInCode, SignIn, SignOut};
-use crate::actors::scheduler::{Book, SetOnlineBooking, Transit, What, When};
+use crate::actors::scheduler::{Book, SetOnlineBooking, Transit, What};
 use crate::actors::WriteMeta;
 use crate::domain::access::{Capability, CredentialId, Principal};
 use crate::domain::booking::{BookingMode, ResourceId, ServiceId, Transition};
@@ -255,7 +255,7 @@ pub async fn sign_in(
     )
 }
 
-fn me_of(p: &Principal) -> Result<MemberId, ApiError> {
+pub(super) fn me_of(p: &Principal) -> Result<MemberId, ApiError> {
     p.role.member().ok_or(ApiError::Forbidden)
 }
 
@@ -428,10 +428,7 @@ pub async fn book(
             let body: MeAppointmentBody = parse_json(ct, &body)?;
             let meta = meta(&p, key, "POST /v1/me/appointments", &body)?;
             let store = store_id(body.store_id)?;
-            let start = match chrono::DateTime::parse_from_rfc3339(&body.start) {
-                Ok(t) => When::Instant(t.with_timezone(&chrono::Utc)),
-                Err(_) => When::Local(super::schedule_dto::parse_local(&body.start)?),
-            };
+            let start = sched::parse_start(&body.start)?;
             if body.resource_ids.is_empty()
                 || body.resource_ids.len() > crate::domain::booking::RESOURCE_KINDS_MAX
             {

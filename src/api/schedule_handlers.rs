@@ -536,6 +536,14 @@ pub(super) fn resource_ids(raw: &[u64]) -> Result<ResourceIds, ApiError> {
     Ok(ids)
 }
 
+/// A start as RFC 3339 with an offset, or a wall-clock time in the store's zone.
+pub(super) fn parse_start(raw: &str) -> Result<When, ApiError> {
+    Ok(match chrono::DateTime::parse_from_rfc3339(raw) {
+        Ok(t) => When::Instant(t.with_timezone(&chrono::Utc)),
+        Err(_) => When::Local(parse_local(raw)?),
+    })
+}
+
 pub(super) fn member_id(raw: u64) -> Result<MemberId, ApiError> {
     MemberId::parse(raw).map_err(|_| ApiError::NotFound(format!("member {raw}")))
 }
@@ -558,10 +566,7 @@ pub async fn create_appointment(
                 &body,
             )?;
             let store = store_in(&p, Capability::Counter, store)?;
-            let start = match chrono::DateTime::parse_from_rfc3339(&body.start) {
-                Ok(t) => When::Instant(t.with_timezone(&chrono::Utc)),
-                Err(_) => When::Local(parse_local(&body.start)?),
-            };
+            let start = parse_start(&body.start)?;
             let msg = Book {
                 meta,
                 member: member_id(body.member_id)?,

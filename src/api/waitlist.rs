@@ -13,13 +13,15 @@ use warp::reply::Response;
 use super::dto::text;
 use super::error::{ApiError, Code};
 use super::handlers::{json_status, meta, page_limit, parse_json, respond, write, ApiResult};
-use super::schedule_dto::{parse_local, AppointmentBody, ConflictReport, FailureDto};
-use super::schedule_handlers::{ask, member_id, owner, resource_ids, scheduler, store_in, tz_of};
+use super::member_channel::me_of;
+use super::schedule_dto::{AppointmentBody, ConflictReport, FailureDto};
+use super::schedule_handlers::{
+    ask, member_id, owner, parse_start, resource_ids, scheduler, store_in, tz_of,
+};
 use super::ApiState;
 use crate::actors::scheduler::waitlist::{
     ActOnEntry, GetWaitEntry, JoinWaitlist, ListWaitlist, WaitAction, WaitPage,
 };
-use crate::actors::scheduler::When;
 use crate::domain::access::{Capability, Principal};
 use crate::domain::booking::ServiceId;
 use crate::domain::idempotency::Outcome;
@@ -112,13 +114,6 @@ pub struct WaitlistPage {
     pub next_after: Option<u64>,
 }
 
-fn start_of(raw: &str) -> Result<When, ApiError> {
-    Ok(match chrono::DateTime::parse_from_rfc3339(raw) {
-        Ok(t) => When::Instant(t.with_timezone(&chrono::Utc)),
-        Err(_) => When::Local(parse_local(raw)?),
-    })
-}
-
 /// An entry's answer, or the slot's conflict report when it can never be booked.
 fn answered(state: &ApiState, outcome: Outcome, created: bool) -> ApiResult {
     match outcome {
@@ -176,7 +171,7 @@ pub async fn join_by_staff(
                 member: member_id(body.member_id)?,
                 service: ServiceId(body.service_id),
                 resources: resource_ids(&body.resource_ids)?,
-                start: start_of(&body.start)?,
+                start: parse_start(&body.start)?,
                 online: false,
             };
             join(&state, store, msg).await
@@ -195,7 +190,7 @@ pub async fn join_mine(
 ) -> Response {
     respond(
         async {
-            let member = me(&p)?;
+            let member = me_of(&p)?;
             let body: super::member_channel::MeAppointmentBody = parse_json(ct, &body)?;
             let meta = meta(&p, key, "POST /v1/me/waitlist", &body)?;
             let store = StoreId::from_u64(body.store_id)
@@ -205,17 +200,13 @@ pub async fn join_mine(
                 member,
                 service: ServiceId(body.service_id),
                 resources: resource_ids(&body.resource_ids)?,
-                start: start_of(&body.start)?,
+                start: parse_start(&body.start)?,
                 online: true,
             };
             join(&state, store, msg).await
         }
         .await,
     )
-}
-
-fn me(p: &Principal) -> Result<MemberId, ApiError> {
-    p.role.member().ok_or(ApiError::Forbidden)
 }
 
 fn action_of(raw: &str) -> Result<WaitAction, ApiError> {
@@ -278,7 +269,7 @@ pub async fn act_mine(
 ) -> Response {
     respond(
         async {
-            let member = me(&p)?;
+            let member = me_of(&p)?;
             act(&state, &p, raw, action, key, Some(member)).await
         }
         .await,
@@ -356,7 +347,7 @@ pub async fn of_store(state: Arc<ApiState>, p: Principal, raw: u64, q: WaitlistQ
 pub async fn mine(state: Arc<ApiState>, p: Principal, q: super::dto::PageAfterQuery) -> Response {
     respond(
         async {
-            let member = me(&p)?;
+            let member = me_of(&p)?;
             let limit = page_limit(&state, q.limit)?;
             let after = q.after.map(WaitId);
             let mut stores = state.registry.store_ids();

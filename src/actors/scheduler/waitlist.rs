@@ -28,7 +28,7 @@ use crate::domain::hours::local_to_utc;
 use crate::domain::idempotency::Outcome;
 use crate::domain::ids::MemberId;
 use crate::domain::ledger::Timestamp;
-use crate::domain::notify::{EventKind, MessageTemplate, Notification, NotificationId, Source};
+use crate::domain::notify::{EventKind, MessageTemplate, Notification};
 use crate::domain::planning::{self, Reason};
 use crate::domain::recurrence::Occurrence;
 use crate::domain::waitlist::{Freed, StateKind, WaitEntry, WaitError, WaitId, WaitState};
@@ -96,7 +96,31 @@ pub struct GetWaitEntry {
     pub member: Option<MemberId>,
 }
 
+/// The resources' answers to a `Reserve`: each one's conflicts.
+type ReserveAnswers = Vec<actix::dev::Request<ResourceActor, Reserve>>;
+
 impl StoreScheduler {
+    /// Asks each of `addrs` to hold `slot` under a new hold id.
+    fn reserve_one(
+        &mut self,
+        addrs: &[Addr<ResourceActor>],
+        slot: HoldSlot,
+    ) -> (u64, ReserveAnswers) {
+        let hold = self.next_hold;
+        self.next_hold += 1;
+        let sends = addrs
+            .iter()
+            .map(|a| {
+                a.send(Reserve {
+                    hold,
+                    slots: vec![slot],
+                    replacing: Vec::new(),
+                })
+            })
+            .collect();
+        (hold, sends)
+    }
+
     fn entry_of(&self, id: WaitId, member: Option<MemberId>) -> Result<&WaitEntry, ActorError> {
         self.waitlist
             .get(id)
@@ -158,18 +182,7 @@ impl StoreScheduler {
             }
         };
         let (id, addrs, slot) = prepared;
-        let hold = self.next_hold;
-        self.next_hold += 1;
-        let sends: Vec<_> = addrs
-            .iter()
-            .map(|a| {
-                a.send(Reserve {
-                    hold,
-                    slots: vec![slot],
-                    replacing: Vec::new(),
-                })
-            })
-            .collect();
+        let (hold, sends) = self.reserve_one(&addrs, slot);
         Box::pin(
             join_all(sends)
                 .into_actor(self)
@@ -223,14 +236,9 @@ impl StoreScheduler {
                 _ => return Vec::new(),
             },
         };
-        let Some(n) = self
-            .last_notification
-            .checked_add(1)
-            .filter(|n| *n <= crate::domain::notify::SEQ_MAX)
-        else {
+        let Some(id) = self.next_notification() else {
             return Vec::new();
         };
-        self.last_notification = n;
         let local = |t: Timestamp| {
             t.with_timezone(&self.tz)
                 .format("%Y-%m-%d %H:%M")
@@ -243,7 +251,6 @@ impl StoreScheduler {
             ("expires", local(expires)),
             ("entry", e.id.0.to_string()),
         ];
-        let id = NotificationId::new(self.store, Source::Scheduler, n);
         notification_writes(
             &Notification::new(id, e.member, self.store, &template, &vars, now),
             None,
@@ -430,18 +437,7 @@ impl StoreScheduler {
         addrs: Vec<Addr<ResourceActor>>,
         slot: HoldSlot,
     ) -> AtomicResponse<Self, SchedResult> {
-        let hold = self.next_hold;
-        self.next_hold += 1;
-        let sends: Vec<_> = addrs
-            .iter()
-            .map(|a| {
-                a.send(Reserve {
-                    hold,
-                    slots: vec![slot],
-                    replacing: Vec::new(),
-                })
-            })
-            .collect();
+        let (hold, sends) = self.reserve_one(&addrs, slot);
         let ids: Vec<_> = entry.resources.clone();
         let fut = join_all(sends)
             .into_actor(self)
