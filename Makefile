@@ -22,9 +22,12 @@ lazyfs:
 	@if [ -f ../shared/lazyfs/build.sh ]; then sh ../shared/lazyfs/build.sh; \
 	else echo "no ../shared/lazyfs: the power-cut tests will be skipped"; fi
 
+# --examples, as `make test` builds: cargo resolves dependencies' features with the
+# dev-dependencies then, so serve, test and bench share one build (a plain `--bins` or
+# `cargo run` would compile the dependencies and the crate again, 10+ minutes).
 serve: setup
-	$(CARGO) build --release --workspace --bins
-	$(CARGO) run --release --bin chainstore -- --config config/default.toml
+	$(CARGO) build --release --workspace --bins --examples
+	$(CARGO_TARGET_DIR)/release/chainstore --config config/default.toml
 
 # The contract tests' Python tools: Schemathesis, the OpenAPI fuzzer
 # (tests/it/fuzz_contract.rs), and openapi-python-client, whose generated client walks a

@@ -30,7 +30,7 @@ if ! need wrk || ! need "$PGBIN/pgbench" || ! need perf || ! need python3; then
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk postgresql-15 \
         postgresql-contrib linux-perf python3 >/dev/null
 fi
-(cd "$ROOT" && cargo build --release --workspace --bins -q)
+(cd "$ROOT" && cargo build --release --workspace --bins --examples -q)
 
 PIDS=()
 cleanup() {

@@ -19,7 +19,7 @@ if [ ! -x "$PGBIN/pgbench" ]; then
     $SUDO apt-get update -qq
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 python3 >/dev/null
 fi
-(cd "$ROOT" && cargo build --release --workspace --bins -q)
+(cd "$ROOT" && cargo build --release --workspace --bins --examples -q)
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 PIDS=()
 cleanup() {
