@@ -422,7 +422,7 @@ impl StoreScheduler {
             }
         }
         let waitlist = crate::domain::waitlist::Waitlist::from_entries(state.waitlist);
-        for (e, id) in waitlist.holds().filter_map(|e| Some((e, e.held()?))) {
+        for (id, e) in waitlist.holds() {
             for r in &e.resources {
                 by_resource
                     .entry(*r)
@@ -652,19 +652,32 @@ impl StoreScheduler {
     }
 
     fn event_write(&mut self, kind: &str, b: &Booking, now: Timestamp) -> Write {
-        self.last_event += 1;
         let plan = match b.origin {
             BookingOrigin::Plan { plan, .. } => Some(plan.0),
             BookingOrigin::Appointment => None,
         };
+        self.feed_event(kind, b.id, plan, b.member, b.start, now)
+    }
+
+    /// The next line of the store's event feed.
+    fn feed_event(
+        &mut self,
+        kind: &str,
+        booking: BookingId,
+        plan: Option<u64>,
+        member: MemberId,
+        start: Timestamp,
+        now: Timestamp,
+    ) -> Write {
+        self.last_event += 1;
         let rec = EventRec {
             seq: self.last_event,
             at_us: now.timestamp_micros(),
             kind: kind.to_owned(),
-            booking: b.id.0,
+            booking: booking.0,
             plan,
-            member: b.member.get(),
-            start_us: b.start.timestamp_micros(),
+            member: member.get(),
+            start_us: start.timestamp_micros(),
         };
         schedule_writes::event(self.store, &rec)
     }

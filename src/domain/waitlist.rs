@@ -275,8 +275,8 @@ impl Waitlist {
     }
 
     /// The offers holding slots now: the calendar holds them like bookings.
-    pub fn holds(&self) -> impl Iterator<Item = &WaitEntry> {
-        self.entries.values().filter(|e| e.held().is_some())
+    pub fn holds(&self) -> impl Iterator<Item = (BookingId, &WaitEntry)> {
+        self.entries.values().filter_map(|e| Some((e.held()?, e)))
     }
 
     /// Checks `e` (state `Waiting`) may join: a slot not begun, the member not already in

@@ -33,7 +33,6 @@ use crate::domain::planning::{self, Reason};
 use crate::domain::recurrence::Occurrence;
 use crate::domain::waitlist::{Freed, StateKind, WaitEntry, WaitError, WaitId, WaitState};
 use crate::storage::notify::notification_writes;
-use crate::storage::schedule_codec::EventRec;
 use crate::storage::{schedule_writes, waitlist as disk, Write};
 
 /// Offers tried one after another, with the scheduler's mailbox blocked.
@@ -265,17 +264,7 @@ impl StoreScheduler {
         booking: BookingId,
         now: Timestamp,
     ) -> Write {
-        self.last_event += 1;
-        let rec = EventRec {
-            seq: self.last_event,
-            at_us: now.timestamp_micros(),
-            kind: kind.to_owned(),
-            booking: booking.0,
-            plan: None,
-            member: e.member.get(),
-            start_us: e.start.timestamp_micros(),
-        };
-        schedule_writes::event(self.store, &rec)
+        self.feed_event(kind, booking, None, e.member, e.start, now)
     }
 
     /// The freed slots' first in line get offers.
